@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 build_pkgs=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libcurl4-openssl-dev
     libmsgpack-dev libyaml-dev libevent-dev libjansson-dev libjsmn-dev zlib1g-dev)
-test_pkgs=(clang libclang-rt-14-dev python3 nodejs npm iproute2 curl procps)
+test_pkgs=(clang libclang-rt-14-dev python3 iproute2 curl procps unzip)
 
 deps_only=0 with_test=0
 for arg in "$@"; do
@@ -24,6 +24,13 @@ done
 wanted=("${build_pkgs[@]}")
 [ "$with_test" = 1 ] && wanted+=("${test_pkgs[@]}")
 [ -n "${SURGE_EXTRA_PKGS:-}" ] && read -r -a extra <<<"$SURGE_EXTRA_PKGS" && wanted+=("${extra[@]}")
+
+# Node.js + npm (test tooling from the npm registry): Debian's nodejs and npm packages,
+# unless a node/npm is already on PATH (e.g. a NodeSource nodejs, which bundles npm and
+# conflicts with Debian's npm package).
+if [ "$with_test" = 1 ] && ! { command -v node >/dev/null && command -v npm >/dev/null; }; then
+    wanted+=(nodejs npm)
+fi
 
 missing=()
 for pkg in "${wanted[@]}"; do
