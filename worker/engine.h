@@ -1,0 +1,133 @@
+/*  engine.h: the load engine, a library: `surge worker` wraps it for the fleet and
+    tests drive it directly, without a coordinator.
+
+    An engine owns N engine threads (default: one per core). Each thread runs one event
+    loop (epoll + curl_multi_socket_action) with its own connection pools to every
+    target, paces its share of the arrivals on absolute monotonic deadlines, streams
+    the responses through the SSE and event parsers, and records into its own
+    metrics_t per target. At each interval boundary (aligned to run_t0_ns) a thread
+    swaps its metrics out; engine_collect() merges the closed intervals of every thread
+    and hands each out exactly once. No lock is taken per request.
+
+    Phases: a phase describes the *global* load (the whole fleet's rate, concurrency or
+    users) plus this engine's segment [from, to) of the unit interval. The engine
+    computes the one global arrival sequence (common/schedule.h) and fires only the
+    global indices in its segment; integer quantities (concurrency, users) are split
+    as round(N*to) - round(N*from). Several engines given complementary segments
+    together produce exactly the single-engine schedule.
+
+    Ownership: the engine copies everything it keeps from the config and phase structs;
+    the caller's strings are borrowed only for the duration of the call.
+*/
+#ifndef SURGE_WORKER_ENGINE_H
+#define SURGE_WORKER_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/metrics.h"
+#include "common/schedule.h"
+
+#define ENGINE_MAX_TARGETS 256
+
+typedef enum { ENGINE_API_CHAT = 0, ENGINE_API_COMPLETIONS = 1 } engine_api_t;
+typedef enum {
+    ENGINE_BALANCE_ROUND_ROBIN = 0,
+    ENGINE_BALANCE_RANDOM,
+    ENGINE_BALANCE_LEAST_INFLIGHT
+} engine_balance_t;
+typedef enum { ENGINE_LOAD_RATE = 0, ENGINE_LOAD_CONCURRENCY, ENGINE_LOAD_USERS } engine_load_t;
+
+typedef struct {
+    /* Targets: base URLs ("http://127.0.0.1:8000"); requests go to base + /v1/... */
+    const char *const *target_urls;
+    int target_count;
+    engine_balance_t balance;
+    engine_api_t api;
+    const char *model;
+    bool stream;                 /* default true */
+    int max_tokens;              /* 0 = not sent */
+    bool ignore_eos;             /* vLLM extension */
+    bool include_usage;          /* stream_options.include_usage (default true) */
+    bool continuous_usage_stats; /* vLLM stream_options.continuous_usage_stats */
+    const char *extra_body_json; /* a JSON object merged into every request body, or NULL */
+    const char *const *headers;  /* "Name: value" lines, or NULL */
+    int header_count;
+    const char *api_key_env;    /* name of an environment variable holding the key */
+    const char *api_key_file;   /* or a file holding it; never logged */
+    const char *ca_file;        /* https: CA bundle; NULL = system default */
+    bool insecure_tls;          /* https: do not verify (explicit opt-in) */
+    int64_t timeout_ms;         /* per request, 0 = none */
+    const char *capture_header; /* response header to group results by, or NULL */
+
+    /* Prompts, borrowed for the call and copied: one is picked per request. */
+    const char *const *prompts;
+    int prompt_count;
+
+    int threads;                    /* 0 = one per core */
+    int max_inflight;               /* cap on in-flight requests (whole engine), 0 = none */
+    int max_connections_per_target; /* 0 = no cap */
+    bool connection_per_user;       /* one dedicated connection per virtual user */
+    bool prewarm;                   /* open connections before the first phase */
+
+    int64_t run_t0_ns;    /* CLOCK_MONOTONIC (local) origin of the intervals */
+    int64_t interval_ns;  /* snapshot interval (default 1 s) */
+    bool record_requests; /* build one JSON line per request (requests.jsonl) */
+
+    /* SLOs for goodput (DistServe): a request counts in slo_ok when it succeeded and met
+       every SLO that is > 0. */
+    double slo_ttft_ms, slo_tpot_ms, slo_e2e_ms;
+} engine_config_t;
+
+typedef struct {
+    uint64_t epoch; /* stamped by the coordinator; later epochs replace earlier */
+    engine_load_t load;
+    schedule_spec_t schedule; /* ENGINE_LOAD_RATE: the global arrival process */
+    int concurrency;          /* ENGINE_LOAD_CONCURRENCY: global in-flight target */
+    int users;                /* ENGINE_LOAD_USERS: global user count */
+    double think_time_mean_s; /* users: exponential think time between answer and next send */
+    double segment_from, segment_to; /* this engine's share of the global load, [from, to) */
+    int64_t t0_ns;                   /* local monotonic start of the phase */
+    int64_t duration_ns;             /* phase length; arrivals stop after t0 + duration */
+} engine_phase_t;
+
+typedef struct engine_interval_s {
+    int64_t index;                      /* interval number since run_t0 */
+    const metrics_t *total;             /* all targets merged (3 significant digits) */
+    const metrics_t *const *per_target; /* target_count entries (2 significant digits) */
+    int target_count;
+    const char *requests_jsonl; /* one JSON line per request ended in this interval, or NULL */
+    size_t requests_jsonl_len;
+} engine_interval_t;
+
+typedef void(engine_interval_fn)(void *arg, const engine_interval_t *interval);
+
+typedef struct {
+    int64_t inflight;    /* requests in flight now */
+    int64_t sent_total;  /* since the engine started */
+    int64_t lag_us_last; /* schedule lag of the most recent send */
+    bool running;        /* a phase is active */
+} engine_status_t;
+
+typedef struct _engine_t engine_t;
+
+/* Starts the engine threads (idle until a phase). NULL with a reason in err on bad config
+   (unknown scheme, no targets, no prompts, unreadable API key file, ...). */
+engine_t *engine_new(const engine_config_t *config, char *err, size_t err_size);
+/* Stops every thread, aborts in-flight requests, frees everything; *self_p = NULL. */
+void engine_destroy(engine_t **self_p);
+
+/* Schedules a phase: from phase->t0_ns the engine runs it, replacing the current phase
+   (use a future t0 to change segments or rates without a gap or an overlap). A phase
+   with an epoch not greater than the current one is ignored (idempotent). */
+int engine_start_phase(engine_t *self, const engine_phase_t *phase, char *err, size_t err_size);
+/* Stops sending new requests now. abort_inflight: also cancel requests in flight (self-
+   fencing when the coordinator is lost); otherwise they finish and are recorded. */
+void engine_halt(engine_t *self, bool abort_inflight);
+/* Hands every interval closed up to now (or all, when flush) to fn, once each, in index
+   order; flush also closes the current partial interval (at the end of a run). */
+void engine_collect(engine_t *self, bool flush, engine_interval_fn *fn, void *arg);
+void engine_status(engine_t *self, engine_status_t *out);
+
+#endif
