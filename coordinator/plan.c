@@ -1,0 +1,267 @@
+/*  plan.c: the plan model and its flag-form builder (see plan.h). */
+#include "coordinator/plan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Placeholders until the workload module ships the project's default prompt set: short,
+   varied prompts so output lengths are governed by max_tokens / the server. */
+static const char *const builtin_prompts[] = {
+    "Explain how a hash table handles collisions, in a few sentences.",
+    "Write a short poem about the sea at night.",
+    "Summarise the causes of the French Revolution in one paragraph.",
+    "List five tips for writing clear technical documentation.",
+    "What is the difference between a process and a thread?",
+    "Describe a sunrise over the mountains to someone who has never seen one.",
+    "Give three arguments for and against remote work.",
+    "Translate 'the quick brown fox jumps over the lazy dog' into French and explain it.",
+};
+
+static char *dup_or_null(const char *text)
+{
+    if (!text)
+        return NULL;
+    char *copy = strdup(text);
+    if (!copy)
+        abort(); /* out of memory while building a plan: nothing sensible to do */
+    return copy;
+}
+
+static void *grow(void *array, int count, size_t item_size)
+{
+    void *bigger = realloc(array, (size_t)(count + 1) * item_size);
+    if (!bigger)
+        abort();
+    return bigger;
+}
+
+plan_t *plan_new(void)
+{
+    plan_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->source = dup_or_null("flags");
+    self->api = dup_or_null("chat");
+    self->stream = true;
+    self->interval_ms = 1000;
+    self->seed = 1;
+    self->sim_replicas = 1;
+    return self;
+}
+
+static void free_strings(char **strings, int count)
+{
+    for (int i = 0; i < count; i++)
+        free(strings[i]);
+    free(strings);
+}
+
+void plan_destroy(plan_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    plan_t *self = *self_p;
+    free(self->source);
+    free(self->name);
+    free_strings(self->target_urls, self->target_count);
+    free(self->model);
+    free(self->api);
+    free(self->extra_body_json);
+    free(self->api_key_env);
+    free_strings(self->prompts, self->prompt_count);
+    for (int i = 0; i < self->phase_count; i++) {
+        free(self->phases[i].name);
+        free(self->phases[i].kind);
+    }
+    free(self->phases);
+    for (int i = 0; i < self->slo_count; i++)
+        free(self->slos[i].metric);
+    free(self->slos);
+    free(self->sim_profile);
+    free(self->out_dir);
+    free(self);
+    *self_p = NULL;
+}
+
+void plan_set_string(char **field, const char *value)
+{
+    free(*field);
+    *field = dup_or_null(value);
+}
+
+void plan_add_target(plan_t *self, const char *url)
+{
+    self->target_urls = grow(self->target_urls, self->target_count, sizeof(char *));
+    self->target_urls[self->target_count++] = dup_or_null(url);
+}
+
+void plan_add_prompt(plan_t *self, const char *prompt)
+{
+    self->prompts = grow(self->prompts, self->prompt_count, sizeof(char *));
+    self->prompts[self->prompt_count++] = dup_or_null(prompt);
+}
+
+plan_phase_t *plan_add_phase(plan_t *self, const char *name, const char *kind)
+{
+    if (self->phase_count >= PLAN_MAX_PHASES)
+        return NULL;
+    self->phases = grow(self->phases, self->phase_count, sizeof(plan_phase_t));
+    plan_phase_t *phase = &self->phases[self->phase_count++];
+    memset(phase, 0, sizeof *phase);
+    phase->name = dup_or_null(name);
+    phase->kind = dup_or_null(kind ? kind : "constant");
+    phase->load = PHASE_LOAD_RATE;
+    phase->measure = true;
+    phase->arrival = ARRIVAL_CONSTANT;
+    phase->gamma_shape = 1.0;
+    return phase;
+}
+
+plan_slo_t *plan_add_slo(plan_t *self, const char *metric, double percentile, double limit)
+{
+    self->slos = grow(self->slos, self->slo_count, sizeof(plan_slo_t));
+    plan_slo_t *slo = &self->slos[self->slo_count++];
+    slo->metric = dup_or_null(metric);
+    slo->percentile = percentile;
+    slo->limit = limit;
+    return slo;
+}
+
+int plan_validate(const plan_t *self, char *err, size_t err_size)
+{
+    const char *src = self->source ? self->source : "plan";
+    if (self->target_count < 1 || self->target_count > PLAN_MAX_TARGETS) {
+        snprintf(err, err_size, "%s: needs 1 to %d targets", src, PLAN_MAX_TARGETS);
+        return -1;
+    }
+    if (!self->model || !*self->model) {
+        snprintf(err, err_size, "%s: no model", src);
+        return -1;
+    }
+    if (self->prompt_count < 1) {
+        snprintf(err, err_size, "%s: no prompts", src);
+        return -1;
+    }
+    if (!self->api || (strcmp(self->api, "chat") != 0 && strcmp(self->api, "completions") != 0)) {
+        snprintf(err, err_size, "%s: api must be chat or completions", src);
+        return -1;
+    }
+    if (self->interval_ms < 100 || self->interval_ms > 60000) {
+        snprintf(err, err_size, "%s: interval must be 100 ms to 60 s", src);
+        return -1;
+    }
+    if (self->phase_count < 1) {
+        snprintf(err, err_size, "%s: no phases", src);
+        return -1;
+    }
+    for (int i = 0; i < self->phase_count; i++) {
+        const plan_phase_t *p = &self->phases[i];
+        const char *name = p->name ? p->name : "?";
+        if (p->duration_ms <= 0) {
+            snprintf(err, err_size, "%s: phase %s: duration must be > 0", src, name);
+            return -1;
+        }
+        if (p->settle_ms < 0) {
+            snprintf(err, err_size, "%s: phase %s: settle time must be >= 0", src, name);
+            return -1;
+        }
+        switch (p->load) {
+        case PHASE_LOAD_RATE:
+            if (p->rate_per_s < 0 || p->rate_end_per_s < 0 ||
+                (p->rate_per_s == 0 && p->rate_end_per_s == 0)) {
+                snprintf(err, err_size, "%s: phase %s: rate must be > 0", src, name);
+                return -1;
+            }
+            if (p->arrival == ARRIVAL_GAMMA && !(p->gamma_shape > 0)) {
+                snprintf(err, err_size, "%s: phase %s: burstiness must be > 0", src, name);
+                return -1;
+            }
+            break;
+        case PHASE_LOAD_CONCURRENCY:
+            if (p->concurrency <= 0) {
+                snprintf(err, err_size, "%s: phase %s: concurrency must be > 0", src, name);
+                return -1;
+            }
+            break;
+        case PHASE_LOAD_USERS:
+            if (p->users <= 0) {
+                snprintf(err, err_size, "%s: phase %s: users must be > 0", src, name);
+                return -1;
+            }
+            break;
+        default:
+            snprintf(err, err_size, "%s: phase %s: unknown load", src, name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int64_t plan_duration_ms(const plan_t *self)
+{
+    int64_t total = 0;
+    for (int i = 0; i < self->phase_count; i++)
+        total += self->phases[i].duration_ms + self->phases[i].settle_ms;
+    return total;
+}
+
+plan_t *plan_new_from_flags(const plan_flags_t *flags, char *err, size_t err_size)
+{
+    if (!flags->target || !*flags->target) {
+        snprintf(err, err_size, "--target is required without a plan file");
+        return NULL;
+    }
+    if (!flags->model || !*flags->model) {
+        snprintf(err, err_size, "--model is required without a plan file");
+        return NULL;
+    }
+    if (flags->rate_per_s <= 0 && flags->concurrency <= 0) {
+        snprintf(err, err_size, "give --rate R or --concurrency N");
+        return NULL;
+    }
+    if (flags->duration_ms <= 0) {
+        snprintf(err, err_size, "--duration must be > 0");
+        return NULL;
+    }
+    int arrival = arrival_kind_parse(flags->arrival ? flags->arrival : "poisson");
+    if (arrival < 0) {
+        snprintf(err, err_size, "--arrival: unknown process '%s' (constant, poisson, gamma)",
+                 flags->arrival);
+        return NULL;
+    }
+
+    plan_t *self = plan_new();
+    plan_add_target(self, flags->target);
+    plan_set_string(&self->model, flags->model);
+    if (flags->api)
+        plan_set_string(&self->api, flags->api);
+    self->max_tokens = flags->max_tokens;
+    self->ignore_eos = flags->ignore_eos;
+    if (flags->seed)
+        self->seed = flags->seed;
+    for (size_t i = 0; i < sizeof builtin_prompts / sizeof builtin_prompts[0]; i++)
+        plan_add_prompt(self, builtin_prompts[i]);
+
+    for (int warm = flags->warmup_ms > 0 ? 1 : 0; warm >= 0; warm--) {
+        plan_phase_t *p =
+            plan_add_phase(self, warm ? "warmup" : "main",
+                           warm ? "warmup" : (flags->rate_per_s > 0 ? "constant" : "concurrency"));
+        p->measure = !warm;
+        p->duration_ms = warm ? flags->warmup_ms : flags->duration_ms;
+        if (flags->rate_per_s > 0) {
+            p->load = PHASE_LOAD_RATE;
+            p->rate_per_s = p->rate_end_per_s = flags->rate_per_s;
+            p->arrival = (arrival_kind_t)arrival;
+            p->gamma_shape = flags->burstiness > 0 ? flags->burstiness : 1.0;
+        } else {
+            p->load = PHASE_LOAD_CONCURRENCY;
+            p->concurrency = flags->concurrency;
+        }
+    }
+    if (plan_validate(self, err, err_size) != 0) {
+        plan_destroy(&self);
+        return NULL;
+    }
+    return self;
+}

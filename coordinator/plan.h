@@ -1,0 +1,159 @@
+/*  plan.h: a test plan, the one thing the coordinator executes.
+
+    A plan is what to hit (targets, model, request options), with what (prompts), and an
+    ordered list of phases run one after the other; each phase gets its own summary in
+    results.json (phases[]). The YAML loader (plan_load_file, coordinator/plan_yaml.c)
+    and the flag form of `surge run` (plan_new_from_flags) both build a plan_t; the
+    coordinator never cares which.
+
+    Phases: every phase describes the *global* load of the whole fleet; the coordinator
+    splits it across workers (docs/fleet.md). A ramp with steps is written out as one
+    phase per step by whoever builds the plan, so the executor only knows flat and
+    linear-ramp phases:
+      PHASE_LOAD_RATE         open loop: arrivals at rate_per_s (to rate_end_per_s when
+                              ramping linearly), process `arrival`
+      PHASE_LOAD_CONCURRENCY  closed loop: `concurrency` requests always in flight
+      PHASE_LOAD_USERS        closed loop: `users` users with exponential think time
+    `kind` is the user's word for the phase (warmup, baseline, constant, ramp, step,
+    soak, ...), reported verbatim; a phase with `measure` false (warm-up) is run and
+    reported but left out of the run's overall summary.
+
+    Ownership: plan_t owns every string and array in it (free()d by plan_destroy);
+    use plan_set_string / plan_add_* to fill it. Units are in the field names.
+*/
+#ifndef SURGE_COORDINATOR_PLAN_H
+#define SURGE_COORDINATOR_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/schedule.h"
+
+#define PLAN_MAX_PHASES  1024
+#define PLAN_MAX_TARGETS 256
+
+typedef enum {
+    PHASE_LOAD_RATE = 0,
+    PHASE_LOAD_CONCURRENCY = 1,
+    PHASE_LOAD_USERS = 2,
+} phase_load_t;
+
+typedef struct {
+    char *name; /* unique within the plan ("warmup", "step-3"); owned */
+    char *kind; /* the user's word: warmup, baseline, constant, ramp, step, soak...; owned */
+    phase_load_t load;
+    bool measure; /* counted in the overall summary (false for warm-up) */
+
+    /* PHASE_LOAD_RATE */
+    double rate_per_s;     /* global rate at the phase start */
+    double rate_end_per_s; /* global rate at the end (= rate_per_s for a flat phase) */
+    arrival_kind_t arrival;
+    double gamma_shape; /* ARRIVAL_GAMMA: shape k (< 1 is burstier than Poisson) */
+    uint64_t seed;      /* 0 = derived from the plan seed and the phase index */
+
+    /* PHASE_LOAD_CONCURRENCY / PHASE_LOAD_USERS */
+    int concurrency;
+    int users;
+    double think_time_mean_s;
+
+    int64_t duration_ms;
+    int64_t settle_ms; /* idle time after the phase before the next one starts */
+} plan_phase_t;
+
+/* A service-level objective: percentile `percentile` of `metric` (a metrics.h histogram
+   name: ttft, itl, tpot, e2e, ...) must stay at or below limit_ms; or, for metric
+   "error_rate", the error rate at or below `limit` (a fraction). */
+typedef struct {
+    char *metric; /* owned */
+    double percentile;
+    double limit; /* milliseconds for latencies, a fraction for error_rate */
+} plan_slo_t;
+
+typedef struct {
+    char *source; /* file the plan came from, or "flags"; owned */
+    char *name;   /* plan name for the report; owned, may be NULL */
+
+    /* What to hit */
+    char **target_urls; /* owned array of owned strings ("http://host:8000", "sim://vllm-8b") */
+    int target_count;
+    char *model;     /* owned */
+    char *api;       /* "chat" (default) or "completions"; owned */
+    bool stream;     /* default true */
+    int max_tokens;  /* 0 = not sent */
+    bool ignore_eos; /* vLLM extension */
+    int64_t timeout_ms;
+    char *extra_body_json; /* JSON object merged into every request body, or NULL; owned */
+    char *api_key_env;     /* name of the env var holding the API key, or NULL; owned */
+    int max_inflight;      /* per worker cap, 0 = none */
+
+    /* With what */
+    char **prompts; /* owned array of owned strings */
+    int prompt_count;
+
+    /* How */
+    plan_phase_t *phases; /* owned, executed in order */
+    int phase_count;
+    uint64_t seed;       /* plan seed; phases without a seed derive theirs from it */
+    int64_t interval_ms; /* snapshot interval (default 1000) */
+
+    /* Goodput SLOs sent to the workers (0 = none) and the SLA table to check */
+    double slo_ttft_ms, slo_tpot_ms, slo_e2e_ms;
+    plan_slo_t *slos; /* owned */
+    int slo_count;
+
+    /* Simulated cluster (targets "sim://PROFILE"): profile and replica count for `run` */
+    char *sim_profile; /* owned, or NULL */
+    int sim_replicas;
+
+    /* Outputs (flags override) */
+    char *out_dir; /* owned, or NULL for results/<timestamp> */
+    bool record_requests;
+} plan_t;
+
+/* An empty plan with the defaults above (stream, chat, 1 s interval). */
+plan_t *plan_new(void);
+void plan_destroy(plan_t **self_p);
+
+/* Replaces *field with a copy of value (NULL clears it). */
+void plan_set_string(char **field, const char *value);
+void plan_add_target(plan_t *self, const char *url);
+void plan_add_prompt(plan_t *self, const char *prompt);
+/* Appends a phase with defaults (rate load, constant arrival, measured) named `name`;
+   returns it for the caller to fill. NULL when PLAN_MAX_PHASES is reached. */
+plan_phase_t *plan_add_phase(plan_t *self, const char *name, const char *kind);
+plan_slo_t *plan_add_slo(plan_t *self, const char *metric, double percentile, double limit);
+
+/* Checks what the executor needs: targets, model, prompts, at least one phase, positive
+   durations, rates >= 0 (> 0 somewhere in each rate phase), concurrency/users > 0.
+   Returns 0, or -1 with a reason naming the phase in err. */
+int plan_validate(const plan_t *self, char *err, size_t err_size);
+
+/* Total planned duration (phases + settle times), ms. */
+int64_t plan_duration_ms(const plan_t *self);
+
+/* The flag form of `surge run` / `surge coordinator` with no plan file. */
+typedef struct {
+    const char *target; /* URL, or "sim://PROFILE" */
+    const char *model;
+    double rate_per_s; /* open loop when > 0 */
+    int concurrency;   /* closed loop when > 0 (and rate is 0) */
+    int64_t duration_ms;
+    int64_t warmup_ms;   /* 0 = no warm-up phase */
+    const char *arrival; /* "constant", "poisson" (default), "gamma" */
+    double burstiness;   /* gamma shape (arrival gamma) */
+    int max_tokens;
+    bool ignore_eos;
+    const char *api; /* "chat" (default) or "completions" */
+    uint64_t seed;
+} plan_flags_t;
+
+/* A one-phase (or warm-up + one) plan from flags, with the built-in prompts. NULL with a
+   reason in err when the flags do not make a valid plan. */
+plan_t *plan_new_from_flags(const plan_flags_t *flags, char *err, size_t err_size);
+
+/* Loads a YAML plan (coordinator/plan_yaml.c). Errors name file:line:col. Weak so that a
+   build without the loader links; callers check plan_load_file != NULL. */
+plan_t *plan_load_file(const char *path, char *err, size_t err_size) __attribute__((weak));
+
+#endif
