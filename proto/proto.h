@@ -1,0 +1,211 @@
+/*  proto.h: the wire messages between coordinator and workers (docs/protocol.md).
+
+    Every message is one msgpack map carrying "v" (PROTO_VERSION) and "t" (the type
+    name), one ZeroMQ frame (after the ROUTER's identity frame on the coordinator side).
+    Decoding is strict: a message that is not exactly one map, lacks a field, has a
+    field of the wrong type, a value out of range or over a size cap, or an unknown
+    type, is rejected with a reason naming the field. Unknown keys are ignored, so a
+    newer peer may add fields without a version bump. Histograms travel as msgpack bin
+    holding HdrHistogram's V2 compressed encoding.
+
+    Ownership: proto_decode fills a proto_msg_t whose strings, arrays and metrics it
+    owns; proto_msg_clear frees them. For encoding, the caller fills a proto_msg_t with
+    borrowed pointers (nothing is freed) and calls proto_encode.
+
+    No input can crash the decoder: the msgpack structure is checked (container sizes
+    against the bytes left, nesting depth) before msgpack-c allocates anything for it,
+    so the memory a message can cost is bounded by a small multiple of its size.
+*/
+#ifndef SURGE_PROTO_H
+#define SURGE_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/metrics.h"
+#include "common/schedule.h"
+
+#define PROTO_VERSION 1
+
+/* Caps, each with its reason. */
+#define PROTO_MAX_MESSAGE_BYTES  (16 << 20) /* a snapshot with requests.jsonl of a busy interval */
+#define PROTO_MAX_STRING_BYTES   4096       /* ids, names, URLs, reasons */
+#define PROTO_MAX_PROMPT_BYTES   (1 << 20)  /* one prompt (long-context workloads) */
+#define PROTO_MAX_PROMPTS        100000     /* a dataset's worth */
+#define PROTO_MAX_TARGETS        256        /* = ENGINE_MAX_TARGETS */
+#define PROTO_MAX_ALLOW          256        /* allow-list entries announced in hello */
+#define PROTO_MAX_HIST_BYTES     (1 << 20) /* one V2 histogram (a full 1 us..1 h one is ~200 KiB) */
+#define PROTO_MAX_REQUESTS_BYTES (12 << 20) /* requests.jsonl lines of one interval */
+#define PROTO_MAX_MAP_KEYS       64         /* keys of any map: known fields plus room to grow */
+#define PROTO_MAX_DEPTH          6          /* our deepest message nests 4 levels */
+
+typedef enum {
+    PROTO_HELLO = 0,
+    PROTO_WELCOME,
+    PROTO_PLAN,
+    PROTO_PHASE,
+    PROTO_SNAPSHOT,
+    PROTO_ACK,
+    PROTO_HEARTBEAT,
+    PROTO_STOP,
+    PROTO_BYE,
+    PROTO_TYPE_COUNT
+} proto_type_t;
+
+/* Why a message was rejected (negative return values of proto_decode). */
+typedef enum {
+    PROTO_OK = 0,
+    PROTO_ERR_MALFORMED = -1,    /* not msgpack, truncated, trailing bytes, too deep */
+    PROTO_ERR_NOT_MAP = -2,      /* the message is not a map */
+    PROTO_ERR_VERSION = -3,      /* "v" is not PROTO_VERSION (msg->version holds the peer's) */
+    PROTO_ERR_UNKNOWN_TYPE = -4, /* "t" names no message type */
+    PROTO_ERR_MISSING = -5,      /* a required field is absent */
+    PROTO_ERR_WRONG_TYPE = -6,   /* a field has the wrong msgpack type */
+    PROTO_ERR_OVERSIZE = -7,     /* a size cap was exceeded */
+    PROTO_ERR_BAD_VALUE = -8,    /* a value out of range (segment outside [0,1], bad histogram) */
+} proto_error_t;
+
+typedef enum { PROTO_LOAD_RATE = 0, PROTO_LOAD_CONCURRENCY, PROTO_LOAD_USERS } proto_load_t;
+
+/* worker -> coordinator, first message of every connection (and after a reconnect). */
+typedef struct {
+    char *worker_id;      /* hostname:pid, or --id */
+    uint64_t incarnation; /* grows at each (re)connection of the same worker process */
+    char *software;       /* surge version string ("0.1.0") */
+    int threads;          /* engine threads */
+    int capacity;         /* relative weight for segment sizing (default: threads) */
+    char **allow;         /* allow-list summary (host patterns); may be empty */
+    int allow_count;
+} proto_hello_t;
+
+/* coordinator -> worker: the answer to hello. */
+typedef struct {
+    bool accepted;
+    char *reason; /* why refused (names both versions on a mismatch); "" when accepted */
+    char *run_id;
+    int64_t heartbeat_ms; /* both sides send a heartbeat every heartbeat_ms */
+} proto_welcome_t;
+
+/* coordinator -> worker: the engine configuration for this run. */
+typedef struct {
+    char **targets; /* base URLs */
+    int target_count;
+    char *model;
+    char *api; /* "chat" or "completions" */
+    bool stream;
+    int max_tokens;
+    bool ignore_eos;
+    char **prompts;
+    int prompt_count;
+    int64_t interval_ms;
+    int64_t run_t0_ns; /* coordinator monotonic time of interval 0 */
+    bool record_requests;
+    int64_t timeout_ms;
+    int max_inflight;
+    double slo_ttft_ms, slo_tpot_ms, slo_e2e_ms;
+    char *extra_body_json; /* "" = none */
+    char *api_key_env;     /* "" = none */
+} proto_plan_t;
+
+/* coordinator -> worker: run this (global) load from t0, this worker's segment [from, to). */
+typedef struct {
+    uint64_t epoch;  /* later epochs replace earlier ones; equal or older ones are ignored */
+    int phase_index; /* position in the plan */
+    char *name;
+    proto_load_t load;
+    int arrival; /* arrival_kind_t */
+    double gamma_shape;
+    double rate_start_per_s, rate_end_per_s;
+    uint64_t seed;
+    int concurrency;
+    int users;
+    double think_time_mean_s;
+    double segment_from, segment_to;
+    int64_t t0_ns;       /* coordinator monotonic time the phase (continuation) starts */
+    int64_t duration_ns; /* from t0 */
+} proto_phase_t;
+
+/* worker -> coordinator: one closed interval of measurements. */
+typedef struct {
+    uint64_t seq;     /* per worker process, from 1; acked by the coordinator */
+    int64_t interval; /* interval index since run_t0 */
+    char *worker_id;
+    uint64_t epoch;         /* last phase epoch the worker had applied */
+    int64_t inflight;       /* gauge at collection time */
+    metrics_t *total;       /* never NULL in a decoded snapshot */
+    metrics_t **per_target; /* target_count entries (2 significant digits) */
+    int target_count;
+    char *requests_jsonl; /* one JSON line per request, or NULL */
+    size_t requests_jsonl_len;
+} proto_snapshot_t;
+
+typedef struct {
+    uint64_t seq;
+} proto_ack_t;
+
+/* both ways: liveness, and the round trip that estimates clock offsets (NTP's formula):
+   echo_ns is the last time_ns received from the peer, hold_ns how long it was held
+   before this reply (so RTT = now - echo_ns - hold_ns). */
+typedef struct {
+    int64_t time_ns;
+    int64_t echo_ns; /* 0 = nothing to echo yet */
+    int64_t hold_ns;
+} proto_heartbeat_t;
+
+/* coordinator -> worker: stop sending load. abort: cancel in-flight requests too. */
+typedef struct {
+    uint64_t epoch;
+    bool abort;
+    char *reason;
+} proto_stop_t;
+
+/* either way: leaving for good (after the last snapshot was acked). */
+typedef struct {
+    char *reason;
+} proto_bye_t;
+
+typedef struct {
+    int version; /* of a decoded message; proto_encode always writes PROTO_VERSION */
+    proto_type_t type;
+    bool owned; /* set by proto_decode: proto_msg_clear frees the pointers */
+    union {
+        proto_hello_t hello;
+        proto_welcome_t welcome;
+        proto_plan_t plan;
+        proto_phase_t phase;
+        proto_snapshot_t snapshot;
+        proto_ack_t ack;
+        proto_heartbeat_t heartbeat;
+        proto_stop_t stop;
+        proto_bye_t bye;
+    } u;
+} proto_msg_t;
+
+const char *proto_type_name(proto_type_t type); /* "hello", ... ; "?" when out of range */
+
+/* Appends the encoding of msg to out. Borrowed pointers in msg may be NULL for empty
+   strings and arrays. Metrics are encoded with their histograms in V2. */
+void proto_encode(const proto_msg_t *msg, buf_t *out);
+/* Test-only: encodes with another protocol version (to prove refusals). */
+void proto_encode_version(const proto_msg_t *msg, int version, buf_t *out);
+
+/* Decodes one message. Returns PROTO_OK, or a proto_error_t with a reason in err (the
+   field and the rule it broke); msg is then cleared, except version and type, which are
+   kept when they could be read (so a version mismatch can be answered). */
+int proto_decode(proto_msg_t *msg, const void *data, size_t len, char *err, size_t err_size);
+/* Frees what a decoded message owns and zeroes it (no-op for encoder-filled messages). */
+void proto_msg_clear(proto_msg_t *msg);
+
+/* ---- ZeroMQ helpers (czmq) ------------------------------------------------------- */
+/* The socket types are czmq's; declared here as void to keep this header light. */
+
+/* DEALER side: sends msg as one frame. 0 or -1. */
+int proto_send(void *zsock, const proto_msg_t *msg);
+/* ROUTER side: sends [identity][msg]. identity is a zframe_t (borrowed). 0 or -1. */
+int proto_send_to(void *zsock, void *identity, const proto_msg_t *msg);
+/* Sends already-encoded bytes (re-sending kept snapshots); identity NULL on a DEALER. */
+int proto_send_bytes(void *zsock, void *identity, const void *data, size_t len);
+
+#endif

@@ -1,0 +1,790 @@
+/*  proto_decode.c: msgpack -> proto_msg_t, strictly (see proto.h, docs/protocol.md).
+
+    Two passes. structure_check() walks the raw bytes first: exactly one object, no
+    trailing bytes, nesting at most PROTO_MAX_DEPTH, no map over PROTO_MAX_MAP_KEYS,
+    and no container claiming more elements than there are bytes left (each element
+    takes at least one byte). Only then does msgpack-c unpack it, so a 5-byte message
+    announcing a 4-billion-element array cannot make it allocate 100 GB. The second
+    pass reads fields through getters that keep the first error (sticky) so each
+    message decoder reads top to bottom.
+*/
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/histogram.h"
+#include "proto/proto.h"
+#include "proto/proto_fields.h"
+
+/* ---- pass 1: structure ---------------------------------------------------------- */
+
+static uint64_t read_be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* Returns PROTO_OK or an error with a reason. */
+static int structure_check(const unsigned char *data, size_t len, char *err, size_t err_size)
+{
+    uint64_t pending[PROTO_MAX_DEPTH + 1]; /* elements still expected at each level */
+    int depth = 0;
+    pending[0] = 1;
+    size_t pos = 0;
+    while (depth >= 0) {
+        if (pending[depth] == 0) {
+            depth--;
+            continue;
+        }
+        pending[depth]--;
+        if (pos >= len) {
+            snprintf(err, err_size, "truncated msgpack at byte %zu", pos);
+            return PROTO_ERR_MALFORMED;
+        }
+        unsigned char b = data[pos++];
+        uint64_t skip = 0, children = 0;
+        bool is_map = false;
+        int size_bytes = 0;
+        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+            /* fixint, nil, bool */
+        } else if (b >= 0x80 && b <= 0x8f) {
+            children = b & 0x0f;
+            is_map = true;
+        } else if (b >= 0x90 && b <= 0x9f) {
+            children = b & 0x0f;
+        } else if (b >= 0xa0 && b <= 0xbf) {
+            skip = b & 0x1f;
+        } else {
+            switch (b) {
+            case 0xc4:
+            case 0xd9:
+                size_bytes = 1;
+                break; /* bin8, str8 */
+            case 0xc5:
+            case 0xda:
+                size_bytes = 2;
+                break;
+            case 0xc6:
+            case 0xdb:
+                size_bytes = 4;
+                break;
+            case 0xc7:
+                size_bytes = 1;
+                skip = 1;
+                break; /* ext: + type byte */
+            case 0xc8:
+                size_bytes = 2;
+                skip = 1;
+                break;
+            case 0xc9:
+                size_bytes = 4;
+                skip = 1;
+                break;
+            case 0xca:
+                skip = 4;
+                break;
+            case 0xcb:
+                skip = 8;
+                break;
+            case 0xcc:
+            case 0xd0:
+                skip = 1;
+                break;
+            case 0xcd:
+            case 0xd1:
+                skip = 2;
+                break;
+            case 0xce:
+            case 0xd2:
+                skip = 4;
+                break;
+            case 0xcf:
+            case 0xd3:
+                skip = 8;
+                break;
+            case 0xd4:
+                skip = 2;
+                break;
+            case 0xd5:
+                skip = 3;
+                break;
+            case 0xd6:
+                skip = 5;
+                break;
+            case 0xd7:
+                skip = 9;
+                break;
+            case 0xd8:
+                skip = 17;
+                break;
+            case 0xdc:
+            case 0xde:
+                size_bytes = 2;
+                break;
+            case 0xdd:
+            case 0xdf:
+                size_bytes = 4;
+                break;
+            default:
+                snprintf(err, err_size, "invalid msgpack byte 0x%02x at %zu", b, pos - 1);
+                return PROTO_ERR_MALFORMED;
+            }
+            if (size_bytes) {
+                if (len - pos < (size_t)size_bytes) {
+                    snprintf(err, err_size, "truncated msgpack at byte %zu", pos);
+                    return PROTO_ERR_MALFORMED;
+                }
+                uint64_t n = read_be(data + pos, size_bytes);
+                pos += (size_t)size_bytes;
+                if (b >= 0xdc && b <= 0xdf) {
+                    children = n;
+                    is_map = b >= 0xde;
+                } else {
+                    skip += n;
+                }
+            }
+        }
+        if (skip > len - pos) {
+            snprintf(err, err_size, "truncated msgpack: %llu bytes announced at byte %zu, %zu left",
+                     (unsigned long long)skip, pos, len - pos);
+            return PROTO_ERR_MALFORMED;
+        }
+        pos += (size_t)skip;
+        if (is_map && children > PROTO_MAX_MAP_KEYS) {
+            snprintf(err, err_size, "map of %llu keys (cap %d)", (unsigned long long)children,
+                     PROTO_MAX_MAP_KEYS);
+            return PROTO_ERR_OVERSIZE;
+        }
+        if (is_map)
+            children *= 2;
+        if (children) {
+            if (children > len - pos) {
+                snprintf(err, err_size,
+                         "truncated msgpack: %llu elements announced, %zu bytes left",
+                         (unsigned long long)children, len - pos);
+                return PROTO_ERR_MALFORMED;
+            }
+            if (depth + 1 > PROTO_MAX_DEPTH) {
+                snprintf(err, err_size, "nesting deeper than %d", PROTO_MAX_DEPTH);
+                return PROTO_ERR_MALFORMED;
+            }
+            pending[++depth] = children;
+        }
+    }
+    if (pos != len) {
+        snprintf(err, err_size, "%zu trailing bytes after the message", len - pos);
+        return PROTO_ERR_MALFORMED;
+    }
+    return PROTO_OK;
+}
+
+/* ---- pass 2: fields ------------------------------------------------------------- */
+
+typedef struct {
+    int status; /* first error, sticky */
+    char *err;
+    size_t err_size;
+    const char *where; /* "total", "targets[3]", or "" */
+} dec_t;
+
+static void fail(dec_t *d, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(dec_t *d, int status, const char *fmt, ...)
+{
+    if (d->status != PROTO_OK)
+        return;
+    d->status = status;
+    if (!d->err || !d->err_size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->err, d->err_size, fmt, ap);
+    va_end(ap);
+}
+
+static bool key_is(const msgpack_object *key, const char *name)
+{
+    size_t n = strlen(name);
+    return key->type == MSGPACK_OBJECT_STR && key->via.str.size == n &&
+           memcmp(key->via.str.ptr, name, n) == 0;
+}
+
+/* The value of `key` in map (first occurrence), NULL when absent (an error if required). */
+static const msgpack_object *find(dec_t *d, const msgpack_object *map, const char *key,
+                                  bool required)
+{
+    if (d->status != PROTO_OK)
+        return NULL;
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        if (key_is(&map->via.map.ptr[i].key, key))
+            return &map->via.map.ptr[i].val;
+    }
+    if (required)
+        fail(d, PROTO_ERR_MISSING, "missing field %s%s%s", d->where, *d->where ? "." : "", key);
+    return NULL;
+}
+
+static const char *type_word(const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:
+        return "nil";
+    case MSGPACK_OBJECT_BOOLEAN:
+        return "bool";
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return "int";
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return "float";
+    case MSGPACK_OBJECT_STR:
+        return "str";
+    case MSGPACK_OBJECT_ARRAY:
+        return "array";
+    case MSGPACK_OBJECT_MAP:
+        return "map";
+    case MSGPACK_OBJECT_BIN:
+        return "bin";
+    default:
+        return "ext";
+    }
+}
+
+static void wrong_type(dec_t *d, const char *key, const char *want, const msgpack_object *o)
+{
+    fail(d, PROTO_ERR_WRONG_TYPE, "field %s%s%s: want %s, got %s", d->where, *d->where ? "." : "",
+         key, want, type_word(o));
+}
+
+static int64_t get_i64(dec_t *d, const msgpack_object *map, const char *key, bool required,
+                       int64_t min, int64_t max, int64_t dflt)
+{
+    const msgpack_object *o = find(d, map, key, required);
+    if (!o)
+        return dflt;
+    int64_t v;
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        if (o->via.u64 > (uint64_t)INT64_MAX) {
+            fail(d, PROTO_ERR_BAD_VALUE, "field %s: %llu out of range", key,
+                 (unsigned long long)o->via.u64);
+            return dflt;
+        }
+        v = (int64_t)o->via.u64;
+    } else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        v = o->via.i64;
+    } else {
+        wrong_type(d, key, "int", o);
+        return dflt;
+    }
+    if (v < min || v > max) {
+        fail(d, PROTO_ERR_BAD_VALUE, "field %s%s%s: %lld outside [%lld, %lld]", d->where,
+             *d->where ? "." : "", key, (long long)v, (long long)min, (long long)max);
+        return dflt;
+    }
+    return v;
+}
+
+static uint64_t get_u64(dec_t *d, const msgpack_object *map, const char *key, bool required)
+{
+    const msgpack_object *o = find(d, map, key, required);
+    if (!o)
+        return 0;
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+            fail(d, PROTO_ERR_BAD_VALUE, "field %s: negative", key);
+        else
+            wrong_type(d, key, "unsigned int", o);
+        return 0;
+    }
+    return o->via.u64;
+}
+
+static double get_f64(dec_t *d, const msgpack_object *map, const char *key, bool required,
+                      double min, double max, double dflt)
+{
+    const msgpack_object *o = find(d, map, key, required);
+    if (!o)
+        return dflt;
+    double v;
+    if (o->type == MSGPACK_OBJECT_FLOAT32 || o->type == MSGPACK_OBJECT_FLOAT64)
+        v = o->via.f64;
+    else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        v = (double)o->via.u64;
+    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        v = (double)o->via.i64;
+    else {
+        wrong_type(d, key, "number", o);
+        return dflt;
+    }
+    if (!(v >= min && v <= max)) { /* also refuses NaN */
+        fail(d, PROTO_ERR_BAD_VALUE, "field %s: %g outside [%g, %g]", key, v, min, max);
+        return dflt;
+    }
+    return v;
+}
+
+static bool get_bool(dec_t *d, const msgpack_object *map, const char *key, bool required, bool dflt)
+{
+    const msgpack_object *o = find(d, map, key, required);
+    if (!o)
+        return dflt;
+    if (o->type != MSGPACK_OBJECT_BOOLEAN) {
+        wrong_type(d, key, "bool", o);
+        return dflt;
+    }
+    return o->via.boolean;
+}
+
+/* Copies a str object into a new NUL-terminated string; refuses NUL bytes inside. */
+static char *copy_str(dec_t *d, const char *key, const msgpack_object *o, size_t cap)
+{
+    if (o->type != MSGPACK_OBJECT_STR) {
+        wrong_type(d, key, "str", o);
+        return NULL;
+    }
+    if (o->via.str.size > cap) {
+        fail(d, PROTO_ERR_OVERSIZE, "field %s: string of %u bytes (cap %zu)", key, o->via.str.size,
+             cap);
+        return NULL;
+    }
+    if (memchr(o->via.str.ptr, 0, o->via.str.size)) {
+        fail(d, PROTO_ERR_BAD_VALUE, "field %s: NUL byte in string", key);
+        return NULL;
+    }
+    char *s = malloc(o->via.str.size + 1);
+    if (!s) {
+        fail(d, PROTO_ERR_OVERSIZE, "field %s: out of memory", key);
+        return NULL;
+    }
+    memcpy(s, o->via.str.ptr, o->via.str.size);
+    s[o->via.str.size] = '\0';
+    return s;
+}
+
+static char *get_str(dec_t *d, const msgpack_object *map, const char *key, bool required,
+                     size_t cap)
+{
+    const msgpack_object *o = find(d, map, key, required);
+    if (!o)
+        return required ? NULL : strdup("");
+    return copy_str(d, key, o, cap);
+}
+
+static char **get_str_array(dec_t *d, const msgpack_object *map, const char *key, int *count_out,
+                            int max_count, size_t item_cap)
+{
+    *count_out = 0;
+    const msgpack_object *o = find(d, map, key, true);
+    if (!o)
+        return NULL;
+    if (o->type != MSGPACK_OBJECT_ARRAY) {
+        wrong_type(d, key, "array", o);
+        return NULL;
+    }
+    if (o->via.array.size > (uint32_t)max_count) {
+        fail(d, PROTO_ERR_OVERSIZE, "field %s: %u items (cap %d)", key, o->via.array.size,
+             max_count);
+        return NULL;
+    }
+    char **items = calloc(o->via.array.size + 1, sizeof *items);
+    if (!items)
+        return NULL;
+    for (uint32_t i = 0; i < o->via.array.size && d->status == PROTO_OK; i++) {
+        items[i] = copy_str(d, key, &o->via.array.ptr[i], item_cap);
+        if (items[i])
+            (*count_out)++;
+    }
+    return items;
+}
+
+static void free_str_array(char **items, int count)
+{
+    if (!items)
+        return;
+    for (int i = 0; i < count; i++)
+        free(items[i]);
+    free(items);
+}
+
+static const msgpack_object *get_map(dec_t *d, const msgpack_object *map, const char *key,
+                                     bool required)
+{
+    const msgpack_object *o = find(d, map, key, required);
+    if (o && o->type != MSGPACK_OBJECT_MAP) {
+        wrong_type(d, key, "map", o);
+        return NULL;
+    }
+    return o;
+}
+
+/* ---- metrics ----------------------------------------------------------------------- */
+
+static metrics_t *decode_metrics(dec_t *d, const msgpack_object *o)
+{
+    if (d->status != PROTO_OK)
+        return NULL;
+    if (o->type != MSGPACK_OBJECT_MAP) {
+        wrong_type(d, "metrics", "map", o);
+        return NULL;
+    }
+    int digits = (int)get_i64(d, o, "d", true, 1, 5, 3);
+    const msgpack_object *counters = get_map(d, o, "c", true);
+    const msgpack_object *errors = get_map(d, o, "e", true);
+    const msgpack_object *hists = get_map(d, o, "h", true);
+    const msgpack_object *oor = get_map(d, o, "o", false);
+    if (d->status != PROTO_OK)
+        return NULL;
+
+    metrics_t *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    /* Counters travel by name; one a peer does not send is 0. */
+    for (size_t i = 0; i < PROTO_COUNTER_FIELD_COUNT; i++) {
+        int64_t *field = (int64_t *)((char *)&m->c + proto_counter_fields[i].offset);
+        *field = get_i64(d, counters, proto_counter_fields[i].name, false, 0, INT64_MAX / 4, 0);
+    }
+    for (int i = 0; i < ERR_CLASS_COUNT; i++)
+        m->c.errors[i] =
+            get_i64(d, errors, error_class_name((error_class_t)i), false, 0, INT64_MAX / 4, 0);
+
+    for (int i = 0; i < METRIC_HIST_COUNT && d->status == PROTO_OK; i++) {
+        const char *name = metric_hist_name((metric_hist_t)i);
+        const msgpack_object *h = find(d, hists, name, false);
+        if (!h) {
+            m->hist[i] = hist_new(HIST_DEFAULT_LOWEST, HIST_DEFAULT_HIGHEST, digits, NULL, 0);
+            continue;
+        }
+        if (h->type != MSGPACK_OBJECT_BIN) {
+            wrong_type(d, name, "bin", h);
+            break;
+        }
+        if (h->via.bin.size > PROTO_MAX_HIST_BYTES) {
+            fail(d, PROTO_ERR_OVERSIZE, "histogram %s: %u bytes (cap %d)", name, h->via.bin.size,
+                 PROTO_MAX_HIST_BYTES);
+            break;
+        }
+        char herr[160] = "";
+        m->hist[i] = hist_decode_compressed(h->via.bin.ptr, h->via.bin.size, herr, sizeof herr);
+        if (!m->hist[i]) {
+            fail(d, PROTO_ERR_BAD_VALUE, "histogram %s: %s", name, herr);
+            break;
+        }
+        /* Merges are exact only between equal layouts: refuse anything else. */
+        if (hist_lowest(m->hist[i]) != HIST_DEFAULT_LOWEST ||
+            hist_highest(m->hist[i]) != HIST_DEFAULT_HIGHEST || hist_digits(m->hist[i]) != digits) {
+            fail(d, PROTO_ERR_BAD_VALUE, "histogram %s: layout differs from 1 us..1 h at %d digits",
+                 name, digits);
+            break;
+        }
+    }
+    for (int i = 0; oor && i < METRIC_HIST_COUNT && d->status == PROTO_OK; i++) {
+        int64_t n = get_i64(d, oor, metric_hist_name((metric_hist_t)i), false, 0, INT64_MAX / 4, 0);
+        if (n && m->hist[i])
+            hist_set_out_of_range(m->hist[i], n);
+    }
+    for (int i = 0; i < METRIC_HIST_COUNT; i++) {
+        if (!m->hist[i] && d->status == PROTO_OK)
+            fail(d, PROTO_ERR_BAD_VALUE, "out of memory for histograms");
+    }
+    if (d->status != PROTO_OK) {
+        for (int i = 0; i < METRIC_HIST_COUNT; i++)
+            hist_destroy(&m->hist[i]);
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* ---- messages ------------------------------------------------------------------- */
+
+static void decode_hello(dec_t *d, const msgpack_object *o, proto_hello_t *h)
+{
+    h->worker_id = get_str(d, o, "id", true, PROTO_MAX_STRING_BYTES);
+    h->incarnation = get_u64(d, o, "inc", true);
+    h->software = get_str(d, o, "sw", true, PROTO_MAX_STRING_BYTES);
+    h->threads = (int)get_i64(d, o, "threads", true, 1, 4096, 1);
+    h->capacity = (int)get_i64(d, o, "capacity", true, 1, 1 << 20, 1);
+    h->allow =
+        get_str_array(d, o, "allow", &h->allow_count, PROTO_MAX_ALLOW, PROTO_MAX_STRING_BYTES);
+    if (d->status == PROTO_OK && !*h->worker_id)
+        fail(d, PROTO_ERR_BAD_VALUE, "field id: empty");
+}
+
+static void decode_welcome(dec_t *d, const msgpack_object *o, proto_welcome_t *w)
+{
+    w->accepted = get_bool(d, o, "accepted", true, false);
+    w->reason = get_str(d, o, "reason", true, PROTO_MAX_STRING_BYTES);
+    w->run_id = get_str(d, o, "run", true, PROTO_MAX_STRING_BYTES);
+    w->heartbeat_ms = get_i64(d, o, "hb_ms", true, 10, 60000, 1000);
+}
+
+static void decode_plan(dec_t *d, const msgpack_object *o, proto_plan_t *p)
+{
+    p->targets =
+        get_str_array(d, o, "targets", &p->target_count, PROTO_MAX_TARGETS, PROTO_MAX_STRING_BYTES);
+    p->model = get_str(d, o, "model", true, PROTO_MAX_STRING_BYTES);
+    p->api = get_str(d, o, "api", true, 32);
+    p->stream = get_bool(d, o, "stream", true, true);
+    p->max_tokens = (int)get_i64(d, o, "max_tokens", true, 0, 1 << 24, 0);
+    p->ignore_eos = get_bool(d, o, "ignore_eos", true, false);
+    p->prompts =
+        get_str_array(d, o, "prompts", &p->prompt_count, PROTO_MAX_PROMPTS, PROTO_MAX_PROMPT_BYTES);
+    p->interval_ms = get_i64(d, o, "interval_ms", true, 10, 3600000, 1000);
+    p->run_t0_ns = get_i64(d, o, "run_t0", true, INT64_MIN, INT64_MAX, 0);
+    p->record_requests = get_bool(d, o, "record", true, false);
+    p->timeout_ms = get_i64(d, o, "timeout_ms", true, 0, 86400000, 0);
+    p->max_inflight = (int)get_i64(d, o, "max_inflight", true, 0, 1 << 24, 0);
+    p->slo_ttft_ms = get_f64(d, o, "slo_ttft_ms", true, 0, 1e9, 0);
+    p->slo_tpot_ms = get_f64(d, o, "slo_tpot_ms", true, 0, 1e9, 0);
+    p->slo_e2e_ms = get_f64(d, o, "slo_e2e_ms", true, 0, 1e9, 0);
+    p->extra_body_json = get_str(d, o, "extra_body", true, 65536);
+    p->api_key_env = get_str(d, o, "api_key_env", true, 256);
+    if (d->status != PROTO_OK)
+        return;
+    if (strcmp(p->api, "chat") != 0 && strcmp(p->api, "completions") != 0)
+        fail(d, PROTO_ERR_BAD_VALUE, "field api: '%s' is neither chat nor completions", p->api);
+    else if (p->target_count < 1)
+        fail(d, PROTO_ERR_BAD_VALUE, "field targets: empty");
+    else if (p->prompt_count < 1)
+        fail(d, PROTO_ERR_BAD_VALUE, "field prompts: empty");
+}
+
+static void decode_phase(dec_t *d, const msgpack_object *o, proto_phase_t *p)
+{
+    p->epoch = get_u64(d, o, "epoch", true);
+    p->phase_index = (int)get_i64(d, o, "index", true, 0, 1 << 20, 0);
+    p->name = get_str(d, o, "name", true, PROTO_MAX_STRING_BYTES);
+    char *load = get_str(d, o, "load", true, 32);
+    char *arrival = get_str(d, o, "arrival", true, 32);
+    p->gamma_shape = get_f64(d, o, "gamma_shape", true, 0, 1e6, 1);
+    p->rate_start_per_s = get_f64(d, o, "rate0", true, 0, 1e7, 0);
+    p->rate_end_per_s = get_f64(d, o, "rate1", true, 0, 1e7, 0);
+    p->seed = get_u64(d, o, "seed", true);
+    p->concurrency = (int)get_i64(d, o, "concurrency", true, 0, 1 << 24, 0);
+    p->users = (int)get_i64(d, o, "users", true, 0, 1 << 24, 0);
+    p->think_time_mean_s = get_f64(d, o, "think_s", true, 0, 86400, 0);
+    p->segment_from = get_f64(d, o, "from", true, 0, 1, 0);
+    p->segment_to = get_f64(d, o, "to", true, 0, 1, 0);
+    p->t0_ns = get_i64(d, o, "t0", true, INT64_MIN, INT64_MAX, 0);
+    p->duration_ns = get_i64(d, o, "duration_ns", true, 0, 366LL * 86400 * 1000000000LL, 0);
+    if (d->status == PROTO_OK) {
+        p->load = PROTO_LOAD_COUNT;
+        for (int i = 0; i < PROTO_LOAD_COUNT; i++) {
+            if (strcmp(load, proto_load_names[i]) == 0)
+                p->load = (proto_load_t)i;
+        }
+        p->arrival = arrival_kind_parse(arrival);
+        if (p->load == PROTO_LOAD_COUNT)
+            fail(d, PROTO_ERR_BAD_VALUE, "field load: unknown '%s'", load);
+        else if (p->arrival < 0)
+            fail(d, PROTO_ERR_BAD_VALUE, "field arrival: unknown '%s'", arrival);
+        else if (p->segment_from > p->segment_to)
+            fail(d, PROTO_ERR_BAD_VALUE, "segment [%g, %g) is reversed", p->segment_from,
+                 p->segment_to);
+    }
+    free(load);
+    free(arrival);
+}
+
+static void decode_snapshot(dec_t *d, const msgpack_object *o, proto_snapshot_t *s)
+{
+    s->seq = get_u64(d, o, "seq", true);
+    s->interval = get_i64(d, o, "interval", true, 0, INT64_MAX / 2, 0);
+    s->worker_id = get_str(d, o, "id", true, PROTO_MAX_STRING_BYTES);
+    s->epoch = get_u64(d, o, "epoch", true);
+    s->inflight = get_i64(d, o, "inflight", true, 0, INT64_MAX / 2, 0);
+    const msgpack_object *total = find(d, o, "total", true);
+    const msgpack_object *targets = find(d, o, "targets", true);
+    const msgpack_object *requests = find(d, o, "requests", false);
+    if (d->status != PROTO_OK)
+        return;
+    if (s->seq == 0) {
+        fail(d, PROTO_ERR_BAD_VALUE, "field seq: 0 (sequence numbers start at 1)");
+        return;
+    }
+    d->where = "total";
+    s->total = decode_metrics(d, total);
+    d->where = "";
+    if (d->status != PROTO_OK)
+        return;
+    if (targets->type != MSGPACK_OBJECT_ARRAY) {
+        wrong_type(d, "targets", "array", targets);
+        return;
+    }
+    if (targets->via.array.size > PROTO_MAX_TARGETS) {
+        fail(d, PROTO_ERR_OVERSIZE, "field targets: %u entries (cap %d)", targets->via.array.size,
+             PROTO_MAX_TARGETS);
+        return;
+    }
+    if (targets->via.array.size) {
+        s->per_target = calloc(targets->via.array.size, sizeof *s->per_target);
+        if (!s->per_target)
+            return;
+    }
+    d->where = "targets[]";
+    for (uint32_t i = 0; i < targets->via.array.size && d->status == PROTO_OK; i++) {
+        s->per_target[i] = decode_metrics(d, &targets->via.array.ptr[i]);
+        if (s->per_target[i])
+            s->target_count++;
+    }
+    d->where = "";
+    if (requests && d->status == PROTO_OK) {
+        if (requests->type != MSGPACK_OBJECT_BIN) {
+            wrong_type(d, "requests", "bin", requests);
+            return;
+        }
+        if (requests->via.bin.size > PROTO_MAX_REQUESTS_BYTES) {
+            fail(d, PROTO_ERR_OVERSIZE, "field requests: %u bytes (cap %d)", requests->via.bin.size,
+                 PROTO_MAX_REQUESTS_BYTES);
+            return;
+        }
+        s->requests_jsonl = malloc(requests->via.bin.size + 1);
+        if (!s->requests_jsonl)
+            return;
+        memcpy(s->requests_jsonl, requests->via.bin.ptr, requests->via.bin.size);
+        s->requests_jsonl[requests->via.bin.size] = '\0';
+        s->requests_jsonl_len = requests->via.bin.size;
+    }
+}
+
+static void decode_body(dec_t *d, const msgpack_object *o, proto_msg_t *msg)
+{
+    switch (msg->type) {
+    case PROTO_HELLO:
+        decode_hello(d, o, &msg->u.hello);
+        break;
+    case PROTO_WELCOME:
+        decode_welcome(d, o, &msg->u.welcome);
+        break;
+    case PROTO_PLAN:
+        decode_plan(d, o, &msg->u.plan);
+        break;
+    case PROTO_PHASE:
+        decode_phase(d, o, &msg->u.phase);
+        break;
+    case PROTO_SNAPSHOT:
+        decode_snapshot(d, o, &msg->u.snapshot);
+        break;
+    case PROTO_ACK:
+        msg->u.ack.seq = get_u64(d, o, "seq", true);
+        break;
+    case PROTO_HEARTBEAT:
+        msg->u.heartbeat.time_ns = get_i64(d, o, "time", true, INT64_MIN, INT64_MAX, 0);
+        msg->u.heartbeat.echo_ns = get_i64(d, o, "echo", true, INT64_MIN, INT64_MAX, 0);
+        msg->u.heartbeat.hold_ns = get_i64(d, o, "hold", true, 0, INT64_MAX, 0);
+        break;
+    case PROTO_STOP:
+        msg->u.stop.epoch = get_u64(d, o, "epoch", true);
+        msg->u.stop.abort = get_bool(d, o, "abort", true, false);
+        msg->u.stop.reason = get_str(d, o, "reason", true, PROTO_MAX_STRING_BYTES);
+        break;
+    case PROTO_BYE:
+        msg->u.bye.reason = get_str(d, o, "reason", true, PROTO_MAX_STRING_BYTES);
+        break;
+    default:
+        break;
+    }
+}
+
+int proto_decode(proto_msg_t *msg, const void *data, size_t len, char *err, size_t err_size)
+{
+    memset(msg, 0, sizeof *msg);
+    msg->type = PROTO_TYPE_COUNT;
+    msg->owned = true;
+    if (err && err_size)
+        err[0] = '\0';
+    dec_t d = {PROTO_OK, err, err_size, ""};
+    if (len > PROTO_MAX_MESSAGE_BYTES) {
+        fail(&d, PROTO_ERR_OVERSIZE, "message of %zu bytes (cap %d)", len, PROTO_MAX_MESSAGE_BYTES);
+        return d.status;
+    }
+    int status = structure_check(data, len, err, err_size);
+    if (status != PROTO_OK)
+        return status;
+
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init(&unpacked);
+    size_t offset = 0;
+    int rc = msgpack_unpack_next(&unpacked, data, len, &offset);
+    const msgpack_object *root = &unpacked.data;
+    if (rc != MSGPACK_UNPACK_SUCCESS || offset != len) {
+        fail(&d, PROTO_ERR_MALFORMED, "msgpack-c refused the message (%d)", rc);
+    } else if (root->type != MSGPACK_OBJECT_MAP) {
+        fail(&d, PROTO_ERR_NOT_MAP, "message is a %s, not a map", type_word(root));
+    } else {
+        msg->version = (int)get_i64(&d, root, "v", true, 0, 1 << 20, 0);
+        const msgpack_object *t = find(&d, root, "t", true);
+        if (t && t->type != MSGPACK_OBJECT_STR)
+            wrong_type(&d, "t", "str", t);
+        if (d.status == PROTO_OK) {
+            for (int i = 0; i < PROTO_TYPE_COUNT; i++) {
+                if (key_is(t, proto_type_names[i]))
+                    msg->type = (proto_type_t)i;
+            }
+            if (msg->type == PROTO_TYPE_COUNT)
+                fail(&d, PROTO_ERR_UNKNOWN_TYPE, "unknown message type '%.*s'",
+                     (int)(t->via.str.size > 64 ? 64 : t->via.str.size), t->via.str.ptr);
+            else if (msg->version != PROTO_VERSION)
+                fail(&d, PROTO_ERR_VERSION, "protocol version %d, this side speaks %d",
+                     msg->version, PROTO_VERSION);
+            else
+                decode_body(&d, root, msg);
+        }
+    }
+    msgpack_unpacked_destroy(&unpacked);
+    if (d.status != PROTO_OK) {
+        int version = msg->version;
+        proto_type_t type = msg->type;
+        proto_msg_clear(msg);
+        msg->version = version;
+        msg->type = type;
+    }
+    return d.status;
+}
+
+void proto_msg_clear(proto_msg_t *msg)
+{
+    if (msg->owned) {
+        switch (msg->type) {
+        case PROTO_HELLO:
+            free(msg->u.hello.worker_id);
+            free(msg->u.hello.software);
+            free_str_array(msg->u.hello.allow, msg->u.hello.allow_count);
+            break;
+        case PROTO_WELCOME:
+            free(msg->u.welcome.reason);
+            free(msg->u.welcome.run_id);
+            break;
+        case PROTO_PLAN:
+            free_str_array(msg->u.plan.targets, msg->u.plan.target_count);
+            free(msg->u.plan.model);
+            free(msg->u.plan.api);
+            free_str_array(msg->u.plan.prompts, msg->u.plan.prompt_count);
+            free(msg->u.plan.extra_body_json);
+            free(msg->u.plan.api_key_env);
+            break;
+        case PROTO_PHASE:
+            free(msg->u.phase.name);
+            break;
+        case PROTO_SNAPSHOT:
+            free(msg->u.snapshot.worker_id);
+            metrics_destroy(&msg->u.snapshot.total);
+            for (int i = 0; i < msg->u.snapshot.target_count; i++)
+                metrics_destroy(&msg->u.snapshot.per_target[i]);
+            free(msg->u.snapshot.per_target);
+            free(msg->u.snapshot.requests_jsonl);
+            break;
+        case PROTO_STOP:
+            free(msg->u.stop.reason);
+            break;
+        case PROTO_BYE:
+            free(msg->u.bye.reason);
+            break;
+        default:
+            break;
+        }
+    }
+    memset(msg, 0, sizeof *msg);
+}

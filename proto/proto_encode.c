@@ -1,0 +1,265 @@
+/*  proto_encode.c: proto_msg_t -> msgpack (see proto.h, docs/protocol.md).
+
+    Field names are short but readable; every map's size is counted before it is
+    written because msgpack map headers carry their size.
+*/
+#include <msgpack.h>
+#include <string.h>
+
+#include "common/histogram.h"
+#include "proto/proto.h"
+#include "proto/proto_fields.h"
+
+const char *proto_type_name(proto_type_t type)
+{
+    return (unsigned)type < PROTO_TYPE_COUNT ? proto_type_names[type] : "?";
+}
+
+static int write_to_buf(void *data, const char *bytes, size_t len)
+{
+    buf_append((buf_t *)data, bytes, len);
+    return 0;
+}
+
+static void pack_str(msgpack_packer *pk, const char *text)
+{
+    size_t len = text ? strlen(text) : 0;
+    msgpack_pack_str(pk, len);
+    msgpack_pack_str_body(pk, text ? text : "", len);
+}
+
+static void kv_str(msgpack_packer *pk, const char *key, const char *value)
+{
+    pack_str(pk, key);
+    pack_str(pk, value);
+}
+
+static void kv_i64(msgpack_packer *pk, const char *key, int64_t value)
+{
+    pack_str(pk, key);
+    msgpack_pack_int64(pk, value);
+}
+
+static void kv_u64(msgpack_packer *pk, const char *key, uint64_t value)
+{
+    pack_str(pk, key);
+    msgpack_pack_uint64(pk, value);
+}
+
+static void kv_f64(msgpack_packer *pk, const char *key, double value)
+{
+    pack_str(pk, key);
+    msgpack_pack_double(pk, value);
+}
+
+static void kv_bool(msgpack_packer *pk, const char *key, bool value)
+{
+    pack_str(pk, key);
+    if (value)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+}
+
+static void kv_str_array(msgpack_packer *pk, const char *key, char *const *items, int count)
+{
+    pack_str(pk, key);
+    msgpack_pack_array(pk, (size_t)(count > 0 ? count : 0));
+    for (int i = 0; i < count; i++)
+        pack_str(pk, items[i]);
+}
+
+/* {"d": digits, "c": {counter: n}, "e": {class: n}, "h": {name: V2 bin}, "o": {name: n}}.
+   Empty histograms, zero error classes and zero out-of-range counts are left out. */
+static void pack_metrics(msgpack_packer *pk, const metrics_t *m, buf_t *scratch)
+{
+    size_t errors = 0, hists = 0, oor = 0;
+    for (int i = 0; i < ERR_CLASS_COUNT; i++)
+        errors += m->c.errors[i] != 0;
+    for (int i = 0; i < METRIC_HIST_COUNT; i++) {
+        hists += hist_total_count(m->hist[i]) > 0;
+        oor += hist_out_of_range(m->hist[i]) > 0;
+    }
+    msgpack_pack_map(pk, 5);
+    kv_i64(pk, "d", hist_digits(m->hist[0]));
+
+    pack_str(pk, "c");
+    msgpack_pack_map(pk, PROTO_COUNTER_FIELD_COUNT);
+    for (size_t i = 0; i < PROTO_COUNTER_FIELD_COUNT; i++) {
+        const int64_t *value =
+            (const int64_t *)((const char *)&m->c + proto_counter_fields[i].offset);
+        kv_i64(pk, proto_counter_fields[i].name, *value);
+    }
+
+    pack_str(pk, "e");
+    msgpack_pack_map(pk, errors);
+    for (int i = 0; i < ERR_CLASS_COUNT; i++) {
+        if (m->c.errors[i])
+            kv_i64(pk, error_class_name((error_class_t)i), m->c.errors[i]);
+    }
+
+    pack_str(pk, "h");
+    msgpack_pack_map(pk, hists);
+    for (int i = 0; i < METRIC_HIST_COUNT; i++) {
+        if (hist_total_count(m->hist[i]) == 0)
+            continue;
+        buf_clear(scratch);
+        hist_encode_compressed(m->hist[i], scratch);
+        pack_str(pk, metric_hist_name((metric_hist_t)i));
+        msgpack_pack_bin(pk, scratch->len);
+        msgpack_pack_bin_body(pk, scratch->data, scratch->len);
+    }
+
+    pack_str(pk, "o");
+    msgpack_pack_map(pk, oor);
+    for (int i = 0; i < METRIC_HIST_COUNT; i++) {
+        if (hist_out_of_range(m->hist[i]))
+            kv_i64(pk, metric_hist_name((metric_hist_t)i), hist_out_of_range(m->hist[i]));
+    }
+}
+
+static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
+{
+    buf_t scratch;
+    switch (msg->type) {
+    case PROTO_HELLO: {
+        const proto_hello_t *h = &msg->u.hello;
+        msgpack_pack_map(pk, 2 + 6);
+        kv_str(pk, "id", h->worker_id);
+        kv_u64(pk, "inc", h->incarnation);
+        kv_str(pk, "sw", h->software);
+        kv_i64(pk, "threads", h->threads);
+        kv_i64(pk, "capacity", h->capacity);
+        kv_str_array(pk, "allow", h->allow, h->allow_count);
+        break;
+    }
+    case PROTO_WELCOME: {
+        const proto_welcome_t *w = &msg->u.welcome;
+        msgpack_pack_map(pk, 2 + 4);
+        kv_bool(pk, "accepted", w->accepted);
+        kv_str(pk, "reason", w->reason);
+        kv_str(pk, "run", w->run_id);
+        kv_i64(pk, "hb_ms", w->heartbeat_ms);
+        break;
+    }
+    case PROTO_PLAN: {
+        const proto_plan_t *p = &msg->u.plan;
+        msgpack_pack_map(pk, 2 + 17);
+        kv_str_array(pk, "targets", p->targets, p->target_count);
+        kv_str(pk, "model", p->model);
+        kv_str(pk, "api", p->api);
+        kv_bool(pk, "stream", p->stream);
+        kv_i64(pk, "max_tokens", p->max_tokens);
+        kv_bool(pk, "ignore_eos", p->ignore_eos);
+        kv_str_array(pk, "prompts", p->prompts, p->prompt_count);
+        kv_i64(pk, "interval_ms", p->interval_ms);
+        kv_i64(pk, "run_t0", p->run_t0_ns);
+        kv_bool(pk, "record", p->record_requests);
+        kv_i64(pk, "timeout_ms", p->timeout_ms);
+        kv_i64(pk, "max_inflight", p->max_inflight);
+        kv_f64(pk, "slo_ttft_ms", p->slo_ttft_ms);
+        kv_f64(pk, "slo_tpot_ms", p->slo_tpot_ms);
+        kv_f64(pk, "slo_e2e_ms", p->slo_e2e_ms);
+        kv_str(pk, "extra_body", p->extra_body_json);
+        kv_str(pk, "api_key_env", p->api_key_env);
+        break;
+    }
+    case PROTO_PHASE: {
+        const proto_phase_t *p = &msg->u.phase;
+        msgpack_pack_map(pk, 2 + 16);
+        kv_u64(pk, "epoch", p->epoch);
+        kv_i64(pk, "index", p->phase_index);
+        kv_str(pk, "name", p->name);
+        kv_str(pk, "load", (unsigned)p->load < PROTO_LOAD_COUNT ? proto_load_names[p->load] : "?");
+        kv_str(pk, "arrival", arrival_kind_name((arrival_kind_t)p->arrival));
+        kv_f64(pk, "gamma_shape", p->gamma_shape);
+        kv_f64(pk, "rate0", p->rate_start_per_s);
+        kv_f64(pk, "rate1", p->rate_end_per_s);
+        kv_u64(pk, "seed", p->seed);
+        kv_i64(pk, "concurrency", p->concurrency);
+        kv_i64(pk, "users", p->users);
+        kv_f64(pk, "think_s", p->think_time_mean_s);
+        kv_f64(pk, "from", p->segment_from);
+        kv_f64(pk, "to", p->segment_to);
+        kv_i64(pk, "t0", p->t0_ns);
+        kv_i64(pk, "duration_ns", p->duration_ns);
+        break;
+    }
+    case PROTO_SNAPSHOT: {
+        const proto_snapshot_t *s = &msg->u.snapshot;
+        bool has_requests = s->requests_jsonl && s->requests_jsonl_len > 0;
+        msgpack_pack_map(pk, 2 + 7 + (has_requests ? 1 : 0));
+        kv_u64(pk, "seq", s->seq);
+        kv_i64(pk, "interval", s->interval);
+        kv_str(pk, "id", s->worker_id);
+        kv_u64(pk, "epoch", s->epoch);
+        kv_i64(pk, "inflight", s->inflight);
+        buf_init(&scratch);
+        pack_str(pk, "total");
+        pack_metrics(pk, s->total, &scratch);
+        pack_str(pk, "targets");
+        msgpack_pack_array(pk, (size_t)(s->target_count > 0 ? s->target_count : 0));
+        for (int i = 0; i < s->target_count; i++)
+            pack_metrics(pk, s->per_target[i], &scratch);
+        buf_free(&scratch);
+        if (has_requests) {
+            pack_str(pk, "requests");
+            msgpack_pack_bin(pk, s->requests_jsonl_len);
+            msgpack_pack_bin_body(pk, s->requests_jsonl, s->requests_jsonl_len);
+        }
+        break;
+    }
+    case PROTO_ACK:
+        msgpack_pack_map(pk, 2 + 1);
+        kv_u64(pk, "seq", msg->u.ack.seq);
+        break;
+    case PROTO_HEARTBEAT:
+        msgpack_pack_map(pk, 2 + 3);
+        kv_i64(pk, "time", msg->u.heartbeat.time_ns);
+        kv_i64(pk, "echo", msg->u.heartbeat.echo_ns);
+        kv_i64(pk, "hold", msg->u.heartbeat.hold_ns);
+        break;
+    case PROTO_STOP:
+        msgpack_pack_map(pk, 2 + 3);
+        kv_u64(pk, "epoch", msg->u.stop.epoch);
+        kv_bool(pk, "abort", msg->u.stop.abort);
+        kv_str(pk, "reason", msg->u.stop.reason);
+        break;
+    case PROTO_BYE:
+    default:
+        msgpack_pack_map(pk, 2 + 1);
+        kv_str(pk, "reason", msg->type == PROTO_BYE ? msg->u.bye.reason : "");
+        break;
+    }
+}
+
+void proto_encode_version(const proto_msg_t *msg, int version, buf_t *out)
+{
+    /* "v" and "t" come first so a reader can identify a message from its first bytes;
+       pack_body writes the map header counting them, so we splice them in after it. */
+    buf_t body;
+    buf_init(&body);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &body, write_to_buf);
+    pack_body(&pk, msg);
+
+    /* The body starts with a map header for (2 + n) entries; copy it, then v and t,
+       then the rest. */
+    size_t header_len = 1;
+    unsigned char first = (unsigned char)body.data[0];
+    if (first == 0xde)
+        header_len = 3;
+    else if (first == 0xdf)
+        header_len = 5;
+    buf_append(out, body.data, header_len);
+    msgpack_packer_init(&pk, out, write_to_buf);
+    kv_i64(&pk, "v", version);
+    kv_str(&pk, "t", proto_type_name(msg->type));
+    buf_append(out, body.data + header_len, body.len - header_len);
+    buf_free(&body);
+}
+
+void proto_encode(const proto_msg_t *msg, buf_t *out)
+{
+    proto_encode_version(msg, PROTO_VERSION, out);
+}

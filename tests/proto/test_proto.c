@@ -1,0 +1,446 @@
+/*  test_proto.c: every wire message survives a round trip, and every class of bad input
+    is refused with its reason (docs/protocol.md). */
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "common/histogram.h"
+#include "proto/proto.h"
+
+static int decode_buf(proto_msg_t *msg, const buf_t *b, char *err, size_t err_size)
+{
+    return proto_decode(msg, b->data, b->len, err, err_size);
+}
+
+static int round_trip(const proto_msg_t *in, proto_msg_t *out)
+{
+    buf_t b;
+    buf_init(&b);
+    proto_encode(in, &b);
+    char err[256];
+    int rc = decode_buf(out, &b, err, sizeof err);
+    if (rc != PROTO_OK)
+        fprintf(stderr, "decode: %s\n", err);
+    buf_free(&b);
+    return rc;
+}
+
+static void test_hello_round_trips(void)
+{
+    char *allow[] = {"127.0.0.1", "*.cluster.local"};
+    proto_msg_t in = {.type = PROTO_HELLO};
+    in.u.hello = (proto_hello_t){"host:42", 3, "0.1.0", 8, 16, allow, 2};
+    proto_msg_t out;
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    CHECK_INT_EQ(out.type, PROTO_HELLO);
+    CHECK_INT_EQ(out.version, PROTO_VERSION);
+    CHECK_STR_EQ(out.u.hello.worker_id, "host:42");
+    CHECK_INT_EQ(out.u.hello.incarnation, 3);
+    CHECK_STR_EQ(out.u.hello.software, "0.1.0");
+    CHECK_INT_EQ(out.u.hello.threads, 8);
+    CHECK_INT_EQ(out.u.hello.capacity, 16);
+    REQUIRE(out.u.hello.allow_count == 2);
+    CHECK_STR_EQ(out.u.hello.allow[1], "*.cluster.local");
+    proto_msg_clear(&out);
+}
+
+static void test_welcome_plan_phase_round_trip(void)
+{
+    proto_msg_t in = {.type = PROTO_WELCOME};
+    in.u.welcome = (proto_welcome_t){false, "version 2 refused", "run-1", 250};
+    proto_msg_t out;
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    CHECK(!out.u.welcome.accepted);
+    CHECK_STR_EQ(out.u.welcome.reason, "version 2 refused");
+    CHECK_STR_EQ(out.u.welcome.run_id, "run-1");
+    CHECK_INT_EQ(out.u.welcome.heartbeat_ms, 250);
+    proto_msg_clear(&out);
+
+    char *targets[] = {"http://127.0.0.1:8000", "http://127.0.0.1:8001"};
+    char *prompts[] = {"hello", "a longer prompt \xc3\xa9"};
+    in = (proto_msg_t){.type = PROTO_PLAN};
+    proto_plan_t *p = &in.u.plan;
+    p->targets = targets;
+    p->target_count = 2;
+    p->model = "m";
+    p->api = "completions";
+    p->stream = true;
+    p->max_tokens = 64;
+    p->ignore_eos = true;
+    p->prompts = prompts;
+    p->prompt_count = 2;
+    p->interval_ms = 500;
+    p->run_t0_ns = -123456789;
+    p->record_requests = true;
+    p->timeout_ms = 30000;
+    p->slo_ttft_ms = 500.5;
+    p->extra_body_json = "{\"top_p\":1}";
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    CHECK_INT_EQ(out.u.plan.target_count, 2);
+    CHECK_STR_EQ(out.u.plan.targets[1], "http://127.0.0.1:8001");
+    CHECK_STR_EQ(out.u.plan.api, "completions");
+    CHECK_STR_EQ(out.u.plan.prompts[1], prompts[1]);
+    CHECK_INT_EQ(out.u.plan.run_t0_ns, -123456789);
+    CHECK(out.u.plan.record_requests && out.u.plan.ignore_eos && out.u.plan.stream);
+    CHECK(out.u.plan.slo_ttft_ms == 500.5);
+    CHECK_STR_EQ(out.u.plan.extra_body_json, "{\"top_p\":1}");
+    CHECK_STR_EQ(out.u.plan.api_key_env, "");
+    proto_msg_clear(&out);
+
+    in = (proto_msg_t){.type = PROTO_PHASE};
+    in.u.phase = (proto_phase_t){.epoch = 7,
+                                 .phase_index = 2,
+                                 .name = "step-2",
+                                 .load = PROTO_LOAD_RATE,
+                                 .arrival = ARRIVAL_GAMMA,
+                                 .gamma_shape = 0.5,
+                                 .rate_start_per_s = 10,
+                                 .rate_end_per_s = 20.25,
+                                 .seed = UINT64_MAX,
+                                 .segment_from = 0.25,
+                                 .segment_to = 0.75,
+                                 .t0_ns = 5000000000LL,
+                                 .duration_ns = 60000000000LL};
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    CHECK_INT_EQ(out.u.phase.epoch, 7);
+    CHECK_STR_EQ(out.u.phase.name, "step-2");
+    CHECK_INT_EQ(out.u.phase.arrival, ARRIVAL_GAMMA);
+    CHECK(out.u.phase.rate_end_per_s == 20.25 && out.u.phase.gamma_shape == 0.5);
+    CHECK(out.u.phase.seed == UINT64_MAX);
+    CHECK(out.u.phase.segment_from == 0.25 && out.u.phase.segment_to == 0.75);
+    CHECK_INT_EQ(out.u.phase.duration_ns, 60000000000LL);
+    proto_msg_clear(&out);
+}
+
+static void test_small_messages_round_trip(void)
+{
+    proto_msg_t in = {.type = PROTO_ACK}, out;
+    in.u.ack.seq = 99;
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    CHECK_INT_EQ(out.u.ack.seq, 99);
+    proto_msg_clear(&out);
+
+    in = (proto_msg_t){.type = PROTO_HEARTBEAT};
+    in.u.heartbeat = (proto_heartbeat_t){-5, 1234567890123LL, 17};
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    CHECK_INT_EQ(out.u.heartbeat.time_ns, -5);
+    CHECK_INT_EQ(out.u.heartbeat.echo_ns, 1234567890123LL);
+    CHECK_INT_EQ(out.u.heartbeat.hold_ns, 17);
+    proto_msg_clear(&out);
+
+    in = (proto_msg_t){.type = PROTO_STOP};
+    in.u.stop = (proto_stop_t){4, true, "coordinator lost"};
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    CHECK(out.u.stop.abort);
+    CHECK_INT_EQ(out.u.stop.epoch, 4);
+    CHECK_STR_EQ(out.u.stop.reason, "coordinator lost");
+    proto_msg_clear(&out);
+
+    in = (proto_msg_t){.type = PROTO_BYE};
+    in.u.bye.reason = NULL; /* NULL strings encode as "" */
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    CHECK_STR_EQ(out.u.bye.reason, "");
+    proto_msg_clear(&out);
+}
+
+static metrics_t *sample_metrics(int digits, int n, int64_t scale)
+{
+    metrics_t *m = metrics_new(digits);
+    for (int i = 1; i <= n; i++) {
+        metrics_record_us(m, METRIC_TTFT, i * scale);
+        metrics_record_us(m, METRIC_E2E, i * scale * 10);
+    }
+    hist_record(m->hist[METRIC_ITL], HIST_DEFAULT_HIGHEST * 2); /* out of range */
+    m->c.sent = n;
+    m->c.ok = n - 2;
+    metrics_count_error(m, ERR_HTTP_5XX);
+    metrics_count_error(m, ERR_TIMEOUT);
+    m->c.output_tokens = 1000;
+    return m;
+}
+
+static bool metrics_equal(const metrics_t *a, const metrics_t *b)
+{
+    if (memcmp(&a->c, &b->c, sizeof a->c) != 0)
+        return false;
+    for (int i = 0; i < METRIC_HIST_COUNT; i++) {
+        if (hist_total_count(a->hist[i]) != hist_total_count(b->hist[i]) ||
+            hist_out_of_range(a->hist[i]) != hist_out_of_range(b->hist[i]) ||
+            hist_digits(a->hist[i]) != hist_digits(b->hist[i]))
+            return false;
+        for (double p = 0; p <= 100; p += 12.5) {
+            if (hist_value_at_percentile(a->hist[i], p) != hist_value_at_percentile(b->hist[i], p))
+                return false;
+        }
+    }
+    return true;
+}
+
+static void test_snapshot_carries_metrics_exactly(void)
+{
+    metrics_t *total = sample_metrics(3, 500, 997);
+    metrics_t *t0 = sample_metrics(2, 200, 1009);
+    metrics_t *t1 = metrics_new(2);
+    const metrics_t *per_target[] = {t0, t1};
+    const char *lines = "{\"a\":1}\n{\"a\":2}\n";
+    proto_msg_t in = {.type = PROTO_SNAPSHOT}, out;
+    in.u.snapshot = (proto_snapshot_t){.seq = 12,
+                                       .interval = 34,
+                                       .worker_id = "w1",
+                                       .epoch = 3,
+                                       .inflight = 17,
+                                       .total = total,
+                                       .per_target = (metrics_t **)per_target,
+                                       .target_count = 2,
+                                       .requests_jsonl = (char *)lines,
+                                       .requests_jsonl_len = strlen(lines)};
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    const proto_snapshot_t *s = &out.u.snapshot;
+    CHECK_INT_EQ(s->seq, 12);
+    CHECK_INT_EQ(s->interval, 34);
+    CHECK_STR_EQ(s->worker_id, "w1");
+    CHECK_INT_EQ(s->inflight, 17);
+    CHECK(metrics_equal(s->total, total));
+    REQUIRE(s->target_count == 2);
+    CHECK(metrics_equal(s->per_target[0], t0));
+    CHECK(metrics_equal(s->per_target[1], t1));
+    CHECK_INT_EQ(s->requests_jsonl_len, strlen(lines));
+    CHECK_STR_EQ(s->requests_jsonl, lines);
+    proto_msg_clear(&out);
+    metrics_destroy(&total);
+    metrics_destroy(&t0);
+    metrics_destroy(&t1);
+}
+
+/* ---- rejections --------------------------------------------------------------- */
+
+static int write_cb(void *data, const char *bytes, size_t len)
+{
+    buf_append((buf_t *)data, bytes, len);
+    return 0;
+}
+
+static void pk_str(msgpack_packer *pk, const char *s)
+{
+    msgpack_pack_str(pk, strlen(s));
+    msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+/* An ack map with v, t and the given extra pairs (key, value-kind). */
+static int decode_ack_variant(const char *type, int version, const char *seq_kind, bool extra_key,
+                              char *err, size_t err_size)
+{
+    buf_t b;
+    buf_init(&b);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &b, write_cb);
+    msgpack_pack_map(&pk, 2 + (seq_kind ? 1 : 0) + (extra_key ? 1 : 0));
+    pk_str(&pk, "v");
+    msgpack_pack_int(&pk, version);
+    pk_str(&pk, "t");
+    pk_str(&pk, type);
+    if (extra_key) {
+        pk_str(&pk, "from_the_future");
+        msgpack_pack_array(&pk, 1);
+        msgpack_pack_nil(&pk);
+    }
+    if (seq_kind) {
+        pk_str(&pk, "seq");
+        if (strcmp(seq_kind, "int") == 0)
+            msgpack_pack_uint64(&pk, 5);
+        else if (strcmp(seq_kind, "str") == 0)
+            pk_str(&pk, "5");
+        else
+            msgpack_pack_int(&pk, -5);
+    }
+    proto_msg_t msg;
+    int rc = decode_buf(&msg, &b, err, err_size);
+    proto_msg_clear(&msg);
+    buf_free(&b);
+    return rc;
+}
+
+static void test_unknown_keys_are_ignored(void)
+{
+    char err[256];
+    CHECK_INT_EQ(decode_ack_variant("ack", PROTO_VERSION, "int", true, err, sizeof err), PROTO_OK);
+}
+
+static void test_wrong_field_type_is_refused_naming_the_field(void)
+{
+    char err[256];
+    CHECK_INT_EQ(decode_ack_variant("ack", PROTO_VERSION, "str", false, err, sizeof err),
+                 PROTO_ERR_WRONG_TYPE);
+    CHECK(strstr(err, "seq") != NULL);
+    CHECK_INT_EQ(decode_ack_variant("ack", PROTO_VERSION, "neg", false, err, sizeof err),
+                 PROTO_ERR_BAD_VALUE);
+}
+
+static void test_missing_field_is_refused_naming_the_field(void)
+{
+    char err[256];
+    CHECK_INT_EQ(decode_ack_variant("ack", PROTO_VERSION, NULL, false, err, sizeof err),
+                 PROTO_ERR_MISSING);
+    CHECK(strstr(err, "seq") != NULL);
+}
+
+static void test_unknown_type_is_refused(void)
+{
+    char err[256];
+    CHECK_INT_EQ(
+        decode_ack_variant("launch_missiles", PROTO_VERSION, "int", false, err, sizeof err),
+        PROTO_ERR_UNKNOWN_TYPE);
+    CHECK(strstr(err, "launch_missiles") != NULL);
+}
+
+static void test_other_version_is_refused_and_reported(void)
+{
+    char err[256];
+    CHECK_INT_EQ(decode_ack_variant("ack", PROTO_VERSION + 1, "int", false, err, sizeof err),
+                 PROTO_ERR_VERSION);
+    /* The version is kept so the coordinator can name it in its refusal. */
+    proto_msg_t in = {.type = PROTO_HELLO}, out;
+    in.u.hello = (proto_hello_t){"w", 1, "9.9", 1, 1, NULL, 0};
+    buf_t b;
+    buf_init(&b);
+    proto_encode_version(&in, 99, &b);
+    CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), PROTO_ERR_VERSION);
+    CHECK_INT_EQ(out.version, 99);
+    CHECK_INT_EQ(out.type, PROTO_HELLO);
+    CHECK(strstr(err, "99") != NULL);
+    proto_msg_clear(&out);
+    buf_free(&b);
+}
+
+static void test_truncated_and_trailing_bytes_are_refused(void)
+{
+    proto_msg_t in = {.type = PROTO_HEARTBEAT}, out;
+    in.u.heartbeat = (proto_heartbeat_t){1, 2, 3};
+    buf_t b;
+    buf_init(&b);
+    proto_encode(&in, &b);
+    char err[256];
+    for (size_t cut = 0; cut < b.len; cut++) {
+        int rc = proto_decode(&out, b.data, cut, err, sizeof err);
+        CHECK_MSG(rc == PROTO_ERR_MALFORMED, "cut at %zu: %d", cut, rc);
+        proto_msg_clear(&out);
+    }
+    buf_append(&b, "\x01", 1);
+    CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), PROTO_ERR_MALFORMED);
+    CHECK(strstr(err, "trailing") != NULL);
+    buf_free(&b);
+}
+
+static void test_not_a_map_and_garbage_are_refused(void)
+{
+    proto_msg_t out;
+    char err[256];
+    CHECK_INT_EQ(proto_decode(&out, "\x93\x01\x02\x03", 4, err, sizeof err), PROTO_ERR_NOT_MAP);
+    CHECK_INT_EQ(proto_decode(&out, "GET / HTTP/1.1\r\n", 16, err, sizeof err),
+                 PROTO_ERR_MALFORMED);
+    CHECK_INT_EQ(proto_decode(&out, "\xc1", 1, err, sizeof err), PROTO_ERR_MALFORMED);
+    /* An array claiming 4 billion elements in 5 bytes: refused before any allocation. */
+    CHECK_INT_EQ(proto_decode(&out, "\xdd\xff\xff\xff\xff", 5, err, sizeof err),
+                 PROTO_ERR_MALFORMED);
+    /* Nesting deeper than any message needs. */
+    char deep[64];
+    memset(deep, 0x91, sizeof deep);
+    deep[sizeof deep - 1] = 0x01;
+    CHECK_INT_EQ(proto_decode(&out, deep, sizeof deep, err, sizeof err), PROTO_ERR_MALFORMED);
+    CHECK(strstr(err, "nesting") != NULL);
+    CHECK_INT_EQ(proto_decode(&out, "", 0, err, sizeof err), PROTO_ERR_MALFORMED);
+}
+
+static void test_oversize_values_are_refused(void)
+{
+    char err[256];
+    proto_msg_t out;
+    /* A worker id over PROTO_MAX_STRING_BYTES. */
+    char *id = malloc(PROTO_MAX_STRING_BYTES + 2);
+    memset(id, 'x', PROTO_MAX_STRING_BYTES + 1);
+    id[PROTO_MAX_STRING_BYTES + 1] = '\0';
+    proto_msg_t in = {.type = PROTO_HELLO};
+    in.u.hello = (proto_hello_t){id, 1, "0.1.0", 1, 1, NULL, 0};
+    buf_t b;
+    buf_init(&b);
+    proto_encode(&in, &b);
+    CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), PROTO_ERR_OVERSIZE);
+    CHECK(strstr(err, "id") != NULL);
+    free(id);
+
+    /* A map with more keys than any message has. */
+    buf_clear(&b);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &b, write_cb);
+    msgpack_pack_map(&pk, PROTO_MAX_MAP_KEYS + 1);
+    for (int i = 0; i <= PROTO_MAX_MAP_KEYS; i++) {
+        msgpack_pack_int(&pk, i);
+        msgpack_pack_nil(&pk);
+    }
+    CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), PROTO_ERR_OVERSIZE);
+
+    /* A message above PROTO_MAX_MESSAGE_BYTES is refused unread. */
+    CHECK_INT_EQ(proto_decode(&out, b.data, (size_t)PROTO_MAX_MESSAGE_BYTES + 1, err, sizeof err),
+                 PROTO_ERR_OVERSIZE);
+    buf_free(&b);
+}
+
+static void test_bad_values_are_refused(void)
+{
+    char err[256];
+    proto_msg_t in = {.type = PROTO_PHASE}, out;
+    in.u.phase = (proto_phase_t){
+        .epoch = 1, .name = "p", .segment_from = 0.75, .segment_to = 0.25, .duration_ns = 1};
+    buf_t b;
+    buf_init(&b);
+    proto_encode(&in, &b);
+    CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), PROTO_ERR_BAD_VALUE);
+    CHECK(strstr(err, "segment") != NULL);
+
+    /* A histogram that is not V2. */
+    buf_clear(&b);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &b, write_cb);
+    msgpack_pack_map(&pk, 9);
+    pk_str(&pk, "v");
+    msgpack_pack_int(&pk, PROTO_VERSION);
+    pk_str(&pk, "t");
+    pk_str(&pk, "snapshot");
+    pk_str(&pk, "seq");
+    msgpack_pack_int(&pk, 1);
+    pk_str(&pk, "interval");
+    msgpack_pack_int(&pk, 0);
+    pk_str(&pk, "id");
+    pk_str(&pk, "w");
+    pk_str(&pk, "epoch");
+    msgpack_pack_int(&pk, 0);
+    pk_str(&pk, "inflight");
+    msgpack_pack_int(&pk, 0);
+    pk_str(&pk, "targets");
+    msgpack_pack_array(&pk, 0);
+    pk_str(&pk, "total");
+    msgpack_pack_map(&pk, 4);
+    pk_str(&pk, "d");
+    msgpack_pack_int(&pk, 3);
+    pk_str(&pk, "c");
+    msgpack_pack_map(&pk, 0);
+    pk_str(&pk, "e");
+    msgpack_pack_map(&pk, 0);
+    pk_str(&pk, "h");
+    msgpack_pack_map(&pk, 1);
+    pk_str(&pk, "ttft");
+    msgpack_pack_bin(&pk, 8);
+    msgpack_pack_bin_body(&pk, "notahist", 8);
+    CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), PROTO_ERR_BAD_VALUE);
+    CHECK(strstr(err, "ttft") != NULL);
+    buf_free(&b);
+}
+
+CHECK_MAIN(test_hello_round_trips, test_welcome_plan_phase_round_trip,
+           test_small_messages_round_trip, test_snapshot_carries_metrics_exactly,
+           test_unknown_keys_are_ignored, test_wrong_field_type_is_refused_naming_the_field,
+           test_missing_field_is_refused_naming_the_field, test_unknown_type_is_refused,
+           test_other_version_is_refused_and_reported,
+           test_truncated_and_trailing_bytes_are_refused, test_not_a_map_and_garbage_are_refused,
+           test_oversize_values_are_refused, test_bad_values_are_refused)
