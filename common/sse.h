@@ -8,9 +8,11 @@
     the LF at the start of the next), and a UTF-8 BOM at the very start.
 
     Hot path: no allocation after sse_parser_new. Each event is assembled in a
-    buffer of fixed capacity; an event larger than max_event_bytes is reported once
-    as SSE_ERR_OVERSIZE and its remaining bytes skipped up to the blank line that
-    ends it, so a hostile server cannot make the client grow without bound.
+    buffer of fixed capacity; an event larger than max_event_bytes (data bytes, with
+    the '\n' between lines), or with an `event:` longer than 64 bytes or an `id:`
+    longer than 256, is reported once as SSE_ERR_OVERSIZE and its remaining bytes
+    skipped up to the blank line that ends it, so a hostile server cannot make the
+    client grow without bound. `retry:` and unknown fields are ignored.
 */
 #ifndef SURGE_SSE_H
 #define SURGE_SSE_H
@@ -38,17 +40,27 @@ typedef int(sse_event_fn)(void *arg, const sse_event_t *event);
 
 typedef struct _sse_parser_t sse_parser_t;
 
+/* max_event_bytes: 0 = SSE_DEFAULT_MAX_EVENT_BYTES. NULL only when out of memory. */
 sse_parser_t *sse_parser_new(size_t max_event_bytes);
 void sse_parser_destroy(sse_parser_t **self_p);
 /* Forgets any partial event and the last id: ready for a new stream. No allocation. */
 void sse_parser_reset(sse_parser_t *self);
-/* Parses len bytes; calls on_event for each completed event. Returns SSE_OK, or
-   SSE_ERR_OVERSIZE the first time an oversize event is met (parsing continues after it
-   on later calls). Events with empty data are not dispatched (per the spec). */
+/* Parses len bytes; calls on_event for each completed event (event->data and the
+   other pointers are borrowed: valid only during the callback). Returns
+   SSE_ERR_OVERSIZE when an oversize event was met during this call (once per event;
+   parsing carries on past it, in this call and later ones), else SSE_OK.
+   An event is dispatched when its blank line arrives and it had at least one `data`
+   line (per the spec, so "data:" alone gives one event with empty data; an event with
+   only `event:`/`id:`/comments is not dispatched).
+   When on_event returns non-zero, feed returns at once; the bytes after that event's
+   blank line are not consumed (the parser is between events, so they may be fed
+   again or the parser reset). */
 sse_status_t sse_parser_feed(sse_parser_t *self, const char *bytes, size_t len,
                              sse_event_fn *on_event, void *arg);
 /* End of stream: an event not terminated by a blank line is discarded (per the spec);
-   returns 1 if such a partial event was pending (a truncated stream), else 0. */
+   returns 1 if such a partial event was pending (any field line or partial line other
+   than a comment since the last blank line: a truncated stream), else 0. Then resets
+   the parser, as sse_parser_reset does, ready for a new stream. */
 int sse_parser_finish(sse_parser_t *self);
 
 #endif
