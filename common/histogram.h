@@ -34,6 +34,14 @@
 #define HIST_DEFAULT_LOWEST  1LL
 #define HIST_DEFAULT_HIGHEST 3600000000LL /* 1 h in microseconds */
 #define HIST_DEFAULT_DIGITS  3
+/* Largest `highest` accepted: every bucket edge then fits in an int64_t. */
+#define HIST_MAX_HIGHEST (INT64_MAX / 2)
+/* Decoding caps (input comes from the network): a decoded layout may hold at most
+   HIST_DECODE_MAX_COUNTS counters (32 MiB; 1 us .. 1 h at 5 digits needs 2,097,152),
+   and the compressed input, its inflated form and a log line's base64 text are each
+   at most HIST_DECODE_MAX_BYTES. */
+#define HIST_DECODE_MAX_COUNTS (1 << 22)
+#define HIST_DECODE_MAX_BYTES  (16 * 1024 * 1024)
 
 typedef struct _hist_t hist_t;
 
@@ -58,20 +66,24 @@ int64_t hist_add(hist_t *self, const hist_t *other);
 void hist_reset(hist_t *self);
 bool hist_same_layout(const hist_t *a, const hist_t *b);
 
-int64_t hist_total_count(const hist_t *self);      /* in-range values recorded */
-int64_t hist_out_of_range(const hist_t *self);     /* values refused as out of range */
+int64_t hist_total_count(const hist_t *self);            /* in-range values recorded */
+int64_t hist_out_of_range(const hist_t *self);           /* values refused as out of range */
 void hist_set_out_of_range(hist_t *self, int64_t count); /* used when decoding snapshots */
-int64_t hist_min(const hist_t *self);              /* 0 when empty */
-int64_t hist_max(const hist_t *self);              /* highest-equivalent of the top value; 0 when empty */
-double hist_mean(const hist_t *self);              /* 0 when empty */
-double hist_stddev(const hist_t *self);            /* 0 when empty */
+int64_t hist_min(const hist_t *self);                    /* 0 when empty */
+int64_t hist_max(const hist_t *self);   /* highest-equivalent of the top value; 0 when empty */
+double hist_mean(const hist_t *self);   /* 0 when empty */
+double hist_stddev(const hist_t *self); /* 0 when empty */
 /* HdrHistogram's definition: the highest-equivalent value of the bucket holding the
-   ceil(p/100 * total)-th value (p in [0, 100]). 0 when empty. */
+   ceil(p/100 * total)-th value (p in [0, 100], at least the 1st value); for p = 0,
+   as Java and JS do, the lowest-equivalent value of the smallest one. 0 when empty. */
 int64_t hist_value_at_percentile(const hist_t *self, double percentile);
 
 int64_t hist_lowest(const hist_t *self);
 int64_t hist_highest(const hist_t *self);
 int hist_digits(const hist_t *self);
+/* Number of counters and bytes the histogram occupies (docs/histogram.md has a table). */
+size_t hist_counts_len(const hist_t *self);
+size_t hist_memory_bytes(const hist_t *self);
 /* Smallest and largest values that share v's bucket; and the bucket's median. */
 int64_t hist_lowest_equivalent(const hist_t *self, int64_t value);
 int64_t hist_highest_equivalent(const hist_t *self, int64_t value);
@@ -87,8 +99,12 @@ bool hist_next_bucket(const hist_t *self, size_t *cursor, int64_t *value_out, in
    ZigZag-LEB128 run-length counts) to out. start/end stamps are not part of it. */
 void hist_encode_compressed(const hist_t *self, buf_t *out);
 /* Decodes V2 compressed (or uncompressed V2, cookie 0x1c849303). Strict: bad cookie,
-   bad lengths, counts past the layout, or inflated size above max_bytes are refused
-   with a reason. NULL on failure. */
+   bad or inconsistent lengths, trailing bytes, a layout hist_new refuses or larger than
+   HIST_DECODE_MAX_COUNTS, counts past the layout, a total count that overflows, or an
+   inflated size above HIST_DECODE_MAX_BYTES are refused with a reason. NULL on failure.
+   The header's normalizing_index_offset and conversion ratio are ignored: V2 payloads
+   list counts in value order whatever they say (Java writes logical counts; JS writes
+   offset 1 and ratio bits 1 for every histogram; see docs/histogram.md). */
 hist_t *hist_decode_compressed(const void *data, size_t len, char *err, size_t err_size);
 
 /* ---- HdrHistogram interval log ----------------------------------------------- */
