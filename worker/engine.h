@@ -60,6 +60,8 @@ typedef struct {
     bool insecure_tls;          /* https: do not verify (explicit opt-in) */
     int64_t timeout_ms;         /* per request, 0 = none */
     const char *capture_header; /* response header to group results by, or NULL */
+    int max_event_bytes;        /* cap of one SSE event (preallocated per open stream);
+                                   0 = 8 KiB. A larger event is counted as malformed. */
 
     /* Prompts, borrowed for the call and copied: one is picked per request. */
     const char *const *prompts;

@@ -1,0 +1,290 @@
+/*  test_engine_timing.c: against a server with fixed, known timings, the engine reports
+    the truth.
+
+    The server (fixed_server.py) sends the first token T ms after reading the request,
+    then one every I ms, N in all. Tolerance, stated once: every request's TTFT and E2E
+    lie in [truth - 0.5 ms, truth + 15 ms] (the upper side absorbs loopback transit and
+    a Python server's wake-up jitter on a loaded CI machine; the client cannot report
+    less than the truth, the lower side is clock granularity), and their medians within
+    truth + 4 ms; median ITL and every TPOT within I +- 2 ms.
+*/
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "common/clock.h"
+#include "testkit.h"
+
+#define T_MS   40.0
+#define I_MS   8.0
+#define N_TOK  12
+#define TOL_LO 0.5
+#define TOL_HI 15.0
+
+static testkit_server_t server;
+static bool have_server;
+
+static bool server_up(void)
+{
+    if (have_server)
+        return true;
+    static const char *const args[] = {"--ttft-ms", "40",        "--itl-ms", "8", "--tokens",
+                                       "12",        "--backend", "node-a",   NULL};
+    have_server = testkit_server_start(&server, "fixed_server.py", args);
+    if (!have_server)
+        check_skip("python3 or fixed_server.py unavailable");
+    return have_server;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Runs `count` requests at 25/s with the given config tweaks; returns the records. */
+static json_t *run_requests(engine_config_t *config, int count, testkit_run_t *run)
+{
+    const char *urls[1] = {server.url};
+    config->target_urls = urls;
+    config->target_count = 1;
+    char err[256];
+    engine_t *engine = engine_new(config, err, sizeof err);
+    CHECK_MSG(engine, "engine_new: %s", err);
+    if (!engine)
+        return NULL;
+    testkit_run_init(run, 1);
+    engine_phase_t phase =
+        testkit_rate_phase(ARRIVAL_CONSTANT, 25, count / 25.0, clock_now_ns() + 20 * NS_PER_MS);
+    CHECK(engine_start_phase(engine, &phase, err, sizeof err) == 0);
+    CHECK(testkit_run_until_idle(engine, run, 15000));
+    engine_destroy(&engine);
+    CHECK(engine == NULL);
+
+    json_t *records = json_array();
+    char *line = run->jsonl.data;
+    while (line && *line) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        json_error_t jerr;
+        json_t *rec = json_loads(line, 0, &jerr);
+        CHECK_MSG(rec, "request record is not JSON: %s", jerr.text);
+        if (rec)
+            json_array_append_new(records, rec);
+        line = nl ? nl + 1 : NULL;
+    }
+    return records;
+}
+
+static double num(json_t *rec, const char *key)
+{
+    json_t *v = json_object_get(rec, key);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static double median(double *v, size_t n)
+{
+    qsort(v, n, sizeof v[0], cmp_double);
+    return n ? v[n / 2] : NAN;
+}
+
+static void check_stream_timings(json_t *records, int count, bool estimated)
+{
+    double ttft[64], e2e[64];
+    size_t n = json_array_size(records);
+    CHECK_INT_EQ(n, count);
+    const double e2e_truth = T_MS + (N_TOK - 1) * I_MS;
+    for (size_t i = 0; i < n && i < 64; i++) {
+        json_t *r = json_array_get(records, i);
+        CHECK(json_is_null(json_object_get(r, "error")));
+        CHECK_INT_EQ(num(r, "status"), 200);
+        ttft[i] = num(r, "ttft_ms");
+        e2e[i] = num(r, "e2e_ms");
+        CHECK_MSG(ttft[i] >= T_MS - TOL_LO && ttft[i] <= T_MS + TOL_HI, "TTFT %.3f ms, truth %.0f",
+                  ttft[i], T_MS);
+        CHECK_MSG(e2e[i] >= e2e_truth - TOL_LO && e2e[i] <= e2e_truth + TOL_HI,
+                  "E2E %.3f ms, truth %.0f", e2e[i], e2e_truth);
+        double tpot = (e2e[i] - ttft[i]) / (N_TOK - 1);
+        CHECK_MSG(fabs(tpot - I_MS) <= 2.0, "TPOT %.3f ms, truth %.0f", tpot, I_MS);
+        CHECK_INT_EQ(num(r, "output_tokens"), N_TOK);
+        CHECK(json_is_true(json_object_get(r, "tokens_estimated")) == estimated);
+        CHECK(num(r, "ttft_sched_ms") >= ttft[i]);
+        CHECK(num(r, "response_ms") >= e2e[i]);
+    }
+    CHECK_MSG(median(ttft, n) <= T_MS + 4, "median TTFT %.3f", median(ttft, n));
+    CHECK_MSG(median(e2e, n) <= e2e_truth + 4, "median E2E %.3f", median(e2e, n));
+}
+
+static void test_chat_stream_timings_match_the_server_truth(void)
+{
+    if (!server_up())
+        return;
+    testkit_run_t run;
+    engine_config_t config = testkit_config(NULL, 1);
+    json_t *records = run_requests(&config, 20, &run);
+    REQUIRE(records);
+    check_stream_timings(records, 20, false);
+    const metrics_t *m = run.total;
+    CHECK_INT_EQ(m->c.sent, 20);
+    CHECK_INT_EQ(m->c.ok, 20);
+    CHECK_INT_EQ(m->c.failed, 0);
+    CHECK_INT_EQ(m->c.output_tokens, 20 * N_TOK); /* from usage */
+    CHECK_INT_EQ(m->c.input_tokens, 20 * 7);
+    CHECK_INT_EQ(m->c.tokens_estimated, 0);
+    /* ITL: one sample per gap between content events, N-1 per request */
+    const hist_t *itl = m->hist[METRIC_ITL];
+    CHECK_INT_EQ(hist_total_count(itl), 20 * (N_TOK - 1));
+    double itl_p50_ms = (double)hist_value_at_percentile(itl, 50) / 1000.0;
+    CHECK_MSG(fabs(itl_p50_ms - I_MS) <= 2.0, "ITL p50 %.3f ms", itl_p50_ms);
+    CHECK_INT_EQ(hist_total_count(m->hist[METRIC_TTFT]), 20);
+    CHECK_INT_EQ(hist_total_count(m->hist[METRIC_TPOT]), 20);
+    CHECK_INT_EQ(hist_total_count(m->hist[METRIC_LAG]), 20);
+    CHECK(m->c.bytes_in > 0);
+    /* The per-target breakdown of a single target is the total. */
+    CHECK_INT_EQ(run.per_target[0]->c.ok, 20);
+    json_decref(records);
+    testkit_run_free(&run);
+}
+
+static void test_completions_api_and_continuous_usage_count_server_tokens(void)
+{
+    if (!server_up())
+        return;
+    testkit_run_t run;
+    engine_config_t config = testkit_config(NULL, 1);
+    config.api = ENGINE_API_COMPLETIONS;
+    config.continuous_usage_stats = true;
+    json_t *records = run_requests(&config, 10, &run);
+    REQUIRE(records);
+    check_stream_timings(records, 10, false);
+    CHECK_INT_EQ(run.total->c.output_tokens, 10 * N_TOK);
+    json_decref(records);
+    testkit_run_free(&run);
+}
+
+static void test_without_usage_tokens_are_counted_from_events_and_flagged(void)
+{
+    if (!server_up())
+        return;
+    testkit_run_t run;
+    engine_config_t config = testkit_config(NULL, 1);
+    config.include_usage = false;
+    json_t *records = run_requests(&config, 10, &run);
+    REQUIRE(records);
+    check_stream_timings(records, 10, true);
+    CHECK_INT_EQ(run.total->c.output_tokens, 10 * N_TOK);
+    CHECK_INT_EQ(run.total->c.tokens_estimated, 10);
+    json_decref(records);
+    testkit_run_free(&run);
+}
+
+static void test_non_streaming_e2e_and_usage_match_the_truth(void)
+{
+    if (!server_up())
+        return;
+    testkit_run_t run;
+    engine_config_t config = testkit_config(NULL, 1);
+    config.stream = false;
+    json_t *records = run_requests(&config, 10, &run);
+    REQUIRE(records);
+    const double e2e_truth = T_MS + (N_TOK - 1) * I_MS;
+    CHECK_INT_EQ(json_array_size(records), 10);
+    for (size_t i = 0; i < json_array_size(records); i++) {
+        json_t *r = json_array_get(records, i);
+        CHECK(json_is_null(json_object_get(r, "error")));
+        CHECK(json_is_null(json_object_get(r, "ttft_ms"))); /* no stream, no first token */
+        double e2e = num(r, "e2e_ms");
+        CHECK_MSG(e2e >= e2e_truth - TOL_LO && e2e <= e2e_truth + TOL_HI, "E2E %.3f", e2e);
+    }
+    CHECK_INT_EQ(run.total->c.ok, 10);
+    CHECK_INT_EQ(run.total->c.output_tokens, 10 * N_TOK);
+    json_decref(records);
+    testkit_run_free(&run);
+}
+
+static void test_captured_header_groups_request_records(void)
+{
+    if (!server_up())
+        return;
+    testkit_run_t run;
+    engine_config_t config = testkit_config(NULL, 1);
+    config.capture_header = "X-Backend";
+    json_t *records = run_requests(&config, 5, &run);
+    REQUIRE(records);
+    CHECK_INT_EQ(json_array_size(records), 5);
+    for (size_t i = 0; i < json_array_size(records); i++) {
+        json_t *g = json_object_get(json_array_get(records, i), "group");
+        CHECK(json_is_string(g) && strcmp(json_string_value(g), "node-a") == 0);
+    }
+    json_decref(records);
+    testkit_run_free(&run);
+}
+
+static void test_api_key_from_env_is_sent_and_never_recorded(void)
+{
+    if (!server_up())
+        return;
+    setenv("SURGE_TEST_KEY", "sk-secret-value-123", 1);
+    testkit_run_t run;
+    engine_config_t config = testkit_config(NULL, 1);
+    config.api_key_env = "SURGE_TEST_KEY";
+    json_t *records = run_requests(&config, 3, &run);
+    REQUIRE(records);
+    CHECK_INT_EQ(run.total->c.ok, 3);
+    CHECK(run.jsonl.data && !strstr(run.jsonl.data, "sk-secret"));
+    json_decref(records);
+    testkit_run_free(&run);
+
+    /* A missing variable is an error that names the variable, not a value. */
+    char err[256];
+    const char *urls[1] = {server.url};
+    config = testkit_config(urls, 1);
+    config.api_key_env = "SURGE_TEST_KEY_MISSING";
+    engine_t *e = engine_new(&config, err, sizeof err);
+    CHECK(e == NULL);
+    CHECK(strstr(err, "SURGE_TEST_KEY_MISSING") != NULL);
+    config.api_key_env = NULL;
+    config.api_key_file = "/nonexistent/key";
+    e = engine_new(&config, err, sizeof err);
+    CHECK(e == NULL);
+    unsetenv("SURGE_TEST_KEY");
+}
+
+static void test_bad_config_is_refused_with_a_reason(void)
+{
+    char err[256];
+    const char *bad[1] = {"ftp://127.0.0.1:1"};
+    engine_config_t config = testkit_config(bad, 1);
+    CHECK(engine_new(&config, err, sizeof err) == NULL);
+    CHECK(strstr(err, "ftp://") != NULL);
+    const char *good[1] = {"http://127.0.0.1:1"};
+    config = testkit_config(good, 1);
+    config.extra_body_json = "[1,2]";
+    CHECK(engine_new(&config, err, sizeof err) == NULL);
+    CHECK(strstr(err, "extra body") != NULL);
+    config.extra_body_json = NULL;
+    config.prompt_count = 0;
+    CHECK(engine_new(&config, err, sizeof err) == NULL);
+}
+
+static void stop_server(void)
+{
+    if (have_server)
+        testkit_server_stop(&server);
+}
+
+static void test_zz_stop_server(void)
+{
+    stop_server();
+}
+
+CHECK_MAIN(test_chat_stream_timings_match_the_server_truth,
+           test_completions_api_and_continuous_usage_count_server_tokens,
+           test_without_usage_tokens_are_counted_from_events_and_flagged,
+           test_non_streaming_e2e_and_usage_match_the_truth,
+           test_captured_header_groups_request_records,
+           test_api_key_from_env_is_sent_and_never_recorded,
+           test_bad_config_is_refused_with_a_reason, test_zz_stop_server)

@@ -1,0 +1,245 @@
+/*  engine_private.h: what the engine's files share, and nobody else sees.
+
+    engine.c   the engine object: config copy, threads, commands, interval collection
+    loop.c     one engine thread: epoll + timerfd + curl multi, interval rotation
+    pacer.c    when to send: open-loop arrivals with catch-up, closed-loop users
+    request.c  one request: building, streaming measurement, classification, records
+    target.c   targets: request URLs, bodies, headers, balancing
+
+    Threading: everything under engine_shared_t is written once in engine_new and read
+    by every thread afterwards, except the atomics. A thread's own state (its loop,
+    requests, pacer and current interval) is touched only by that thread; the engine
+    talks to it through the mailbox under engine->lock (one lock per command or per
+    interval, never per request).
+*/
+#ifndef SURGE_WORKER_ENGINE_PRIVATE_H
+#define SURGE_WORKER_ENGINE_PRIVATE_H
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "common/buf.h"
+#include "common/metrics.h"
+#include "common/oai_event.h"
+#include "common/schedule.h"
+#include "common/sse.h"
+#include "worker/engine.h"
+
+/* A non-streaming body larger than this is refused as malformed: no answer of an
+   OpenAI-compatible server comes near it, and a hostile one must not grow us. */
+#define ENGINE_MAX_BODY_BYTES (4 * 1024 * 1024)
+/* Default cap of one SSE event. vLLM chunks are a few hundred bytes (a few KiB with
+   logprobs); the parser preallocates this per open stream, so it sets the memory per
+   stream. engine_config_t.max_event_bytes overrides it. */
+#define ENGINE_DEFAULT_MAX_EVENT_BYTES (8 * 1024)
+/* libcurl's receive buffer per transfer (its default is 16 KiB). SSE events are small;
+   4 KiB keeps the memory per stream down at no cost in callbacks. */
+#define ENGINE_RECV_BUFFER_BYTES 4096
+#define ENGINE_GROUP_MAX         64
+
+/* ---- targets (target.c) --------------------------------------------------------- */
+
+typedef struct {
+    int count;
+    char **base_urls;    /* as given, without a trailing '/' */
+    char **request_urls; /* base + /v1/chat/completions or /v1/completions */
+    char **models_urls;  /* base + /v1/models (pre-warming) */
+    char **bodies;       /* one per prompt, built once: the hot path never builds JSON */
+    size_t *body_lens;
+    int body_count;
+    struct curl_slist *headers; /* includes Authorization when a key is set */
+    engine_balance_t balance;
+    _Atomic int64_t *inflight; /* per target, for least-in-flight */
+} targets_t;
+
+int targets_init(targets_t *self, const engine_config_t *config, char *err, size_t err_size);
+void targets_free(targets_t *self);
+/* Picks a target for the next request; rr_counter and rng are the calling thread's. */
+int targets_pick(targets_t *self, uint64_t *rr_counter, uint64_t *rng);
+
+/* ---- shared, read-only after engine_new (engine.c) -------------------------------- */
+
+typedef struct {
+    targets_t targets;
+    bool stream;
+    int64_t timeout_ms;
+    char *capture_header; /* NULL or the header name */
+    size_t capture_header_len;
+    char *ca_file;
+    bool insecure_tls;
+    size_t max_event_bytes;
+    int64_t run_t0_ns;
+    int64_t interval_ns;
+    bool record_requests;
+    double slo_ttft_ms, slo_tpot_ms, slo_e2e_ms;
+    int max_inflight; /* whole engine, 0 = none */
+    int max_connections_per_target;
+    bool connection_per_user;
+    bool prewarm;
+    int thread_count;
+
+    _Atomic int64_t inflight;
+    _Atomic int64_t sent_total;
+    _Atomic int64_t lag_us_last;
+    _Atomic int running_threads;
+} engine_shared_t;
+
+/* ---- one interval of one thread ------------------------------------------------- */
+
+typedef struct interval_s {
+    int64_t index;
+    metrics_t *total;       /* 3 digits */
+    metrics_t **per_target; /* 2 digits each */
+    buf_t jsonl;
+    struct interval_s *next;
+} interval_t;
+
+interval_t *interval_new(int target_count);
+void interval_destroy(interval_t **self_p, int target_count);
+void interval_reset(interval_t *self, int target_count);
+bool interval_is_empty(const interval_t *self, int target_count);
+
+/* ---- requests (request.c) ------------------------------------------------------- */
+
+typedef struct engine_thread_s engine_thread_t;
+
+typedef struct request_s {
+    engine_thread_t *thread; /* borrowed: the owner */
+    CURL *easy;
+    sse_parser_t *sse;
+    buf_t body; /* non-streaming answers only */
+    struct request_s *next_free;
+    struct request_s *prev_inflight, *next_inflight; /* the thread's in-flight list */
+
+    int target;
+    int64_t user;  /* closed-loop user, -1 for open-loop arrivals */
+    int64_t index; /* global arrival index, -1 when closed-loop */
+    bool prewarm;  /* a connection warm-up: never recorded */
+    bool aborted;
+
+    int64_t t_sched_ns, t_send_ns, t_first_byte_ns, t_first_token_ns, t_prev_content_ns;
+    int64_t t_last_byte_ns;
+    int64_t content_events, chunks, bytes;
+    int64_t usage_completion, usage_prompt; /* -1 until the server says */
+    long status;
+    bool done_seen, finish_seen, stream_error, malformed, body_too_large;
+    char group[ENGINE_GROUP_MAX];
+} request_t;
+
+request_t *request_new(engine_thread_t *thread);
+void request_destroy(request_t **self_p);
+/* Sets every option for one transfer (after curl_easy_reset). share: a connection cache
+   dedicated to one user, or NULL for the thread's pool. */
+void request_prepare(request_t *self, int target, int body_index, CURLSH *share);
+/* Classifies, records into the thread's current interval, writes the request record. */
+void request_finish(request_t *self, CURLcode result, int64_t now_ns);
+
+/* ---- pacing (pacer.c) ----------------------------------------------------------- */
+
+typedef struct {
+    int64_t next_ns;    /* intended send time */
+    request_t *request; /* in flight, or NULL */
+    CURLSH *share;      /* connection_per_user */
+    int heap_pos;       /* position in the due-heap, -1 when not waiting */
+} user_t;
+
+typedef struct {
+    /* the active phase (this thread's share of it) */
+    bool active;
+    engine_phase_t phase;
+    int64_t end_ns;
+    /* open loop */
+    schedule_t *schedule;
+    double seg_from, seg_to;
+    bool have_next;
+    uint64_t next_index;
+    int64_t next_deadline_ns, prev_deadline_ns, last_fire_ns;
+    /* closed loop */
+    user_t *users;
+    int64_t user_capacity, user_count; /* allocated / active in this phase */
+    int64_t first_user;                /* global id of users[0] */
+    int *heap;                         /* user indices by next_ns */
+    int heap_len;
+    /* phase waiting for its t0 */
+    bool has_pending;
+    engine_phase_t pending;
+    uint64_t rng;
+} pacer_t;
+
+void pacer_init(pacer_t *self, uint64_t seed);
+void pacer_free(pacer_t *self);
+/* Takes a phase (activated at its t0, possibly now). */
+void pacer_set_phase(pacer_t *self, const engine_phase_t *phase);
+/* Ends the current and any pending phase. */
+void pacer_halt(pacer_t *self);
+/* Sends everything due at now_ns; returns the next time something is due (INT64_MAX). */
+int64_t pacer_run(engine_thread_t *thread, int64_t now_ns);
+/* A closed-loop user's request ended: schedules the user's next send. */
+void pacer_user_done(engine_thread_t *thread, int64_t user, int64_t now_ns);
+
+/* ---- the thread (loop.c) -------------------------------------------------------- */
+
+typedef struct {
+    bool has_phase;
+    engine_phase_t phase;
+    bool halt, abort_inflight, flush, stop;
+} mailbox_t;
+
+struct engine_thread_s {
+    struct _engine_t *engine; /* borrowed */
+    engine_shared_t *shared;  /* borrowed */
+    int id;
+    pthread_t pthread;
+    int epoll_fd, timer_fd, wake_fd;
+    int64_t timer_armed_ns;
+    CURLM *multi;
+    int64_t curl_deadline_ns; /* INT64_MAX: none */
+    oai_parser_t *oai;
+    request_t *free_requests;
+    request_t *inflight_head;
+    int64_t inflight;
+    uint64_t body_counter;
+    _Atomic bool running; /* a phase is active or pending (engine_status) */
+    uint64_t rr_counter, rng;
+    pacer_t pacer;
+
+    interval_t *cur; /* being recorded */
+    int64_t cur_end_ns;
+
+    /* under engine->lock */
+    mailbox_t mailbox;
+    uint64_t acked_generation;
+    interval_t *closed_head, *closed_tail; /* closed intervals, oldest first */
+    interval_t *free_intervals;
+    _Atomic int64_t closed_through; /* highest index closed (written by the thread) */
+};
+
+struct _engine_t {
+    engine_shared_t shared;
+    engine_thread_t *threads;
+    int thread_count;
+    pthread_mutex_t lock;
+    pthread_cond_t acked;
+    uint64_t generation;
+    uint64_t epoch;
+    bool has_epoch;
+    /* engine_collect */
+    int64_t first_index; /* the interval current when the engine started */
+    int64_t next_collect_index;
+    interval_t *merged;
+};
+
+int engine_thread_start(engine_thread_t *self, struct _engine_t *engine, int id, char *err,
+                        size_t err_size);
+void engine_thread_join(engine_thread_t *self);
+/* Sends one request (open-loop arrival or a user's turn). Returns false when the
+   in-flight cap refused it (nothing was sent). */
+bool engine_thread_send(engine_thread_t *self, int64_t t_sched_ns, int64_t index, int64_t user,
+                        CURLSH *share);
+/* The interval a request ending now belongs to (rotates first if due). */
+interval_t *engine_thread_interval(engine_thread_t *self, int64_t now_ns);
+/* Wakes the thread to read its mailbox. */
+void engine_thread_wake(engine_thread_t *self);
+
+#endif

@@ -1,0 +1,305 @@
+/*  pacer.c: when this thread sends.
+
+    Open loop: the thread walks the one global arrival sequence (common/schedule.h) and
+    keeps the indices of its sub-segment of the engine's segment: thread j of T gets
+    [from + (to-from)*j/T, from + (to-from)*(j+1)/T), with the ends pinned to from and
+    to exactly so that neighbouring threads and engines meet without a gap. Each
+    arrival is sent at its absolute deadline (phase t0 + offset). After a stall the
+    arrivals already due go out no faster than twice the rate: the next send waits at
+    least half the scheduled gap after the previous one. Intended times never move,
+    so the lag and response time say how late each one was.
+
+    Closed loop: users (the thread's share of the phase's concurrency or user count)
+    each send, wait for the answer, think (0 for a concurrency phase, an exponential
+    draw for users) and send again. Users wait in a binary heap keyed by their next
+    intended send time.
+
+    Hot path: pacer_run allocates nothing; memory is sized when a phase starts.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "worker/engine_private.h"
+
+/* A user kept off by the in-flight cap in a concurrency phase tries again this much
+   later (concurrency above the cap waits; it is not an arrival to drop). */
+#define CAP_RETRY_NS (1 * NS_PER_MS)
+
+void pacer_init(pacer_t *self, uint64_t seed)
+{
+    memset(self, 0, sizeof *self);
+    self->rng = seed ? seed : 0x2545F4914F6CDD1DULL;
+}
+
+static void users_release(pacer_t *self)
+{
+    for (int64_t i = 0; i < self->user_capacity; i++) {
+        if (self->users[i].share)
+            curl_share_cleanup(self->users[i].share);
+    }
+    free(self->users);
+    free(self->heap);
+    self->users = NULL;
+    self->heap = NULL;
+    self->user_capacity = self->user_count = 0;
+    self->heap_len = 0;
+}
+
+void pacer_free(pacer_t *self)
+{
+    schedule_destroy(&self->schedule);
+    users_release(self);
+}
+
+/* ---- the users' heap ------------------------------------------------------------ */
+
+static bool heap_less(const pacer_t *self, int a, int b)
+{
+    return self->users[self->heap[a]].next_ns < self->users[self->heap[b]].next_ns;
+}
+
+static void heap_swap(pacer_t *self, int a, int b)
+{
+    int ua = self->heap[a], ub = self->heap[b];
+    self->heap[a] = ub;
+    self->heap[b] = ua;
+    self->users[ub].heap_pos = a;
+    self->users[ua].heap_pos = b;
+}
+
+static void heap_push(pacer_t *self, int user, int64_t next_ns)
+{
+    self->users[user].next_ns = next_ns;
+    int i = self->heap_len++;
+    self->heap[i] = user;
+    self->users[user].heap_pos = i;
+    while (i > 0 && heap_less(self, i, (i - 1) / 2)) {
+        heap_swap(self, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static int heap_pop(pacer_t *self)
+{
+    int top = self->heap[0];
+    heap_swap(self, 0, --self->heap_len);
+    self->users[top].heap_pos = -1;
+    int i = 0;
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < self->heap_len && heap_less(self, l, m))
+            m = l;
+        if (r < self->heap_len && heap_less(self, r, m))
+            m = r;
+        if (m == i)
+            break;
+        heap_swap(self, i, m);
+        i = m;
+    }
+    return top;
+}
+
+static uint64_t rng_next(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *state = x;
+}
+
+static int64_t think_ns(pacer_t *self)
+{
+    double mean = self->phase.think_time_mean_s;
+    if (self->phase.load != ENGINE_LOAD_USERS || !(mean > 0))
+        return 0;
+    double u = ((double)(rng_next(&self->rng) >> 11) + 1.0) * 0x1.0p-53;
+    return (int64_t)(-log(u) * mean * 1e9);
+}
+
+/* ---- phases --------------------------------------------------------------------- */
+
+static int64_t split(int64_t n, int j, int t)
+{
+    return (int64_t)llround((double)n * j / t);
+}
+
+static void phase_activate(engine_thread_t *thread, const engine_phase_t *phase)
+{
+    pacer_t *self = &thread->pacer;
+    int j = thread->id, t = thread->shared->thread_count;
+    schedule_destroy(&self->schedule);
+    self->have_next = false;
+    self->phase = *phase;
+    self->active = true;
+    self->end_ns = phase->t0_ns + phase->duration_ns;
+    self->heap_len = 0;
+    for (int64_t i = 0; i < self->user_capacity; i++)
+        self->users[i].heap_pos = -1;
+
+    if (phase->load == ENGINE_LOAD_RATE) {
+        double from = phase->segment_from, to = phase->segment_to;
+        self->seg_from = j == 0 ? from : from + (to - from) * j / t;
+        self->seg_to = j == t - 1 ? to : from + (to - from) * (j + 1) / t;
+        schedule_spec_t spec = phase->schedule;
+        if (spec.duration_ns <= 0 || spec.duration_ns > phase->duration_ns)
+            spec.duration_ns = phase->duration_ns;
+        self->schedule = schedule_new(&spec);
+        self->prev_deadline_ns = self->last_fire_ns = phase->t0_ns;
+        self->user_count = 0;
+        return;
+    }
+
+    /* Closed loop: this engine's part of N, then this thread's part of that. Users keep
+       their index across phases so a user in flight stays one user. */
+    int64_t n = phase->load == ENGINE_LOAD_USERS ? phase->users : phase->concurrency;
+    int64_t mine = schedule_segment_share(n, phase->segment_from, phase->segment_to);
+    int64_t count = split(mine, j + 1, t) - split(mine, j, t);
+    self->first_user = schedule_segment_first(n, phase->segment_from) + split(mine, j, t);
+    if (count > self->user_capacity) {
+        user_t *users = realloc(self->users, (size_t)count * sizeof *users);
+        int *heap = realloc(self->heap, (size_t)count * sizeof *heap);
+        if (!users || !heap) {
+            self->users = users ? users : self->users;
+            self->heap = heap ? heap : self->heap;
+            count = self->user_capacity;
+        } else {
+            self->users = users;
+            self->heap = heap;
+            for (int64_t i = self->user_capacity; i < count; i++) {
+                memset(&users[i], 0, sizeof users[i]);
+                users[i].heap_pos = -1;
+                if (thread->shared->connection_per_user) {
+                    users[i].share = curl_share_init();
+                    curl_share_setopt(users[i].share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+                }
+            }
+            self->user_capacity = count;
+        }
+    }
+    self->user_count = count;
+    for (int64_t i = 0; i < count; i++) {
+        if (!self->users[i].request)
+            heap_push(self, (int)i, phase->t0_ns);
+    }
+}
+
+void pacer_set_phase(pacer_t *self, const engine_phase_t *phase)
+{
+    self->pending = *phase;
+    self->has_pending = true;
+}
+
+void pacer_halt(pacer_t *self)
+{
+    self->has_pending = false;
+    self->active = false;
+    self->heap_len = 0;
+    self->user_count = 0;
+    for (int64_t i = 0; i < self->user_capacity; i++)
+        self->users[i].heap_pos = -1;
+    schedule_destroy(&self->schedule);
+    self->have_next = false;
+}
+
+/* ---- sending -------------------------------------------------------------------- */
+
+/* The next arrival of this thread's sub-segment, if any. */
+static bool next_arrival(pacer_t *self)
+{
+    uint64_t index;
+    int64_t offset;
+    while (self->schedule && schedule_next(self->schedule, &index, &offset)) {
+        if (schedule_segment_contains(self->seg_from, self->seg_to, index)) {
+            self->next_index = index;
+            self->next_deadline_ns = self->phase.t0_ns + offset;
+            self->have_next = true;
+            return true;
+        }
+    }
+    self->have_next = false;
+    return false;
+}
+
+static int64_t open_loop_run(engine_thread_t *thread, int64_t now)
+{
+    pacer_t *self = &thread->pacer;
+    for (;;) {
+        if (!self->have_next && !next_arrival(self))
+            return INT64_MAX;
+        int64_t deadline = self->next_deadline_ns;
+        /* catch-up: no faster than twice the rate */
+        int64_t allowed = self->last_fire_ns + (deadline - self->prev_deadline_ns) / 2;
+        int64_t fire_at = deadline > allowed ? deadline : allowed;
+        if (fire_at > now)
+            return fire_at;
+        if (deadline >= self->end_ns)
+            return INT64_MAX;
+        self->have_next = false;
+        self->prev_deadline_ns = deadline;
+        self->last_fire_ns = now;
+        engine_thread_send(thread, deadline, (int64_t)self->next_index, -1, NULL);
+        now = clock_now_ns();
+    }
+}
+
+static int64_t closed_loop_run(engine_thread_t *thread, int64_t now)
+{
+    pacer_t *self = &thread->pacer;
+    while (self->heap_len > 0) {
+        int u = self->heap[0];
+        user_t *user = &self->users[u];
+        if (user->next_ns > now)
+            return user->next_ns;
+        heap_pop(self);
+        if (user->next_ns >= self->end_ns)
+            continue; /* the phase is over for this user */
+        if (!engine_thread_send(thread, user->next_ns, -1, u, user->share)) {
+            if (self->phase.load == ENGINE_LOAD_CONCURRENCY)
+                heap_push(self, u, now + CAP_RETRY_NS);
+            else
+                heap_push(self, u, user->next_ns + think_ns(self) + 1);
+        }
+        now = clock_now_ns();
+    }
+    return INT64_MAX;
+}
+
+int64_t pacer_run(engine_thread_t *thread, int64_t now)
+{
+    pacer_t *self = &thread->pacer;
+    if (self->has_pending && self->pending.t0_ns <= now) {
+        self->has_pending = false;
+        phase_activate(thread, &self->pending);
+    }
+    int64_t next = INT64_MAX;
+    if (self->active) {
+        if (now >= self->end_ns) {
+            self->active = false;
+            schedule_destroy(&self->schedule);
+            self->heap_len = 0;
+        } else {
+            next = self->phase.load == ENGINE_LOAD_RATE ? open_loop_run(thread, now)
+                                                        : closed_loop_run(thread, now);
+            if (next > self->end_ns)
+                next = self->end_ns; /* wake to mark the phase over */
+        }
+    }
+    if (self->has_pending && self->pending.t0_ns < next)
+        next = self->pending.t0_ns;
+    return next;
+}
+
+void pacer_user_done(engine_thread_t *thread, int64_t user, int64_t now_ns)
+{
+    pacer_t *self = &thread->pacer;
+    if (user < 0 || user >= self->user_capacity)
+        return;
+    self->users[user].request = NULL;
+    if (!self->active || self->phase.load == ENGINE_LOAD_RATE || user >= self->user_count ||
+        self->users[user].heap_pos >= 0)
+        return;
+    heap_push(self, (int)user, now_ns + think_ns(self));
+}

@@ -1,0 +1,412 @@
+/*  request.c: one request from send to record.
+
+    Timestamps are taken where the bytes arrive: clock_now_ns() at the top of libcurl's
+    write callback. An SSE event split across callbacks is re-assembled by the parser
+    and carries the time of the callback that completed it; events completed by the
+    same callback share its time.
+
+      t_send        the request is handed to curl (curl_multi_add_handle): on a warm
+                    keep-alive connection this is the write of the request; a new
+                    connection's connect and TLS time is part of the service time
+      first token   first event with non-empty content or reasoning
+      end           the last byte of the response (the completion message otherwise)
+
+    Hot path: a request_t is reused for thousands of requests (curl_easy_reset keeps the
+    connections, which belong to the multi); nothing here allocates per event or per
+    token. The only growth is the non-streaming body buffer (reused) and the interval's
+    request records.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/clock.h"
+#include "common/jsonw.h"
+#include "worker/engine_private.h"
+
+request_t *request_new(engine_thread_t *thread)
+{
+    request_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->thread = thread;
+    self->easy = curl_easy_init();
+    self->sse = sse_parser_new(thread->shared->max_event_bytes);
+    buf_init(&self->body);
+    if (!self->easy || !self->sse) {
+        request_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void request_destroy(request_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    request_t *self = *self_p;
+    if (self->easy)
+        curl_easy_cleanup(self->easy);
+    sse_parser_destroy(&self->sse);
+    buf_free(&self->body);
+    free(self);
+    *self_p = NULL;
+}
+
+/* ---- streaming measurement ------------------------------------------------------ */
+
+static int on_event(void *arg, const sse_event_t *event)
+{
+    request_t *self = arg;
+    oai_event_t ev;
+    self->chunks++;
+    oai_event_kind_t kind = oai_parser_parse(self->thread->oai, event->data, event->data_len, &ev);
+    int64_t now = self->t_last_byte_ns; /* the time of the callback completing the event */
+    switch (kind) {
+    case OAI_EVENT_DONE:
+        self->done_seen = true;
+        return 0;
+    case OAI_EVENT_ERROR:
+        self->stream_error = true;
+        return 0;
+    case OAI_EVENT_MALFORMED:
+        self->malformed = true;
+        return 0;
+    case OAI_EVENT_CHUNK:
+    default:
+        break;
+    }
+    if (ev.content_choices > 0) {
+        if (self->content_events == 0) {
+            self->t_first_token_ns = now;
+        } else {
+            /* ITL: every gap between consecutive content events (vLLM's definition),
+               recorded when the gap ends. */
+            interval_t *iv = engine_thread_interval(self->thread, now);
+            int64_t gap_us = (now - self->t_prev_content_ns) / NS_PER_US;
+            metrics_record_us(iv->total, METRIC_ITL, gap_us);
+            metrics_record_us(iv->per_target[self->target], METRIC_ITL, gap_us);
+        }
+        self->t_prev_content_ns = now;
+        self->content_events++;
+    }
+    /* usage is cumulative (final chunk, or every chunk with continuous_usage_stats). */
+    if (ev.completion_tokens >= 0)
+        self->usage_completion = ev.completion_tokens;
+    if (ev.prompt_tokens >= 0)
+        self->usage_prompt = ev.prompt_tokens;
+    if (ev.finish_reason[0])
+        self->finish_seen = true;
+    return 0;
+}
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+    request_t *self = arg;
+    size_t n = size * nmemb;
+    int64_t now = clock_now_ns();
+    if (self->t_first_byte_ns == 0) {
+        self->t_first_byte_ns = now;
+        curl_easy_getinfo(self->easy, CURLINFO_RESPONSE_CODE, &self->status);
+    }
+    self->t_last_byte_ns = now;
+    self->bytes += (int64_t)n;
+    if (self->prewarm || self->status < 200 || self->status > 299)
+        return n; /* counted, not parsed: the status code classifies it */
+    if (self->thread->shared->stream) {
+        if (sse_parser_feed(self->sse, data, n, on_event, self) == SSE_ERR_OVERSIZE)
+            self->malformed = true;
+        return n;
+    }
+    if (self->body.len + n > ENGINE_MAX_BODY_BYTES) {
+        self->body_too_large = true;
+        return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+    }
+    buf_append(&self->body, data, n);
+    return n;
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
+{
+    request_t *self = arg;
+    size_t n = size * nmemb;
+    const engine_shared_t *shared = self->thread->shared;
+    size_t name_len = shared->capture_header_len;
+    if (name_len && n > name_len && line[name_len] == ':' &&
+        strncasecmp(line, shared->capture_header, name_len) == 0) {
+        const char *v = line + name_len + 1, *end = line + n;
+        while (v < end && (*v == ' ' || *v == '\t'))
+            v++;
+        while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+            end--;
+        size_t len = (size_t)(end - v);
+        if (len >= sizeof self->group)
+            len = sizeof self->group - 1;
+        memcpy(self->group, v, len);
+        self->group[len] = '\0';
+    }
+    return n;
+}
+
+static int on_sockopt(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+    (void)arg;
+    (void)fd;
+    (void)purpose;
+    return CURL_SOCKOPT_OK; /* TCP_NODELAY is set by CURLOPT_TCP_NODELAY */
+}
+
+void request_prepare(request_t *self, int target, int body_index, CURLSH *share)
+{
+    const engine_shared_t *shared = self->thread->shared;
+    const targets_t *targets = &shared->targets;
+    CURL *e = self->easy;
+
+    self->target = target;
+    self->t_first_byte_ns = self->t_first_token_ns = self->t_prev_content_ns = 0;
+    self->t_last_byte_ns = 0;
+    self->content_events = self->chunks = self->bytes = 0;
+    self->usage_completion = self->usage_prompt = -1;
+    self->status = 0;
+    self->done_seen = self->finish_seen = self->stream_error = self->malformed = false;
+    self->body_too_large = self->aborted = false;
+    self->group[0] = '\0';
+    sse_parser_reset(self->sse);
+    buf_clear(&self->body);
+
+    curl_easy_reset(e);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, self);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)ENGINE_RECV_BUFFER_BYTES);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, self);
+    if (shared->capture_header) {
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, self);
+    }
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    if (self->prewarm) {
+        curl_easy_setopt(e, CURLOPT_URL, targets->models_urls[target]);
+    } else {
+        curl_easy_setopt(e, CURLOPT_URL, targets->request_urls[target]);
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, targets->headers);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, targets->bodies[body_index]);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)targets->body_lens[body_index]);
+    }
+    if (shared->timeout_ms > 0)
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)shared->timeout_ms);
+    if (shared->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, shared->ca_file);
+    if (shared->insecure_tls) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (share)
+        curl_easy_setopt(e, CURLOPT_SHARE, share);
+}
+
+/* ---- classification ------------------------------------------------------------- */
+
+static int class_of_status(long status)
+{
+    if (status == 429)
+        return ERR_HTTP_429;
+    if (status >= 400 && status <= 499)
+        return ERR_HTTP_4XX;
+    if (status >= 500 && status <= 599)
+        return ERR_HTTP_5XX;
+    if (status < 200 || status > 299)
+        return ERR_OTHER;
+    return -1;
+}
+
+/* What went wrong inside a 2xx answer, or -1. */
+static int class_of_content(request_t *self, bool complete)
+{
+    if (self->stream_error)
+        return ERR_STREAM_ERROR;
+    if (self->malformed)
+        return ERR_MALFORMED;
+    if (!self->thread->shared->stream)
+        return complete ? -1 : ERR_TRUNCATED;
+    int partial = sse_parser_finish(self->sse);
+    if (!complete || partial || !(self->done_seen || self->finish_seen))
+        return ERR_TRUNCATED;
+    return -1;
+}
+
+static void parse_body(request_t *self)
+{
+    oai_event_t ev;
+    oai_event_kind_t kind = oai_parser_parse(
+        self->thread->oai, self->body.data ? self->body.data : "", self->body.len, &ev);
+    if (kind == OAI_EVENT_ERROR) {
+        self->stream_error = true;
+    } else if (kind != OAI_EVENT_CHUNK) {
+        self->malformed = true;
+    } else {
+        if (ev.content_choices > 0)
+            self->content_events = 1;
+        if (ev.completion_tokens >= 0)
+            self->usage_completion = ev.completion_tokens;
+        if (ev.prompt_tokens >= 0)
+            self->usage_prompt = ev.prompt_tokens;
+        if (ev.finish_reason[0])
+            self->finish_seen = true;
+    }
+}
+
+static int classify(request_t *self, CURLcode result)
+{
+    if (self->aborted)
+        return ERR_OTHER;
+    if (self->body_too_large)
+        return ERR_MALFORMED;
+    switch (result) {
+    case CURLE_OK: {
+        int c = class_of_status(self->status);
+        if (c >= 0)
+            return c;
+        if (!self->thread->shared->stream)
+            parse_body(self);
+        return class_of_content(self, true);
+    }
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_SEND_ERROR:
+        return ERR_CONNECT;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_USE_SSL_FAILED:
+        return ERR_TLS;
+    case CURLE_OPERATION_TIMEDOUT:
+        return ERR_TIMEOUT;
+    case CURLE_RECV_ERROR:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_GOT_NOTHING:
+    case CURLE_WEIRD_SERVER_REPLY: {
+        /* The connection broke: an error status still says what the server meant. */
+        int c = self->status ? class_of_status(self->status) : -1;
+        if (c >= 0)
+            return c;
+        if (result == CURLE_WEIRD_SERVER_REPLY)
+            return ERR_MALFORMED;
+        c = self->status ? class_of_content(self, false) : -1;
+        return c >= 0 ? c : ERR_TRUNCATED;
+    }
+    default:
+        return ERR_OTHER;
+    }
+}
+
+/* ---- recording ------------------------------------------------------------------ */
+
+static double ms_of(int64_t ns)
+{
+    return (double)ns / 1e6;
+}
+
+static void write_record(const request_t *self, interval_t *iv, int error, int64_t end_ns,
+                         int64_t output_tokens, bool estimated)
+{
+    const engine_shared_t *shared = self->thread->shared;
+    jsonw_t w;
+    jsonw_init(&w, &iv->jsonl);
+    jsonw_object_begin(&w);
+    jsonw_kv_double(&w, "t_sched_s", (double)(self->t_sched_ns - shared->run_t0_ns) / 1e9);
+    jsonw_kv_double(&w, "t_send_s", (double)(self->t_send_ns - shared->run_t0_ns) / 1e9);
+    jsonw_kv_int(&w, "index", self->index);
+    jsonw_kv_int(&w, "target", self->target);
+    jsonw_kv_int(&w, "status", self->status);
+    if (error >= 0)
+        jsonw_kv_string(&w, "error", error_class_name((error_class_t)error));
+    else {
+        jsonw_key(&w, "error");
+        jsonw_null(&w);
+    }
+    bool has_ttft = self->content_events > 0 && shared->stream;
+    jsonw_key(&w, "ttft_ms");
+    has_ttft ? jsonw_double(&w, ms_of(self->t_first_token_ns - self->t_send_ns)) : jsonw_null(&w);
+    jsonw_key(&w, "ttft_sched_ms");
+    has_ttft ? jsonw_double(&w, ms_of(self->t_first_token_ns - self->t_sched_ns)) : jsonw_null(&w);
+    jsonw_kv_double(&w, "e2e_ms", ms_of(end_ns - self->t_send_ns));
+    jsonw_kv_double(&w, "response_ms", ms_of(end_ns - self->t_sched_ns));
+    jsonw_kv_double(&w, "lag_ms", ms_of(self->t_send_ns - self->t_sched_ns));
+    jsonw_kv_int(&w, "output_tokens", output_tokens);
+    jsonw_kv_int(&w, "input_tokens", self->usage_prompt >= 0 ? self->usage_prompt : 0);
+    jsonw_kv_bool(&w, "tokens_estimated", estimated);
+    jsonw_kv_int(&w, "chunks", self->chunks);
+    jsonw_key(&w, "group");
+    self->group[0] ? jsonw_string(&w, self->group) : jsonw_null(&w);
+    jsonw_object_end(&w);
+    buf_append_char(&iv->jsonl, '\n');
+}
+
+static void record_ok(request_t *self, metrics_t *m, int64_t end_ns, int64_t output_tokens)
+{
+    const engine_shared_t *shared = self->thread->shared;
+    int64_t e2e_ns = end_ns - self->t_send_ns;
+    metrics_record_us(m, METRIC_E2E, e2e_ns / NS_PER_US);
+    metrics_record_us(m, METRIC_RESPONSE, (end_ns - self->t_sched_ns) / NS_PER_US);
+    bool slo = true;
+    if (shared->stream && self->content_events > 0) {
+        int64_t ttft_ns = self->t_first_token_ns - self->t_send_ns;
+        metrics_record_us(m, METRIC_TTFT, ttft_ns / NS_PER_US);
+        metrics_record_us(m, METRIC_TTFT_SCHED,
+                          (self->t_first_token_ns - self->t_sched_ns) / NS_PER_US);
+        if (shared->slo_ttft_ms > 0 && ms_of(ttft_ns) > shared->slo_ttft_ms)
+            slo = false;
+        if (output_tokens > 1) {
+            int64_t tpot_ns = (e2e_ns - ttft_ns) / (output_tokens - 1);
+            metrics_record_us(m, METRIC_TPOT, tpot_ns / NS_PER_US);
+            if (shared->slo_tpot_ms > 0 && ms_of(tpot_ns) > shared->slo_tpot_ms)
+                slo = false;
+        }
+    } else if (shared->slo_ttft_ms > 0 || shared->slo_tpot_ms > 0) {
+        slo = false; /* no first token to judge: not good */
+    }
+    if (shared->slo_e2e_ms > 0 && ms_of(e2e_ns) > shared->slo_e2e_ms)
+        slo = false;
+    m->c.ok++;
+    m->c.output_tokens += output_tokens;
+    m->c.input_tokens += self->usage_prompt >= 0 ? self->usage_prompt : 0;
+    if (self->usage_completion < 0)
+        m->c.tokens_estimated++;
+    if (slo)
+        m->c.slo_ok++;
+}
+
+void request_finish(request_t *self, CURLcode result, int64_t now_ns)
+{
+    int error = classify(self, result);
+    int64_t end_ns = self->t_last_byte_ns ? self->t_last_byte_ns : now_ns;
+    bool estimated = self->usage_completion < 0;
+    int64_t output_tokens = estimated ? self->content_events : self->usage_completion;
+
+    interval_t *iv = engine_thread_interval(self->thread, now_ns);
+    metrics_t *both[2] = {iv->total, iv->per_target[self->target]};
+    for (int k = 0; k < 2; k++) {
+        metrics_t *m = both[k];
+        m->c.bytes_in += self->bytes;
+        if (error >= 0)
+            metrics_count_error(m, (error_class_t)error);
+        else
+            record_ok(self, m, end_ns, output_tokens);
+    }
+    if (self->thread->shared->record_requests)
+        write_record(self, iv, error, end_ns, output_tokens, estimated);
+}
