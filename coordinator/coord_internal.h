@@ -1,0 +1,140 @@
+/*  coord_internal.h: the coordinator's state, shared by its files (not public).
+
+    coordinator.c  the control loop: messages, barrier, phases, leases, end of run
+    registry.c     workers: lookup, admission, leases, segments by capacity
+    merge.c        snapshots into intervals by index; closing intervals; totals
+    outputs.c      the results directory: intervals.jsonl, requests.jsonl, *.hlog,
+                   results.json
+    progress.c     the live progress line
+*/
+#ifndef SURGE_COORD_INTERNAL_H
+#define SURGE_COORD_INTERNAL_H
+
+#include <czmq.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "coordinator/coordinator.h"
+#include "proto/proto.h"
+
+#define COORD_MAX_WORKERS 4096
+#define COORD_MAX_OPEN    64       /* intervals open at once (grace / interval + slack) */
+#define COORD_MAX_SEQ     10000000 /* per worker process; 115 days of 1 s snapshots */
+#define COORD_LEASE_BEATS 3        /* silent this many heartbeats = dead */
+
+typedef enum { WORKER_LIVE = 0, WORKER_DEAD, WORKER_LEFT } worker_state_t;
+
+typedef struct {
+    char *id;
+    uint64_t incarnation; /* random per worker process */
+    zframe_t *identity;   /* ROUTER routing id of its connection; owned */
+    int threads, capacity;
+    worker_state_t state;
+    int64_t joined_ns, last_heard_ns, lost_at_ns; /* coordinator monotonic; lost 0 = never */
+    int heartbeats;                               /* received since the last hello */
+    bool has_plan;                                /* the plan message was sent on this connection */
+    int64_t first_interval;                       /* snapshots expected from this index on */
+    int64_t max_interval_seen;                    /* -1 = none */
+    double from, to;                              /* current segment (0, 0 = none) */
+    int64_t inflight;                             /* last reported gauge */
+    int64_t requests;                             /* finished requests merged (ok + failed) */
+    int64_t snapshots, duplicates;
+    int returns;   /* times it came back after its lease expired */
+    uint8_t *seen; /* seq bitmap; owned */
+    size_t seen_bytes;
+} worker_t;
+
+typedef struct {
+    int64_t index;
+    metrics_t *metrics; /* owned */
+    int reporters;
+    int64_t inflight;
+} open_interval_t;
+
+struct _coordinator_t {
+    const plan_t *plan; /* borrowed */
+    coordinator_config_t cfg;
+    char *bind, *out_dir;
+    char endpoint[256];
+    char run_id[64];
+    zsock_t *router;
+    zsock_t *monitor; /* PAIR receiving the ROUTER's handshake-failure events */
+
+    worker_t **workers;
+    int worker_count;
+
+    int64_t hb_ns, interval_ns, lead_ns, grace_ns, drain_ns;
+    int64_t created_ns, run_t0_ns, start_wall_ns; /* run_t0 0 until the barrier passed */
+    int64_t *phase_start_ns, *phase_end_ns;       /* offsets from run_t0 */
+    int64_t run_end_ns;                           /* offset of the last phase's end */
+    int announced_phase;                          /* -1 before the first */
+    uint64_t epoch;
+    bool segments_dirty;
+    int64_t no_workers_since_ns;
+
+    /* merge */
+    open_interval_t open[COORD_MAX_OPEN];
+    int64_t next_close;         /* every interval below is closed */
+    metrics_t **phase_metrics;  /* per phase, lazily; owned */
+    metrics_t *run_metrics;     /* measured phases */
+    metrics_t **target_metrics; /* per target, whole run (2 digits) */
+    int64_t late_snapshots, rejected_messages;
+    metrics_t *last_closed; /* for the progress line; borrowed from nowhere: a copy */
+    int64_t last_closed_index;
+
+    /* outputs */
+    FILE *intervals_file, *requests_file;
+    FILE *hlog_files[METRIC_HIST_COUNT];
+    buf_t scratch;
+
+    /* progress */
+    bool progress_tty;
+    int64_t last_progress_ns;
+
+    volatile sig_atomic_t stop_requested;
+    bool interrupted, failed;
+    char failure[256];
+};
+
+/* registry.c */
+worker_t *registry_find_identity(coordinator_t *self, zframe_t *identity);
+worker_t *registry_find(coordinator_t *self, const char *id, uint64_t incarnation);
+worker_t *registry_add(coordinator_t *self, const proto_hello_t *hello, zframe_t *identity);
+void registry_destroy_all(coordinator_t *self);
+int registry_live_count(const coordinator_t *self);
+/* Marks seq as seen; false when it was already (a duplicate) or out of range. */
+bool registry_mark_seq(worker_t *worker, uint64_t seq);
+/* Splits [0, 1) among live workers by capacity (ordered by id), into worker->from/to. */
+void registry_assign_segments(coordinator_t *self);
+/* Expires leases; returns how many workers died now. */
+int registry_expire(coordinator_t *self, int64_t now_ns);
+
+/* merge.c */
+void merge_init(coordinator_t *self);
+void merge_free(coordinator_t *self);
+/* Merges one decoded snapshot (ownership stays with the caller). */
+void merge_snapshot(coordinator_t *self, worker_t *worker, const proto_snapshot_t *snap);
+/* Closes intervals that are complete or past grace; all of them when `all`. */
+void merge_close_ready(coordinator_t *self, int64_t now_ns, bool all);
+int phase_of_interval(const coordinator_t *self, int64_t index);
+/* The planned global rate at offset t (from run_t0); 0 outside rate phases. */
+double planned_rate_at(const coordinator_t *self, int64_t offset_ns);
+
+/* outputs.c */
+int outputs_open(coordinator_t *self, char *err, size_t err_size);
+void outputs_close(coordinator_t *self);
+/* At the run's start (run_t0 and the wall time are known): the *.hlog headers. */
+void outputs_begin(coordinator_t *self);
+void outputs_write_interval(coordinator_t *self, int64_t index, const open_interval_t *iv,
+                            int phase);
+void outputs_write_requests(coordinator_t *self, const char *lines, size_t len);
+int outputs_write_results(coordinator_t *self, char *err, size_t err_size);
+
+/* progress.c */
+void progress_update(coordinator_t *self, int64_t now_ns, bool force);
+void progress_finish(coordinator_t *self);
+
+#endif

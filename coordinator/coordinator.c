@@ -1,0 +1,627 @@
+/*  coordinator.c: the control loop (see coordinator.h, docs/fleet.md).
+
+    One thread, one poller, 20 ms ticks. Every message is handled as it arrives and
+    every timed duty (barrier, phase announcements, leases, re-segmenting, closing
+    intervals, progress) is checked on each tick; none of them waits on the network, so
+    a heartbeat is answered within a tick even while snapshots pour in.
+*/
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/exit_codes.h"
+#include "common/log.h"
+#include "coordinator/coord_internal.h"
+
+#define TICK_MS               20
+#define MAX_MESSAGES_PER_TICK 1024 /* then look at the clock again */
+
+typedef enum { STATE_WAITING, STATE_RUNNING, STATE_DRAINING, STATE_DONE } run_state_t;
+
+/* ---- endpoints --------------------------------------------------------------------- */
+
+bool endpoint_is_loopback(const char *endpoint)
+{
+    if (strncmp(endpoint, "ipc://", 6) == 0 || strncmp(endpoint, "inproc://", 9) == 0)
+        return true;
+    const char *host = strstr(endpoint, "://");
+    if (!host)
+        return false;
+    host += 3;
+    if (strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost:", 10) == 0 ||
+        strncmp(host, "[::1]:", 6) == 0)
+        return true;
+    return false;
+}
+
+/* ---- sending --------------------------------------------------------------------- */
+
+static void send_to(coordinator_t *self, worker_t *w, const proto_msg_t *msg)
+{
+    if (w->identity)
+        proto_send_to(self->router, w->identity, msg);
+}
+
+static void send_plan(coordinator_t *self, worker_t *w)
+{
+    const plan_t *plan = self->plan;
+    proto_msg_t msg = {.type = PROTO_PLAN};
+    proto_plan_t *p = &msg.u.plan;
+    p->targets = plan->target_urls;
+    p->target_count = plan->target_count;
+    p->model = plan->model;
+    p->api = plan->api;
+    p->stream = plan->stream;
+    p->max_tokens = plan->max_tokens;
+    p->ignore_eos = plan->ignore_eos;
+    p->prompts = plan->prompts;
+    p->prompt_count = plan->prompt_count;
+    p->interval_ms = self->interval_ns / 1000000;
+    p->run_t0_ns = self->run_t0_ns;
+    p->record_requests = self->cfg.record_requests;
+    p->timeout_ms = plan->timeout_ms;
+    p->max_inflight = plan->max_inflight;
+    p->slo_ttft_ms = plan->slo_ttft_ms;
+    p->slo_tpot_ms = plan->slo_tpot_ms;
+    p->slo_e2e_ms = plan->slo_e2e_ms;
+    p->extra_body_json = plan->extra_body_json;
+    p->api_key_env = plan->api_key_env;
+    send_to(self, w, &msg);
+    w->has_plan = true;
+    int64_t offset = clock_now_ns() - self->run_t0_ns;
+    w->first_interval = offset > 0 ? offset / self->interval_ns + 1 : 0;
+}
+
+/* Sends phase `index` to every live worker from coordinator time `from_ns` (the phase's
+   own start, or later for a continuation with new segments). */
+static void send_phase(coordinator_t *self, int index, int64_t from_ns)
+{
+    const plan_phase_t *p = &self->plan->phases[index];
+    int64_t t0 = self->run_t0_ns + self->phase_start_ns[index];
+    int64_t end = self->run_t0_ns + self->phase_end_ns[index];
+    double x = (double)(from_ns - t0) / (double)(end - t0);
+
+    self->epoch++;
+    registry_assign_segments(self);
+    proto_msg_t msg = {.type = PROTO_PHASE};
+    proto_phase_t *ph = &msg.u.phase;
+    ph->epoch = self->epoch;
+    ph->phase_index = index;
+    ph->name = p->name;
+    ph->load = (proto_load_t)p->load;
+    ph->arrival = p->arrival;
+    ph->gamma_shape = p->gamma_shape;
+    ph->rate_start_per_s = p->rate_per_s + (p->rate_end_per_s - p->rate_per_s) * x;
+    ph->rate_end_per_s = p->rate_end_per_s;
+    uint64_t seed = p->seed ? p->seed : self->plan->seed * 1000003u + (uint64_t)index;
+    /* A continuation is a fresh sequence: vary the seed so it does not replay the start. */
+    ph->seed = from_ns == t0 ? seed : seed ^ (self->epoch * 0x9e3779b97f4a7c15ull);
+    ph->concurrency = p->concurrency;
+    ph->users = p->users;
+    ph->think_time_mean_s = p->think_time_mean_s;
+    ph->t0_ns = from_ns;
+    ph->duration_ns = end - from_ns;
+    int n = 0;
+    for (int i = 0; i < self->worker_count; i++) {
+        worker_t *w = self->workers[i];
+        if (w->state != WORKER_LIVE || !w->has_plan)
+            continue;
+        ph->segment_from = w->from;
+        ph->segment_to = w->to;
+        send_to(self, w, &msg);
+        n++;
+    }
+    log_info("phase %s (epoch %llu) from %+.3f s: %d workers%s", p->name,
+             (unsigned long long)self->epoch, (double)(from_ns - self->run_t0_ns) / 1e9, n,
+             from_ns == t0 ? "" : " (new segments)");
+    self->segments_dirty = false;
+}
+
+static void send_stop_all(coordinator_t *self, bool abort_inflight, const char *reason)
+{
+    proto_msg_t msg = {.type = PROTO_STOP};
+    msg.u.stop = (proto_stop_t){++self->epoch, abort_inflight, (char *)reason};
+    for (int i = 0; i < self->worker_count; i++) {
+        if (self->workers[i]->state == WORKER_LIVE)
+            send_to(self, self->workers[i], &msg);
+    }
+}
+
+/* ---- receiving ------------------------------------------------------------------- */
+
+static void describe_peer(zframe_t *identity, char *out, size_t size)
+{
+    size_t n = zframe_size(identity);
+    const unsigned char *d = zframe_data(identity);
+    bool printable = n > 0;
+    for (size_t i = 0; i < n; i++)
+        printable = printable && d[i] >= 0x20 && d[i] < 0x7f;
+    if (printable)
+        snprintf(out, size, "%.*s", (int)(n < 80 ? n : 80), (const char *)d);
+    else
+        snprintf(out, size, "peer#%02x%02x%02x%02x", n > 1 ? d[1] : 0, n > 2 ? d[2] : 0,
+                 n > 3 ? d[3] : 0, n > 4 ? d[4] : 0);
+}
+
+static void refuse(coordinator_t *self, zframe_t *identity, const char *reason)
+{
+    proto_msg_t msg = {.type = PROTO_WELCOME};
+    msg.u.welcome = (proto_welcome_t){false, (char *)reason, self->run_id, self->hb_ns / 1000000};
+    proto_send_to(self->router, identity, &msg);
+}
+
+static void on_hello(coordinator_t *self, zframe_t *identity, const proto_hello_t *hello,
+                     run_state_t state, int64_t now)
+{
+    worker_t *w = registry_find(self, hello->worker_id, hello->incarnation);
+    if (!w) {
+        for (int i = 0; i < self->worker_count; i++) {
+            worker_t *other = self->workers[i];
+            if (other->state == WORKER_LIVE && strcmp(other->id, hello->worker_id) == 0) {
+                char reason[PROTO_MAX_STRING_BYTES + 64];
+                snprintf(reason, sizeof reason, "worker id '%s' is already in use",
+                         hello->worker_id);
+                log_warn("refused a worker: %s", reason);
+                refuse(self, identity, reason);
+                return;
+            }
+        }
+        w = registry_add(self, hello, identity);
+        if (!w) {
+            refuse(self, identity, "the coordinator has no room for more workers");
+            return;
+        }
+        log_info("worker %s joined (%d threads, capacity %d)%s", w->id, w->threads, w->capacity,
+                 state == STATE_WAITING ? "" : " mid-run");
+    } else {
+        if (w->state != WORKER_LIVE) {
+            w->returns++;
+            log_info("worker %s is back after its lease expired", w->id);
+        } else {
+            log_info("worker %s reconnected", w->id);
+        }
+        zframe_destroy(&w->identity);
+        w->identity = zframe_dup(identity);
+        w->state = WORKER_LIVE;
+    }
+    w->last_heard_ns = now;
+    w->joined_ns = now;
+    w->heartbeats = 0;
+    w->has_plan = false;
+
+    proto_msg_t msg = {.type = PROTO_WELCOME};
+    msg.u.welcome = (proto_welcome_t){true, "", self->run_id, self->hb_ns / 1000000};
+    send_to(self, w, &msg);
+    if (state == STATE_RUNNING) {
+        send_plan(self, w);
+        self->segments_dirty = true;
+    } else if (state == STATE_DRAINING) {
+        proto_msg_t stop = {.type = PROTO_STOP};
+        stop.u.stop = (proto_stop_t){self->epoch, false, "the run is ending"};
+        send_to(self, w, &stop);
+    }
+}
+
+static void on_message(coordinator_t *self, zmsg_t *zmsg, run_state_t state)
+{
+    int64_t now = clock_now_ns();
+    char peer[128] = "?";
+    if (zmsg_size(zmsg) != 2) {
+        self->rejected_messages++;
+        log_warn("message of %zu frames (want 1 after the routing id): ignored",
+                 zmsg_size(zmsg) ? zmsg_size(zmsg) - 1 : 0);
+        return;
+    }
+    zframe_t *identity = zmsg_first(zmsg);
+    zframe_t *payload = zmsg_next(zmsg);
+    describe_peer(identity, peer, sizeof peer);
+
+    proto_msg_t msg;
+    char err[256];
+    int rc = proto_decode(&msg, zframe_data(payload), zframe_size(payload), err, sizeof err);
+    if (rc != PROTO_OK) {
+        self->rejected_messages++;
+        if (rc == PROTO_ERR_VERSION && msg.type == PROTO_HELLO) {
+            char reason[256];
+            snprintf(reason, sizeof reason,
+                     "protocol version mismatch: worker speaks %d, coordinator speaks %d",
+                     msg.version, PROTO_VERSION);
+            log_warn("refused %s: %s", peer, reason);
+            refuse(self, identity, reason);
+        } else {
+            log_warn("%s: %s message refused: %s", peer,
+                     msg.type < PROTO_TYPE_COUNT ? proto_type_name(msg.type) : "unreadable", err);
+        }
+        proto_msg_clear(&msg);
+        return;
+    }
+
+    worker_t *w = msg.type == PROTO_HELLO ? NULL : registry_find_identity(self, identity);
+    switch (msg.type) {
+    case PROTO_HELLO:
+        on_hello(self, identity, &msg.u.hello, state, now);
+        break;
+    case PROTO_HEARTBEAT:
+        /* A worker whose lease expired gets no answer: it fences, then says hello again. */
+        if (w && w->state == WORKER_LIVE) {
+            w->last_heard_ns = now;
+            w->heartbeats++;
+            proto_msg_t reply = {.type = PROTO_HEARTBEAT};
+            int64_t sent = clock_now_ns();
+            reply.u.heartbeat = (proto_heartbeat_t){sent, msg.u.heartbeat.time_ns, sent - now};
+            send_to(self, w, &reply);
+        }
+        break;
+    case PROTO_SNAPSHOT: {
+        if (!w) {
+            log_warn("%s: snapshot from an unknown worker: ignored", peer);
+            break;
+        }
+        if (w->state == WORKER_LIVE)
+            w->last_heard_ns = now;
+        if (registry_mark_seq(w, msg.u.snapshot.seq))
+            merge_snapshot(self, w, &msg.u.snapshot);
+        else
+            w->duplicates++;
+        proto_msg_t ack = {.type = PROTO_ACK};
+        ack.u.ack.seq = msg.u.snapshot.seq;
+        send_to(self, w, &ack);
+        break;
+    }
+    case PROTO_BYE:
+        if (w && w->state == WORKER_LIVE) {
+            w->state = WORKER_LEFT;
+            log_info("worker %s left: %s", w->id, msg.u.bye.reason);
+            if (state == STATE_RUNNING)
+                self->segments_dirty = true;
+        }
+        break;
+    default:
+        self->rejected_messages++;
+        log_warn("%s: unexpected %s message from a worker: ignored", peer,
+                 proto_type_name(msg.type));
+        break;
+    }
+    proto_msg_clear(&msg);
+}
+
+static void on_monitor_event(coordinator_t *self)
+{
+    zmsg_t *zmsg = zmsg_recv(self->monitor);
+    if (!zmsg)
+        return;
+    zframe_t *event = zmsg_first(zmsg);
+    zframe_t *where = zmsg_next(zmsg);
+    if (event && zframe_size(event) >= 2) {
+        uint16_t id;
+        memcpy(&id, zframe_data(event), sizeof id);
+        char *endpoint = where ? zframe_strdup(where) : NULL;
+        self->rejected_messages++;
+        log_warn("a connection on %s failed the ZeroMQ handshake (%s): dropped",
+                 endpoint ? endpoint : "?",
+                 id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "not a ZeroMQ peer or bad protocol"
+                 : id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH   ? "authentication"
+                                                           : "no detail");
+        free(endpoint);
+    }
+    zmsg_destroy(&zmsg);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------- */
+
+static int64_t align_up(int64_t value, int64_t step)
+{
+    return (value + step - 1) / step * step;
+}
+
+coordinator_t *coordinator_new(const plan_t *plan, const coordinator_config_t *config,
+                               int *exit_code, char *err, size_t err_size)
+{
+    *exit_code = SURGE_EXIT_USAGE;
+    if (plan_validate(plan, err, err_size) != 0)
+        return NULL;
+    if (config->workers < 1) {
+        snprintf(err, err_size, "--workers must be at least 1");
+        return NULL;
+    }
+    if (!endpoint_is_loopback(config->bind) && !config->insecure) {
+        snprintf(err, err_size,
+                 "%s is not a loopback endpoint: the fleet would be open to anyone who can reach "
+                 "it. CURVE authentication is not available yet; pass --insecure to accept that",
+                 config->bind);
+        return NULL;
+    }
+    coordinator_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->plan = plan;
+    self->cfg = *config;
+    self->bind = strdup(config->bind);
+    self->cfg.bind = self->bind;
+    if (self->cfg.min_workers <= 0 || self->cfg.min_workers > self->cfg.workers)
+        self->cfg.min_workers = self->cfg.workers;
+    if (self->cfg.ready_timeout_ms <= 0)
+        self->cfg.ready_timeout_ms = 30000;
+    self->hb_ns = (config->heartbeat_ms > 0 ? config->heartbeat_ms : 500) * 1000000LL;
+    self->drain_ns = (config->drain_ms > 0 ? config->drain_ms : 15000) * 1000000LL;
+    self->interval_ns = plan->interval_ms * 1000000LL;
+    self->lead_ns = self->hb_ns;
+    self->grace_ns = 2 * self->hb_ns + self->interval_ns / 2;
+    self->announced_phase = -1;
+    self->created_ns = clock_now_ns();
+
+    char stamp[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    snprintf(self->run_id, sizeof self->run_id, "%s-%04x", stamp, (unsigned)(getpid() & 0xffff));
+    if (config->out_dir) {
+        self->out_dir = strdup(config->out_dir);
+    } else {
+        char dir[64];
+        snprintf(dir, sizeof dir, "results/%s", stamp);
+        self->out_dir = strdup(dir);
+    }
+
+    /* Phases back to back, each starting on the interval grid so that an interval belongs
+       to one phase. */
+    int n = plan->phase_count;
+    self->phase_start_ns = calloc((size_t)n, sizeof(int64_t));
+    self->phase_end_ns = calloc((size_t)n, sizeof(int64_t));
+    int64_t at = 0;
+    for (int i = 0; i < n; i++) {
+        self->phase_start_ns[i] = align_up(at, self->interval_ns);
+        self->phase_end_ns[i] = self->phase_start_ns[i] + plan->phases[i].duration_ms * 1000000LL;
+        at = self->phase_end_ns[i] + plan->phases[i].settle_ms * 1000000LL;
+    }
+    self->run_end_ns = self->phase_end_ns[n - 1];
+    merge_init(self);
+
+    *exit_code = SURGE_EXIT_RUNTIME;
+    if (outputs_open(self, err, err_size) != 0) {
+        coordinator_destroy(&self);
+        return NULL;
+    }
+    self->router = zsock_new(ZMQ_ROUTER);
+    zsock_set_router_handover(self->router, 1); /* a reconnecting worker takes its id back */
+    zsock_set_maxmsgsize(self->router, PROTO_MAX_MESSAGE_BYTES + 4096);
+    zsock_set_linger(self->router, 200);
+    zsock_set_sndhwm(self->router, 10000);
+    char monitor_endpoint[64];
+    snprintf(monitor_endpoint, sizeof monitor_endpoint, "inproc://surge-monitor-%p", (void *)self);
+    zmq_socket_monitor(zsock_resolve(self->router), monitor_endpoint,
+                       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+    self->monitor = zsock_new(ZMQ_PAIR);
+    zsock_connect(self->monitor, "%s", monitor_endpoint);
+    if (zsock_bind(self->router, "%s", self->bind) < 0) {
+        snprintf(err, err_size, "cannot bind %s: %s", self->bind, zmq_strerror(zmq_errno()));
+        coordinator_destroy(&self);
+        return NULL;
+    }
+    char *last = zsock_last_endpoint(self->router);
+    snprintf(self->endpoint, sizeof self->endpoint, "%s", last ? last : self->bind);
+    free(last);
+    self->progress_tty = config->progress == PROGRESS_LINE ||
+                         (config->progress == PROGRESS_AUTO && isatty(STDERR_FILENO));
+    *exit_code = SURGE_EXIT_OK;
+    return self;
+}
+
+void coordinator_destroy(coordinator_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    coordinator_t *self = *self_p;
+    if (self->router)
+        zmq_socket_monitor(zsock_resolve(self->router), NULL, 0);
+    zsock_destroy(&self->monitor);
+    zsock_destroy(&self->router);
+    outputs_close(self);
+    merge_free(self);
+    registry_destroy_all(self);
+    free(self->phase_start_ns);
+    free(self->phase_end_ns);
+    free(self->bind);
+    free(self->out_dir);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *coordinator_endpoint(const coordinator_t *self)
+{
+    return self->endpoint;
+}
+
+const char *coordinator_out_dir(const coordinator_t *self)
+{
+    return self->out_dir;
+}
+
+void coordinator_request_stop(coordinator_t *self)
+{
+    self->stop_requested = 1;
+}
+
+const metrics_t *coordinator_phase_metrics(const coordinator_t *self, int phase_index)
+{
+    if (phase_index < 0 || phase_index >= self->plan->phase_count)
+        return NULL;
+    return self->phase_metrics[phase_index];
+}
+
+const metrics_t *coordinator_total_metrics(const coordinator_t *self)
+{
+    return self->run_metrics;
+}
+
+static int ready_count(const coordinator_t *self)
+{
+    int n = 0;
+    for (int i = 0; i < self->worker_count; i++) {
+        const worker_t *w = self->workers[i];
+        n += w->state == WORKER_LIVE && w->heartbeats > 0;
+    }
+    return n;
+}
+
+static void start_run(coordinator_t *self, int64_t now)
+{
+    /* Far enough ahead that every worker has the plan and a clock offset before t0. */
+    int64_t delay = 2 * self->hb_ns > 1000000000LL ? 2 * self->hb_ns : 1000000000LL;
+    self->run_t0_ns = now + delay;
+    self->start_wall_ns = clock_wall_ns() + delay;
+    outputs_begin(self);
+    int n = 0;
+    for (int i = 0; i < self->worker_count; i++) {
+        worker_t *w = self->workers[i];
+        if (w->state == WORKER_LIVE) {
+            send_plan(self, w);
+            w->first_interval = 0;
+            n++;
+        }
+    }
+    log_info("run %s: %d workers, start in %.1f s, results in %s", self->run_id, n,
+             (double)delay / 1e9, self->out_dir);
+}
+
+static int live_with_plan(const coordinator_t *self)
+{
+    int n = 0;
+    for (int i = 0; i < self->worker_count; i++)
+        n += self->workers[i]->state == WORKER_LIVE && self->workers[i]->has_plan;
+    return n;
+}
+
+static void fail_run(coordinator_t *self, const char *why)
+{
+    if (self->failed)
+        return;
+    self->failed = true;
+    snprintf(self->failure, sizeof self->failure, "%s", why);
+    log_error("%s", why);
+}
+
+int coordinator_run(coordinator_t *self)
+{
+    zpoller_t *poller = zpoller_new(self->router, self->monitor, NULL);
+    run_state_t state = STATE_WAITING;
+    int64_t drain_deadline = 0, finish_deadline = 0;
+    bool abort_sent = false;
+    log_info("coordinator on %s: waiting for %d workers (at least %d within %lld s)",
+             self->endpoint, self->cfg.workers, self->cfg.min_workers,
+             (long long)self->cfg.ready_timeout_ms / 1000);
+
+    while (state != STATE_DONE) {
+        void *which = zpoller_wait(poller, TICK_MS);
+        if (which == self->monitor)
+            on_monitor_event(self);
+        for (int i = 0; i < MAX_MESSAGES_PER_TICK && (zsock_events(self->router) & ZMQ_POLLIN);
+             i++) {
+            zmsg_t *zmsg = zmsg_recv(self->router);
+            if (!zmsg)
+                break;
+            on_message(self, zmsg, state);
+            zmsg_destroy(&zmsg);
+        }
+        if (zpoller_terminated(poller) && !self->stop_requested)
+            self->stop_requested = 1; /* czmq saw SIGINT */
+        int64_t now = clock_now_ns();
+
+        if (self->stop_requested && (state == STATE_WAITING || state == STATE_RUNNING)) {
+            self->interrupted = true;
+            log_warn("interrupted: stopping the fleet");
+            if (state == STATE_WAITING) {
+                state = STATE_DONE;
+                break;
+            }
+            send_stop_all(self, true, "interrupted");
+            abort_sent = true;
+            state = STATE_DRAINING;
+            drain_deadline = now;
+            finish_deadline = now + COORD_LEASE_BEATS * self->hb_ns;
+        }
+
+        switch (state) {
+        case STATE_WAITING: {
+            registry_expire(self, now);
+            int ready = ready_count(self);
+            bool timed_out = now - self->created_ns > self->cfg.ready_timeout_ms * 1000000LL;
+            if (ready >= self->cfg.workers || (timed_out && ready >= self->cfg.min_workers)) {
+                start_run(self, now);
+                state = STATE_RUNNING;
+            } else if (timed_out) {
+                char why[160];
+                snprintf(why, sizeof why, "only %d of %d workers ready after %lld s", ready,
+                         self->cfg.min_workers, (long long)self->cfg.ready_timeout_ms / 1000);
+                fail_run(self, why);
+                state = STATE_DONE;
+            }
+            break;
+        }
+        case STATE_RUNNING: {
+            if (registry_expire(self, now) > 0)
+                self->segments_dirty = true;
+            int next = self->announced_phase + 1;
+            if (next < self->plan->phase_count &&
+                now >= self->run_t0_ns + self->phase_start_ns[next] - self->lead_ns) {
+                send_phase(self, next, self->run_t0_ns + self->phase_start_ns[next]);
+                self->announced_phase = next;
+            } else if (self->segments_dirty && self->announced_phase >= 0) {
+                int p = self->announced_phase;
+                int64_t t0 = self->run_t0_ns + self->phase_start_ns[p];
+                int64_t end = self->run_t0_ns + self->phase_end_ns[p];
+                int64_t from = now + self->hb_ns / 2;
+                if (from < t0)
+                    from = t0;
+                if (from < end - self->hb_ns / 2)
+                    send_phase(self, p, from);
+                self->segments_dirty = false;
+            }
+            if (live_with_plan(self) == 0) {
+                if (!self->no_workers_since_ns)
+                    self->no_workers_since_ns = now;
+                else if (now - self->no_workers_since_ns > self->cfg.ready_timeout_ms * 1000000LL)
+                    fail_run(self, "every worker is gone");
+            } else {
+                self->no_workers_since_ns = 0;
+            }
+            if (self->failed || now >= self->run_t0_ns + self->run_end_ns) {
+                send_stop_all(self, false, "the plan is complete");
+                state = STATE_DRAINING;
+                drain_deadline = now + self->drain_ns;
+                finish_deadline = drain_deadline + COORD_LEASE_BEATS * self->hb_ns;
+            }
+            break;
+        }
+        case STATE_DRAINING:
+            registry_expire(self, now);
+            if (live_with_plan(self) == 0 || now >= finish_deadline) {
+                state = STATE_DONE;
+            } else if (now >= drain_deadline && !abort_sent) {
+                log_warn("requests still in flight after the drain time: aborting them");
+                send_stop_all(self, true, "drain time is over");
+                abort_sent = true;
+            }
+            break;
+        case STATE_DONE:
+            break;
+        }
+        merge_close_ready(self, now, state == STATE_DONE);
+        progress_update(self, now, false);
+    }
+    zpoller_destroy(&poller);
+    progress_update(self, clock_now_ns(), true);
+    progress_finish(self);
+
+    char err[256];
+    if (outputs_write_results(self, err, sizeof err) != 0) {
+        log_error("cannot write results.json: %s", err);
+        return SURGE_EXIT_RUNTIME;
+    }
+    log_info("results in %s (%lld intervals, %lld late snapshots)", self->out_dir,
+             (long long)self->next_close, (long long)self->late_snapshots);
+    return self->failed || self->interrupted ? SURGE_EXIT_RUNTIME : SURGE_EXIT_OK;
+}

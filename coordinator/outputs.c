@@ -1,0 +1,366 @@
+/*  outputs.c: the results directory (docs/results.md).
+
+    intervals.jsonl  one line per closed interval, appended, flushed and fsynced at once so
+                     a killed coordinator leaves every closed interval on disk
+    requests.jsonl   (--record-requests) the workers' per-request lines, as they arrive
+    <metric>.hlog    HdrHistogram interval logs, one file per metric, Tag = phase name
+    results.json     the whole run, written once at the end to a temporary file, fsynced
+                     and renamed over the final name (readers never see half a file)
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/jsonw.h"
+#include "common/log.h"
+#include "coordinator/coord_internal.h"
+
+#define RESULTS_FORMAT_VERSION 1
+
+static int mkdir_p(const char *path)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+        return -1;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static FILE *open_in(coordinator_t *self, const char *name, char *err, size_t err_size)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", self->out_dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        snprintf(err, err_size, "%s: %s", path, strerror(errno));
+    return f;
+}
+
+int outputs_open(coordinator_t *self, char *err, size_t err_size)
+{
+    if (mkdir_p(self->out_dir) != 0) {
+        snprintf(err, err_size, "%s: cannot create the results directory: %s", self->out_dir,
+                 strerror(errno));
+        return -1;
+    }
+    self->intervals_file = open_in(self, "intervals.jsonl", err, err_size);
+    if (!self->intervals_file)
+        return -1;
+    if (self->cfg.record_requests) {
+        self->requests_file = open_in(self, "requests.jsonl", err, err_size);
+        if (!self->requests_file)
+            return -1;
+    }
+    for (int i = 0; i < METRIC_HIST_COUNT; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s.hlog", metric_hist_name((metric_hist_t)i));
+        self->hlog_files[i] = open_in(self, name, err, err_size);
+        if (!self->hlog_files[i])
+            return -1;
+    }
+    buf_init(&self->scratch);
+    return 0;
+}
+
+void outputs_close(coordinator_t *self)
+{
+    if (self->intervals_file)
+        fclose(self->intervals_file);
+    if (self->requests_file)
+        fclose(self->requests_file);
+    for (int i = 0; i < METRIC_HIST_COUNT; i++) {
+        if (self->hlog_files[i])
+            fclose(self->hlog_files[i]);
+        self->hlog_files[i] = NULL;
+    }
+    self->intervals_file = self->requests_file = NULL;
+    buf_free(&self->scratch);
+}
+
+void outputs_begin(coordinator_t *self)
+{
+    for (int i = 0; i < METRIC_HIST_COUNT; i++) {
+        buf_clear(&self->scratch);
+        char comment[256];
+        snprintf(comment, sizeof comment, "surge %s run %s: %s in microseconds, Tag = phase",
+                 SURGE_VERSION, self->run_id, metric_hist_name((metric_hist_t)i));
+        hist_log_header(&self->scratch, self->start_wall_ns, comment);
+        fwrite(self->scratch.data, 1, self->scratch.len, self->hlog_files[i]);
+        fflush(self->hlog_files[i]);
+    }
+}
+
+void outputs_write_interval(coordinator_t *self, int64_t index, const open_interval_t *iv,
+                            int phase)
+{
+    if (!self->intervals_file)
+        return;
+    double interval_s = (double)self->interval_ns / 1e9;
+    double start_s = (double)index * interval_s;
+    const char *phase_name = self->plan->phases[phase].name;
+
+    buf_clear(&self->scratch);
+    jsonw_t w;
+    jsonw_init(&w, &self->scratch);
+    jsonw_object_begin(&w);
+    jsonw_kv_int(&w, "interval", index);
+    jsonw_kv_double(&w, "start_s", start_s);
+    jsonw_kv_double(&w, "end_s", start_s + interval_s);
+    jsonw_kv_string(&w, "phase", phase_name);
+    jsonw_kv_int(&w, "phase_index", phase);
+    jsonw_kv_int(&w, "workers_reported", iv->reporters);
+    jsonw_kv_int(&w, "workers_live", registry_live_count(self));
+    jsonw_kv_int(&w, "inflight", iv->inflight);
+    jsonw_key(&w, "summary");
+    int64_t mid_ns = index * self->interval_ns + self->interval_ns / 2;
+    metrics_write_summary(iv->metrics, &w, interval_s, planned_rate_at(self, mid_ns));
+    jsonw_object_end(&w);
+    buf_append_char(&self->scratch, '\n');
+    fwrite(self->scratch.data, 1, self->scratch.len, self->intervals_file);
+    fflush(self->intervals_file);
+    /* fsync: the promise is that a killed coordinator (or machine) keeps every closed
+       interval; one fsync a second is cheap next to what it protects. */
+    fsync(fileno(self->intervals_file));
+    if (self->requests_file)
+        fflush(self->requests_file);
+
+    for (int i = 0; i < METRIC_HIST_COUNT; i++) {
+        if (hist_total_count(iv->metrics->hist[i]) == 0)
+            continue;
+        buf_clear(&self->scratch);
+        hist_log_interval(&self->scratch, phase_name, start_s, interval_s, iv->metrics->hist[i],
+                          1000.0);
+        fwrite(self->scratch.data, 1, self->scratch.len, self->hlog_files[i]);
+        fflush(self->hlog_files[i]);
+    }
+}
+
+void outputs_write_requests(coordinator_t *self, const char *lines, size_t len)
+{
+    if (!self->requests_file)
+        return;
+    fwrite(lines, 1, len, self->requests_file);
+    if (len && lines[len - 1] != '\n')
+        fputc('\n', self->requests_file);
+}
+
+static double phase_offered_rps(const plan_phase_t *p, double duration_s)
+{
+    if (p->load != PHASE_LOAD_RATE || duration_s <= 0)
+        return 0;
+    return (p->rate_per_s + p->rate_end_per_s) / 2.0;
+}
+
+static void write_plan(jsonw_t *w, const plan_t *plan)
+{
+    jsonw_key(w, "plan");
+    jsonw_object_begin(w);
+    jsonw_kv_string(w, "source", plan->source);
+    if (plan->name)
+        jsonw_kv_string(w, "name", plan->name);
+    jsonw_key(w, "targets");
+    jsonw_array_begin(w);
+    for (int i = 0; i < plan->target_count; i++)
+        jsonw_string(w, plan->target_urls[i]);
+    jsonw_array_end(w);
+    jsonw_kv_string(w, "model", plan->model);
+    jsonw_kv_string(w, "api", plan->api);
+    jsonw_kv_bool(w, "stream", plan->stream);
+    jsonw_kv_int(w, "max_tokens", plan->max_tokens);
+    jsonw_kv_bool(w, "ignore_eos", plan->ignore_eos);
+    jsonw_kv_int(w, "prompts", plan->prompt_count);
+    jsonw_kv_int(w, "interval_ms", plan->interval_ms);
+    jsonw_kv_int(w, "seed", (int64_t)plan->seed);
+    jsonw_kv_int(w, "duration_ms", plan_duration_ms(plan));
+    jsonw_object_end(w);
+}
+
+static void write_phases(coordinator_t *self, jsonw_t *w)
+{
+    jsonw_key(w, "phases");
+    jsonw_array_begin(w);
+    for (int i = 0; i < self->plan->phase_count; i++) {
+        const plan_phase_t *p = &self->plan->phases[i];
+        double start_s = (double)self->phase_start_ns[i] / 1e9;
+        double end_s = (double)self->phase_end_ns[i] / 1e9;
+        jsonw_object_begin(w);
+        jsonw_kv_string(w, "name", p->name);
+        jsonw_kv_string(w, "kind", p->kind);
+        jsonw_kv_string(w, "load",
+                        p->load == PHASE_LOAD_RATE          ? "rate"
+                        : p->load == PHASE_LOAD_CONCURRENCY ? "concurrency"
+                                                            : "users");
+        jsonw_kv_bool(w, "measured", p->measure);
+        jsonw_kv_double(w, "start_s", start_s);
+        jsonw_kv_double(w, "end_s", end_s);
+        if (p->load == PHASE_LOAD_RATE) {
+            jsonw_kv_double(w, "target_rps", phase_offered_rps(p, end_s - start_s));
+            jsonw_kv_double(w, "start_rps", p->rate_per_s);
+            jsonw_kv_double(w, "end_rps", p->rate_end_per_s);
+            jsonw_kv_string(w, "arrival", arrival_kind_name(p->arrival));
+        } else if (p->load == PHASE_LOAD_CONCURRENCY) {
+            jsonw_kv_int(w, "concurrency", p->concurrency);
+        } else {
+            jsonw_kv_int(w, "users", p->users);
+            jsonw_kv_double(w, "think_time_s", p->think_time_mean_s);
+        }
+        bool ran = self->phase_metrics[i] != NULL;
+        jsonw_kv_bool(w, "ran", ran);
+        jsonw_key(w, "summary");
+        if (ran)
+            metrics_write_summary(self->phase_metrics[i], w, end_s - start_s,
+                                  phase_offered_rps(p, end_s - start_s));
+        else
+            jsonw_null(w);
+        jsonw_object_end(w);
+    }
+    jsonw_array_end(w);
+}
+
+static void write_workers(coordinator_t *self, jsonw_t *w)
+{
+    int64_t total = 0;
+    for (int i = 0; i < self->worker_count; i++)
+        total += self->workers[i]->requests;
+    jsonw_key(w, "workers");
+    jsonw_array_begin(w);
+    for (int i = 0; i < self->worker_count; i++) {
+        const worker_t *wk = self->workers[i];
+        jsonw_object_begin(w);
+        jsonw_kv_string(w, "id", wk->id);
+        jsonw_kv_double(w, "share", wk->to - wk->from);
+        jsonw_kv_double(w, "requests_share", total ? (double)wk->requests / (double)total : 0);
+        jsonw_kv_int(w, "requests", wk->requests);
+        jsonw_kv_int(w, "threads", wk->threads);
+        jsonw_kv_int(w, "capacity", wk->capacity);
+        jsonw_kv_int(w, "snapshots", wk->snapshots);
+        jsonw_kv_int(w, "duplicate_snapshots", wk->duplicates);
+        jsonw_kv_int(w, "returns", wk->returns);
+        jsonw_key(w, "lost_at_s");
+        if (wk->lost_at_ns && self->run_t0_ns)
+            jsonw_double(w, (double)(wk->lost_at_ns - self->run_t0_ns) / 1e9);
+        else
+            jsonw_null(w);
+        jsonw_kv_string(w, "state",
+                        wk->state == WORKER_LIVE   ? "finished"
+                        : wk->state == WORKER_LEFT ? "left"
+                                                   : "lost");
+        jsonw_object_end(w);
+    }
+    jsonw_array_end(w);
+}
+
+static void write_document(coordinator_t *self, jsonw_t *w)
+{
+    const plan_t *plan = self->plan;
+    char started[40] = "";
+    if (self->start_wall_ns)
+        clock_format_iso8601(self->start_wall_ns, started, sizeof started);
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+
+    jsonw_object_begin(w);
+    jsonw_kv_int(w, "format_version", RESULTS_FORMAT_VERSION);
+    jsonw_kv_string(w, "run_id", self->run_id);
+    jsonw_kv_string(w, "started_at", started);
+    jsonw_kv_string(w, "status",
+                    self->failed        ? "failed"
+                    : self->interrupted ? "interrupted"
+                                        : "completed");
+    if (self->failed)
+        jsonw_kv_string(w, "failure", self->failure);
+    write_plan(w, plan);
+
+    jsonw_key(w, "environment");
+    jsonw_object_begin(w);
+    jsonw_kv_string(w, "surge_version", SURGE_VERSION);
+    jsonw_kv_int(w, "protocol_version", PROTO_VERSION);
+    jsonw_kv_string(w, "coordinator_host", host);
+    jsonw_kv_string(w, "endpoint", self->endpoint);
+    jsonw_kv_int(w, "heartbeat_ms", self->hb_ns / 1000000);
+    jsonw_kv_int(w, "interval_ms", self->interval_ns / 1000000);
+    jsonw_object_end(w);
+
+    /* The run summary covers the measured phases (warm-up excluded). */
+    double measured_s = 0, expected = 0;
+    for (int i = 0; i < plan->phase_count; i++) {
+        const plan_phase_t *p = &plan->phases[i];
+        if (!p->measure || !self->phase_metrics[i])
+            continue;
+        double d = (double)(self->phase_end_ns[i] - self->phase_start_ns[i]) / 1e9;
+        measured_s += d;
+        expected += phase_offered_rps(p, d) * d;
+    }
+    jsonw_key(w, "summary");
+    metrics_write_summary(self->run_metrics, w, measured_s,
+                          measured_s > 0 ? expected / measured_s : 0);
+    write_phases(self, w);
+    write_workers(self, w);
+
+    jsonw_key(w, "targets");
+    jsonw_array_begin(w);
+    for (int i = 0; i < plan->target_count; i++) {
+        jsonw_object_begin(w);
+        jsonw_kv_string(w, "url", plan->target_urls[i]);
+        jsonw_key(w, "summary");
+        metrics_write_summary(self->target_metrics[i], w, measured_s, 0);
+        jsonw_object_end(w);
+    }
+    jsonw_array_end(w);
+    jsonw_kv_int(w, "intervals", self->next_close);
+    jsonw_kv_int(w, "late_snapshots", self->late_snapshots);
+    jsonw_kv_int(w, "rejected_messages", self->rejected_messages);
+    jsonw_object_end(w);
+}
+
+int outputs_write_results(coordinator_t *self, char *err, size_t err_size)
+{
+    buf_t text;
+    buf_init(&text);
+    jsonw_t w;
+    jsonw_init(&w, &text);
+    write_document(self, &w);
+    buf_append_char(&text, '\n');
+
+    char tmp[4200], path[4200];
+    snprintf(tmp, sizeof tmp, "%s/.results.json.tmp", self->out_dir);
+    snprintf(path, sizeof path, "%s/results.json", self->out_dir);
+    int rc = -1;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+        size_t done = 0;
+        while (done < text.len) {
+            ssize_t n = write(fd, text.data + done, text.len - done);
+            if (n <= 0)
+                break;
+            done += (size_t)n;
+        }
+        if (done == text.len && fsync(fd) == 0 && close(fd) == 0) {
+            fd = -1;
+            rc = rename(tmp, path);
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    if (rc != 0) {
+        snprintf(err, err_size, "%s: %s", path, strerror(errno));
+    } else {
+        int dir = open(self->out_dir, O_RDONLY | O_DIRECTORY);
+        if (dir >= 0) {
+            fsync(dir); /* the rename itself survives a crash */
+            close(dir);
+        }
+    }
+    buf_free(&text);
+    return rc;
+}

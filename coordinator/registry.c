@@ -1,0 +1,152 @@
+/*  registry.c: the workers the coordinator knows, their leases and their segments.
+
+    A worker is one process, named by (id, incarnation); a reconnection of the same
+    process keeps its entry (and its seq bitmap, so re-sent snapshots are recognised).
+    Entries are never removed during a run: results.json lists every worker, and a
+    departed worker's late snapshots still find their entry.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "coordinator/coord_internal.h"
+
+worker_t *registry_find_identity(coordinator_t *self, zframe_t *identity)
+{
+    for (int i = 0; i < self->worker_count; i++) {
+        worker_t *w = self->workers[i];
+        if (w->identity && zframe_eq(w->identity, identity))
+            return w;
+    }
+    return NULL;
+}
+
+worker_t *registry_find(coordinator_t *self, const char *id, uint64_t incarnation)
+{
+    for (int i = 0; i < self->worker_count; i++) {
+        worker_t *w = self->workers[i];
+        if (w->incarnation == incarnation && strcmp(w->id, id) == 0)
+            return w;
+    }
+    return NULL;
+}
+
+worker_t *registry_add(coordinator_t *self, const proto_hello_t *hello, zframe_t *identity)
+{
+    if (self->worker_count >= COORD_MAX_WORKERS)
+        return NULL;
+    worker_t **bigger = realloc(self->workers, (size_t)(self->worker_count + 1) * sizeof *bigger);
+    worker_t *w = calloc(1, sizeof *w);
+    if (!bigger || !w) {
+        free(w);
+        if (bigger)
+            self->workers = bigger;
+        return NULL;
+    }
+    self->workers = bigger;
+    w->id = strdup(hello->worker_id);
+    w->incarnation = hello->incarnation;
+    w->identity = zframe_dup(identity);
+    w->threads = hello->threads;
+    w->capacity = hello->capacity;
+    w->state = WORKER_LIVE;
+    w->max_interval_seen = -1;
+    self->workers[self->worker_count++] = w;
+    return w;
+}
+
+void registry_destroy_all(coordinator_t *self)
+{
+    for (int i = 0; i < self->worker_count; i++) {
+        worker_t *w = self->workers[i];
+        free(w->id);
+        zframe_destroy(&w->identity);
+        free(w->seen);
+        free(w);
+    }
+    free(self->workers);
+    self->workers = NULL;
+    self->worker_count = 0;
+}
+
+int registry_live_count(const coordinator_t *self)
+{
+    int n = 0;
+    for (int i = 0; i < self->worker_count; i++)
+        n += self->workers[i]->state == WORKER_LIVE;
+    return n;
+}
+
+bool registry_mark_seq(worker_t *worker, uint64_t seq)
+{
+    if (seq == 0 || seq > COORD_MAX_SEQ)
+        return false;
+    size_t byte = (size_t)(seq / 8);
+    if (byte >= worker->seen_bytes) {
+        size_t bytes = worker->seen_bytes ? worker->seen_bytes : 64;
+        while (bytes <= byte)
+            bytes *= 2;
+        uint8_t *bigger = realloc(worker->seen, bytes);
+        if (!bigger)
+            return false;
+        memset(bigger + worker->seen_bytes, 0, bytes - worker->seen_bytes);
+        worker->seen = bigger;
+        worker->seen_bytes = bytes;
+    }
+    uint8_t bit = (uint8_t)(1u << (seq % 8));
+    if (worker->seen[byte] & bit)
+        return false;
+    worker->seen[byte] |= bit;
+    return true;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    const worker_t *wa = *(const worker_t *const *)a, *wb = *(const worker_t *const *)b;
+    int c = strcmp(wa->id, wb->id);
+    if (c)
+        return c;
+    return wa->incarnation < wb->incarnation ? -1 : wa->incarnation > wb->incarnation;
+}
+
+void registry_assign_segments(coordinator_t *self)
+{
+    /* Ordered by id so that the same fleet gets the same segments run after run. */
+    worker_t **live = calloc((size_t)self->worker_count + 1, sizeof *live);
+    int n = 0;
+    int64_t capacity = 0;
+    for (int i = 0; i < self->worker_count; i++) {
+        worker_t *w = self->workers[i];
+        w->from = w->to = 0;
+        if (w->state == WORKER_LIVE && w->has_plan) {
+            live[n++] = w;
+            capacity += w->capacity;
+        }
+    }
+    qsort(live, (size_t)n, sizeof *live, by_id);
+    int64_t cumulative = 0;
+    for (int i = 0; i < n; i++) {
+        live[i]->from = (double)cumulative / (double)capacity;
+        cumulative += live[i]->capacity;
+        /* The last segment ends at exactly 1 so the partition covers [0, 1). */
+        live[i]->to = i == n - 1 ? 1.0 : (double)cumulative / (double)capacity;
+    }
+    free(live);
+}
+
+int registry_expire(coordinator_t *self, int64_t now_ns)
+{
+    int died = 0;
+    for (int i = 0; i < self->worker_count; i++) {
+        worker_t *w = self->workers[i];
+        if (w->state != WORKER_LIVE || now_ns - w->last_heard_ns <= COORD_LEASE_BEATS * self->hb_ns)
+            continue;
+        w->state = WORKER_DEAD;
+        w->lost_at_ns = now_ns;
+        died++;
+        log_warn("worker %s silent for %lld ms: lease expired, its segment [%.4f, %.4f) will be "
+                 "handed on",
+                 w->id, (long long)((now_ns - w->last_heard_ns) / 1000000), w->from, w->to);
+    }
+    return died;
+}
