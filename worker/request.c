@@ -233,6 +233,8 @@ static int class_of_content(request_t *self, bool complete)
     if (!self->thread->shared->stream)
         return complete ? -1 : ERR_TRUNCATED;
     int partial = sse_parser_finish(self->sse);
+    if (self->chunks == 0 && self->bytes > 0)
+        return ERR_MALFORMED; /* a 200 whose body holds no event at all is not SSE */
     if (!complete || partial || !(self->done_seen || self->finish_seen))
         return ERR_TRUNCATED;
     return -1;

@@ -109,7 +109,7 @@ void testkit_run_init(testkit_run_t *run, int target_count)
     memset(run, 0, sizeof *run);
     run->total = metrics_new(3);
     run->target_count = target_count;
-    for (int i = 0; i < target_count && i < 8; i++)
+    for (int i = 0; i < target_count && i < 16; i++)
         run->per_target[i] = metrics_new(2);
     buf_init(&run->jsonl);
 }
@@ -117,7 +117,7 @@ void testkit_run_init(testkit_run_t *run, int target_count)
 void testkit_run_free(testkit_run_t *run)
 {
     metrics_destroy(&run->total);
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 16; i++)
         metrics_destroy(&run->per_target[i]);
     buf_free(&run->jsonl);
 }
@@ -127,7 +127,7 @@ void testkit_collect_fn(void *arg, const engine_interval_t *interval)
     testkit_run_t *run = arg;
     run->intervals++;
     metrics_add(run->total, interval->total);
-    for (int i = 0; i < interval->target_count && i < run->target_count; i++)
+    for (int i = 0; i < interval->target_count && i < run->target_count && i < 16; i++)
         metrics_add(run->per_target[i], interval->per_target[i]);
     if (interval->requests_jsonl)
         buf_append(&run->jsonl, interval->requests_jsonl, interval->requests_jsonl_len);

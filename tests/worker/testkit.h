@@ -27,7 +27,7 @@ long testkit_server_stat(const testkit_server_t *srv, const char *field);
 
 typedef struct {
     metrics_t *total;
-    metrics_t *per_target[8];
+    metrics_t *per_target[16];
     int target_count;
     buf_t jsonl;
     int intervals;
