@@ -1,0 +1,574 @@
+/*  agent.c: the worker's side of the wire protocol (see agent.h, docs/fleet.md).
+
+    One loop, 20 ms ticks: read every message waiting, then do the timed duties
+    (heartbeat, lease check, collect closed intervals, re-send unacked snapshots).
+    Nothing here waits on the engine for long: engine calls post to the engine threads'
+    mailboxes and return.
+*/
+#include <czmq.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/exit_codes.h"
+#include "common/log.h"
+#include "proto/proto.h"
+#include "worker/agent.h"
+#include "worker/engine.h"
+
+#define TICK_MS        20
+#define LEASE_BEATS    3
+#define MAX_UNACKED    900 /* 15 minutes of 1 s snapshots; older ones are dropped, logged */
+#define DEFAULT_HB_MS  500
+#define BYE_WAIT_BEATS 6 /* at the end, how long to wait for the last acks */
+
+typedef enum { AGENT_HELLO, AGENT_ACTIVE, AGENT_DRAINING, AGENT_DONE } agent_state_t;
+
+typedef struct unacked_s {
+    uint64_t seq;
+    int64_t sent_ns;
+    buf_t bytes;
+    struct unacked_s *next;
+} unacked_t;
+
+typedef struct {
+    const agent_config_t *cfg;
+    zsock_t *sock;
+    char id[256];
+    uint64_t incarnation;
+    int version;
+    agent_state_t state;
+    char run_id[PROTO_MAX_STRING_BYTES + 1];
+    int64_t hb_ns;
+
+    /* clock */
+    int64_t offset_ns;     /* coordinator time - local time */
+    int64_t best_rtt_ns;   /* INT64_MAX until the first sample */
+    int64_t lease_base_ns; /* latest of our heartbeat times the coordinator echoed */
+    int64_t last_peer_time_ns, last_peer_rx_ns;
+    int64_t next_hb_ns, next_hello_ns, lost_since_ns;
+
+    /* load */
+    proto_msg_t plan;  /* decoded, owned; type PROTO_PLAN when we have one */
+    proto_msg_t phase; /* latest phase, owned */
+    bool phase_pending;
+    uint64_t applied_epoch;
+    engine_t *engine;
+    bool halted;
+
+    /* snapshots */
+    uint64_t next_seq;
+    unacked_t *unacked;
+    int unacked_count;
+    int64_t drain_deadline_ns, bye_deadline_ns;
+    bool stop_abort;
+    int exit_code;
+} agent_t;
+
+/* ---- sending --------------------------------------------------------------------- */
+
+static void send_msg(agent_t *self, const proto_msg_t *msg)
+{
+    buf_t out;
+    buf_init(&out);
+    proto_encode_version(msg, self->version, &out);
+    proto_send_bytes(self->sock, NULL, out.data, out.len);
+    buf_free(&out);
+}
+
+static void send_hello(agent_t *self)
+{
+    proto_msg_t msg = {.type = PROTO_HELLO};
+    int threads = self->cfg->threads > 0 ? self->cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads < 1)
+        threads = 1;
+    msg.u.hello = (proto_hello_t){self->id,
+                                  self->incarnation,
+                                  SURGE_VERSION,
+                                  threads,
+                                  self->cfg->capacity > 0 ? self->cfg->capacity : threads,
+                                  (char **)self->cfg->allow,
+                                  self->cfg->allow_count};
+    send_msg(self, &msg);
+}
+
+static void send_heartbeat(agent_t *self, int64_t now)
+{
+    proto_msg_t msg = {.type = PROTO_HEARTBEAT};
+    msg.u.heartbeat = (proto_heartbeat_t){now, self->last_peer_time_ns,
+                                          self->last_peer_rx_ns ? now - self->last_peer_rx_ns : 0};
+    send_msg(self, &msg);
+    self->next_hb_ns = now + self->hb_ns;
+}
+
+static void resend_unacked(agent_t *self, int64_t now, int64_t older_than_ns)
+{
+    for (unacked_t *u = self->unacked; u; u = u->next) {
+        if (now - u->sent_ns >= older_than_ns) {
+            proto_send_bytes(self->sock, NULL, u->bytes.data, u->bytes.len);
+            u->sent_ns = now;
+        }
+    }
+}
+
+static void drop_acked(agent_t *self, uint64_t seq)
+{
+    for (unacked_t **p = &self->unacked; *p; p = &(*p)->next) {
+        if ((*p)->seq == seq) {
+            unacked_t *u = *p;
+            *p = u->next;
+            buf_free(&u->bytes);
+            free(u);
+            self->unacked_count--;
+            return;
+        }
+    }
+}
+
+static void free_unacked(agent_t *self)
+{
+    while (self->unacked) {
+        unacked_t *u = self->unacked;
+        self->unacked = u->next;
+        buf_free(&u->bytes);
+        free(u);
+    }
+    self->unacked_count = 0;
+}
+
+static void on_interval(void *arg, const engine_interval_t *interval)
+{
+    agent_t *self = arg;
+    engine_status_t status;
+    engine_status(self->engine, &status);
+    proto_msg_t msg = {.type = PROTO_SNAPSHOT};
+    msg.u.snapshot = (proto_snapshot_t){.seq = ++self->next_seq,
+                                        .interval = interval->index,
+                                        .worker_id = self->id,
+                                        .epoch = self->applied_epoch,
+                                        .inflight = status.inflight,
+                                        .total = (metrics_t *)interval->total,
+                                        .per_target = (metrics_t **)interval->per_target,
+                                        .target_count = interval->target_count,
+                                        .requests_jsonl = (char *)interval->requests_jsonl,
+                                        .requests_jsonl_len = interval->requests_jsonl_len};
+    unacked_t *u = calloc(1, sizeof *u);
+    if (!u)
+        return;
+    u->seq = msg.u.snapshot.seq;
+    u->sent_ns = clock_now_ns();
+    buf_init(&u->bytes);
+    proto_encode_version(&msg, self->version, &u->bytes);
+    proto_send_bytes(self->sock, NULL, u->bytes.data, u->bytes.len);
+
+    /* Append (order matters for re-sending), dropping the oldest past the cap. */
+    unacked_t **tail = &self->unacked;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = u;
+    if (++self->unacked_count > MAX_UNACKED) {
+        log_warn("%d snapshots unacknowledged: dropping seq %llu", self->unacked_count,
+                 (unsigned long long)self->unacked->seq);
+        drop_acked(self, self->unacked->seq);
+    }
+}
+
+/* ---- engine ---------------------------------------------------------------------- */
+
+static bool host_allowed(const agent_t *self, const char *url, char *host, size_t host_size)
+{
+    const char *h = strstr(url, "://");
+    h = h ? h + 3 : url;
+    size_t n = strcspn(h, ":/?#");
+    if (*h == '[') /* [v6]:port */
+        n = strcspn(h, "]") + 1;
+    snprintf(host, host_size, "%.*s", (int)n, h);
+    if (self->cfg->allow_count == 0)
+        return true;
+    for (int i = 0; i < self->cfg->allow_count; i++) {
+        if (fnmatch(self->cfg->allow[i], host, FNM_CASEFOLD) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void send_bye(agent_t *self, const char *reason)
+{
+    proto_msg_t msg = {.type = PROTO_BYE};
+    msg.u.bye.reason = (char *)reason;
+    send_msg(self, &msg);
+}
+
+/* Builds the engine once we have both the plan and a clock offset. */
+static void engine_ensure(agent_t *self)
+{
+    if (self->engine || self->plan.type != PROTO_PLAN || self->best_rtt_ns == INT64_MAX)
+        return;
+    const proto_plan_t *p = &self->plan.u.plan;
+    for (int i = 0; i < p->target_count; i++) {
+        char host[256];
+        if (!host_allowed(self, p->targets[i], host, sizeof host)) {
+            char reason[400];
+            snprintf(reason, sizeof reason, "target host %s is not in this worker's allow-list",
+                     host);
+            log_error("refusing the plan: %s", reason);
+            send_bye(self, reason);
+            self->state = AGENT_DONE;
+            self->exit_code = SURGE_EXIT_RUNTIME;
+            return;
+        }
+    }
+    engine_config_t config = {0};
+    config.target_urls = (const char *const *)p->targets;
+    config.target_count = p->target_count;
+    config.api = strcmp(p->api, "completions") == 0 ? ENGINE_API_COMPLETIONS : ENGINE_API_CHAT;
+    config.model = p->model;
+    config.stream = p->stream;
+    config.max_tokens = p->max_tokens;
+    config.ignore_eos = p->ignore_eos;
+    config.include_usage = true;
+    config.extra_body_json = *p->extra_body_json ? p->extra_body_json : NULL;
+    config.api_key_env = *p->api_key_env ? p->api_key_env : NULL;
+    config.timeout_ms = p->timeout_ms;
+    config.prompts = (const char *const *)p->prompts;
+    config.prompt_count = p->prompt_count;
+    config.threads = self->cfg->threads;
+    config.max_inflight = p->max_inflight;
+    config.run_t0_ns = p->run_t0_ns - self->offset_ns;
+    config.interval_ns = p->interval_ms * NS_PER_MS;
+    config.record_requests = p->record_requests;
+    config.slo_ttft_ms = p->slo_ttft_ms;
+    config.slo_tpot_ms = p->slo_tpot_ms;
+    config.slo_e2e_ms = p->slo_e2e_ms;
+    char err[512];
+    self->engine = engine_new(&config, err, sizeof err);
+    if (!self->engine) {
+        log_error("cannot start the engine: %s", err);
+        send_bye(self, err);
+        self->state = AGENT_DONE;
+        self->exit_code = SURGE_EXIT_RUNTIME;
+        return;
+    }
+    log_info("engine ready: %d targets, clock offset %+.3f ms (rtt %.3f ms)", p->target_count,
+             (double)self->offset_ns / 1e6, (double)self->best_rtt_ns / 1e6);
+}
+
+static void phase_apply(agent_t *self)
+{
+    if (!self->phase_pending || !self->engine)
+        return;
+    const proto_phase_t *p = &self->phase.u.phase;
+    engine_phase_t phase = {0};
+    phase.epoch = p->epoch;
+    phase.load = p->load == PROTO_LOAD_RATE          ? ENGINE_LOAD_RATE
+                 : p->load == PROTO_LOAD_CONCURRENCY ? ENGINE_LOAD_CONCURRENCY
+                                                     : ENGINE_LOAD_USERS;
+    phase.schedule = (schedule_spec_t){.arrival = (arrival_kind_t)p->arrival,
+                                       .gamma_shape = p->gamma_shape,
+                                       .start_rate_per_s = p->rate_start_per_s,
+                                       .end_rate_per_s = p->rate_end_per_s,
+                                       .duration_ns = p->duration_ns,
+                                       .seed = p->seed};
+    phase.concurrency = p->concurrency;
+    phase.users = p->users;
+    phase.think_time_mean_s = p->think_time_mean_s;
+    phase.segment_from = p->segment_from;
+    phase.segment_to = p->segment_to;
+    phase.t0_ns = p->t0_ns - self->offset_ns;
+    phase.duration_ns = p->duration_ns;
+    char err[256];
+    if (engine_start_phase(self->engine, &phase, err, sizeof err) != 0)
+        log_error("phase %s refused by the engine: %s", p->name, err);
+    else
+        log_info("phase %s (epoch %llu): segment [%.4f, %.4f) from %+.3f s", p->name,
+                 (unsigned long long)p->epoch, p->segment_from, p->segment_to,
+                 (double)(phase.t0_ns - clock_now_ns()) / 1e9);
+    self->applied_epoch = p->epoch;
+    self->phase_pending = false;
+    self->halted = false;
+}
+
+static void fence(agent_t *self, int64_t now, const char *why)
+{
+    if (self->engine && !self->halted) {
+        engine_halt(self->engine, true);
+        self->halted = true;
+    }
+    log_warn("%s: load stopped, looking for the coordinator again", why);
+    self->state = AGENT_HELLO;
+    self->lost_since_ns = now;
+    self->next_hello_ns = now;
+    self->phase_pending = false;
+}
+
+/* ---- receiving ------------------------------------------------------------------- */
+
+static void on_heartbeat(agent_t *self, const proto_heartbeat_t *hb, int64_t now)
+{
+    self->last_peer_time_ns = hb->time_ns;
+    self->last_peer_rx_ns = now;
+    if (hb->echo_ns <= 0 || hb->echo_ns > now)
+        return;
+    if (hb->echo_ns > self->lease_base_ns)
+        self->lease_base_ns = hb->echo_ns;
+    /* NTP: t1 = echo (ours), coordinator received at time - hold, replied at time, t4 = now. */
+    int64_t rtt = now - hb->echo_ns - hb->hold_ns;
+    if (rtt < 0)
+        rtt = 0;
+    if (rtt <= self->best_rtt_ns) {
+        self->best_rtt_ns = rtt;
+        self->offset_ns = ((hb->time_ns - hb->hold_ns - hb->echo_ns) + (hb->time_ns - now)) / 2;
+    }
+}
+
+static void on_message(agent_t *self, zmsg_t *zmsg, int64_t now)
+{
+    zframe_t *frame = zmsg_first(zmsg);
+    if (!frame || zmsg_size(zmsg) != 1) {
+        log_warn("coordinator sent a message of %zu frames: ignored", zmsg_size(zmsg));
+        return;
+    }
+    proto_msg_t msg;
+    char err[256];
+    int rc = proto_decode(&msg, zframe_data(frame), zframe_size(frame), err, sizeof err);
+    if (rc == PROTO_ERR_VERSION) {
+        log_error("the coordinator speaks protocol version %d, this worker %d: cannot join",
+                  msg.version, self->version);
+        self->state = AGENT_DONE;
+        self->exit_code = SURGE_EXIT_RUNTIME;
+        return;
+    }
+    if (rc != PROTO_OK) {
+        log_warn("coordinator message refused: %s", err);
+        return;
+    }
+    switch (msg.type) {
+    case PROTO_WELCOME:
+        if (!msg.u.welcome.accepted) {
+            log_error("the coordinator refused this worker: %s", msg.u.welcome.reason);
+            self->state = AGENT_DONE;
+            self->exit_code = SURGE_EXIT_RUNTIME;
+            break;
+        }
+        if (self->run_id[0] && strcmp(self->run_id, msg.u.welcome.run_id) != 0) {
+            log_info("a new run (%s): starting over", msg.u.welcome.run_id);
+            engine_destroy(&self->engine);
+            proto_msg_clear(&self->plan);
+            free_unacked(self);
+        }
+        snprintf(self->run_id, sizeof self->run_id, "%s", msg.u.welcome.run_id);
+        self->hb_ns = msg.u.welcome.heartbeat_ms * NS_PER_MS;
+        if (self->state == AGENT_HELLO) {
+            self->state = AGENT_ACTIVE;
+            self->lease_base_ns = now;
+            log_info("joined run %s (heartbeat %lld ms)", self->run_id,
+                     (long long)msg.u.welcome.heartbeat_ms);
+        }
+        send_heartbeat(self, now);
+        resend_unacked(self, now, 0);
+        break;
+    case PROTO_PLAN:
+        proto_msg_clear(&self->plan);
+        self->plan = msg;
+        msg.owned = false; /* moved */
+        engine_ensure(self);
+        break;
+    case PROTO_PHASE:
+        if (self->phase_pending && msg.u.phase.epoch <= self->phase.u.phase.epoch)
+            break;
+        if (msg.u.phase.epoch <= self->applied_epoch)
+            break; /* a duplicate: commands are idempotent */
+        proto_msg_clear(&self->phase);
+        self->phase = msg;
+        msg.owned = false;
+        self->phase_pending = true;
+        break;
+    case PROTO_HEARTBEAT:
+        on_heartbeat(self, &msg.u.heartbeat, now);
+        engine_ensure(self);
+        break;
+    case PROTO_ACK:
+        drop_acked(self, msg.u.ack.seq);
+        break;
+    case PROTO_STOP:
+        if (self->state == AGENT_DRAINING && (!msg.u.stop.abort || self->stop_abort))
+            break;
+        log_info("stop (%s)%s", msg.u.stop.reason, msg.u.stop.abort ? ", aborting in-flight" : "");
+        if (self->engine)
+            engine_halt(self->engine, msg.u.stop.abort);
+        self->halted = true;
+        self->phase_pending = false;
+        self->stop_abort = msg.u.stop.abort;
+        if (self->state != AGENT_DRAINING) {
+            self->state = AGENT_DRAINING;
+            self->drain_deadline_ns = INT64_MAX;
+            self->bye_deadline_ns = 0;
+        }
+        break;
+    default:
+        log_warn("unexpected %s message from the coordinator: ignored", proto_type_name(msg.type));
+        break;
+    }
+    if (msg.owned)
+        proto_msg_clear(&msg);
+}
+
+/* ---- the loop -------------------------------------------------------------------- */
+
+static uint64_t random_u64(void)
+{
+    uint64_t v = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f) {
+        if (fread(&v, sizeof v, 1, f) != 1)
+            v = 0;
+        fclose(f);
+    }
+    return v ^ (uint64_t)clock_wall_ns() ^ ((uint64_t)getpid() << 32);
+}
+
+/* At the end: once nothing is in flight (or on abort), flush the last partial interval,
+   wait for the acks, say bye. */
+static void drain_step(agent_t *self, int64_t now)
+{
+    if (self->bye_deadline_ns == 0) {
+        engine_status_t status = {0};
+        if (self->engine)
+            engine_status(self->engine, &status);
+        if (status.inflight > 0 && !self->stop_abort)
+            return;
+        if (self->engine)
+            engine_collect(self->engine, true, on_interval, self);
+        self->bye_deadline_ns = now + BYE_WAIT_BEATS * self->hb_ns;
+        return;
+    }
+    if (self->engine)
+        engine_collect(self->engine, false, on_interval, self);
+    if (self->unacked_count == 0 || now >= self->bye_deadline_ns) {
+        if (self->unacked_count)
+            log_warn("%d snapshots never acknowledged", self->unacked_count);
+        send_bye(self, "run complete");
+        self->state = AGENT_DONE;
+        self->exit_code = self->unacked_count ? SURGE_EXIT_RUNTIME : SURGE_EXIT_OK;
+    }
+}
+
+int agent_run(const agent_config_t *config, volatile sig_atomic_t *stop)
+{
+    agent_t agent = {0}, *self = &agent;
+    self->cfg = config;
+    self->version = config->protocol_version > 0 ? config->protocol_version : PROTO_VERSION;
+    self->hb_ns = DEFAULT_HB_MS * NS_PER_MS;
+    self->best_rtt_ns = INT64_MAX;
+    self->incarnation = random_u64();
+    if (config->worker_id) {
+        snprintf(self->id, sizeof self->id, "%s", config->worker_id);
+    } else {
+        char host[200] = "worker";
+        gethostname(host, sizeof host - 1);
+        snprintf(self->id, sizeof self->id, "%s:%d", host, (int)getpid());
+    }
+    int64_t reconnect_ns =
+        (config->reconnect_timeout_ms > 0 ? config->reconnect_timeout_ms : 60000) * NS_PER_MS;
+
+    self->sock = zsock_new(ZMQ_DEALER);
+    /* A stable routing id: after a reconnect the coordinator (ROUTER_HANDOVER) still knows
+       which worker this is, even before our next hello. */
+    char routing_id[300];
+    snprintf(routing_id, sizeof routing_id, "%s/%016llx", self->id,
+             (unsigned long long)self->incarnation);
+    zsock_set_identity(self->sock, routing_id);
+    zsock_set_sndtimeo(self->sock, 0); /* never block the loop; a full queue drops */
+    zsock_set_linger(self->sock, 500);
+    zsock_set_reconnect_ivl(self->sock, 100);
+    zsock_set_maxmsgsize(self->sock, PROTO_MAX_MESSAGE_BYTES + 4096);
+    if (zsock_connect(self->sock, "%s", config->endpoint) != 0) {
+        log_error("cannot connect to %s", config->endpoint);
+        zsock_destroy(&self->sock);
+        return SURGE_EXIT_USAGE;
+    }
+    log_info("worker %s connecting to %s", self->id, config->endpoint);
+    self->state = AGENT_HELLO;
+    self->lost_since_ns = clock_now_ns();
+    self->exit_code = SURGE_EXIT_OK;
+
+    zpoller_t *poller = zpoller_new(self->sock, NULL);
+    while (self->state != AGENT_DONE) {
+        zpoller_wait(poller, TICK_MS);
+        int64_t now = clock_now_ns();
+        while (self->state != AGENT_DONE && (zsock_events(self->sock) & ZMQ_POLLIN)) {
+            zmsg_t *zmsg = zmsg_recv(self->sock);
+            if (!zmsg)
+                break;
+            on_message(self, zmsg, now);
+            zmsg_destroy(&zmsg);
+        }
+        if (self->state == AGENT_DONE)
+            break;
+        now = clock_now_ns();
+        if (*stop && self->state != AGENT_DRAINING) {
+            log_info("signal: stopping the load and sending what was measured");
+            if (self->engine)
+                engine_halt(self->engine, true);
+            self->stop_abort = true;
+            self->state = AGENT_DRAINING;
+            self->bye_deadline_ns = 0;
+        }
+        switch (self->state) {
+        case AGENT_HELLO:
+            if (now >= self->next_hello_ns) {
+                send_hello(self);
+                send_heartbeat(self, now);
+                self->next_hello_ns = now + self->hb_ns;
+            }
+            if (now - self->lost_since_ns > reconnect_ns) {
+                log_error("no coordinator at %s for %lld s: giving up", config->endpoint,
+                          (long long)(reconnect_ns / NS_PER_S));
+                self->state = AGENT_DONE;
+                self->exit_code = SURGE_EXIT_RUNTIME;
+            }
+            break;
+        case AGENT_ACTIVE:
+            /* The lease: the coordinator must have echoed one of our heartbeats within the
+               last 3 intervals, or it may consider us dead and hand our segment on. */
+            if (now - self->lease_base_ns > LEASE_BEATS * self->hb_ns) {
+                fence(self, now, "the coordinator is silent for 3 heartbeats");
+                break;
+            }
+            if (now >= self->next_hb_ns)
+                send_heartbeat(self, now);
+            engine_ensure(self);
+            phase_apply(self);
+            resend_unacked(self, now, LEASE_BEATS * self->hb_ns);
+            break;
+        case AGENT_DRAINING:
+            if (now >= self->next_hb_ns)
+                send_heartbeat(self, now);
+            if (!self->stop_abort && now - self->lease_base_ns > LEASE_BEATS * self->hb_ns) {
+                log_warn("the coordinator is silent for 3 heartbeats: aborting in-flight requests");
+                if (self->engine)
+                    engine_halt(self->engine, true);
+                self->stop_abort = true;
+            }
+            drain_step(self, now);
+            if (self->state == AGENT_DRAINING && now - self->lease_base_ns > 2 * reconnect_ns) {
+                self->state = AGENT_DONE;
+                self->exit_code = SURGE_EXIT_RUNTIME;
+            }
+            break;
+        case AGENT_DONE:
+            break;
+        }
+        if (self->engine && self->state != AGENT_DONE)
+            engine_collect(self->engine, false, on_interval, self);
+    }
+    zpoller_destroy(&poller);
+    engine_destroy(&self->engine);
+    proto_msg_clear(&self->plan);
+    proto_msg_clear(&self->phase);
+    free_unacked(self);
+    zsock_destroy(&self->sock);
+    return self->exit_code;
+}

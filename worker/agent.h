@@ -1,0 +1,42 @@
+/*  agent.h: the worker's ZeroMQ side: joins a coordinator and drives the load engine.
+
+    One DEALER socket, handled on the caller's thread (the engine's HTTP loops run on
+    their own threads, so heartbeats are never starved by load). The agent says hello,
+    estimates its clock offset to the coordinator from heartbeat round trips (keeping
+    the minimum-RTT sample), builds the engine from the plan message, turns phase
+    messages into engine_start_phase (coordinator time -> local monotonic time), and
+    sends every closed interval as a snapshot, kept until acknowledged and re-sent
+    after a reconnect.
+
+    Self-fencing: when the coordinator has not echoed one of our heartbeats for 3
+    heartbeat intervals (it may not be hearing us, so it may already have handed our
+    segment on), the agent halts the engine and aborts in-flight requests, then says
+    hello again; a fleet that loses its coordinator stops within that time.
+*/
+#ifndef SURGE_WORKER_AGENT_H
+#define SURGE_WORKER_AGENT_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *endpoint;  /* "tcp://host:5555" */
+    const char *worker_id; /* NULL: hostname:pid */
+    int threads;           /* engine threads, 0 = one per core */
+    int capacity;          /* weight for segment sizing, 0 = threads */
+    bool insecure;         /* allow a non-loopback endpoint without CURVE */
+    /* Targets this worker may send to: host patterns (fnmatch, "*.svc.cluster.local",
+       "10.0.*"); none = any. A plan naming another host is refused. Borrowed. */
+    const char *const *allow;
+    int allow_count;
+    int64_t reconnect_timeout_ms; /* give up when no coordinator for this long; 0 = 60 s */
+    int protocol_version;         /* 0 = PROTO_VERSION (tests announce another) */
+} agent_config_t;
+
+/* Runs until the coordinator ends the run (exit 0), refuses us or is gone for longer
+   than reconnect_timeout_ms (exit 3), or *stop becomes non-zero (SIGINT/SIGTERM: stop
+   the load, send what was measured, exit 0). Returns an exit code. */
+int agent_run(const agent_config_t *config, volatile sig_atomic_t *stop);
+
+#endif
