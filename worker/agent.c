@@ -476,8 +476,8 @@ int agent_run(const agent_config_t *config, volatile sig_atomic_t *stop)
     self->sock = zsock_new(ZMQ_DEALER);
     /* A stable routing id: after a reconnect the coordinator (ROUTER_HANDOVER) still knows
        which worker this is, even before our next hello. */
-    char routing_id[300];
-    snprintf(routing_id, sizeof routing_id, "%s/%016llx", self->id,
+    char routing_id[256]; /* ZeroMQ routing ids are at most 255 bytes */
+    snprintf(routing_id, sizeof routing_id, "%.200s/%016llx", self->id,
              (unsigned long long)self->incarnation);
     zsock_set_identity(self->sock, routing_id);
     zsock_set_sndtimeo(self->sock, 0); /* never block the loop; a full queue drops */
