@@ -96,7 +96,7 @@ static void test_encode_decode_round_trip_keeps_every_count(void)
                 for (int i = 0; i < 2000; i++) {
                     int64_t v = (int64_t)(exp(rng_unit() * 21.0));
                     hist_record_n(h, v > top ? top : v,
-                                  (int64_t)(rng_next() >> (rng_next() % 64 + 8)));
+                                  (int64_t)(rng_next() >> (rng_next() % 56 + 8)));
                 }
                 hist_record_n(h, 1000, INT64_MAX - hist_total_count(h) - 1); /* near the cap */
                 break;
