@@ -67,7 +67,7 @@ struct _sim_request_t {
     struct evhttp_connection *evcon;
     sim_seq_t *seq;
     bool chat, stream, include_usage, continuous_usage;
-    bool drop_decided, drop_pending;
+    bool drop_decided, drop_armed, drop_pending;
     sim_request_t *next_drop;
     char id[48];
     int64_t created_s;
@@ -404,7 +404,8 @@ static void maybe_schedule_drop(sim_request_t *r, int token_index)
     if (r->drop_decided ||
         !sim_faults_active(&self->faults, SIM_FAULT_DROP_MID_STREAM, self->step_now_ns))
         return;
-    /* Mid-stream: after the first token went out, so the client saw a 200 and data. */
+    /* Mid-stream: the connection is cut when the next token is due, so the client has
+       seen a 200 and data (this token has had a loop turn to reach the socket). */
     if (token_index < 1)
         return;
     r->drop_decided = true;
@@ -412,9 +413,7 @@ static void maybe_schedule_drop(sim_request_t *r, int token_index)
     if (sim_rng_unit(&self->fault_rng) > fault->fraction)
         return;
     fault->hits_total++;
-    r->drop_pending = true;
-    r->next_drop = self->drops;
-    self->drops = r;
+    r->drop_armed = true;
 }
 
 static void on_token(void *user, int index, bool finished, void *arg)
@@ -424,7 +423,15 @@ static void on_token(void *user, int index, bool finished, void *arg)
     sim_server_t *self = r->server;
     int64_t now = self->step_now_ns;
     if (finished)
-        r->seq = NULL; /* the engine has let go of it */
+        r->seq = NULL;   /* the engine has let go of it */
+    if (r->drop_armed) { /* cut after this step, in server_process_drops; nothing more */
+        if (!r->drop_pending) {
+            r->drop_pending = true;
+            r->next_drop = self->drops;
+            self->drops = r;
+        }
+        return;
+    }
     if (index == 1) {
         r->first_token_ns = now;
         sim_metrics_observe(self->metrics, SIM_HIST_TTFT, (double)(now - r->arrival_ns) / NS_PER_S);

@@ -24,7 +24,7 @@ static const char *const words[] = {
     " turns",    " carries",    " follows",  " finds",    " makes",    " builds",  " reads",
     " writes",   " waits",      " listens",  " returns",  " begins",   " remains", " grows",
     " falls",    " rises",      " shines",   " breaks",   " bends",    " counts",  " sings",
-    ".",         ",",           " while",    " because",  " when",     " where",   " after",
+    " nor",      " yet",        " while",    " because",  " when",     " where",   " after",
     " before",   " until",      " though",   " maybe",    " perhaps",  " still",   " even",
     " only",     " also",       " then",     " there",    " here",     " each",    " many",
     " few",      " some",       " most",     " one",      " two",      " three",   " seven",
