@@ -1,0 +1,132 @@
+/*  cmd_worker.c: `surge worker --connect tcp://HOST:PORT`: join a coordinator (worker/agent.h). */
+#include <czmq.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "common/exit_codes.h"
+#include "common/log.h"
+#include "coordinator/coordinator.h"
+#include "coordinator/plan.h"
+#include "worker/agent.h"
+
+#define MAX_ALLOW 64
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: surge worker --connect tcp://HOST:PORT [options]\n\n"
+            "Joins a coordinator, generates the load it assigns and sends measurements back.\n"
+            "Stops all traffic within 3 heartbeats when the coordinator is lost.\n\n"
+            "options:\n"
+            "  --connect ENDPOINT       the coordinator (tcp://host:5555)\n"
+            "  --threads N              engine threads (default: one per core)\n"
+            "  --capacity N             weight for this worker's share (default: threads)\n"
+            "  --id NAME                worker id (default hostname:pid); unique in the fleet\n"
+            "  --allow PATTERN          target hosts this worker may load (fnmatch, repeatable;\n"
+            "                           default: any). A plan naming another host is refused\n"
+            "  --reconnect-timeout D    give up when no coordinator for D (default 60s)\n"
+            "  --insecure               allow a non-loopback coordinator without CURVE\n"
+            "  --log-level LEVEL        debug, info, warn, error (default info)\n"
+            "  -h, --help               this help\n\n"
+            "environment: SURGE_TEST_PROTOCOL_VERSION=N announces another protocol version\n"
+            "(tests of the version check only).\n"
+            "exit codes: 0 the run ended, 2 bad usage, 3 refused or coordinator lost\n"
+            "docs: docs/fleet.md\n");
+}
+
+int cmd_worker(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"connect", required_argument, 0, 'c'},  {"threads", required_argument, 0, 't'},
+        {"capacity", required_argument, 0, 'k'}, {"id", required_argument, 0, 'i'},
+        {"allow", required_argument, 0, 'a'},    {"reconnect-timeout", required_argument, 0, 'r'},
+        {"insecure", no_argument, 0, 'x'},       {"log-level", required_argument, 0, 'l'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+    };
+    agent_config_t config = {0};
+    const char *allow[MAX_ALLOW];
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config.endpoint = optarg;
+            break;
+        case 't':
+            config.threads = atoi(optarg);
+            break;
+        case 'k':
+            config.capacity = atoi(optarg);
+            break;
+        case 'i':
+            config.worker_id = optarg;
+            break;
+        case 'a':
+            if (config.allow_count < MAX_ALLOW)
+                allow[config.allow_count++] = optarg;
+            break;
+        case 'r':
+            if (plan_parse_duration_ms(optarg, &config.reconnect_timeout_ms) != 0) {
+                fprintf(stderr, "surge worker: --reconnect-timeout: '%s' is not a duration\n",
+                        optarg);
+                return SURGE_EXIT_USAGE;
+            }
+            break;
+        case 'x':
+            config.insecure = true;
+            break;
+        case 'l': {
+            log_level_t level;
+            if (log_level_parse(optarg, &level) != 0) {
+                fprintf(stderr, "surge worker: --log-level: debug, info, warn or error\n");
+                return SURGE_EXIT_USAGE;
+            }
+            log_set_level(level);
+            break;
+        }
+        case 'h':
+            usage(stdout);
+            return SURGE_EXIT_OK;
+        default:
+            usage(stderr);
+            return SURGE_EXIT_USAGE;
+        }
+    }
+    if (!config.endpoint || optind < argc || config.threads < 0 || config.capacity < 0) {
+        usage(stderr);
+        return SURGE_EXIT_USAGE;
+    }
+    if (!endpoint_is_loopback(config.endpoint) && !config.insecure) {
+        fprintf(stderr,
+                "surge worker: %s is not a loopback endpoint: without CURVE (not available yet) "
+                "anyone on the path could steer this worker; pass --insecure to accept that\n",
+                config.endpoint);
+        return SURGE_EXIT_USAGE;
+    }
+    config.allow = allow;
+    const char *version = getenv("SURGE_TEST_PROTOCOL_VERSION");
+    if (version)
+        config.protocol_version = atoi(version);
+
+    static char role[64];
+    snprintf(role, sizeof role, "worker %s", config.worker_id ? config.worker_id : "");
+    log_set_role(config.worker_id ? role : "worker");
+    zsys_handler_set(NULL);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return agent_run(&config, &stop_requested);
+}

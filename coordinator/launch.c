@@ -1,0 +1,532 @@
+/*  launch.c: `surge run` / `surge coordinator` (see launch.h, docs/fleet.md).
+
+    Local processes are started with fork + exec of /proc/self/exe (the same binary),
+    with PR_SET_PDEATHSIG so they never outlive a killed parent, and are stopped at the
+    end: workers leave by themselves after the coordinator's stop; whatever is still
+    running after a grace time gets SIGTERM, then SIGKILL.
+*/
+#include <czmq.h>
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/exit_codes.h"
+#include "common/log.h"
+#include "coordinator/coordinator.h"
+#include "coordinator/launch.h"
+
+#define MAX_CHILDREN 1024
+
+typedef struct {
+    const char *plan_path;
+    plan_flags_t flags;
+    coordinator_config_t coord;
+    int local_workers;
+    int worker_threads;
+    bool sim;
+    const char *sim_profile;
+    int sim_replicas;
+    bool quiet;
+} options_t;
+
+typedef struct {
+    pid_t pids[MAX_CHILDREN];
+    int count;
+} children_t;
+
+static coordinator_t *running_coordinator; /* for the signal handler */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (running_coordinator)
+        coordinator_request_stop(running_coordinator);
+}
+
+static void usage(FILE *out, launch_mode_t mode)
+{
+    if (mode == LAUNCH_RUN)
+        fprintf(out,
+                "usage: surge run [PLAN.yaml] [options]\n"
+                "       surge run --target URL --model NAME --rate R --duration D [options]\n\n"
+                "Runs a plan with a coordinator, N local worker processes and, for sim://\n"
+                "targets or --sim, a local simulated vLLM node, all started and stopped here.\n\n");
+    else
+        fprintf(out,
+                "usage: surge coordinator [PLAN.yaml] --bind tcp://HOST:PORT --workers N "
+                "[options]\n"
+                "       surge coordinator --target URL --model NAME --rate R --duration D "
+                "[options]\n\n"
+                "Drives a fleet of `surge worker --connect ...` processes through a plan.\n\n");
+    fprintf(out,
+            "fleet:\n"
+            "  --workers N           %s\n"
+            "  --out DIR             results directory (default results/<UTC timestamp>)\n"
+            "  --record-requests     also write requests.jsonl (one line per request)\n"
+            "  --quiet               no progress output\n"
+            "  --progress MODE       auto (live line on a terminal, else plain lines), line, "
+            "plain\n"
+            "  --heartbeat D         heartbeat interval (default 500ms; dead after 3 missed)\n"
+            "  --drain D             wait for in-flight requests after the plan (default 15s)\n",
+            mode == LAUNCH_RUN ? "local worker processes (default: one per core)"
+                               : "workers to wait for (default 1)");
+    if (mode == LAUNCH_COORDINATOR)
+        fprintf(out,
+                "  --bind ENDPOINT       where workers connect (default tcp://127.0.0.1:5555)\n"
+                "  --min-workers M       start with M workers once --ready-timeout passed\n"
+                "  --ready-timeout D     how long to wait for workers (default 30s)\n"
+                "  --insecure            allow binding off loopback without CURVE "
+                "(docs/fleet.md)\n");
+    else
+        fprintf(out, "  --threads N           engine threads per local worker (default 1)\n"
+                     "  --sim                 start a local `surge sim` and use it as the target\n"
+                     "  --sim-profile NAME    its profile (default tiny); sim://NAME targets "
+                     "also start one\n"
+                     "  --sim-replicas N      simulated GPU replicas behind it (default 1)\n");
+    fprintf(out,
+            "\nplan from flags (without PLAN.yaml):\n"
+            "  --target URL          base URL (http://host:8000) or sim://PROFILE\n"
+            "  --model NAME          model name sent in requests\n"
+            "  --rate R              open loop: requests per second (whole fleet)\n"
+            "  --concurrency N       closed loop: requests in flight (instead of --rate)\n"
+            "  --duration D          e.g. 60s, 5m (default 60s)\n"
+            "  --warmup D            a warm-up phase first, left out of the summary\n"
+            "  --arrival KIND        poisson (default), constant, gamma\n"
+            "  --burstiness K        gamma shape (< 1 burstier than Poisson)\n"
+            "  --max-tokens N        max_tokens of every request\n"
+            "  --ignore-eos          ask the server to ignore EOS (vLLM)\n"
+            "  --api KIND            chat (default) or completions\n"
+            "  --seed N              arrival and prompt seed (default 1)\n"
+            "  -h, --help            this help\n\n"
+            "exit codes: 0 success, 1 a verdict failed, 2 bad usage or plan, 3 runtime failure\n"
+            "docs: docs/fleet.md, docs/results.md\n");
+}
+
+enum {
+    OPT_WORKERS = 256,
+    OPT_OUT,
+    OPT_RECORD,
+    OPT_QUIET,
+    OPT_PROGRESS,
+    OPT_HEARTBEAT,
+    OPT_DRAIN,
+    OPT_BIND,
+    OPT_MIN_WORKERS,
+    OPT_READY_TIMEOUT,
+    OPT_INSECURE,
+    OPT_THREADS,
+    OPT_SIM,
+    OPT_SIM_PROFILE,
+    OPT_SIM_REPLICAS,
+    OPT_TARGET,
+    OPT_MODEL,
+    OPT_RATE,
+    OPT_CONCURRENCY,
+    OPT_DURATION,
+    OPT_WARMUP,
+    OPT_ARRIVAL,
+    OPT_BURSTINESS,
+    OPT_MAX_TOKENS,
+    OPT_IGNORE_EOS,
+    OPT_API,
+    OPT_SEED
+};
+
+static int parse_int(const char *flag, const char *text, int min, int *out)
+{
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (*text == '\0' || *end != '\0' || v < min || v > 1000000000) {
+        fprintf(stderr, "surge: %s: '%s' is not an integer >= %d\n", flag, text, min);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_duration(const char *flag, const char *text, int64_t *out_ms)
+{
+    if (plan_parse_duration_ms(text, out_ms) != 0) {
+        fprintf(stderr, "surge: %s: '%s' is not a duration (500ms, 30s, 5m, 1h)\n", flag, text);
+        return -1;
+    }
+    return 0;
+}
+
+/* 0 ok, 1 help printed, -1 bad usage (message printed). */
+static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"workers", required_argument, 0, OPT_WORKERS},
+        {"out", required_argument, 0, OPT_OUT},
+        {"record-requests", no_argument, 0, OPT_RECORD},
+        {"quiet", no_argument, 0, OPT_QUIET},
+        {"progress", required_argument, 0, OPT_PROGRESS},
+        {"heartbeat", required_argument, 0, OPT_HEARTBEAT},
+        {"drain", required_argument, 0, OPT_DRAIN},
+        {"bind", required_argument, 0, OPT_BIND},
+        {"min-workers", required_argument, 0, OPT_MIN_WORKERS},
+        {"ready-timeout", required_argument, 0, OPT_READY_TIMEOUT},
+        {"insecure", no_argument, 0, OPT_INSECURE},
+        {"threads", required_argument, 0, OPT_THREADS},
+        {"sim", no_argument, 0, OPT_SIM},
+        {"sim-profile", required_argument, 0, OPT_SIM_PROFILE},
+        {"sim-replicas", required_argument, 0, OPT_SIM_REPLICAS},
+        {"target", required_argument, 0, OPT_TARGET},
+        {"model", required_argument, 0, OPT_MODEL},
+        {"rate", required_argument, 0, OPT_RATE},
+        {"concurrency", required_argument, 0, OPT_CONCURRENCY},
+        {"duration", required_argument, 0, OPT_DURATION},
+        {"warmup", required_argument, 0, OPT_WARMUP},
+        {"arrival", required_argument, 0, OPT_ARRIVAL},
+        {"burstiness", required_argument, 0, OPT_BURSTINESS},
+        {"max-tokens", required_argument, 0, OPT_MAX_TOKENS},
+        {"ignore-eos", no_argument, 0, OPT_IGNORE_EOS},
+        {"api", required_argument, 0, OPT_API},
+        {"seed", required_argument, 0, OPT_SEED},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    memset(o, 0, sizeof *o);
+    o->flags.duration_ms = 60000;
+    o->coord.bind = "tcp://127.0.0.1:5555";
+    o->coord.workers = 1;
+    o->worker_threads = 1;
+    o->sim_profile = "tiny";
+    o->sim_replicas = 1;
+    if (mode == LAUNCH_RUN) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        o->local_workers = cores > 0 ? (int)cores : 1;
+    }
+    optind = 1;
+    opterr = 1;
+    int c, n;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int rc = 0;
+        switch (c) {
+        case 'h':
+            usage(stdout, mode);
+            return 1;
+        case OPT_WORKERS:
+            rc = parse_int("--workers", optarg, 1, &n);
+            o->coord.workers = o->local_workers = n;
+            break;
+        case OPT_OUT:
+            o->coord.out_dir = optarg;
+            break;
+        case OPT_RECORD:
+            o->coord.record_requests = true;
+            break;
+        case OPT_QUIET:
+            o->coord.progress = PROGRESS_NONE;
+            break;
+        case OPT_PROGRESS:
+            if (strcmp(optarg, "auto") == 0)
+                o->coord.progress = PROGRESS_AUTO;
+            else if (strcmp(optarg, "line") == 0)
+                o->coord.progress = PROGRESS_LINE;
+            else if (strcmp(optarg, "plain") == 0)
+                o->coord.progress = PROGRESS_PLAIN;
+            else {
+                fprintf(stderr, "surge: --progress: auto, line or plain\n");
+                rc = -1;
+            }
+            break;
+        case OPT_HEARTBEAT:
+            rc = parse_duration("--heartbeat", optarg, &o->coord.heartbeat_ms);
+            break;
+        case OPT_DRAIN:
+            rc = parse_duration("--drain", optarg, &o->coord.drain_ms);
+            break;
+        case OPT_BIND:
+            o->coord.bind = optarg;
+            break;
+        case OPT_MIN_WORKERS:
+            rc = parse_int("--min-workers", optarg, 1, &o->coord.min_workers);
+            break;
+        case OPT_READY_TIMEOUT:
+            rc = parse_duration("--ready-timeout", optarg, &o->coord.ready_timeout_ms);
+            break;
+        case OPT_INSECURE:
+            o->coord.insecure = true;
+            break;
+        case OPT_THREADS:
+            rc = parse_int("--threads", optarg, 1, &o->worker_threads);
+            break;
+        case OPT_SIM:
+            o->sim = true;
+            break;
+        case OPT_SIM_PROFILE:
+            o->sim_profile = optarg;
+            break;
+        case OPT_SIM_REPLICAS:
+            rc = parse_int("--sim-replicas", optarg, 1, &o->sim_replicas);
+            break;
+        case OPT_TARGET:
+            o->flags.target = optarg;
+            break;
+        case OPT_MODEL:
+            o->flags.model = optarg;
+            break;
+        case OPT_RATE:
+            o->flags.rate_per_s = strtod(optarg, NULL);
+            if (!(o->flags.rate_per_s > 0)) {
+                fprintf(stderr, "surge: --rate: '%s' is not a positive rate\n", optarg);
+                rc = -1;
+            }
+            break;
+        case OPT_CONCURRENCY:
+            rc = parse_int("--concurrency", optarg, 1, &o->flags.concurrency);
+            break;
+        case OPT_DURATION:
+            rc = parse_duration("--duration", optarg, &o->flags.duration_ms);
+            break;
+        case OPT_WARMUP:
+            rc = parse_duration("--warmup", optarg, &o->flags.warmup_ms);
+            break;
+        case OPT_ARRIVAL:
+            o->flags.arrival = optarg;
+            break;
+        case OPT_BURSTINESS:
+            o->flags.burstiness = strtod(optarg, NULL);
+            break;
+        case OPT_MAX_TOKENS:
+            rc = parse_int("--max-tokens", optarg, 1, &o->flags.max_tokens);
+            break;
+        case OPT_IGNORE_EOS:
+            o->flags.ignore_eos = true;
+            break;
+        case OPT_API:
+            o->flags.api = optarg;
+            break;
+        case OPT_SEED:
+            rc = parse_int("--seed", optarg, 0, &n);
+            o->flags.seed = (uint64_t)n;
+            break;
+        default:
+            rc = -1;
+        }
+        if (rc != 0)
+            return -1;
+    }
+    if (mode == LAUNCH_COORDINATOR && (o->local_workers || o->sim)) {
+        /* --workers is the expected count here; --sim only makes sense with `run`. */
+        if (o->sim) {
+            fprintf(stderr, "surge: --sim is a `surge run` option\n");
+            return -1;
+        }
+    }
+    if (optind < argc)
+        o->plan_path = argv[optind++];
+    if (optind < argc) {
+        fprintf(stderr, "surge: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- child processes --------------------------------------------------------------- */
+
+static pid_t spawn(char *const argv[], int stdout_fd)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (stdout_fd >= 0) {
+        dup2(stdout_fd, STDOUT_FILENO);
+        close(stdout_fd);
+    }
+    execv("/proc/self/exe", argv);
+    _exit(127);
+}
+
+static void children_add(children_t *c, pid_t pid)
+{
+    if (pid > 0 && c->count < MAX_CHILDREN)
+        c->pids[c->count++] = pid;
+}
+
+/* Waits up to wait_ms for every child, then SIGTERM, then SIGKILL. */
+static void children_stop(children_t *c, int64_t wait_ms)
+{
+    int64_t deadline = clock_now_ns() + wait_ms * NS_PER_MS;
+    for (int phase = 0; phase < 3; phase++) {
+        for (;;) {
+            int left = 0;
+            for (int i = 0; i < c->count; i++) {
+                if (c->pids[i] > 0 && waitpid(c->pids[i], NULL, WNOHANG) == c->pids[i])
+                    c->pids[i] = 0;
+                left += c->pids[i] > 0;
+            }
+            if (left == 0)
+                return;
+            if (clock_now_ns() >= deadline)
+                break;
+            usleep(20000);
+        }
+        for (int i = 0; i < c->count; i++) {
+            if (c->pids[i] > 0)
+                kill(c->pids[i], phase == 0 ? SIGTERM : SIGKILL);
+        }
+        deadline = clock_now_ns() + 2 * NS_PER_S;
+    }
+}
+
+/* Starts `surge sim` on a kernel-chosen port and reads its URL from its first line. */
+static int start_sim(children_t *children, const char *profile, int replicas, char *url,
+                     size_t url_size)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    char replicas_text[16];
+    snprintf(replicas_text, sizeof replicas_text, "%d", replicas);
+    char *argv[] = {"surge",         "sim",        "--listen",    "127.0.0.1:0", "--profile",
+                    (char *)profile, "--replicas", replicas_text, NULL};
+    pid_t pid = spawn(argv, fds[1]);
+    close(fds[1]);
+    if (pid < 0) {
+        close(fds[0]);
+        return -1;
+    }
+    children_add(children, pid);
+    char line[512];
+    size_t len = 0;
+    int64_t deadline = clock_now_ns() + 15 * NS_PER_S;
+    while (len < sizeof line - 1 && clock_now_ns() < deadline) {
+        struct pollfd p = {fds[0], POLLIN, 0};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t n = read(fds[0], line + len, 1);
+        if (n <= 0)
+            break;
+        if (line[len] == '\n')
+            break;
+        len++;
+    }
+    line[len] = '\0';
+    close(fds[0]);
+    const char *at = strstr(line, "http://");
+    if (!at)
+        return -1;
+    snprintf(url, url_size, "%s", at);
+    return 0;
+}
+
+/* ---- the command ------------------------------------------------------------------ */
+
+int launch_main(launch_mode_t mode, int argc, char **argv)
+{
+    options_t o;
+    int rc = parse_options(&o, mode, argc, argv);
+    if (rc != 0)
+        return rc > 0 ? SURGE_EXIT_OK : SURGE_EXIT_USAGE;
+    log_set_role(mode == LAUNCH_RUN ? "run" : "coordinator");
+
+    char err[1024] = "";
+    plan_t *plan = NULL;
+    if (o.plan_path) {
+        if (!plan_load_file) {
+            fprintf(stderr,
+                    "surge: %s: plan files are not supported by this build yet; use the "
+                    "flag form (--target --model --rate --duration)\n",
+                    o.plan_path);
+            return SURGE_EXIT_USAGE;
+        }
+        plan = plan_load_file(o.plan_path, err, sizeof err);
+    } else {
+        if (mode == LAUNCH_RUN && o.sim && !o.flags.target)
+            o.flags.target = "sim://";
+        plan = plan_new_from_flags(&o.flags, err, sizeof err);
+    }
+    if (!plan) {
+        fprintf(stderr, "surge: %s\n", err);
+        return SURGE_EXIT_USAGE;
+    }
+    if (o.coord.record_requests)
+        plan->record_requests = true;
+    o.coord.record_requests = plan->record_requests;
+    if (!o.coord.out_dir)
+        o.coord.out_dir = plan->out_dir;
+
+    children_t children = {0};
+    int exit_code = SURGE_EXIT_OK;
+    if (mode == LAUNCH_RUN) {
+        /* sim:// targets (or --sim) become one local simulator. */
+        char sim_url[256] = "";
+        for (int i = 0; i < plan->target_count; i++) {
+            if (strncmp(plan->target_urls[i], "sim://", 6) != 0 && !o.sim)
+                continue;
+            if (!sim_url[0]) {
+                const char *profile =
+                    plan->target_urls[i][6] && strncmp(plan->target_urls[i], "sim://", 6) == 0
+                        ? plan->target_urls[i] + 6
+                        : o.sim_profile;
+                if (start_sim(&children, profile, o.sim_replicas, sim_url, sizeof sim_url) != 0) {
+                    fprintf(stderr, "surge: could not start `surge sim --profile %s`\n", profile);
+                    children_stop(&children, 0);
+                    plan_destroy(&plan);
+                    return SURGE_EXIT_RUNTIME;
+                }
+                log_info("simulated node (%s) at %s", profile, sim_url);
+            }
+            plan_set_string(&plan->target_urls[i], sim_url);
+        }
+        o.coord.bind = "tcp://127.0.0.1:*";
+        o.coord.workers = o.local_workers;
+        o.coord.min_workers = 0;
+    }
+
+    zsys_handler_set(NULL); /* our handler, not czmq's */
+    int code = 0;
+    coordinator_t *coordinator = coordinator_new(plan, &o.coord, &code, err, sizeof err);
+    if (!coordinator) {
+        fprintf(stderr, "surge: %s\n", err);
+        children_stop(&children, 0);
+        plan_destroy(&plan);
+        return code;
+    }
+    running_coordinator = coordinator;
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    if (mode == LAUNCH_RUN) {
+        char threads[16];
+        snprintf(threads, sizeof threads, "%d", o.worker_threads);
+        for (int i = 0; i < o.local_workers; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "local-%d", i + 1);
+            char *wargv[] = {"surge",
+                             "worker",
+                             "--connect",
+                             (char *)coordinator_endpoint(coordinator),
+                             "--threads",
+                             threads,
+                             "--id",
+                             id,
+                             "--reconnect-timeout",
+                             "10s",
+                             NULL};
+            children_add(&children, spawn(wargv, -1));
+        }
+    }
+    exit_code = coordinator_run(coordinator);
+    running_coordinator = NULL;
+    printf("results: %s\n", coordinator_out_dir(coordinator));
+    fflush(stdout);
+    coordinator_destroy(&coordinator);
+    children_stop(&children, 5000);
+    plan_destroy(&plan);
+    return exit_code;
+}
