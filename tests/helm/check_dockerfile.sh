@@ -68,8 +68,10 @@ else
         for x in "${pkgs[@]}"; do [ "$x" = "$1" ] && return 0; done
         return 1
     }
-    # Sanitizer builds link their runtime statically; only shared libraries count.
+    # A sanitizer build (gcc links libasan/libubsan dynamically) is never what the image
+    # ships: its sanitizer runtimes do not count.
     for lib in $(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+        case "$lib" in libasan.so* | libubsan.so* | liblsan.so* | libtsan.so*) continue ;; esac
         path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|x86_64|AArch64|aarch64/ {print $NF; exit}')
         [ -n "$path" ] || path=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
         pkg=""
