@@ -1016,15 +1016,15 @@ static void handle_fault_delete(sim_server_t *self, struct evhttp_request *req)
         struct evkeyvalq params;
         evhttp_parse_query_str(query, &params);
         const char *name = evhttp_find_header(&params, "kind");
-        sim_fault_kind_t k;
-        if (name && sim_fault_kind_parse(name, &k) != 0) {
-            evhttp_clear_headers(&params);
+        sim_fault_kind_t k = SIM_FAULT_KIND_COUNT;
+        bool bad = name && sim_fault_kind_parse(name, &k) != 0;
+        if (bad)
             send_error(self, req, 400, "unknown fault kind '%s'", name);
+        evhttp_clear_headers(&params); /* name points into params: used above only */
+        if (bad)
             return;
-        }
-        if (name)
+        if (k != SIM_FAULT_KIND_COUNT)
             kind = (int)k;
-        evhttp_clear_headers(&params);
     }
     sim_faults_clear(&self->faults, kind);
     server_kick_all(self); /* a cleared stall lets the engines go on */

@@ -66,6 +66,8 @@ class Sim:
 
     def __exit__(self, kind, value, tb):
         self.stop(check=kind is None)
+        if kind is not None:
+            sys.stderr.write("--- surge sim stderr (tail) ---\n" + self.log()[-4000:] + "\n")
 
     def conn(self, timeout=30):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
