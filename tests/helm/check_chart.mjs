@@ -239,6 +239,7 @@ checks.workers_connect_to_coordinator_service_within_allow_list = () => {
             podName && podName.valueFrom.fieldRef.fieldPath === "metadata.name",
             `${name}: POD_NAME comes from metadata.name`
         );
+        expectEqual(flagValues(w.args, "--reconnect-timeout"), ["24h"], `${name}: a standing fleet waits for the next run`);
         expectEqual(dep.spec.replicas, c.replicas, `${name}: worker replicas`);
         expectEqual(flagValues(coordinatorArgs(docs), "--workers"), [String(c.replicas)], `${name}: --workers`);
         expectEqual(coordinatorArgs(docs).slice(0, 2), ["coordinator", "/etc/surge/plan/plan.yaml"], `${name}: plan path`);
