@@ -446,6 +446,14 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
     } else {
         if (mode == LAUNCH_RUN && o.sim && !o.flags.target)
             o.flags.target = "sim://";
+        /* The simulator serves "surge-sim-PROFILE" unless told otherwise. */
+        static char sim_model[128];
+        if (mode == LAUNCH_RUN && !o.flags.model && o.flags.target &&
+            strncmp(o.flags.target, "sim://", 6) == 0) {
+            snprintf(sim_model, sizeof sim_model, "surge-sim-%s",
+                     o.flags.target[6] ? o.flags.target + 6 : o.sim_profile);
+            o.flags.model = sim_model;
+        }
         plan = plan_new_from_flags(&o.flags, err, sizeof err);
     }
     if (!plan) {
