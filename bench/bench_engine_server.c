@@ -1,0 +1,171 @@
+/*  bench_engine_server.c: a static SSE source with fixed, precise timings, for
+    bench_engine (never a test: benchmarks only).
+
+    Every POST gets a vLLM-shaped chat stream: the first token --ttft-ms after the
+    request was read, then one every --itl-ms, --tokens in all, a usage chunk and
+    [DONE]. With --ttft-ms 0 --itl-ms 0 the whole stream is written at once (the
+    "instant" source for throughput). libevent with EVENT_BASE_FLAG_PRECISE_TIMER
+    (timerfd) keeps the server's own lateness in microseconds; it measures it and
+    reports it at GET /stats, so a client figure can be read against it.
+
+    usage: bench_engine_server [--ttft-ms T] [--itl-ms I] [--tokens N]
+    prints "listening on http://127.0.0.1:PORT"
+*/
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/histogram.h"
+
+static double ttft_ms = 50, itl_ms = 10;
+static int tokens = 10;
+static struct event_base *base;
+static hist_t *late_us; /* server timer lateness, microseconds */
+static long streams_open, streams_max, requests;
+
+static const char chunk_fmt[] =
+    "data: {\"id\":\"chatcmpl-b\",\"object\":\"chat.completion.chunk\",\"created\":1,"
+    "\"model\":\"bench\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"tok \"},"
+    "\"logprobs\":null,\"finish_reason\":%s}]}\n\n";
+static const char usage_fmt[] =
+    "data: {\"id\":\"chatcmpl-b\",\"object\":\"chat.completion.chunk\",\"created\":1,"
+    "\"model\":\"bench\",\"choices\":[],\"usage\":{\"prompt_tokens\":7,"
+    "\"completion_tokens\":%d,\"total_tokens\":%d}}\n\ndata: [DONE]\n\n";
+
+typedef struct {
+    struct evhttp_request *req;
+    struct event *timer;
+    int sent;
+    int64_t t0_ns;
+} stream_t;
+
+static void stream_end(stream_t *s)
+{
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add_printf(b, usage_fmt, tokens, tokens + 7);
+    evhttp_send_reply_chunk(s->req, b);
+    evbuffer_free(b);
+    evhttp_send_reply_end(s->req);
+    if (s->timer)
+        event_free(s->timer);
+    free(s);
+    streams_open--;
+}
+
+static void add_token(struct evbuffer *b, bool last)
+{
+    evbuffer_add_printf(b, chunk_fmt, last ? "\"length\"" : "null");
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    stream_t *s = arg;
+    int64_t now = clock_now_ns();
+    int64_t intended = s->t0_ns + (int64_t)((ttft_ms + itl_ms * s->sent) * 1e6);
+    hist_record(late_us, (now - intended) / 1000 > 0 ? (now - intended) / 1000 : 0);
+    struct evbuffer *b = evbuffer_new();
+    add_token(b, s->sent == tokens - 1);
+    evhttp_send_reply_chunk(s->req, b);
+    evbuffer_free(b);
+    s->sent++;
+    if (s->sent >= tokens) {
+        stream_end(s);
+        return;
+    }
+    int64_t next = s->t0_ns + (int64_t)((ttft_ms + itl_ms * s->sent) * 1e6) - clock_now_ns();
+    struct timeval tv = {0, next > 0 ? next / 1000 : 0};
+    evtimer_add(s->timer, &tv);
+}
+
+static void on_stats(struct evhttp_request *req)
+{
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add_printf(
+        b,
+        "{\"requests\": %ld, \"open\": %ld, \"max_open\": %ld, "
+        "\"late_p50_us\": %lld, \"late_p99_us\": %lld, \"late_max_us\": %lld}\n",
+        requests, streams_open, streams_max, (long long)hist_value_at_percentile(late_us, 50),
+        (long long)hist_value_at_percentile(late_us, 99), (long long)hist_max(late_us));
+    evhttp_send_reply(req, 200, "OK", b);
+    evbuffer_free(b);
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    (void)arg;
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
+        on_stats(req);
+        return;
+    }
+    requests++;
+    stream_t *s = calloc(1, sizeof *s);
+    s->req = req;
+    s->t0_ns = clock_now_ns();
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "text/event-stream");
+    evhttp_send_reply_start(req, 200, "OK");
+    if (++streams_open > streams_max)
+        streams_max = streams_open;
+    if (ttft_ms <= 0 && itl_ms <= 0) {
+        struct evbuffer *b = evbuffer_new();
+        for (int i = 0; i < tokens; i++)
+            add_token(b, i == tokens - 1);
+        evhttp_send_reply_chunk(req, b);
+        evbuffer_free(b);
+        stream_end(s);
+        return;
+    }
+    s->timer = evtimer_new(base, on_tick, s);
+    struct timeval tv = {(time_t)(ttft_ms / 1000),
+                         (long)((ttft_ms - 1000 * (long)(ttft_ms / 1000)) * 1000)};
+    evtimer_add(s->timer, &tv);
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--ttft-ms") == 0)
+            ttft_ms = atof(argv[i + 1]);
+        else if (strcmp(argv[i], "--itl-ms") == 0)
+            itl_ms = atof(argv[i + 1]);
+        else if (strcmp(argv[i], "--tokens") == 0)
+            tokens = atoi(argv[i + 1]);
+    }
+    if (tokens < 1)
+        tokens = 1;
+    signal(SIGPIPE, SIG_IGN);
+    late_us = hist_new_default();
+    struct event_config *cfg = event_config_new();
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+    base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    struct evhttp *http = evhttp_new(base);
+    evhttp_set_gencb(http, on_request, NULL);
+    struct evhttp_bound_socket *sock = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
+    if (!sock) {
+        fprintf(stderr, "bench_engine_server: cannot bind\n");
+        return 3;
+    }
+    evutil_socket_t fd = evhttp_bound_socket_get_fd(sock);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* inherited on accept */
+    struct sockaddr_in addr;
+    socklen_t len = sizeof addr;
+    getsockname(fd, (struct sockaddr *)&addr, &len);
+    printf("listening on http://127.0.0.1:%d\n", ntohs(addr.sin_port));
+    fflush(stdout);
+    event_base_dispatch(base);
+    evhttp_free(http);
+    event_base_free(base);
+    hist_destroy(&late_us);
+    return 0;
+}
