@@ -312,6 +312,12 @@ static void test_merge_of_empty_histogram_changes_nothing(void)
     CHECK_INT_EQ(hist_add(a, empty), 0);
     CHECK(same_buckets(a, copy));
     CHECK_INT_EQ(hist_min(a), hist_min(copy));
+    CHECK_INT_EQ(hist_add(copy, copy), 0); /* a histogram added to itself doubles */
+    CHECK_INT_EQ(hist_total_count(copy), 200);
+    CHECK_INT_EQ(hist_value_at_percentile(copy, 50), hist_value_at_percentile(a, 50));
+    hist_reset(copy);
+    for (int i = 0; i < 100; i++)
+        hist_record(copy, 1000 + i * 37);
     CHECK_INT_EQ(hist_add(empty, a), 0);
     CHECK(same_buckets(empty, copy));
     CHECK_INT_EQ(hist_min(empty), hist_min(copy));
