@@ -74,6 +74,14 @@ static oai_event_kind_t malformed(oai_event_t *out, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(out->malformed_reason, sizeof out->malformed_reason, fmt, ap);
     va_end(ap);
+    /* what was read before the problem is dropped: a malformed event reports nothing */
+    out->content_bytes = 0;
+    out->reasoning_bytes = 0;
+    out->content_choices = 0;
+    out->choices = 0;
+    out->prompt_tokens = -1;
+    out->completion_tokens = -1;
+    out->finish_reason[0] = '\0';
     out->kind = OAI_EVENT_MALFORMED;
     return OAI_EVENT_MALFORMED;
 }
@@ -287,7 +295,9 @@ static int hex_value(char c)
         return c - '0';
     if (c >= 'a' && c <= 'f')
         return c - 'a' + 10;
-    return c - 'A' + 10; /* validated by jsmn */
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return 0; /* unreachable: jsmn has checked every \u escape */
 }
 
 static unsigned hex4(const char *s)
@@ -372,15 +382,13 @@ static void string_copy(const doc_t *doc, int i, char *dst, size_t cap)
             cp = escape_decode(s + 1, end, &used);
             s += 1 + used;
         } else {
-            /* raw bytes: copy a whole UTF-8 sequence or nothing */
+            /* raw bytes: copy a whole UTF-8 sequence or nothing; only continuation bytes
+               belong to it, so a stray lead byte never swallows a backslash */
             unsigned char lead = (unsigned char)*s;
-            size_t seq = lead < 0x80    ? 1
-                         : lead >= 0xF0 ? 4
-                         : lead >= 0xE0 ? 3
-                         : lead >= 0xC0 ? 2
-                                        : 1;
-            if (seq > (size_t)(end - s))
-                seq = (size_t)(end - s);
+            size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+            size_t seq = 1;
+            while (seq < want && s + seq < end && ((unsigned char)s[seq] & 0xC0) == 0x80)
+                seq++;
             if (n + seq >= cap)
                 break;
             memcpy(dst + n, s, seq);
@@ -616,6 +624,8 @@ oai_event_kind_t oai_parser_parse(oai_parser_t *self, const char *data, size_t l
     }
     if (len == 0)
         return malformed(out, "empty payload");
+    if (data[0] != '{') /* also spares jsmn, which in strict mode misreads a bare number */
+        return malformed(out, "top-level JSON value is not an object");
     if (len > (size_t)INT_MAX / 2)
         return malformed(out, "payload of %zu bytes is too large", len);
 

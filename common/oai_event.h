@@ -48,7 +48,7 @@ typedef struct {
     char error_message[160]; /* unescaped, truncated on a UTF-8 boundary, control chars
                                 as spaces: for logs and requests.jsonl */
     char error_type[48];     /* error.type ("BadRequestError"), TGI's error_type, or "" */
-    /* malformed: what was wrong */
+    /* malformed: what was wrong (content, usage and finish_reason then read as absent) */
     char malformed_reason[96];
 } oai_event_t;
 

@@ -275,6 +275,14 @@ static void test_malformed_json_reported_with_reason(void)
         CHECK_MSG(kind == OAI_EVENT_MALFORMED, "case %zu: kind %d", i, (int)kind);
         CHECK_MSG(ev.malformed_reason[0] != '\0', "case %zu: no reason", i);
     }
+    /* content read before the problem is not reported */
+    oai_event_t partial;
+    parse("{\"choices\":[{\"text\":\"abc\"},{\"text\":7}],\"usage\":{\"completion_tokens\":3}}",
+          &partial);
+    CHECK_INT_EQ(partial.kind, OAI_EVENT_MALFORMED);
+    CHECK_INT_EQ(partial.content_bytes, 0);
+    CHECK_INT_EQ(partial.completion_tokens, -1);
+    CHECK(!oai_event_has_output(&partial));
     /* an embedded NUL ends nothing early: the bytes after it are still checked */
     oai_event_t ev;
     CHECK_INT_EQ(oai_parser_parse(parser, "{\"choices\":[]}\0xx", 17, &ev), OAI_EVENT_MALFORMED);
