@@ -387,6 +387,9 @@ int64_t hist_value_at_percentile(const hist_t *self, double percentile)
     int64_t rank = (int64_t)ceil(wanted - ulp);
     if (rank < 1)
         rank = 1;
+    /* Totals above 2^53 are not exact in a double: p100 must still be the top value. */
+    if (percentile == 100.0 || rank > self->total_count)
+        rank = self->total_count;
     int64_t seen = 0;
     int64_t first = counts_index_of(self, self->min_value);
     int64_t last = counts_index_of(self, self->max_value);

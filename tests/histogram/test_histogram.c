@@ -251,6 +251,19 @@ static void test_percentile_rank_is_ceiling_of_p_times_total(void)
     hist_destroy(&h);
 }
 
+static void test_p100_is_the_max_even_when_the_total_is_not_exact_in_a_double(void)
+{
+    /* Found by fuzz_hist_decode: p/100 * total loses the last units above 2^53. */
+    hist_t *h = hist_new_default();
+    REQUIRE(h);
+    CHECK(hist_record_n(h, 1000, ((int64_t)1 << 57) + 12345));
+    CHECK(hist_record(h, 55000));
+    CHECK_INT_EQ(hist_value_at_percentile(h, 100), hist_max(h));
+    CHECK_INT_EQ(hist_value_at_percentile(h, 100), hist_highest_equivalent(h, 55000));
+    CHECK_INT_EQ(hist_value_at_percentile(h, 99.999), hist_highest_equivalent(h, 1000));
+    hist_destroy(&h);
+}
+
 /* ---- Merge ----------------------------------------------------------------------------- */
 
 static void test_merge_of_k_histograms_equals_histogram_of_union(void)
@@ -506,6 +519,7 @@ CHECK_MAIN(test_layout_sizes_match_hdrhistogram, test_bad_layouts_are_refused_wi
            test_equivalent_values_bracket_the_value_within_precision,
            test_every_percentile_within_relative_precision_of_sorted_samples,
            test_percentile_rank_is_ceiling_of_p_times_total,
+           test_p100_is_the_max_even_when_the_total_is_not_exact_in_a_double,
            test_merge_of_k_histograms_equals_histogram_of_union,
            test_merge_of_empty_histogram_changes_nothing,
            test_merge_across_layouts_keeps_every_count_within_coarser_precision,
