@@ -159,12 +159,13 @@ static void on_hello(coordinator_t *self, zframe_t *identity, const proto_hello_
         for (int i = 0; i < self->worker_count; i++) {
             worker_t *other = self->workers[i];
             if (other->state == WORKER_LIVE && strcmp(other->id, hello->worker_id) == 0) {
-                char reason[PROTO_MAX_STRING_BYTES + 64];
-                snprintf(reason, sizeof reason, "worker id '%s' is already in use",
-                         hello->worker_id);
-                log_warn("refused a worker: %s", reason);
-                refuse(self, identity, reason);
-                return;
+                /* The same id from a new process: the old one was restarted (a pod, a
+                   service manager). The new process takes over; the old entry is lost
+                   now, and if it is in fact alive it gets no more answers and fences. */
+                log_warn("worker %s: a new process replaced the previous one", other->id);
+                other->state = WORKER_DEAD;
+                other->lost_at_ns = now;
+                zframe_destroy(&other->identity);
             }
         }
         w = registry_add(self, hello, identity);
