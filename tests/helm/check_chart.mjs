@@ -4,7 +4,7 @@
 // tooling in place. Exits 0 when every assertion holds, 1 otherwise, and prints
 // "N passed, M failed".
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync, chmodSync, existsSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, writeFileSync, chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
 
@@ -451,6 +451,84 @@ exit "$FAKE_RC"
     });
     expectEqual(code, 3, "SIGTERM: wrapper exits with the coordinator's status");
     expect(stdout.includes('"summary":"terminated"'), `SIGTERM: the coordinator's final results printed (${stdout.trim()})`);
+};
+
+// NOTES.txt (rendered through a copy of the chart that wraps it in a ConfigMap, since
+// `helm template` does not render NOTES) and docs/kubernetes.md tell users to create
+// Secrets with `kubectl create secret generic NAME --from-file=KEY=...`: those commands
+// must create every Secret and key the pods mount, under the names the chart uses.
+checks.notes_and_docs_create_the_secrets_the_pods_mount = () => {
+    const copy = join(SCRATCH, "chart");
+    cpSync(CHART, copy, { recursive: true });
+    const notes = readFileSync(join(copy, "templates/NOTES.txt"), "utf8");
+    writeFileSync(join(copy, "templates/_notes_render.tpl"), `{{- define "notes.render" -}}\n${notes}\n{{- end }}\n`);
+    writeFileSync(
+        join(copy, "templates/notes-render.yaml"),
+        `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes-render\ndata:\n  notes: {{ include "notes.render" . | quote }}\n`
+    );
+    const secretCommands = (text) => {
+        const created = {};
+        const joined = text.replace(/\\\n\s*/g, " ");
+        for (const line of joined.split("\n")) {
+            const m = line.match(/create secret generic (\S+)(.*)$/);
+            if (!m) continue;
+            created[m[1]] = [...m[2].matchAll(/--from-(?:file|literal)=([^=\s]+)=/g)].map((x) => x[1]);
+        }
+        return created;
+    };
+    const mounted = (docs) => {
+        const need = {};
+        for (const { pod } of podSpecs(docs)) {
+            for (const v of pod.spec.volumes || []) {
+                const sources = v.projected ? v.projected.sources : v.secret ? [{ secret: { ...v.secret, name: v.secret.secretName } }] : [];
+                for (const src of sources)
+                    if (src.secret) need[src.secret.name] = [...(need[src.secret.name] || []), ...src.secret.items.map((i) => i.key)];
+            }
+            for (const c of allContainers(pod.spec))
+                for (const e of c.env || [])
+                    if (e.valueFrom && e.valueFrom.secretKeyRef) {
+                        const r = e.valueFrom.secretKeyRef;
+                        need[r.name] = [...(need[r.name] || []), r.key];
+                    }
+        }
+        return need;
+    };
+    const covers = (created, need, what) => {
+        expect(Object.keys(need).length > 0, `${what}: pods mount secrets`);
+        for (const [name, keys] of Object.entries(need)) {
+            expect(created[name], `${what}: a command creates Secret ${name} (commands create ${JSON.stringify(Object.keys(created))})`);
+            for (const k of keys)
+                expect(created[name] && created[name].includes(k), `${what}: Secret ${name} gets key ${k}`);
+        }
+    };
+    const apiArgs = ["--set", "apiKey.existingSecret=vllm-api-key"];
+    for (const [what, args] of [["default", apiArgs], ["campaign", VARIANTS["examples/campaign-64gpu"]]]) {
+        const r = helm(["template", "surge", copy, "--namespace", NAMESPACE, ...args]);
+        expect(r.ok, `${what}: renders with NOTES (${r.err.trim()})`);
+        if (!r.ok) continue;
+        const docs = YAML.parseAllDocuments(r.out).map((d) => d.toJS()).filter(Boolean);
+        const text = docs.find((d) => d.metadata && d.metadata.name === "notes-render").data.notes;
+        covers(secretCommands(text), mounted(docs), `NOTES.txt (${what})`);
+        const job = one(docs, "Job").metadata.name;
+        expect(text.includes(`logs -f job/${job}`), `NOTES.txt (${what}): how to follow the Job ${job}`);
+    }
+    // The docs walk through release "surge" in namespace "loadtest" with the 64-GPU example.
+    const docsText = readFileSync(join(CHART, "../../docs/kubernetes.md"), "utf8");
+    const rd = render(VARIANTS["examples/campaign-64gpu"], "campaign");
+    const release = helm(["template", "surge", CHART, "--namespace", "loadtest", ...VARIANTS["examples/campaign-64gpu"]]);
+    const docs = YAML.parseAllDocuments(release.out).map((d) => d.toJS()).filter(Boolean);
+    expect(rd.length > 0 && docs.length > 0, "docs: the campaign renders");
+    covers(secretCommands(docsText), mounted(docs), "docs/kubernetes.md");
+    const job = one(docs, "Job").metadata.name;
+    const svc = one(docs, "Service").metadata.name;
+    expect(docsText.includes(`job/${job}`), `docs/kubernetes.md names the Job ${job}`);
+    expect(docsText.includes(`svc/${svc}`), `docs/kubernetes.md port-forwards the Service ${svc}`);
+    expect(docsText.includes(flagValues(workerContainer(docs).args, "--connect")[0]), "docs/kubernetes.md shows the workers' endpoint");
+
+    const insecure = helm(["template", "surge", copy, "--namespace", NAMESPACE, "--set", "insecure=true"]);
+    const itext = YAML.parseAllDocuments(insecure.out).map((d) => d.toJS()).find((d) => d && d.metadata.name === "notes-render");
+    expect(itext && itext.data.notes.includes("WARNING: insecure=true"), "NOTES.txt warns when insecure");
+    expect(itext && !itext.data.notes.includes("create secret generic"), "NOTES.txt (insecure): no key commands");
 };
 
 // ---------------------------------------------------------------- main
