@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2015 # `COND && ok || fail MSG` throughout: ok only counts, never fails
 # check_dockerfile.sh: the image's runtime stage can run surge. There is no container
 # engine here, so the Dockerfile is checked, not built:
 #   - both stages are debian:bookworm-slim, the build stage runs scripts/setup.sh, the
