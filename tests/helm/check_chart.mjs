@@ -58,6 +58,10 @@ const VARIANTS = {
     ],
     "ctl-localhost+no-metrics": ["--set", "ctl.bindAddress=127.0.0.1", "--set", "metrics.enabled=false"],
     "fleet-only": ["--set", "coordinator.enabled=false"],
+    networkpolicy: [
+        "--set", "networkPolicy.enabled=true",
+        "--set", "networkPolicy.ctlFrom[0].podSelector.matchLabels.role=operator",
+    ],
 };
 
 function render(args, what) {
@@ -137,7 +141,7 @@ checks.manifests_validate_against_kubernetes_schemas = async () => {
             expect(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(n) && n.length <= 63, `${id}: name is a DNS label`);
         }
     }
-    for (const k of ["ConfigMap", "Service", "Deployment", "Job", "PersistentVolumeClaim", "ServiceMonitor"])
+    for (const k of ["ConfigMap", "Service", "Deployment", "Job", "PersistentVolumeClaim", "ServiceMonitor", "NetworkPolicy"])
         expect(seen.has(k), `some value set renders a ${k}`);
 };
 
@@ -263,6 +267,27 @@ checks.workers_connect_to_coordinator_service_within_allow_list = () => {
     expectEqual(ps.priorityClassName, "loadgen", "campaign: worker priorityClassName");
     expect(ps.affinity && ps.affinity.nodeAffinity, "campaign: worker affinity");
     expectEqual(flagValues(coordinatorArgs(c), "--min-workers"), ["14"], "campaign: --min-workers");
+    // The NetworkPolicy guards the coordinator pod and admits the worker pods on the port
+    // the workers use; ctl only from the listed peers.
+    const np = render(VARIANTS.networkpolicy, "networkpolicy");
+    const pol = one(np, "NetworkPolicy");
+    const npJob = one(np, "Job");
+    const npDep = one(np, "Deployment");
+    const selects = (sel, labels) => Object.entries(sel.matchLabels).every(([k, v]) => labels[k] === v);
+    expect(pol && selects(pol.spec.podSelector, npJob.spec.template.metadata.labels), "NetworkPolicy selects the coordinator pod");
+    expect(pol && !selects(pol.spec.podSelector, npDep.spec.template.metadata.labels), "NetworkPolicy does not select workers");
+    const rules = pol ? pol.spec.ingress : [];
+    const rulePorts = (r) => r.ports.map((p) => p.port);
+    const workersRule = rules.find((r) => rulePorts(r).includes("workers"));
+    expect(
+        workersRule && workersRule.from.length === 1 && selects(workersRule.from[0].podSelector, npDep.spec.template.metadata.labels),
+        "NetworkPolicy admits the worker pods (only) on the workers port"
+    );
+    const ctlRule = rules.find((r) => rulePorts(r).includes("ctl"));
+    expectEqual(ctlRule && ctlRule.from, [{ podSelector: { matchLabels: { role: "operator" } } }], "ctl only from the listed peers");
+    expect(!rules.some((r) => rulePorts(r).includes("metrics")), "no metricsFrom: nobody scrapes through the policy");
+    expect(!rules.some((r) => !r.from || r.from.length === 0), "no rule admits everyone");
+
     // Without a coordinator the fleet still has a Service name to wait on.
     const fleet = render(VARIANTS["fleet-only"], "fleet-only");
     expect(!one(fleet, "Job") && one(fleet, "Service") && one(fleet, "Deployment"), "fleet-only: Service + workers, no Job");
