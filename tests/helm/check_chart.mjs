@@ -4,7 +4,7 @@
 // tooling in place. Exits 0 when every assertion holds, 1 otherwise, and prints
 // "N passed, M failed".
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, readFileSync, writeFileSync, chmodSync, existsSync } from "node:fs";
+import { cpSync, rmSync, mkdirSync, readFileSync, writeFileSync, chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
 
@@ -462,6 +462,7 @@ exit "$FAKE_RC"
 
     // SIGTERM to the wrapper (what the kubelet sends to PID 1) reaches the coordinator.
     const ready = join(SCRATCH, "ready");
+    rmSync(ready, { force: true });
     const { spawn } = await import("node:child_process");
     const child = spawn("/bin/sh", ["-c", ...args], { env: { ...env, FAKE_WAIT: ready } });
     let stdout = "";
