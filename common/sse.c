@@ -16,6 +16,7 @@
 #include "common/sse.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -236,12 +237,23 @@ static int event_dispatch(sse_parser_t *self, sse_event_fn *on_event, void *arg)
     return stop;
 }
 
-static size_t find_line_end(const char *bytes, size_t len)
+/* Index of the first CR or LF at or after `from` (len if none). memchr runs a word or a
+   vector at a time; the position of the next LF is remembered for the call (*lf_at), so
+   a chunk is scanned for LF once however many CR-only lines it holds. */
+static size_t find_line_end(const char *bytes, size_t len, size_t from, size_t *lf_at)
 {
-    size_t i = 0;
-    while (i < len && bytes[i] != '\n' && bytes[i] != '\r')
-        i++;
-    return i;
+    if (len - from < 16) { /* tiny reads: a plain loop beats two library calls */
+        size_t i = from;
+        while (i < len && bytes[i] != '\n' && bytes[i] != '\r')
+            i++;
+        return i;
+    }
+    if (*lf_at < from || *lf_at == SIZE_MAX) {
+        const char *lf = memchr(bytes + from, '\n', len - from);
+        *lf_at = lf ? (size_t)(lf - bytes) : len;
+    }
+    const char *cr = memchr(bytes + from, '\r', *lf_at - from);
+    return cr ? (size_t)(cr - bytes) : *lf_at;
 }
 
 static size_t find_name_end(const char *bytes, size_t len)
@@ -259,6 +271,7 @@ static sse_status_t feed_lines(sse_parser_t *self, const char *bytes, size_t len
 {
     sse_status_t status = SSE_OK;
     size_t i = 0;
+    size_t lf_at = SIZE_MAX; /* next LF in this chunk, not yet searched */
     while (i < len) {
         char c = bytes[i];
         if (self->after_cr) {
@@ -318,7 +331,7 @@ static sse_status_t feed_lines(sse_parser_t *self, const char *bytes, size_t len
             }
             /* fall through */
         case VALUE: {
-            size_t n = find_line_end(bytes + i, len - i);
+            size_t n = find_line_end(bytes, len, i, &lf_at) - i;
             if (n && value_append(self, bytes + i, n) != SSE_OK)
                 status = SSE_ERR_OVERSIZE;
             i += n;
@@ -331,7 +344,7 @@ static sse_status_t feed_lines(sse_parser_t *self, const char *bytes, size_t len
             continue;
         }
         case COMMENT: {
-            i += find_line_end(bytes + i, len - i);
+            i = find_line_end(bytes, len, i, &lf_at);
             if (i == len)
                 continue;
             self->state = LINE_START;
