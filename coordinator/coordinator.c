@@ -5,6 +5,7 @@
     intervals, progress) is checked on each tick; none of them waits on the network, so
     a heartbeat is answered within a tick even while snapshots pour in.
 */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -311,6 +312,12 @@ static void on_monitor_event(coordinator_t *self)
 
 /* ---- lifecycle ------------------------------------------------------------------- */
 
+void coordinator_tune_malloc(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 8 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}
+
 static int64_t align_up(int64_t value, int64_t step)
 {
     return (value + step - 1) / step * step;
@@ -333,6 +340,7 @@ coordinator_t *coordinator_new(const plan_t *plan, const coordinator_config_t *c
                  config->bind);
         return NULL;
     }
+    coordinator_tune_malloc();
     coordinator_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
