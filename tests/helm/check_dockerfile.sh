@@ -53,8 +53,12 @@ apt-cache show --no-all-versions libc6 >/dev/null 2>&1 || skip "apt's package li
 found=$(apt-cache show --no-all-versions "${pkgs[@]}" 2>/dev/null | grep -c '^Package: ' || true)
 if [ "$found" = "${#pkgs[@]}" ]; then
     passed=$((passed + ${#pkgs[@]}))
-else # find which
+else # find which; apt's lists may be mid-update by another process: ask again before failing
     for p in "${pkgs[@]}"; do
+        for try in 1 2 3; do
+            apt-cache show --no-all-versions "$p" >/dev/null 2>&1 && break
+            [ "$try" = 3 ] || sleep 2
+        done
         apt-cache show --no-all-versions "$p" >/dev/null 2>&1 && ok || fail "runtime package $p does not exist in bookworm"
     done
 fi
