@@ -77,9 +77,9 @@ typedef struct {
 } sat_level_t;
 
 typedef struct {
-    bool reached;                 /* a bad level was found (else: not saturated at max_rps) */
-    double saturation_rps;        /* highest good rate (0 when even the first was bad) */
-    double first_bad_rps;         /* lowest bad rate, or 0 */
+    bool reached;          /* a bad level was found (else: not saturated at max_rps) */
+    double saturation_rps; /* highest good rate (0 when even the first was bad) */
+    double first_bad_rps;  /* lowest bad rate, or 0 */
     double max_output_tokens_per_s;
     double max_output_tokens_rate_rps; /* the offered rate it came at */
     double max_throughput_rps;         /* highest completed (else achieved) request rate */
@@ -142,8 +142,8 @@ void sla_write_text(const sla_result_t *results, int count, FILE *out);
 void sla_write_json(const sla_result_t *results, int count, jsonw_t *w);
 /* A JUnit XML document (one testsuite, one testcase per check, <failure> when it fails),
    appended to out. suite_name is escaped. */
-void sla_write_junit(const sla_result_t *results, int count, const char *suite_name,
-                     double time_s, buf_t *out);
+void sla_write_junit(const sla_result_t *results, int count, const char *suite_name, double time_s,
+                     buf_t *out);
 
 /* ---- Cost and users ----------------------------------------------------------------- */
 
@@ -160,13 +160,12 @@ double cost_per_million_output_tokens(const cost_config_t *config, double output
 /* results.json "cost": {gpu_count, price_per_gpu_hour, currency, utilisation,
    at_max_throughput: {output_tokens_per_s, per_million_output_tokens},
    at_operating_point: {...}} (the latter only when op_tokens_per_s > 0) */
-void cost_write_json(const cost_config_t *config, double max_tokens_per_s,
-                     double op_tokens_per_s, jsonw_t *w);
+void cost_write_json(const cost_config_t *config, double max_tokens_per_s, double op_tokens_per_s,
+                     jsonw_t *w);
 
 /* Little's law: users = rate x (request duration + think time). */
 double users_supported(double rate_rps, double request_duration_s, double think_time_s);
 /* results.json "users": {rate_rps, request_duration_s, think_time_s, users} */
-void users_write_json(double rate_rps, double request_duration_s, double think_time_s,
-                      jsonw_t *w);
+void users_write_json(double rate_rps, double request_duration_s, double think_time_s, jsonw_t *w);
 
 #endif
