@@ -557,6 +557,24 @@ checks.notes_and_docs_create_the_secrets_the_pods_mount = () => {
     expect(itext && !itext.data.notes.includes("create secret generic"), "NOTES.txt (insecure): no key commands");
 };
 
+// The plans the chart ships (the default and each example's) are valid surge plans, as
+// `surge validate` judges them. Skipped while the binary has no `validate` command.
+checks.shipped_plans_validate = () => {
+    const bin = process.env.SURGE_BIN;
+    const probe = bin ? spawnSync(bin, ["validate", "--help"], { encoding: "utf8" }) : { status: null };
+    if (probe.status !== 0) {
+        console.log(`SKIP: ${bin || "SURGE_BIN"} has no \`validate\` command yet`);
+        process.exit(77);
+    }
+    for (const [name, args] of [["default", []], ["examples/campaign-64gpu", VARIANTS["examples/campaign-64gpu"]]]) {
+        const cm = one(render(args, name), "ConfigMap");
+        const file = join(SCRATCH, `${name.replace(/\W/g, "_")}.yaml`);
+        writeFileSync(file, cm.data["plan.yaml"]);
+        const r = spawnSync(bin, ["validate", file], { encoding: "utf8" });
+        expect(r.status === 0, `${name}: surge validate accepts the plan (exit ${r.status}: ${r.stdout}${r.stderr})`);
+    }
+};
+
 // ---------------------------------------------------------------- main
 
 const name = process.argv[2];
