@@ -52,12 +52,12 @@ struct _sse_parser_t {
     size_t max_event_bytes;
     line_state_t state;
     field_t field;
-    bool after_cr;      /* last byte was CR: an LF right after it ends nothing new */
-    bool event_started; /* a field line was seen since the last blank line */
-    bool skipping;      /* inside an oversize event, discarding until its blank line */
-    bool bom_done;      /* past the point where a BOM may appear */
-    int bom_matched;    /* bytes of the BOM matched so far (a BOM may be split too)
-                         */
+    bool after_cr;         /* last byte was CR: an LF right after it ends nothing new */
+    bool event_started;    /* a field line was seen since the last blank line */
+    bool skipping;         /* inside an oversize event, discarding until its blank line */
+    bool bom_done;         /* past the point where a BOM may appear */
+    int bom_matched;       /* bytes of the BOM matched so far (it may be split too) */
+    size_t consumed_bytes; /* of the last feed call */
 
     char name[SSE_MAX_FIELD_NAME_BYTES];
     size_t name_len; /* may exceed the buffer: then the name matches nothing */
@@ -119,6 +119,7 @@ void sse_parser_reset(sse_parser_t *self)
     self->after_cr = false;
     self->bom_done = false;
     self->bom_matched = 0;
+    self->consumed_bytes = 0;
     self->name_len = 0;
     self->id_current = 0;
     self->id_len[0] = self->id_len[1] = 0;
@@ -264,10 +265,10 @@ static size_t find_name_end(const char *bytes, size_t len)
     return i;
 }
 
-/* The line machine, after BOM handling. Sets *consumed to the bytes used (all
-   of them unless the callback stopped). */
+/* The line machine, after BOM handling. Sets *used to the bytes parsed (all of them
+   unless the callback stopped). */
 static sse_status_t feed_lines(sse_parser_t *self, const char *bytes, size_t len,
-                               sse_event_fn *on_event, void *arg, bool *stopped)
+                               sse_event_fn *on_event, void *arg, size_t *used)
 {
     sse_status_t status = SSE_OK;
     size_t i = 0;
@@ -288,7 +289,7 @@ static sse_status_t feed_lines(sse_parser_t *self, const char *bytes, size_t len
                 self->after_cr = (c == '\r');
                 i++;
                 if (event_dispatch(self, on_event, arg)) {
-                    *stopped = true;
+                    *used = i;
                     return status;
                 }
                 continue;
@@ -354,6 +355,7 @@ static sse_status_t feed_lines(sse_parser_t *self, const char *bytes, size_t len
         }
         }
     }
+    *used = len;
     return status;
 }
 
@@ -363,25 +365,34 @@ sse_status_t sse_parser_feed(sse_parser_t *self, const char *bytes, size_t len,
     /* A UTF-8 BOM is dropped only at the very start of the stream; it may arrive
        split over several calls, and a prefix that turns out not to be a BOM is
        replayed. */
+    size_t bom_bytes = 0, used = 0;
     while (!self->bom_done && len > 0) {
         if ((unsigned char)bytes[0] == utf8_bom[self->bom_matched]) {
             bytes++;
             len--;
+            bom_bytes++;
             if (++self->bom_matched == 3)
                 self->bom_done = true;
             continue;
         }
         self->bom_done = true;
         if (self->bom_matched > 0) {
-            bool stopped = false; /* a BOM prefix has no line end: no event can fire */
+            /* a BOM prefix has no line end: no event can fire */
             feed_lines(self, (const char *)utf8_bom, (size_t)self->bom_matched, on_event, arg,
-                       &stopped);
+                       &used);
         }
     }
+    self->consumed_bytes = bom_bytes;
     if (len == 0)
         return SSE_OK;
-    bool stopped = false;
-    return feed_lines(self, bytes, len, on_event, arg, &stopped);
+    sse_status_t status = feed_lines(self, bytes, len, on_event, arg, &used);
+    self->consumed_bytes = bom_bytes + used;
+    return status;
+}
+
+size_t sse_parser_consumed(const sse_parser_t *self)
+{
+    return self->consumed_bytes;
 }
 
 int sse_parser_finish(sse_parser_t *self)

@@ -53,10 +53,13 @@ void sse_parser_reset(sse_parser_t *self);
    line (per the spec, so "data:" alone gives one event with empty data; an event with
    only `event:`/`id:`/comments is not dispatched).
    When on_event returns non-zero, feed returns at once; the bytes after that event's
-   blank line are not consumed (the parser is between events, so they may be fed
-   again or the parser reset). */
+   blank line are not consumed (sse_parser_consumed says how many were): the parser is
+   between events, so the rest may be fed later, or the parser reset. */
 sse_status_t sse_parser_feed(sse_parser_t *self, const char *bytes, size_t len,
                              sse_event_fn *on_event, void *arg);
+/* Bytes of the last sse_parser_feed call that were parsed: len, unless on_event
+   stopped it. */
+size_t sse_parser_consumed(const sse_parser_t *self);
 /* End of stream: an event not terminated by a blank line is discarded (per the spec);
    returns 1 if such a partial event was pending (any field line or partial line other
    than a comment since the last blank line: a truncated stream), else 0. Then resets

@@ -69,6 +69,8 @@ static void run(sse_parser_t *p, const char *body, size_t len, const uint8_t *si
         }
         if (sse_parser_feed(p, chunk, n, on_event, &out->digest) == SSE_ERR_OVERSIZE)
             out->oversize = 1;
+        if (sse_parser_consumed(p) != n) /* nothing stops, so everything is parsed */
+            abort();
         at += n;
     }
     out->truncated = sse_parser_finish(p);

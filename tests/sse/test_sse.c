@@ -353,6 +353,21 @@ static void test_bom_skipped(void)
 
 static void test_callback_stop_returns_early_and_rest_can_be_fed(void)
 {
+    /* with a BOM and CRLF: consumed counts the BOM and stops right after the CR that
+       ended the event; the LF left over is known to finish that CRLF when fed later */
+    sse_parser_t *q = sse_parser_new(0);
+    record_t first;
+    record_init(&first);
+    first.stop_after = 1;
+    const char *crlf = "\xEF\xBB\xBF"
+                       "data: 1\r\n\r\ndata: 2\r\n\r\n";
+    sse_parser_feed(q, crlf, strlen(crlf), record_event, &first);
+    CHECK_INT_EQ(sse_parser_consumed(q), 3 + 10);
+    first.stop_after = 0;
+    sse_parser_feed(q, crlf + 13, strlen(crlf) - 13, record_event, &first);
+    CHECK_STR_EQ(first.text, "message||1\x1emessage||2\x1e");
+    sse_parser_destroy(&q);
+
     sse_parser_t *p = sse_parser_new(0);
     record_t rec;
     record_init(&rec);
@@ -360,8 +375,11 @@ static void test_callback_stop_returns_early_and_rest_can_be_fed(void)
     const char *body = "data: 1\n\ndata: 2\n\n";
     CHECK_INT_EQ(sse_parser_feed(p, body, strlen(body), record_event, &rec), SSE_OK);
     CHECK_STR_EQ(rec.text, "message||1\x1e");
+    size_t used = sse_parser_consumed(p);
+    CHECK_INT_EQ(used, 9);
     rec.stop_after = 0;
-    sse_parser_feed(p, body + 9, strlen(body) - 9, record_event, &rec);
+    sse_parser_feed(p, body + used, strlen(body) - used, record_event, &rec);
+    CHECK_INT_EQ(sse_parser_consumed(p), strlen(body) - used);
     CHECK_STR_EQ(rec.text, "message||1\x1emessage||2\x1e");
     sse_parser_destroy(&p);
 }
