@@ -181,8 +181,10 @@ static void phase_activate(engine_thread_t *thread, const engine_phase_t *phase)
     }
     self->user_count = count;
     for (int64_t i = 0; i < count; i++) {
+        /* Users start thinking (they arrive spread out, not as one herd); a
+           concurrency phase starts all at t0. */
         if (!self->users[i].request)
-            heap_push(self, (int)i, phase->t0_ns);
+            heap_push(self, (int)i, phase->t0_ns + think_ns(self));
     }
 }
 
@@ -276,14 +278,22 @@ int64_t pacer_run(engine_thread_t *thread, int64_t now)
     }
     int64_t next = INT64_MAX;
     if (self->active) {
-        if (now >= self->end_ns) {
+        /* A rate phase ends when its schedule is exhausted: arrivals due before the end
+           but still held back by catch-up are sent late, never lost. A closed loop ends
+           at the phase end. */
+        bool over = self->phase.load == ENGINE_LOAD_RATE
+                        ? !self->have_next && (!self->schedule || !next_arrival(self))
+                        : now >= self->end_ns;
+        if (over) {
             self->active = false;
             schedule_destroy(&self->schedule);
             self->heap_len = 0;
         } else {
             next = self->phase.load == ENGINE_LOAD_RATE ? open_loop_run(thread, now)
                                                         : closed_loop_run(thread, now);
-            if (next > self->end_ns)
+            if (next == INT64_MAX && self->phase.load == ENGINE_LOAD_RATE)
+                next = now; /* the schedule is exhausted: mark the phase over next turn */
+            if (next > self->end_ns && self->phase.load != ENGINE_LOAD_RATE)
                 next = self->end_ns; /* wake to mark the phase over */
         }
     }

@@ -10,7 +10,10 @@ a usage chunk when stream_options.include_usage is set (usage in every chunk wit
 continuous_usage_stats), then [DONE]. Deadlines are absolute, so timing errors do
 not accumulate along a stream.
 
-GET /stats answers {"requests", "concurrent", "max_concurrent", "connections"}.
+With --require-key KEY, completions without "Authorization: Bearer KEY" get 401.
+GET /stats answers {"requests", "concurrent", "max_concurrent", "connections",
+"late_max_us"}: late_max_us is the worst lateness of a timed write so far (after its
+deadline), so a test can judge the client against what the server actually did.
 Prints "PORT <n>" on stdout once listening on 127.0.0.1 (kernel-chosen port).
 """
 import argparse
@@ -22,7 +25,15 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
-STATS = {"requests": 0, "concurrent": 0, "max_concurrent": 0, "connections": 0}
+STATS = {"requests": 0, "concurrent": 0, "max_concurrent": 0, "connections": 0,
+         "late_max_us": 0}
+
+
+def note_late(deadline):
+    """Records how late a write that was due at `deadline` actually went out."""
+    late = int((time.monotonic() - deadline) * 1e6)
+    with LOCK:
+        STATS["late_max_us"] = max(STATS["late_max_us"], late)
 
 
 def sleep_until(deadline):
@@ -74,6 +85,9 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length)
         t0 = time.monotonic()
         opts = self.server.opts
+        if opts.require_key and self.headers.get("Authorization") != "Bearer " + opts.require_key:
+            self.send_json(401, {"error": {"message": "bad key", "code": 401}})
+            return
         try:
             req = json.loads(raw)
         except ValueError:
@@ -98,6 +112,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.stream(req, chat, n, prompt_tokens, t0, ttft, itl, headers)
             else:
                 sleep_until(t0 + ttft + (n - 1) * itl)
+                note_late(t0 + ttft + (n - 1) * itl)
                 text = "tok " * n
                 choice = ({"index": 0, "message": {"role": "assistant", "content": text},
                            "finish_reason": "length"} if chat else
@@ -148,6 +163,7 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 c = {"index": 0, "text": "tok ", "logprobs": None, "finish_reason": fin}
             event([c], usage_of(k + 1) if continuous else None)
+            note_late(t0 + ttft + k * itl)
         if include_usage:
             event([], usage_of(n))
         self.chunk(b"data: [DONE]\n\n")
@@ -160,6 +176,7 @@ def main():
     ap.add_argument("--itl-ms", type=float, default=10)
     ap.add_argument("--tokens", type=int, default=10)
     ap.add_argument("--backend", default="")
+    ap.add_argument("--require-key", default="", help="answer 401 unless 'Bearer KEY' is sent")
     opts = ap.parse_args()
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.request_queue_size = 1024

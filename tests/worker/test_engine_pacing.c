@@ -361,6 +361,70 @@ static void test_least_inflight_sends_more_to_the_faster_target(void)
     testkit_server_stop(&slow);
 }
 
+static void test_connection_cap_per_user_and_prewarm_shape_the_pool(void)
+{
+    testkit_server_t srv;
+    /* cap: 6 users behind 2 connections -> the server never sees more than 2 */
+    if (!server_start(&srv, "5", "1"))
+        return;
+    const char *urls[1] = {srv.url};
+    engine_config_t config = testkit_config(urls, 1);
+    config.max_connections_per_target = 2;
+    engine_phase_t phase = testkit_rate_phase(ARRIVAL_CONSTANT, 0, 0.5, clock_now_ns());
+    phase.load = ENGINE_LOAD_CONCURRENCY;
+    phase.concurrency = 6;
+    testkit_run_t run;
+    if (run_phase(&config, &phase, &run)) {
+        CHECK(run.total->c.ok > 20);
+        long conns = testkit_server_stat(&srv, "connections") - 1; /* minus /stats */
+        long conc = testkit_server_stat(&srv, "max_concurrent");
+        CHECK_MSG(conns >= 1 && conns <= 2, "%ld connections under a cap of 2", conns);
+        CHECK_MSG(conc <= 2, "%ld concurrent under a cap of 2", conc);
+        testkit_run_free(&run);
+    }
+    testkit_server_stop(&srv);
+
+    /* one dedicated keep-alive connection per user: 4 thinking users rarely overlap, so a
+       shared pool would need 1 or 2 connections; dedicated ones are exactly 4 */
+    if (!server_start(&srv, "5", "1"))
+        return;
+    urls[0] = srv.url;
+    config = testkit_config(urls, 1);
+    config.connection_per_user = true;
+    config.threads = 1; /* one pool: with two, a shared pool would need 2 at least */
+    phase.load = ENGINE_LOAD_USERS;
+    phase.users = 4;
+    phase.think_time_mean_s = 0.05;
+    phase.t0_ns = clock_now_ns();
+    if (run_phase(&config, &phase, &run)) {
+        CHECK(run.total->c.ok > 10);
+        long conns = testkit_server_stat(&srv, "connections") - 1; /* minus /stats */
+        CHECK_MSG(conns == 4, "%ld connections for 4 users", conns);
+        testkit_run_free(&run);
+    }
+    testkit_server_stop(&srv);
+
+    /* prewarm: connections open before any request is sent */
+    if (!server_start(&srv, "5", "1"))
+        return;
+    urls[0] = srv.url;
+    config = testkit_config(urls, 1);
+    config.prewarm = true;
+    config.threads = 2;
+    char err[256];
+    engine_t *engine = engine_new(&config, err, sizeof err);
+    REQUIRE(engine);
+    long conns = 0;
+    for (int i = 0; i < 50 && conns < 2; i++) {
+        usleep(20000);
+        conns = testkit_server_stat(&srv, "connections") - 1; /* minus the /stats one */
+    }
+    CHECK_MSG(conns == 2, "%ld warm connections for 2 threads", conns);
+    CHECK_INT_EQ(testkit_server_stat(&srv, "requests"), 0);
+    engine_destroy(&engine);
+    testkit_server_stop(&srv);
+}
+
 CHECK_MAIN(test_constant_rate_sends_exact_count_with_even_gaps,
            test_poisson_send_gaps_pass_the_dispersion_check,
            test_complementary_engines_reproduce_the_single_engine_schedule,
@@ -369,4 +433,5 @@ CHECK_MAIN(test_constant_rate_sends_exact_count_with_even_gaps,
            test_users_think_between_answer_and_next_send,
            test_catch_up_after_a_stall_is_at_most_twice_the_rate,
            test_phase_with_an_old_epoch_is_ignored,
-           test_least_inflight_sends_more_to_the_faster_target)
+           test_least_inflight_sends_more_to_the_faster_target,
+           test_connection_cap_per_user_and_prewarm_shape_the_pool)

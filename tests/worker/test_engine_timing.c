@@ -2,16 +2,19 @@
     the truth.
 
     The server (fixed_server.py) sends the first token T ms after reading the request,
-    then one every I ms, N in all. Tolerance, stated once: every request's TTFT and E2E
-    lie in [truth - 0.5 ms, truth + 15 ms] (the upper side absorbs loopback transit and
-    a Python server's wake-up jitter on a loaded CI machine; the client cannot report
-    less than the truth, the lower side is clock granularity), and their medians within
-    truth + 4 ms; median ITL and every TPOT within I +- 2 ms.
+    then one every I ms, N in all, and reports L, the worst lateness of its own writes
+    (a Python server on a loaded machine can wake late; the client must not be blamed
+    for it, nor excused beyond it). Tolerance, stated once: every request's TTFT and
+    E2E lie in [truth - 0.5 ms, truth + L + 15 ms] (the client can never see a token
+    before the server sends it; the upper side is loopback transit and client wake-up),
+    their medians within truth + L + 4 ms; median ITL within I +- 2 ms and every TPOT
+    within I +- (2 ms + 2L/(N-1)) (a late first token shortens the rest).
 */
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "common/clock.h"
@@ -91,8 +94,16 @@ static double median(double *v, size_t n)
     return n ? v[n / 2] : NAN;
 }
 
+/* The server's worst lateness so far, in ms. */
+static double server_late_ms(void)
+{
+    long us = testkit_server_stat(&server, "late_max_us");
+    return us > 0 ? (double)us / 1000.0 : 0.0;
+}
+
 static void check_stream_timings(json_t *records, int count, bool estimated)
 {
+    const double late = server_late_ms();
     double ttft[64], e2e[64];
     size_t n = json_array_size(records);
     CHECK_INT_EQ(n, count);
@@ -103,19 +114,20 @@ static void check_stream_timings(json_t *records, int count, bool estimated)
         CHECK_INT_EQ(num(r, "status"), 200);
         ttft[i] = num(r, "ttft_ms");
         e2e[i] = num(r, "e2e_ms");
-        CHECK_MSG(ttft[i] >= T_MS - TOL_LO && ttft[i] <= T_MS + TOL_HI, "TTFT %.3f ms, truth %.0f",
-                  ttft[i], T_MS);
-        CHECK_MSG(e2e[i] >= e2e_truth - TOL_LO && e2e[i] <= e2e_truth + TOL_HI,
-                  "E2E %.3f ms, truth %.0f", e2e[i], e2e_truth);
+        CHECK_MSG(ttft[i] >= T_MS - TOL_LO && ttft[i] <= T_MS + late + TOL_HI,
+                  "TTFT %.3f ms, truth %.0f (server late by up to %.3f)", ttft[i], T_MS, late);
+        CHECK_MSG(e2e[i] >= e2e_truth - TOL_LO && e2e[i] <= e2e_truth + late + TOL_HI,
+                  "E2E %.3f ms, truth %.0f (server late by up to %.3f)", e2e[i], e2e_truth, late);
         double tpot = (e2e[i] - ttft[i]) / (N_TOK - 1);
-        CHECK_MSG(fabs(tpot - I_MS) <= 2.0, "TPOT %.3f ms, truth %.0f", tpot, I_MS);
+        CHECK_MSG(fabs(tpot - I_MS) <= 2.0 + 2 * late / (N_TOK - 1), "TPOT %.3f ms, truth %.0f",
+                  tpot, I_MS);
         CHECK_INT_EQ(num(r, "output_tokens"), N_TOK);
         CHECK(json_is_true(json_object_get(r, "tokens_estimated")) == estimated);
         CHECK(num(r, "ttft_sched_ms") >= ttft[i]);
         CHECK(num(r, "response_ms") >= e2e[i]);
     }
-    CHECK_MSG(median(ttft, n) <= T_MS + 4, "median TTFT %.3f", median(ttft, n));
-    CHECK_MSG(median(e2e, n) <= e2e_truth + 4, "median E2E %.3f", median(e2e, n));
+    CHECK_MSG(median(ttft, n) <= T_MS + late + 4, "median TTFT %.3f", median(ttft, n));
+    CHECK_MSG(median(e2e, n) <= e2e_truth + late + 4, "median E2E %.3f", median(e2e, n));
 }
 
 static void test_chat_stream_timings_match_the_server_truth(void)
@@ -190,14 +202,14 @@ static void test_non_streaming_e2e_and_usage_match_the_truth(void)
     config.stream = false;
     json_t *records = run_requests(&config, 10, &run);
     REQUIRE(records);
-    const double e2e_truth = T_MS + (N_TOK - 1) * I_MS;
+    const double e2e_truth = T_MS + (N_TOK - 1) * I_MS, late = server_late_ms();
     CHECK_INT_EQ(json_array_size(records), 10);
     for (size_t i = 0; i < json_array_size(records); i++) {
         json_t *r = json_array_get(records, i);
         CHECK(json_is_null(json_object_get(r, "error")));
         CHECK(json_is_null(json_object_get(r, "ttft_ms"))); /* no stream, no first token */
         double e2e = num(r, "e2e_ms");
-        CHECK_MSG(e2e >= e2e_truth - TOL_LO && e2e <= e2e_truth + TOL_HI, "E2E %.3f", e2e);
+        CHECK_MSG(e2e >= e2e_truth - TOL_LO && e2e <= e2e_truth + late + TOL_HI, "E2E %.3f", e2e);
     }
     CHECK_INT_EQ(run.total->c.ok, 10);
     CHECK_INT_EQ(run.total->c.output_tokens, 10 * N_TOK);
@@ -223,33 +235,59 @@ static void test_captured_header_groups_request_records(void)
     testkit_run_free(&run);
 }
 
-static void test_api_key_from_env_is_sent_and_never_recorded(void)
+static void test_api_key_from_env_or_file_is_sent_and_never_recorded(void)
 {
-    if (!server_up())
+    static const char *const args[] = {"--ttft-ms", "1", "--itl-ms",      "1",
+                                       "--tokens",  "2", "--require-key", "sk-secret-value-123",
+                                       NULL};
+    testkit_server_t keyed;
+    if (!testkit_server_start(&keyed, "fixed_server.py", args)) {
+        check_skip("python3 or fixed_server.py unavailable");
         return;
-    setenv("SURGE_TEST_KEY", "sk-secret-value-123", 1);
-    testkit_run_t run;
-    engine_config_t config = testkit_config(NULL, 1);
-    config.api_key_env = "SURGE_TEST_KEY";
-    json_t *records = run_requests(&config, 3, &run);
-    REQUIRE(records);
-    CHECK_INT_EQ(run.total->c.ok, 3);
-    CHECK(run.jsonl.data && !strstr(run.jsonl.data, "sk-secret"));
-    json_decref(records);
-    testkit_run_free(&run);
-
-    /* A missing variable is an error that names the variable, not a value. */
+    }
+    const char *urls[1] = {keyed.url};
     char err[256];
-    const char *urls[1] = {server.url};
-    config = testkit_config(urls, 1);
+    char path[] = "/tmp/surge-test-key-XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    REQUIRE(write(fd, "sk-secret-value-123\n", 20) == 20);
+    close(fd);
+    setenv("SURGE_TEST_KEY", "sk-secret-value-123", 1);
+    for (int source = 0; source < 3; source++) {
+        engine_config_t config = testkit_config(urls, 1);
+        if (source == 0)
+            config.api_key_env = "SURGE_TEST_KEY";
+        else if (source == 1)
+            config.api_key_file = path;
+        engine_t *engine = engine_new(&config, err, sizeof err);
+        REQUIRE(engine);
+        testkit_run_t run;
+        testkit_run_init(&run, 1);
+        engine_phase_t phase = testkit_rate_phase(ARRIVAL_CONSTANT, 20, 0.2, clock_now_ns());
+        CHECK(engine_start_phase(engine, &phase, err, sizeof err) == 0);
+        CHECK(testkit_run_until_idle(engine, &run, 10000));
+        engine_destroy(&engine);
+        if (source < 2) { /* the server accepted the key */
+            CHECK_INT_EQ(run.total->c.ok, 4);
+        } else { /* no key: 401 */
+            CHECK_INT_EQ(run.total->c.errors[ERR_HTTP_4XX], 4);
+        }
+        CHECK(run.jsonl.data && !strstr(run.jsonl.data, "sk-secret"));
+        testkit_run_free(&run);
+    }
+    unlink(path);
+    testkit_server_stop(&keyed);
+
+    /* A missing variable or file is an error that names it, never a value. */
+    engine_config_t config = testkit_config(urls, 1);
     config.api_key_env = "SURGE_TEST_KEY_MISSING";
-    engine_t *e = engine_new(&config, err, sizeof err);
-    CHECK(e == NULL);
+    CHECK(engine_new(&config, err, sizeof err) == NULL);
     CHECK(strstr(err, "SURGE_TEST_KEY_MISSING") != NULL);
     config.api_key_env = NULL;
     config.api_key_file = "/nonexistent/key";
-    e = engine_new(&config, err, sizeof err);
-    CHECK(e == NULL);
+    CHECK(engine_new(&config, err, sizeof err) == NULL);
+    CHECK(strstr(err, "/nonexistent/key") != NULL);
+    CHECK(!strstr(err, "sk-secret"));
     unsetenv("SURGE_TEST_KEY");
 }
 
@@ -286,5 +324,5 @@ CHECK_MAIN(test_chat_stream_timings_match_the_server_truth,
            test_without_usage_tokens_are_counted_from_events_and_flagged,
            test_non_streaming_e2e_and_usage_match_the_truth,
            test_captured_header_groups_request_records,
-           test_api_key_from_env_is_sent_and_never_recorded,
+           test_api_key_from_env_or_file_is_sent_and_never_recorded,
            test_bad_config_is_refused_with_a_reason, test_zz_stop_server)
