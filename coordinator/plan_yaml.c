@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "common/buf.h"
@@ -36,6 +37,7 @@ typedef struct {
     long visits;
     plan_t *plan;
     plan_extra_t *extra;
+    yaml_node_t *workload_node; /* where workload errors found while building point */
 } ctx_t;
 
 static void *xrealloc(void *p, size_t size)
@@ -785,6 +787,11 @@ static int read_dataset(ctx_t *c, yaml_node_t *node, workload_class_t *cls)
         if (get_string(c, node, "dataset", &path) != 0)
             return -1;
         char *full = resolve_path(c, path);
+        if (access(full, R_OK) != 0) {
+            fail(c, node, "'dataset': cannot read '%s': %s", full, strerror(errno));
+            free(full);
+            return -1;
+        }
         workload_class_add_dataset(cls, full);
         free(full);
         return 0;
@@ -797,6 +804,11 @@ static int read_dataset(ctx_t *c, yaml_node_t *node, workload_class_t *cls)
     if (get_string(c, field(&f, "path"), "path", &text) != 0)
         return -1;
     char *full = resolve_path(c, text);
+    if (access(full, R_OK) != 0) {
+        fail(c, field(&f, "path"), "'path': cannot read dataset '%s': %s", full, strerror(errno));
+        free(full);
+        return -1;
+    }
     dataset_spec_t *d = workload_class_add_dataset(cls, full);
     free(full);
     yaml_node_t *v;
@@ -1063,6 +1075,7 @@ static int read_workload(ctx_t *c, yaml_node_t *node)
     workload_spec_t *spec = workload_spec_new();
     if (!spec)
         abort();
+    c->workload_node = node;
     c->extra->workload_spec = spec;
     if (read_class_common(c, &f, &spec->defaults) != 0)
         return -1;
@@ -1776,10 +1789,8 @@ static int build_workload(ctx_t *c)
         return 0;
     }
     x->workload = workload_build(x->workload_spec, &options, why, sizeof why);
-    if (!x->workload) {
-        snprintf(c->err, c->err_size, "%s: workload: %s", c->file, why);
-        return -1;
-    }
+    if (!x->workload)
+        return fail(c, c->workload_node, "workload: %s", why);
     for (int i = 0; i < x->workload->count; i++)
         plan_add_prompt(c->plan, x->workload->items[i].prompt);
     return 0;
