@@ -98,7 +98,8 @@ static int bench_rate(const char *url, double seconds)
     printf("# one engine thread, streaming chat, constant arrivals, %.0f s per step\n", seconds);
     printf("%10s %9s %9s %9s %10s %10s %10s %12s\n", "rate/s", "sent", "ok", "errors", "lag_p50ms",
            "lag_p99ms", "lag_maxms", "events/s");
-    static const double rates[] = {500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000};
+    static const double rates[] = {500,  1000, 1500, 2000, 2500, 3000,
+                                   4000, 5000, 6000, 8000, 10000};
     uint64_t epoch = 1;
     for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++) {
         acc_t acc = {metrics_new(3)};
