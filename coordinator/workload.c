@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/buf.h"
 #include "common/jsonw.h"
@@ -439,6 +440,13 @@ int dataset_load(const dataset_spec_t *spec, prompt_list_t *out, char *err, size
     FILE *file = fopen(path, "rb");
     if (!file) {
         snprintf(err, err_size, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fileno(file), &st) != 0 || !S_ISREG(st.st_mode)) {
+        /* a device or a pipe could stream forever: only files have an end we can trust */
+        snprintf(err, err_size, "%s: not a regular file", path);
+        fclose(file);
         return -1;
     }
     buf_t data;
