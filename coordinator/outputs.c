@@ -1,7 +1,7 @@
 /*  outputs.c: the results directory (docs/results.md).
 
-    intervals.jsonl  one line per closed interval, appended, flushed and fsynced at once so
-                     a killed coordinator leaves every closed interval on disk
+    intervals.jsonl  one line per closed interval, appended and flushed (write(2)) at once,
+                     so a killed coordinator leaves every closed interval on disk
     requests.jsonl   (--record-requests) the workers' per-request lines, as they arrive
     <metric>.hlog    HdrHistogram interval logs, one file per metric, Tag = phase name
     results.json     the whole run, written once at the end to a temporary file, fsynced
@@ -127,10 +127,11 @@ void outputs_write_interval(coordinator_t *self, int64_t index, const open_inter
     jsonw_object_end(&w);
     buf_append_char(&self->scratch, '\n');
     fwrite(self->scratch.data, 1, self->scratch.len, self->intervals_file);
+    /* fflush hands the line to the kernel: a killed coordinator (even kill -9) keeps it.
+       No fsync here: this runs on the control loop, and an fsync on a busy disk can stall
+       for seconds, longer than a worker lease, which would declare live workers dead.
+       Durability against a machine crash comes from the fsync of results.json at the end. */
     fflush(self->intervals_file);
-    /* fsync: the promise is that a killed coordinator (or machine) keeps every closed
-       interval; one fsync a second is cheap next to what it protects. */
-    fsync(fileno(self->intervals_file));
     if (self->requests_file)
         fflush(self->requests_file);
 
