@@ -1791,8 +1791,17 @@ static int build_workload(ctx_t *c)
     x->workload = workload_build(x->workload_spec, &options, why, sizeof why);
     if (!x->workload)
         return fail(c, c->workload_node, "workload: %s", why);
-    for (int i = 0; i < x->workload->count; i++)
+    double sum = 0;
+    int sized = 0;
+    for (int i = 0; i < x->workload->count; i++) {
         plan_add_prompt(c->plan, x->workload->items[i].prompt);
+        sum += x->workload->items[i].max_tokens;
+        sized += x->workload->items[i].max_tokens > 0;
+    }
+    /* Where a per-request max_tokens cannot be sent, the mean output length is the best
+       single value: without it, ignore_eos would generate up to the model's limit. */
+    if (c->plan->max_tokens == 0 && sized > 0)
+        c->plan->max_tokens = (int)lround(sum / sized);
     return 0;
 }
 

@@ -275,6 +275,8 @@ static void test_workload_mix_builds_the_pool_into_the_plan(void)
             CHECK(strstr(it->prompt, "Summarize ") && !strchr(it->prompt, '{'));
     }
     CHECK(per_class[0] == 70 && per_class[1] == 20 && per_class[2] == 10);
+    /* no max_tokens given: the mean of the sized items (code's 10..20) */
+    CHECK(p->max_tokens >= 10 && p->max_tokens <= 20);
     plan_extra_destroy(&x);
     plan_destroy(&p);
 }
