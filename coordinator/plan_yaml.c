@@ -2084,3 +2084,114 @@ void plan_yaml_describe(const plan_t *plan, const plan_extra_t *x, FILE *out)
     describe_duration(plan_duration_ms(plan), out);
     fprintf(out, ".\n");
 }
+
+/* ---- Verdicts of a finished run ---------------------------------------------------------- */
+
+/* The average of the measured phases of one level of a stage (all levels when level < 0);
+   new reference, NULL when none of them ran. */
+static json_t *stage_summary(const plan_extra_t *x, const plan_stage_t *stage, int level,
+                             json_t *const *phase_summaries)
+{
+    json_t *runs[PLAN_MAX_PHASES];
+    int n = 0;
+    for (int i = stage->first_phase; i < stage->first_phase + stage->phase_count; i++) {
+        const plan_phase_extra_t *e = &x->phases[i];
+        if (!e->settle && (level < 0 || e->level == level) && phase_summaries[i])
+            runs[n++] = phase_summaries[i];
+    }
+    return n ? summary_average(runs, n) : NULL;
+}
+
+/* Replays the search over the levels that ran: the adaptive executor's levels are the
+   coarse ramp's, so this gives the same answers as long as they ran in order. */
+static sat_search_t *replay_search(const plan_t *plan, const plan_extra_t *x,
+                                   const plan_stage_t *stage, double baseline_ms,
+                                   json_t *const *phase_summaries)
+{
+    sat_search_t *search = sat_search_new(&stage->search, baseline_ms);
+    double rate;
+    while (search && sat_search_next(search, &rate)) {
+        int level = -1;
+        for (int i = stage->first_phase; i < stage->first_phase + stage->phase_count; i++) {
+            if (fabs(plan->phases[i].rate_per_s - rate) < 1e-9)
+                level = x->phases[i].level;
+        }
+        json_t *summary = level >= 0 ? stage_summary(x, stage, level, phase_summaries) : NULL;
+        if (!summary)
+            break; /* a refinement level the written-out ramp does not have, or not run */
+        sat_search_observe(search, summary);
+        json_decref(summary);
+    }
+    return search;
+}
+
+bool plan_verdicts_write(const plan_t *plan, const plan_extra_t *x, json_t *const *phase_summaries,
+                         const json_t *overall, jsonw_t *w, FILE *sla_table, buf_t *junit_out)
+{
+    const plan_stage_t *baseline = NULL, *saturation = NULL, *judged = NULL, *at_op = NULL;
+    for (int i = 0; i < x->stage_count; i++) {
+        const plan_stage_t *s = &x->stages[i];
+        if (s->baseline && !baseline)
+            baseline = s;
+        if (s->type == PLAN_STAGE_SATURATION)
+            saturation = s;
+        if (s->sla && !judged)
+            judged = s;
+        if (s->phase_count > 0 && x->phases[s->first_phase].rate_ref == PLAN_RATE_OPERATING_POINT)
+            at_op = s;
+    }
+    double baseline_ms = NAN;
+    if (baseline) {
+        json_t *b = stage_summary(x, baseline, -1, phase_summaries);
+        baseline_ms = summary_number(b, "ttft_ms.p99");
+        json_decref(b);
+    }
+
+    sat_result_t sat = {0};
+    if (saturation) {
+        sat_search_t *search = replay_search(plan, x, saturation, baseline_ms, phase_summaries);
+        if (search) {
+            sat_search_result(search, &sat);
+            jsonw_key(w, "saturation");
+            sat_search_write_json(search, w);
+            sat_search_destroy(&search);
+        }
+    }
+
+    bool passed = true;
+    json_t *judged_summary = judged ? stage_summary(x, judged, -1, phase_summaries) : NULL;
+    const json_t *sla_summary = judged ? judged_summary : overall;
+    if (x->sla_check_count > 0) {
+        sla_result_t results[64];
+        int n = x->sla_check_count < 64 ? x->sla_check_count : 64;
+        passed = sla_evaluate(x->sla_checks, n, sla_summary, results);
+        jsonw_key(w, "sla");
+        sla_write_json(results, n, w);
+        if (sla_table)
+            sla_write_text(results, n, sla_table);
+        if (junit_out)
+            sla_write_junit(results, n, plan->name ? plan->name : "surge.sla",
+                            summary_number(sla_summary, "duration_s"), junit_out);
+    }
+
+    json_t *op_summary = at_op ? stage_summary(x, at_op, -1, phase_summaries) : NULL;
+    if (x->has_cost) {
+        double max_tps = saturation ? sat.max_output_tokens_per_s
+                                    : summary_number(overall, "output_tokens_per_s");
+        double op_tps = summary_number(op_summary, "output_tokens_per_s");
+        jsonw_key(w, "cost");
+        cost_write_json(&x->cost, max_tps, isnan(op_tps) ? 0 : op_tps, w);
+    }
+    if (x->has_users) {
+        const json_t *basis = op_summary ? op_summary : overall;
+        double rate = saturation && sat.operating_point_rps > 0
+                          ? sat.operating_point_rps
+                          : summary_number(basis, "completed_rps");
+        double e2e_s = summary_number(basis, "e2e_ms.mean") / 1000.0;
+        jsonw_key(w, "users");
+        users_write_json(rate, e2e_s, x->users_think_time_s, w);
+    }
+    json_decref(op_summary);
+    json_decref(judged_summary);
+    return passed;
+}

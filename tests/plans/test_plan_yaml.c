@@ -1,6 +1,7 @@
 /*  test_plan_yaml.c: the plan file: what a valid plan becomes (phases written out, stages,
     search settings, SLA checks, workload) and every error message, each naming
     FILE:LINE:COL and what was expected. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -523,6 +524,82 @@ static void test_alias_bombs_are_refused_not_expanded(void)
     buf_free(&text);
 }
 
+static json_t *level_summary(double p99, double rate, double e2e_mean_ms)
+{
+    return json_pack("{s:{s:f}, s:{s:f}, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "ttft_ms", "p99", p99,
+                     "e2e_ms", "mean", e2e_mean_ms, "error_rate", 0.0, "offered_rps", rate,
+                     "achieved_rps", rate, "completed_rps", rate, "output_tokens_per_s", rate * 100,
+                     "duration_s", 10.0, "goodput_rps", rate);
+}
+
+static void test_verdicts_of_a_run_come_from_its_phase_summaries(void)
+{
+    plan_extra_t *x = NULL;
+    plan_t *p = load_ok(HEAD "phases:\n"
+                             "  - {name: base, kind: baseline, duration: 10s}\n"
+                             "  - {name: s, kind: saturation, start_rate: 2, step_rate: 2, "
+                             "max_rate: 10, step_duration: 10s, settle: 1s}\n"
+                             "  - {name: hold, kind: sla, rate: operating_point, duration: 10s}\n"
+                             "sla: [\"ttft_ms.p99 <= 100\", \"goodput_rps >= 1\"]\n"
+                             "cost: {gpu_count: 2, price_per_gpu_hour: 3.6}\n"
+                             "users: {think_time: 8s}\n",
+                        &x);
+    REQUIRE(p && x);
+    json_t *summaries[PLAN_MAX_PHASES] = {0};
+    summaries[0] = level_summary(50, 1, 2000); /* baseline: p99 50 ms */
+    /* the search ran its coarse ramp up to 8 req/s, where P99 TTFT passed 3 x 50 ms */
+    for (int i = x->stages[1].first_phase; i < x->stages[1].first_phase + x->stages[1].phase_count;
+         i++) {
+        double rate = p->phases[i].rate_per_s;
+        if (rate <= 8)
+            summaries[i] = level_summary(rate <= 6 ? 60 : 400, rate, 2000);
+    }
+    int hold = x->stages[2].first_phase;
+    summaries[hold] = level_summary(70, 4.2, 2000); /* ran at the operating point, 0.7 x 6 */
+    json_t *overall = level_summary(300, 5, 2000);
+
+    buf_t out, junit;
+    buf_init(&out);
+    buf_init(&junit);
+    jsonw_t w;
+    jsonw_init(&w, &out);
+    jsonw_object_begin(&w);
+    bool passed = plan_verdicts_write(p, x, summaries, overall, &w, NULL, &junit);
+    jsonw_object_end(&w);
+    json_t *doc = json_loads(out.data, 0, NULL);
+    REQUIRE(doc);
+    CHECK(summary_number(doc, "saturation.rps") == 6);
+    CHECK(summary_number(doc, "saturation.first_bad_rps") == 8);
+    CHECK(fabs(summary_number(doc, "saturation.operating_point_rps") - 4.2) < 1e-9);
+    CHECK(summary_number(doc, "saturation.baseline_ttft_p99_ms") == 50);
+    /* the SLA judged the hold phase (p99 70 <= 100), not the overall summary (300) */
+    CHECK(passed);
+    CHECK(json_is_true(json_object_get(json_object_get(doc, "sla"), "passed")));
+    /* the most tokens were seen at 8 req/s, past saturation: still the maximum measured */
+    CHECK(summary_number(doc, "cost.at_max_throughput.output_tokens_per_s") == 800);
+    CHECK(fabs(summary_number(doc, "cost.at_operating_point.output_tokens_per_s") - 420) < 1e-9);
+    CHECK(fabs(summary_number(doc, "users.users") - 4.2 * (2 + 8)) < 1e-9);
+    CHECK(strstr(junit.data, "tests=\"2\" failures=\"0\"") != NULL);
+    json_decref(doc);
+
+    /* the same run with a hold phase over the limit fails the SLA */
+    json_decref(summaries[hold]);
+    summaries[hold] = level_summary(170, 4.2, 2000);
+    buf_clear(&out);
+    jsonw_init(&w, &out);
+    jsonw_object_begin(&w);
+    CHECK(!plan_verdicts_write(p, x, summaries, overall, &w, NULL, NULL));
+    jsonw_object_end(&w);
+
+    for (int i = 0; i < PLAN_MAX_PHASES; i++)
+        json_decref(summaries[i]);
+    json_decref(overall);
+    buf_free(&out);
+    buf_free(&junit);
+    plan_extra_destroy(&x);
+    plan_destroy(&p);
+}
+
 CHECK_MAIN(test_minimal_plan_has_defaults_and_default_prompts,
            test_every_top_level_setting_lands_in_the_plan,
            test_stepped_ramp_is_written_out_with_settle_and_iterations,
@@ -532,4 +609,5 @@ CHECK_MAIN(test_minimal_plan_has_defaults_and_default_prompts,
            test_dataset_paths_are_relative_to_the_plan_file, test_value_parsers_are_strict,
            test_every_error_names_the_place_and_what_was_expected,
            test_dataset_content_errors_name_the_plan_place_and_the_dataset_line,
-           test_alias_bombs_are_refused_not_expanded)
+           test_alias_bombs_are_refused_not_expanded,
+           test_verdicts_of_a_run_come_from_its_phase_summaries)
