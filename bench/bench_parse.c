@@ -6,9 +6,14 @@
     event per libcurl write callback (a streaming server at low load), 16 KiB callbacks
     (CURL_MAX_WRITE_SIZE: a backlog read at once), and one byte per call (the worst case).
     Prints ns per event and MB/s, the median of several runs. Never pass/fail.
+    Reference, measured in the same run: the same SSE reassembly with each event parsed by
+    a general JSON library (jansson: build the tree, look up choices/delta/content and
+    usage, free it), which is what a client without a purpose-built extractor does; the
+    last line gives the ratio.
 
         build/bench/bench_parse [runs]
 */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,19 +25,31 @@
 
 #define STREAM_EVENTS 1000
 
+typedef enum { PARSE_NONE, PARSE_SURGE, PARSE_JANSSON } parse_t;
+
 typedef struct {
     oai_parser_t *oai;
     oai_tokens_t tokens;
-    bool parse_json;
+    parse_t parse;
     int64_t events;
     int64_t output_events;
+    int64_t usage_tokens; /* the reference's last usage.completion_tokens */
 } sink_t;
 
 static int on_event(void *arg, const sse_event_t *ev)
 {
     sink_t *sink = arg;
     sink->events++;
-    if (sink->parse_json) {
+    if (sink->parse == PARSE_JANSSON) {
+        json_t *root = json_loadb(ev->data, ev->data_len, 0, NULL);
+        json_t *choice = json_array_get(json_object_get(root, "choices"), 0);
+        const char *text =
+            json_string_value(json_object_get(json_object_get(choice, "delta"), "content"));
+        json_t *usage = json_object_get(root, "usage");
+        sink->output_events += text && *text;
+        sink->usage_tokens = json_integer_value(json_object_get(usage, "completion_tokens"));
+        json_decref(root);
+    } else if (sink->parse == PARSE_SURGE) {
         oai_event_t out;
         oai_parser_parse(sink->oai, ev->data, ev->data_len, &out);
         oai_tokens_add(&sink->tokens, &out);
@@ -132,9 +149,14 @@ int main(int argc, char **argv)
     printf("%-22s %-12s %12s %10s\n", "work", "feeding", "ns/event", "MB/s");
 
     static const char *const feed_names[] = {"event/callback", "16KiB", "1 byte"};
-    for (int json = 0; json < 2; json++) {
+    static const char *const parse_names[] = {"SSE only", "SSE + JSON event",
+                                              "SSE + jansson (ref)"};
+    double per_event_callback[3] = {0};
+    for (int json = 0; json < 3; json++) {
         for (int f = 0; f < 3; f++) {
-            sink.parse_json = json;
+            if (json == PARSE_JANSSON && f != FEED_PER_EVENT)
+                continue; /* the reference is measured in the common case only */
+            sink.parse = (parse_t)json;
             /* repeat the stream so each timed sample is at least ~20 ms */
             int reps = f == FEED_BYTE ? 4 : 40;
             int64_t *samples = calloc((size_t)runs, sizeof *samples);
@@ -148,7 +170,8 @@ int main(int argc, char **argv)
                 }
                 samples[r] = ns;
                 if (sink.events != (int64_t)nends * reps ||
-                    (json && oai_tokens_output(&sink.tokens, NULL) != STREAM_EVENTS - 4)) {
+                    (json == PARSE_SURGE &&
+                     oai_tokens_output(&sink.tokens, NULL) != STREAM_EVENTS - 4)) {
                     fprintf(stderr, "bench_parse: wrong event count\n");
                     return 3;
                 }
@@ -157,11 +180,16 @@ int main(int argc, char **argv)
             double median_ns = (double)samples[runs / 2];
             double per_event = median_ns / (double)(nends * (size_t)reps);
             double mb_per_s = (double)(b.len * (size_t)reps) / (median_ns / 1e9) / 1e6;
-            printf("%-22s %-12s %12.1f %10.1f\n", json ? "SSE + JSON event" : "SSE only",
-                   feed_names[f], per_event, mb_per_s);
+            printf("%-22s %-12s %12.1f %10.1f\n", parse_names[json], feed_names[f], per_event,
+                   mb_per_s);
+            if (f == FEED_PER_EVENT)
+                per_event_callback[json] = per_event;
             free(samples);
         }
     }
+    printf("\nreference / surge, event per callback: %.1fx (jansson tree per event vs "
+           "surge's extractor)\n",
+           per_event_callback[PARSE_JANSSON] / per_event_callback[PARSE_SURGE]);
     sse_parser_destroy(&sse);
     oai_parser_destroy(&sink.oai);
     buf_free(&b);
