@@ -171,8 +171,9 @@ void pacer_init(pacer_t *self, uint64_t seed);
 void pacer_free(pacer_t *self);
 /* Takes a phase (activated at its t0, possibly now). */
 void pacer_set_phase(pacer_t *self, const engine_phase_t *phase);
-/* Ends the current and any pending phase. */
-void pacer_halt(pacer_t *self);
+/* Ends the current and any pending phase now; arrivals already due but not sent
+   (held back by catch-up) are counted as scheduled and dropped. */
+void pacer_halt(engine_thread_t *thread, int64_t now_ns);
 /* Sends everything due at now_ns; returns the next time something is due (INT64_MAX). */
 int64_t pacer_run(engine_thread_t *thread, int64_t now_ns);
 /* A closed-loop user's request ended: schedules the user's next send. */

@@ -293,7 +293,7 @@ static bool mailbox_read(engine_thread_t *self)
     pthread_mutex_unlock(&engine->lock);
 
     if (box.halt) {
-        pacer_halt(&self->pacer);
+        pacer_halt(self, clock_now_ns());
         if (box.abort_inflight)
             abort_all(self, true);
     }
@@ -302,7 +302,7 @@ static bool mailbox_read(engine_thread_t *self)
     if (box.flush)
         interval_rotate(self, self->cur->index + 1);
     if (box.stop) {
-        pacer_halt(&self->pacer);
+        pacer_halt(self, clock_now_ns());
         abort_all(self, false);
     }
     atomic_store(&self->running, self->pacer.active || self->pacer.has_pending);

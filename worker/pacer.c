@@ -194,18 +194,6 @@ void pacer_set_phase(pacer_t *self, const engine_phase_t *phase)
     self->has_pending = true;
 }
 
-void pacer_halt(pacer_t *self)
-{
-    self->has_pending = false;
-    self->active = false;
-    self->heap_len = 0;
-    self->user_count = 0;
-    for (int64_t i = 0; i < self->user_capacity; i++)
-        self->users[i].heap_pos = -1;
-    schedule_destroy(&self->schedule);
-    self->have_next = false;
-}
-
 /* ---- sending -------------------------------------------------------------------- */
 
 /* The next arrival of this thread's sub-segment, if any. */
@@ -223,6 +211,48 @@ static bool next_arrival(pacer_t *self)
     }
     self->have_next = false;
     return false;
+}
+
+/* Counts as scheduled and dropped every arrival of the active rate phase not sent yet
+   whose intended time is before until_ns: the phase is being replaced or halted, so
+   these will never go out (typically they were held back by the catch-up cap). An
+   arrival that cannot be sent is counted, never silently skipped. */
+static void open_loop_drop_due(engine_thread_t *thread, int64_t until_ns)
+{
+    pacer_t *self = &thread->pacer;
+    if (!self->active || self->phase.load != ENGINE_LOAD_RATE)
+        return;
+    int64_t dropped = 0;
+    while ((self->have_next || next_arrival(self)) && self->next_deadline_ns < until_ns) {
+        self->have_next = false;
+        dropped++;
+    }
+    if (dropped) {
+        interval_t *iv = engine_thread_interval(thread, clock_now_ns());
+        iv->total->c.scheduled += dropped;
+        iv->total->c.dropped += dropped;
+    }
+}
+
+void pacer_halt(engine_thread_t *thread, int64_t now_ns)
+{
+    pacer_t *self = &thread->pacer;
+    /* A pending phase whose t0 has passed was running in all but name: its due
+       arrivals are counted too. */
+    if (self->has_pending && self->pending.t0_ns <= now_ns) {
+        open_loop_drop_due(thread, self->pending.t0_ns);
+        self->has_pending = false;
+        phase_activate(thread, &self->pending);
+    }
+    open_loop_drop_due(thread, now_ns + 1); /* due = intended time <= now */
+    self->has_pending = false;
+    self->active = false;
+    self->heap_len = 0;
+    self->user_count = 0;
+    for (int64_t i = 0; i < self->user_capacity; i++)
+        self->users[i].heap_pos = -1;
+    schedule_destroy(&self->schedule);
+    self->have_next = false;
 }
 
 static int64_t open_loop_run(engine_thread_t *thread, int64_t now)
@@ -273,6 +303,9 @@ int64_t pacer_run(engine_thread_t *thread, int64_t now)
 {
     pacer_t *self = &thread->pacer;
     if (self->has_pending && self->pending.t0_ns <= now) {
+        /* The current phase's arrivals due before the new t0 that are still held back
+           (catch-up) will never be sent: counted as dropped. */
+        open_loop_drop_due(thread, self->pending.t0_ns);
         self->has_pending = false;
         phase_activate(thread, &self->pending);
     }

@@ -425,6 +425,86 @@ static void test_connection_cap_per_user_and_prewarm_shape_the_pool(void)
     testkit_server_stop(&srv);
 }
 
+/* The product rule: an arrival that cannot be sent is counted, never silently skipped.
+   Over a run, scheduled = sent + dropped exactly. */
+
+static void test_arrivals_held_back_when_a_phase_replaces_them_are_counted_dropped(void)
+{
+    testkit_server_t srv;
+    if (!server_start(&srv, "1", "1"))
+        return;
+    const char *urls[1] = {srv.url};
+    engine_config_t config = testkit_config(urls, 1);
+    config.threads = 1;
+    char err[256];
+    engine_t *engine = engine_new(&config, err, sizeof err);
+    REQUIRE(engine);
+    /* Phase 1 started 400 ms ago at 100/s: 40 arrivals are overdue, and catch-up at twice
+       the rate gains only 5 ms per send. Phase 2 replaces it 100 ms from now, so phase 1
+       owns exactly the 50 arrivals due before then (0, 10, ..., 490 ms after its t0), and
+       at most 21 of them can have gone out by then. */
+    int64_t now = clock_now_ns();
+    engine_phase_t first = testkit_rate_phase(ARRIVAL_CONSTANT, 100, 1.5, now - 400 * NS_PER_MS);
+    first.epoch = 1;
+    engine_phase_t second = testkit_rate_phase(ARRIVAL_CONSTANT, 100, 0.2, now + 100 * NS_PER_MS);
+    second.epoch = 2;
+    CHECK(engine_start_phase(engine, &first, err, sizeof err) == 0);
+    CHECK(engine_start_phase(engine, &second, err, sizeof err) == 0);
+    testkit_run_t run;
+    testkit_run_init(&run, 1);
+    CHECK(testkit_run_until_idle(engine, &run, 10000));
+    const metrics_counters_t *c = &run.total->c;
+    CHECK_INT_EQ(c->scheduled, 50 + 20);
+    CHECK_INT_EQ(c->sent + c->dropped, c->scheduled);
+    CHECK_MSG(c->dropped >= 29, "%lld dropped: the held-back arrivals were lost silently",
+              (long long)c->dropped);
+    CHECK_INT_EQ(c->ok, c->sent);
+    testkit_run_free(&run);
+    engine_destroy(&engine);
+    testkit_server_stop(&srv);
+}
+
+/* Arrivals of the global sequence that are due (intended time <= t_ns), for a constant
+   rate phase that started at t0_ns. */
+static int64_t constant_due(int64_t t0_ns, double rate, int64_t t_ns)
+{
+    return t_ns < t0_ns ? 0 : (int64_t)floor((double)(t_ns - t0_ns) * rate / 1e9) + 1;
+}
+
+static void test_arrivals_held_back_at_halt_are_counted_dropped(void)
+{
+    testkit_server_t srv;
+    if (!server_start(&srv, "1", "1"))
+        return;
+    const char *urls[1] = {srv.url};
+    engine_config_t config = testkit_config(urls, 1);
+    config.threads = 1;
+    char err[256];
+    engine_t *engine = engine_new(&config, err, sizeof err);
+    REQUIRE(engine);
+    int64_t t0 = clock_now_ns() - 400 * NS_PER_MS; /* 40 arrivals overdue at once */
+    engine_phase_t phase = testkit_rate_phase(ARRIVAL_CONSTANT, 100, 1.5, t0);
+    CHECK(engine_start_phase(engine, &phase, err, sizeof err) == 0);
+    usleep(100000);
+    int64_t before = clock_now_ns();
+    engine_halt(engine, false);
+    int64_t after = clock_now_ns();
+    testkit_run_t run;
+    testkit_run_init(&run, 1);
+    CHECK(testkit_run_until_idle(engine, &run, 10000));
+    const metrics_counters_t *c = &run.total->c;
+    /* Everything due when the halt landed was scheduled: sent, or counted as dropped. */
+    CHECK_MSG(c->scheduled >= constant_due(t0, 100, before) - 1 &&
+                  c->scheduled <= constant_due(t0, 100, after),
+              "%lld scheduled, %lld..%lld were due at the halt", (long long)c->scheduled,
+              (long long)constant_due(t0, 100, before), (long long)constant_due(t0, 100, after));
+    CHECK_INT_EQ(c->sent + c->dropped, c->scheduled);
+    CHECK_MSG(c->dropped > 0, "nothing dropped: the held-back arrivals were lost silently");
+    testkit_run_free(&run);
+    engine_destroy(&engine);
+    testkit_server_stop(&srv);
+}
+
 CHECK_MAIN(test_constant_rate_sends_exact_count_with_even_gaps,
            test_poisson_send_gaps_pass_the_dispersion_check,
            test_complementary_engines_reproduce_the_single_engine_schedule,
@@ -434,4 +514,6 @@ CHECK_MAIN(test_constant_rate_sends_exact_count_with_even_gaps,
            test_catch_up_after_a_stall_is_at_most_twice_the_rate,
            test_phase_with_an_old_epoch_is_ignored,
            test_least_inflight_sends_more_to_the_faster_target,
-           test_connection_cap_per_user_and_prewarm_shape_the_pool)
+           test_connection_cap_per_user_and_prewarm_shape_the_pool,
+           test_arrivals_held_back_when_a_phase_replaces_them_are_counted_dropped,
+           test_arrivals_held_back_at_halt_are_counted_dropped)
