@@ -17,28 +17,16 @@
 
 #include "common/clock.h"
 #include "common/histogram.h"
+#include "common/rng.h"
 
 static volatile int64_t sink;
 
 static uint64_t rng_state = 12345;
 
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-static double rng_unit(void)
-{
-    return (double)(rng_next() >> 11) / 9007199254740992.0;
-}
-
 /* Log-uniform between lo and hi microseconds. */
 static int64_t log_uniform_us(double lo, double hi)
 {
-    return (int64_t)(lo * exp(rng_unit() * log(hi / lo)));
+    return (int64_t)(lo * exp(rng_unit(&rng_state) * log(hi / lo)));
 }
 
 static hist_t *typical_snapshot(void)

@@ -10,6 +10,8 @@
 */
 #include "common/schedule.h"
 
+#include "common/rng.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,22 +31,14 @@ struct _schedule_t {
     bool done;
 };
 
-/* ---- PRNG: splitmix64 to seed xoshiro256** ------------------------------------ */
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
+/* ---- PRNG: xoshiro256**, seeded by splitmix64 (common/rng.h) ---------------- */
 
 static uint64_t rotl(uint64_t x, int k)
 {
     return (x << k) | (x >> (64 - k));
 }
 
-static uint64_t rng_next(uint64_t s[4])
+static uint64_t xoshiro_next(uint64_t s[4])
 {
     uint64_t result = rotl(s[1] * 5, 7) * 9;
     uint64_t t = s[1] << 17;
@@ -60,7 +54,7 @@ static uint64_t rng_next(uint64_t s[4])
 /* Uniform in (0, 1]: never 0, so log() below is always finite. */
 static double rng_uniform_open0(uint64_t s[4])
 {
-    return ((double)(rng_next(s) >> 11) + 1.0) * 0x1.0p-53;
+    return ((double)(xoshiro_next(s) >> 11) + 1.0) * 0x1.0p-53;
 }
 
 static double rng_exponential(uint64_t s[4])
@@ -109,7 +103,7 @@ schedule_t *schedule_new(const schedule_spec_t *spec)
     self->spec = *spec;
     uint64_t seed = spec->seed;
     for (int i = 0; i < 4; i++)
-        self->rng[i] = splitmix64(&seed);
+        self->rng[i] = rng_next(&seed);
     self->duration_s = (double)spec->duration_ns / 1e9;
     double r0 = spec->start_rate_per_s, r1 = spec->end_rate_per_s;
     if (!(r0 >= 0) || !(r1 >= 0) || spec->duration_ns <= 0 || (r0 == 0 && r1 == 0))

@@ -410,7 +410,7 @@ static void maybe_schedule_drop(sim_request_t *r, int token_index)
         return;
     r->drop_decided = true;
     sim_fault_state_t *fault = sim_faults_get(&self->faults, SIM_FAULT_DROP_MID_STREAM);
-    if (sim_rng_unit(&self->fault_rng) > fault->fraction)
+    if (rng_unit_positive(&self->fault_rng) > fault->fraction)
         return;
     fault->hits_total++;
     r->drop_armed = true;
@@ -440,7 +440,7 @@ static void on_token(void *user, int index, bool finished, void *arg)
                             (double)(now - r->last_token_ns) / NS_PER_S);
     }
     r->last_token_ns = now;
-    const char *word = sim_word(sim_rng_next(&r->word_rng));
+    const char *word = sim_word(rng_next(&r->word_rng));
 
     if (r->stream) {
         buf_t *out = &self->scratch;
@@ -689,7 +689,7 @@ static void handle_generate(sim_server_t *self, struct evhttp_request *req, bool
     }
     if (sim_faults_active(&self->faults, SIM_FAULT_ERROR_RATE, now)) {
         sim_fault_state_t *fault = sim_faults_get(&self->faults, SIM_FAULT_ERROR_RATE);
-        if (sim_rng_unit(&self->fault_rng) <= fault->fraction) {
+        if (rng_unit_positive(&self->fault_rng) <= fault->fraction) {
             fault->hits_total++;
             send_error(self, req, 500, "Internal server error (injected fault).");
             return;
@@ -798,9 +798,9 @@ static void handle_generate(sim_server_t *self, struct evhttp_request *req, bool
     r->arrival_ns = now;
     r->created_s = (int64_t)time(NULL);
     buf_init(&r->text);
-    uint64_t id_bits = sim_rng_next(&self->request_rng);
-    r->word_rng = sim_rng_next(&self->request_rng);
-    uint64_t length_draw = sim_rng_next(&self->request_rng);
+    uint64_t id_bits = rng_next(&self->request_rng);
+    r->word_rng = rng_next(&self->request_rng);
+    uint64_t length_draw = rng_next(&self->request_rng);
     snprintf(r->id, sizeof r->id, "%s-%016llx%016llx", chat ? "chatcmpl" : "cmpl",
              (unsigned long long)id_bits, (unsigned long long)r->word_rng);
     if (json_is_true(ignore_eos)) {
@@ -808,7 +808,7 @@ static void handle_generate(sim_server_t *self, struct evhttp_request *req, bool
     } else {
         /* Exponential around the profile's mean: most answers short, a long tail. */
         uint64_t state = length_draw;
-        double draw = -log(sim_rng_unit(&state)) * profile->output_mean_tokens;
+        double draw = -log(rng_unit_positive(&state)) * profile->output_mean_tokens;
         int64_t len = (int64_t)ceil(draw);
         if (len < 1)
             len = 1;

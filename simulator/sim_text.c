@@ -41,19 +41,6 @@ static const char *const words[] = {
 };
 #define WORD_COUNT (sizeof words / sizeof words[0])
 
-uint64_t sim_rng_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-double sim_rng_unit(uint64_t *state)
-{
-    return ((double)(sim_rng_next(state) >> 11) + 1.0) / 9007199254740992.0; /* 2^53 */
-}
-
 const char *sim_word(uint64_t r)
 {
     return words[r % WORD_COUNT];

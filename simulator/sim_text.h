@@ -7,7 +7,7 @@
       chat prompt    = 1 (BOS) + sum over messages of (4 + text tokens of the content)
                        + 3 (the assistant header), like a chat template's overhead
     Generated text is one word per token, each with a leading space as BPE tokens have.
-    Randomness is splitmix64: small, fast, and the same sequence for the same seed.
+    Randomness comes from common/rng.h: the same sequence for the same seed.
 */
 #ifndef SURGE_SIM_TEXT_H
 #define SURGE_SIM_TEXT_H
@@ -15,15 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/rng.h"
+
 #define SIM_TEXT_BYTES_PER_TOKEN  4
 #define SIM_TEXT_CHAT_MSG_TOKENS  4
 #define SIM_TEXT_CHAT_TAIL_TOKENS 3
 #define SIM_TEXT_VOCAB_SIZE       128256 /* Llama 3's, for plausible token ids */
-
-/* The next 64 random bits of the stream `state`. */
-uint64_t sim_rng_next(uint64_t *state);
-/* A uniform double in (0, 1]. */
-double sim_rng_unit(uint64_t *state);
 
 /* A word with a leading space (" river"); `r` picks it. Static storage. */
 const char *sim_word(uint64_t r);

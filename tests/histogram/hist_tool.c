@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "common/histogram.h"
+#include "common/rng.h"
 #include "common/jsonw.h"
 
 static const double percentiles[] = {0, 1, 10, 25, 50, 75, 90, 95, 99, 99.9, 99.99, 100};
@@ -30,23 +31,9 @@ static const double percentiles[] = {0, 1, 10, 25, 50, 75, 90, 95, 99, 99.9, 99.
 
 static uint64_t rng_state;
 
-static uint64_t rng_next(void)
-{
-    /* splitmix64: small, and the same sequence on every platform */
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-static double rng_unit(void)
-{
-    return (double)(rng_next() >> 11) / 9007199254740992.0; /* [0, 1) */
-}
-
 static double rng_normal(void)
 {
-    double u = rng_unit(), v = rng_unit();
+    double u = rng_unit(&rng_state), v = rng_unit(&rng_state);
     return sqrt(-2.0 * log(1.0 - u)) * cos(2.0 * M_PI * v);
 }
 
@@ -141,14 +128,14 @@ static void fill(hist_t *h, const fixture_t *fx)
             v = sample_lognormal_us(450000, 0.6);
             break;
         case 1:
-            v = rng_unit() < 0.8 ? sample_lognormal_us(20000, 0.3)
-                                 : sample_lognormal_us(900000, 0.2);
+            v = rng_unit(&rng_state) < 0.8 ? sample_lognormal_us(20000, 0.3)
+                                           : sample_lognormal_us(900000, 0.2);
             break;
         case 2: /* Pareto, alpha 1.2, from 1 ms: a long tail up to the hour */
-            v = (int64_t)(1000.0 / pow(1.0 - rng_unit(), 1.0 / 1.2));
+            v = (int64_t)(1000.0 / pow(1.0 - rng_unit(&rng_state), 1.0 / 1.2));
             break;
         case 4:
-            v = rng_unit() < 0.5 ? 0 : (int64_t)(rng_unit() * 5000);
+            v = rng_unit(&rng_state) < 0.5 ? 0 : (int64_t)(rng_unit(&rng_state) * 5000);
             break;
         case 5:
             hist_record_n(h, sample_lognormal_us(1000, 1.0), (int64_t)1 << 40);

@@ -8,21 +8,9 @@
 
 #include "check.h"
 #include "common/histogram.h"
+#include "common/rng.h"
 
 static uint64_t rng_state = 99;
-
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-static double rng_unit(void)
-{
-    return (double)(rng_next() >> 11) / 9007199254740992.0;
-}
 
 static bool same_histogram(const hist_t *a, const hist_t *b)
 {
@@ -90,13 +78,14 @@ static void test_encode_decode_round_trip_keeps_every_count(void)
                 break;
             case 3: /* dense: many adjacent buckets */
                 for (int i = 0; i < 20000; i++)
-                    hist_record(h, (int64_t)(rng_unit() * 5000.0) + layouts[l].lowest);
+                    hist_record(h, (int64_t)(rng_unit(&rng_state) * 5000.0) + layouts[l].lowest);
                 break;
             default: /* wide, with huge counts (9-byte words) */
                 for (int i = 0; i < 2000; i++) {
-                    int64_t v = (int64_t)(exp(rng_unit() * 21.0));
-                    hist_record_n(h, v > top ? top : v,
-                                  (int64_t)(rng_next() >> (rng_next() % 56 + 8)));
+                    int64_t v = (int64_t)(exp(rng_unit(&rng_state) * 21.0));
+                    hist_record_n(
+                        h, v > top ? top : v,
+                        (int64_t)(rng_next(&rng_state) >> (rng_next(&rng_state) % 56 + 8)));
                 }
                 hist_record_n(h, 1000, INT64_MAX - hist_total_count(h) - 1); /* near the cap */
                 break;
@@ -205,7 +194,7 @@ static void test_decoder_accepts_uncompressed_v2(void)
     hist_t *h = hist_new(1, 1000000, 2, NULL, 0);
     REQUIRE(h);
     for (int i = 0; i < 300; i++)
-        hist_record(h, (int64_t)(rng_unit() * 1000000));
+        hist_record(h, (int64_t)(rng_unit(&rng_state) * 1000000));
     buf_t b;
     buf_init(&b);
     hist_encode_compressed(h, &b);
@@ -265,7 +254,7 @@ static void test_strict_decoder_rejects_truncated_garbled_and_oversized_input_wi
     hist_t *h = hist_new_default();
     REQUIRE(h);
     for (int i = 0; i < 1000; i++)
-        hist_record(h, (int64_t)(exp(rng_unit() * 16)));
+        hist_record(h, (int64_t)(exp(rng_unit(&rng_state) * 16)));
     buf_t good;
     buf_init(&good);
     hist_encode_compressed(h, &good);
@@ -426,7 +415,7 @@ static void test_interval_log_write_then_parse_round_trips_every_interval(void)
         written[i] = hist_new(1, 3600000000LL, 2 + i % 3, NULL, 0);
         REQUIRE(written[i]);
         for (int k = 0; k < 200 * i; k++)
-            hist_record(written[i], (int64_t)(exp(rng_unit() * 18)));
+            hist_record(written[i], (int64_t)(exp(rng_unit(&rng_state) * 18)));
         hist_log_interval(&log, tags[i], 5.0 * i, 1.25 + i, written[i], 1000.0);
     }
     /* The header is what HdrHistogram readers look for. */

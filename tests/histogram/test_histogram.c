@@ -8,27 +8,15 @@
 
 #include "check.h"
 #include "common/histogram.h"
+#include "common/rng.h"
 
 /* ---- Helpers -------------------------------------------------------------------- */
 
 static uint64_t rng_state = 1;
 
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-static double rng_unit(void)
-{
-    return (double)(rng_next() >> 11) / 9007199254740992.0;
-}
-
 static double rng_normal(void)
 {
-    return sqrt(-2.0 * log(1.0 - rng_unit())) * cos(2.0 * M_PI * rng_unit());
+    return sqrt(-2.0 * log(1.0 - rng_unit(&rng_state))) * cos(2.0 * M_PI * rng_unit(&rng_state));
 }
 
 enum { DIST_UNIFORM, DIST_LOGNORMAL, DIST_BIMODAL, DIST_HEAVY_TAIL, DIST_TINY, DIST_COUNT };
@@ -40,19 +28,20 @@ static int64_t sample(int dist, int64_t highest)
     double v;
     switch (dist) {
     case DIST_UNIFORM:
-        v = rng_unit() * 10e6; /* 0 .. 10 s */
+        v = rng_unit(&rng_state) * 10e6; /* 0 .. 10 s */
         break;
     case DIST_LOGNORMAL:
         v = 450000.0 * exp(0.8 * rng_normal());
         break;
     case DIST_BIMODAL:
-        v = rng_unit() < 0.7 ? 20000.0 * exp(0.2 * rng_normal()) : 2e6 * exp(0.1 * rng_normal());
+        v = rng_unit(&rng_state) < 0.7 ? 20000.0 * exp(0.2 * rng_normal())
+                                       : 2e6 * exp(0.1 * rng_normal());
         break;
     case DIST_HEAVY_TAIL: /* Pareto alpha 1.1 from 100 us: values up to the hour */
-        v = 100.0 / pow(1.0 - rng_unit(), 1.0 / 1.1);
+        v = 100.0 / pow(1.0 - rng_unit(&rng_state), 1.0 / 1.1);
         break;
     default: /* tiny values, where a bucket is one unit wide */
-        v = (double)(rng_next() % 3000);
+        v = (double)(rng_next(&rng_state) % 3000);
         break;
     }
     if (v > (double)highest)
@@ -157,7 +146,8 @@ static void test_equivalent_values_bracket_the_value_within_precision(void)
         REQUIRE(h);
         double precision = pow(10.0, -digits);
         for (int i = 0; i < 20000; i++) {
-            int64_t v = (int64_t)((rng_next() >> (rng_next() % 64)) % 3600000001ULL);
+            int64_t v =
+                (int64_t)((rng_next(&rng_state) >> (rng_next(&rng_state) % 64)) % 3600000001ULL);
             int64_t lo = hist_lowest_equivalent(h, v), hi = hist_highest_equivalent(h, v);
             int64_t mid = hist_median_equivalent(h, v);
             CHECK_MSG(lo <= v && v <= hi && lo <= mid && mid <= hi, "v=%lld [%lld %lld]",
@@ -183,7 +173,7 @@ static void check_percentiles(const hist_t *h, const int64_t *sorted, size_t n, 
     static const double fixed[] = {0, 0.001, 1, 10, 25, 50, 75, 90, 95, 99, 99.9, 99.99, 100};
     double precision = pow(10.0, -digits);
     for (int k = 0; k < 13 + 20; k++) {
-        double p = k < 13 ? fixed[k] : rng_unit() * 100.0;
+        double p = k < 13 ? fixed[k] : rng_unit(&rng_state) * 100.0;
         /* The exact answer: the ceil(p/100 * n)-th smallest sample (at least the first). */
         long double want_rank = ceill((long double)p * (long double)n / 100.0L - 1e-9L);
         size_t rank = want_rank < 1 ? 1 : (size_t)want_rank;
@@ -276,11 +266,11 @@ static void test_merge_of_k_histograms_equals_histogram_of_union(void)
             REQUIRE(all);
             for (int i = 0; i < k; i++)
                 parts[i] = hist_new_like(all);
-            int dist = (int)(rng_next() % DIST_COUNT);
+            int dist = (int)(rng_next(&rng_state) % DIST_COUNT);
             for (int i = 0; i < 30000; i++) {
                 int64_t v = sample(i % 5 == 0 ? DIST_HEAVY_TAIL : dist, 3600000000LL);
                 hist_record(all, v);
-                hist_record(parts[rng_next() % (uint64_t)k], v); /* uneven split */
+                hist_record(parts[rng_next(&rng_state) % (uint64_t)k], v); /* uneven split */
             }
             /* Two merge orders (forward into empty, backward into the last part). */
             hist_t *forward = hist_new_like(all);
@@ -482,7 +472,7 @@ static void test_record_n_equals_n_single_records(void)
     REQUIRE(a && b);
     for (int i = 0; i < 500; i++) {
         int64_t v = sample(DIST_LOGNORMAL, 3600000000LL);
-        int64_t n = (int64_t)(rng_next() % 5);
+        int64_t n = (int64_t)(rng_next(&rng_state) % 5);
         CHECK(hist_record_n(a, v, n));
         for (int64_t k = 0; k < n; k++)
             hist_record(b, v);

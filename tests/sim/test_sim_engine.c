@@ -111,7 +111,7 @@ static req_t *make_poisson(int n, double rate_per_s, int prompt, int output, uin
     uint64_t rng = seed;
     double t_s = 0;
     for (int i = 0; i < n; i++) {
-        t_s += -log(sim_rng_unit(&rng)) / rate_per_s;
+        t_s += -log(rng_unit_positive(&rng)) / rate_per_s;
         reqs[i].arrival_ns = (int64_t)(t_s * 1e9);
         reqs[i].prompt = prompt;
         reqs[i].output = output;
