@@ -165,9 +165,9 @@ bool engine_thread_send(engine_thread_t *self, int64_t t_sched_ns, int64_t index
         return false;
     }
     request_t *r = request_take(self);
-    if (!r) {
+    if (!r) { /* out of memory: not sent, so dropped (scheduled = sent + dropped) */
         iv->total->c.scheduled++;
-        metrics_count_error(iv->total, ERR_OTHER);
+        iv->total->c.dropped++;
         return false;
     }
     targets_t *targets = &shared->targets;
