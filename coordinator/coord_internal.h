@@ -5,6 +5,9 @@
     merge.c        snapshots into intervals by index; closing intervals; totals
     outputs.c      the results directory: intervals.jsonl, requests.jsonl, *.hlog,
                    results.json
+    sequence.c     which phase runs next: the plan's phases in order, saturation levels
+                   chosen by the search, operating-point rates, recovery between stages
+    summary.c      the terminal summary at the end of a run (from results.json)
     progress.c     the live progress line
 */
 #ifndef SURGE_COORD_INTERNAL_H
@@ -18,6 +21,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/verdict.h"
 #include "proto/proto.h"
 
 #define COORD_MAX_WORKERS 4096
@@ -47,6 +51,28 @@ typedef struct {
     size_t seen_bytes;
 } worker_t;
 
+/* A phase the run decided to run (sequence.c): a copy of a plan phase, or one part of a
+   saturation level. Phases are decided one at a time, so the run's list grows as it goes
+   and differs from plan->phases when the plan searches. */
+typedef struct {
+    plan_phase_t phase; /* name and kind owned by the run */
+    int plan_index;     /* plan->phases index; -1 for a saturation level's part */
+    int stage;          /* plan->extra->stages index; -1 without an extra */
+    int level;          /* ramp step / search level within the stage (0-based) */
+    bool settle;        /* the unmeasured start of a level */
+    bool continues;     /* starts right after the previous phase (same stage): no recovery */
+} run_phase_t;
+
+typedef struct {
+    int next_plan_phase;     /* the next plan->phases entry to consider */
+    int search_stage;        /* stage of the search in progress, -1 when none */
+    sat_search_t **searches; /* per stage, the search that ran there; owned */
+    double level_rate_rps;   /* the level in progress */
+    int level, level_parts_left;
+    double operating_point_rps;   /* of the last finished search; 0 = none */
+    bool skipped_operating_point; /* a phase at the operating point could not run */
+} sequence_t;
+
 typedef struct {
     int64_t index;
     metrics_t *metrics; /* owned */
@@ -66,11 +92,20 @@ struct _coordinator_t {
     worker_t **workers;
     int worker_count;
 
-    int64_t hb_ns, interval_ns, lead_ns, grace_ns, drain_ns;
+    int64_t hb_ns, interval_ns, lead_ns, grace_ns, drain_ns, recovery_ns;
     int64_t created_ns, run_t0_ns, start_wall_ns; /* run_t0 0 until the barrier passed */
-    int64_t *phase_start_ns, *phase_end_ns;       /* offsets from run_t0 */
-    int64_t run_end_ns;                           /* offset of the last phase's end */
-    int announced_phase;                          /* -1 before the first */
+
+    /* The phases decided so far (sequence.c), with their times as offsets from run_t0;
+       parallel arrays of phase_cap entries, phase_count used. */
+    run_phase_t *phases;
+    int phase_count, phase_cap;
+    int64_t *phase_start_ns, *phase_end_ns;
+    int64_t run_end_ns;          /* offset of the last decided phase's end */
+    int announced_phase;         /* -1 before the first */
+    bool plan_finished;          /* sequence_next said there is no phase after the last */
+    int64_t recovering_since_ns; /* waiting for in-flight work to drain, 0 = not */
+    sequence_t seq;
+    bool verdict_failed; /* an SLA check failed: exit 1 */
     uint64_t epoch;
     bool segments_dirty;
     int64_t no_workers_since_ns;
@@ -123,7 +158,28 @@ int phase_of_interval(const coordinator_t *self, int64_t index);
 /* The planned global rate at offset t (from run_t0); 0 outside rate phases. */
 double planned_rate_at(const coordinator_t *self, int64_t offset_ns);
 
+/* sequence.c */
+int sequence_init(coordinator_t *self, char *err, size_t err_size);
+void sequence_free(coordinator_t *self);
+/* Whether the phase after the last decided one follows it at once (same stage, known
+   without measuring: a settle part, an iteration, a ramp step, a flag plan's phases). */
+bool sequence_next_continues(const coordinator_t *self);
+/* Decides the next phase (measuring the level that just ended when a search runs),
+   appends it to self->phases without times, and returns true; false when the plan is
+   over. */
+bool sequence_next(coordinator_t *self);
+/* Inside results.json: "saturation", "sla", "cost", "users" (when the plan has them);
+   the SLA table goes to sla_table, JUnit XML to the plan's path. False when an SLA check
+   failed. */
+bool sequence_write_verdicts(coordinator_t *self, jsonw_t *w, json_t *overall, FILE *sla_table);
+
+/* summary.c: prints the end-of-run summary of a results.json document to out. */
+void summary_print(const json_t *results, FILE *out);
+
 /* outputs.c */
+/* The summary of run phase i as results.json has it (new reference; NULL when it did not
+   run). */
+json_t *outputs_phase_summary(coordinator_t *self, int i);
 int outputs_open(coordinator_t *self, char *err, size_t err_size);
 void outputs_close(coordinator_t *self);
 /* At the run's start (run_t0 and the wall time are known): the *.hlog headers. */

@@ -78,7 +78,7 @@ static void send_plan(coordinator_t *self, worker_t *w)
    own start, or later for a continuation with new segments). */
 static void send_phase(coordinator_t *self, int index, int64_t from_ns)
 {
-    const plan_phase_t *p = &self->plan->phases[index];
+    const plan_phase_t *p = &self->phases[index].phase;
     int64_t t0 = self->run_t0_ns + self->phase_start_ns[index];
     int64_t end = self->run_t0_ns + self->phase_end_ns[index];
     double x = (double)(from_ns - t0) / (double)(end - t0);
@@ -374,21 +374,16 @@ coordinator_t *coordinator_new(const plan_t *plan, const coordinator_config_t *c
         self->out_dir = strdup(dir);
     }
 
-    /* Phases back to back, each starting on the interval grid so that an interval belongs
-       to one phase. */
-    int n = plan->phase_count;
-    self->phase_start_ns = calloc((size_t)n, sizeof(int64_t));
-    self->phase_end_ns = calloc((size_t)n, sizeof(int64_t));
-    int64_t at = 0;
-    for (int i = 0; i < n; i++) {
-        self->phase_start_ns[i] = align_up(at, self->interval_ns);
-        self->phase_end_ns[i] = self->phase_start_ns[i] + plan->phases[i].duration_ms * 1000000LL;
-        at = self->phase_end_ns[i] + plan->phases[i].settle_ms * 1000000LL;
+    /* Phases are decided one at a time as the run goes (sequence.c); their start times are
+       set then, on the interval grid so that an interval belongs to one phase. */
+    self->recovery_ns = (plan->timeout_ms > 0 ? plan->timeout_ms : 30000) * 1000000LL;
+    *exit_code = SURGE_EXIT_RUNTIME;
+    if (sequence_init(self, err, err_size) != 0) {
+        coordinator_destroy(&self);
+        return NULL;
     }
-    self->run_end_ns = self->phase_end_ns[n - 1];
     merge_init(self);
 
-    *exit_code = SURGE_EXIT_RUNTIME;
     if (outputs_open(self, err, err_size) != 0) {
         coordinator_destroy(&self);
         return NULL;
@@ -431,8 +426,7 @@ void coordinator_destroy(coordinator_t **self_p)
     outputs_close(self);
     merge_free(self);
     registry_destroy_all(self);
-    free(self->phase_start_ns);
-    free(self->phase_end_ns);
+    sequence_free(self);
     free(self->bind);
     free(self->out_dir);
     free(self);
@@ -456,7 +450,7 @@ void coordinator_request_stop(coordinator_t *self)
 
 const metrics_t *coordinator_phase_metrics(const coordinator_t *self, int phase_index)
 {
-    if (phase_index < 0 || phase_index >= self->plan->phase_count)
+    if (phase_index < 0 || phase_index >= self->phase_count)
         return NULL;
     return self->phase_metrics[phase_index];
 }
@@ -476,6 +470,72 @@ static int ready_count(const coordinator_t *self)
     return n;
 }
 
+/* Gives the phase sequence_next just appended its times: right after the previous one
+   when it continues it, else on the first grid point a lead time from now. */
+static void schedule_decided(coordinator_t *self, int64_t now)
+{
+    int i = self->phase_count - 1;
+    int64_t at = 0;
+    if (i > 0)
+        at = self->phase_end_ns[i - 1] + self->phases[i - 1].phase.settle_ms * 1000000LL;
+    int64_t soonest = now - self->run_t0_ns + self->lead_ns;
+    if (at < soonest)
+        at = soonest;
+    self->phase_start_ns[i] = align_up(at, self->interval_ns);
+    self->phase_end_ns[i] = self->phase_start_ns[i] + self->phases[i].phase.duration_ms * 1000000LL;
+    self->run_end_ns = self->phase_end_ns[i];
+}
+
+/* True when phase `last` is over on the fleet: every interval of it has closed, and every
+   live worker has reported, from an interval that ends after the phase, nothing in
+   flight. */
+static bool phase_recovered(const coordinator_t *self, int last)
+{
+    int64_t end_index = (self->phase_end_ns[last] + self->interval_ns - 1) / self->interval_ns;
+    if (self->next_close < end_index)
+        return false;
+    for (int i = 0; i < self->worker_count; i++) {
+        const worker_t *w = self->workers[i];
+        if (w->state != WORKER_LIVE || !w->has_plan)
+            continue;
+        if (w->max_interval_seen < end_index - 1 || w->inflight > 0)
+            return false;
+    }
+    return true;
+}
+
+/* Decides the phase after the last one. One that continues the same stage is decided at
+   once (it starts when the last ends); otherwise the last phase must end and the fleet
+   recover from it first (sequence.c says why), bounded by recovery_ns. */
+static void decide_next_phase(coordinator_t *self, int64_t now)
+{
+    if (sequence_next_continues(self)) {
+        if (sequence_next(self))
+            schedule_decided(self, now);
+        return;
+    }
+    int last = self->phase_count - 1;
+    const plan_phase_t *p = &self->phases[last].phase;
+    if (now < self->run_t0_ns + self->phase_end_ns[last] + p->settle_ms * 1000000LL)
+        return;
+    if (!self->recovering_since_ns)
+        self->recovering_since_ns = now;
+    bool recovered = phase_recovered(self, last);
+    if (!recovered && now - self->recovering_since_ns < self->recovery_ns)
+        return;
+    if (!recovered)
+        log_warn("requests of phase %s still in flight %.0f s after its end: going on", p->name,
+                 (double)(now - self->recovering_since_ns) / 1e9);
+    else if (now - self->recovering_since_ns > 2 * self->interval_ns)
+        log_info("phase %s: the fleet drained %.1f s after its end", p->name,
+                 (double)(now - self->recovering_since_ns) / 1e9);
+    self->recovering_since_ns = 0;
+    if (sequence_next(self))
+        schedule_decided(self, now);
+    else
+        self->plan_finished = true;
+}
+
 static void start_run(coordinator_t *self, int64_t now)
 {
     /* Far enough ahead that every worker has the plan and a clock offset before t0. */
@@ -492,6 +552,10 @@ static void start_run(coordinator_t *self, int64_t now)
             n++;
         }
     }
+    if (sequence_next(self))
+        schedule_decided(self, now);
+    else
+        self->plan_finished = true;
     log_info("run %s: %d workers, start in %.1f s, results in %s", self->run_id, n,
              (double)delay / 1e9, self->out_dir);
 }
@@ -574,7 +638,7 @@ int coordinator_run(coordinator_t *self)
             if (registry_expire(self, now) > 0)
                 self->segments_dirty = true;
             int next = self->announced_phase + 1;
-            if (next < self->plan->phase_count &&
+            if (next < self->phase_count &&
                 now >= self->run_t0_ns + self->phase_start_ns[next] - self->lead_ns) {
                 send_phase(self, next, self->run_t0_ns + self->phase_start_ns[next]);
                 self->announced_phase = next;
@@ -589,6 +653,9 @@ int coordinator_run(coordinator_t *self)
                     send_phase(self, p, from);
                 self->segments_dirty = false;
             }
+            if (!self->plan_finished && self->announced_phase >= 0 &&
+                self->announced_phase == self->phase_count - 1)
+                decide_next_phase(self, now);
             if (live_with_plan(self) == 0) {
                 if (!self->no_workers_since_ns)
                     self->no_workers_since_ns = now;
@@ -597,7 +664,8 @@ int coordinator_run(coordinator_t *self)
             } else {
                 self->no_workers_since_ns = 0;
             }
-            if (self->failed || now >= self->run_t0_ns + self->run_end_ns) {
+            if (self->failed ||
+                (self->plan_finished && now >= self->run_t0_ns + self->run_end_ns)) {
                 send_stop_all(self, false, "the plan is complete");
                 state = STATE_DRAINING;
                 drain_deadline = now + self->drain_ns;
@@ -632,5 +700,7 @@ int coordinator_run(coordinator_t *self)
     }
     log_info("results in %s (%lld intervals, %lld late snapshots)", self->out_dir,
              (long long)self->next_close, (long long)self->late_snapshots);
-    return self->failed || self->interrupted ? SURGE_EXIT_RUNTIME : SURGE_EXIT_OK;
+    if (self->failed || self->interrupted)
+        return SURGE_EXIT_RUNTIME;
+    return self->verdict_failed ? SURGE_EXIT_VERDICT : SURGE_EXIT_OK;
 }

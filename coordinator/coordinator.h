@@ -48,6 +48,7 @@ typedef struct {
     const char *out_dir;      /* NULL: results/<timestamp> */
     bool record_requests;     /* write requests.jsonl */
     progress_mode_t progress;
+    bool summary; /* print the end-of-run summary (phases, answers, SLA table) to stdout */
 } coordinator_config_t;
 
 typedef struct _coordinator_t coordinator_t;
@@ -64,13 +65,15 @@ const char *coordinator_endpoint(const coordinator_t *self);
 /* The results directory. */
 const char *coordinator_out_dir(const coordinator_t *self);
 
-/* Runs the plan to the end; returns an exit code (common/exit_codes.h). */
+/* Runs the plan to the end; returns an exit code (common/exit_codes.h): 1 when an SLA
+   check of the plan failed. */
 int coordinator_run(coordinator_t *self);
 /* Asks coordinator_run to stop the fleet and finish early (safe from a signal handler). */
 void coordinator_request_stop(coordinator_t *self);
 
-/* After coordinator_run: the merged metrics of phase i (NULL when it did not run) and the
-   run's measured total, for verdicts computed by other modules. Borrowed. */
+/* After coordinator_run: the merged metrics of the i-th phase the run ran (results.json
+   phases[i]; a plan's saturation search runs phases of its own, so i is not an index into
+   plan->phases) or NULL, and the run's measured total. Borrowed. */
 const metrics_t *coordinator_phase_metrics(const coordinator_t *self, int phase_index);
 const metrics_t *coordinator_total_metrics(const coordinator_t *self);
 

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/launch.h"
+#include "coordinator/plan_yaml.h"
 
 #define MAX_CHILDREN 1024
 
@@ -33,7 +34,7 @@ typedef struct {
     int worker_threads;
     bool sim;
     const char *sim_profile;
-    int sim_replicas;
+    int sim_replicas; /* 0 = the plan's (simulator.replicas), else --sim-replicas */
     bool quiet;
 } options_t;
 
@@ -90,7 +91,8 @@ static void usage(FILE *out, launch_mode_t mode)
                      "  --sim                 start a local `surge sim` and use it as the target\n"
                      "  --sim-profile NAME    its profile (default tiny); sim://NAME targets "
                      "also start one\n"
-                     "  --sim-replicas N      simulated GPU replicas behind it (default 1)\n");
+                     "  --sim-replicas N      simulated GPU replicas behind it (default: the "
+                     "plan's simulator.replicas, else 1)\n");
     fprintf(out,
             "\nplan from flags (without PLAN.yaml):\n"
             "  --target URL          base URL (http://host:8000) or sim://PROFILE\n"
@@ -155,7 +157,8 @@ static int parse_int(const char *flag, const char *text, int min, int *out)
 static int parse_duration(const char *flag, const char *text, int64_t *out_ms)
 {
     if (plan_parse_duration_ms(text, out_ms) != 0) {
-        fprintf(stderr, "surge: %s: '%s' is not a duration (500ms, 30s, 5m, 1h)\n", flag, text);
+        fprintf(stderr, "surge: %s: '%s' is not a duration with a unit (500ms, 30s, 5m, 1h30m)\n",
+                flag, text);
         return -1;
     }
     return 0;
@@ -201,7 +204,7 @@ static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv
     o->coord.workers = 1;
     o->worker_threads = 1;
     o->sim_profile = "tiny";
-    o->sim_replicas = 1;
+    o->coord.summary = true;
     if (mode == LAUNCH_RUN) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         o->local_workers = cores > 0 ? (int)cores : 1;
@@ -422,6 +425,66 @@ static int start_sim(children_t *children, const char *profile, int replicas, ch
     return 0;
 }
 
+/* The hosts of the plan's targets as fnmatch patterns (special characters escaped: an
+   IPv6 host is "[::1]"), each once, for the local workers' --allow. */
+static int allow_list_of(const plan_t *plan, char allow[][300])
+{
+    int count = 0;
+    for (int i = 0; i < plan->target_count && count < PLAN_MAX_TARGETS; i++) {
+        const char *h = strstr(plan->target_urls[i], "://");
+        h = h ? h + 3 : plan->target_urls[i];
+        size_t n = *h == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/?#");
+        char pattern[300];
+        size_t len = 0;
+        for (size_t k = 0; k < n && h[k] && len + 2 < sizeof pattern; k++) {
+            if (strchr("*?[]\\", h[k]))
+                pattern[len++] = '\\';
+            pattern[len++] = h[k];
+        }
+        pattern[len] = '\0';
+        bool seen = len == 0;
+        for (int k = 0; k < count && !seen; k++)
+            seen = strcmp(allow[k], pattern) == 0;
+        if (!seen)
+            snprintf(allow[count++], 300, "%s", pattern);
+    }
+    return count;
+}
+
+/* With `tokenize: true`, measures the first target's characters per token and rebuilds
+   the request pool with it, so input lengths are in the server's own tokens. A server
+   without /tokenize keeps the estimate (a warning says so). */
+static void calibrate_workload(plan_t *plan)
+{
+    plan_extra_t *x = plan->extra;
+    if (!x || !x->workload_spec || !x->workload_spec->tokenize || !x->workload)
+        return;
+    char err[512];
+    double cpt = workload_calibrate_chars_per_token(plan->target_urls[0], plan->model,
+                                                    plan->timeout_ms > 0 ? plan->timeout_ms : 10000,
+                                                    err, sizeof err);
+    if (!(cpt > 0)) {
+        log_warn("tokenize: %s; input lengths keep the estimate of %.2f characters per token", err,
+                 x->workload->chars_per_token);
+        return;
+    }
+    workload_options_t options = {.chars_per_token = cpt, .seed = plan->seed};
+    workload_t *pool = workload_build(x->workload_spec, &options, err, sizeof err);
+    if (!pool) {
+        log_warn("tokenize: rebuilding the request pool failed (%s): keeping the estimate", err);
+        return;
+    }
+    for (int i = 0; i < plan->prompt_count; i++)
+        free(plan->prompts[i]);
+    plan->prompt_count = 0;
+    for (int i = 0; i < pool->count; i++)
+        plan_add_prompt(plan, pool->items[i].prompt);
+    workload_destroy(&x->workload);
+    x->workload = pool;
+    log_info("tokenize: %s has %.2f characters per token; request pool rebuilt",
+             plan->target_urls[0], cpt);
+}
+
 /* ---- the command ------------------------------------------------------------------ */
 
 int launch_main(launch_mode_t mode, int argc, char **argv)
@@ -435,13 +498,6 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
     char err[1024] = "";
     plan_t *plan = NULL;
     if (o.plan_path) {
-        if (!plan_load_file) {
-            fprintf(stderr,
-                    "surge: %s: plan files are not supported by this build yet; use the "
-                    "flag form (--target --model --rate --duration)\n",
-                    o.plan_path);
-            return SURGE_EXIT_USAGE;
-        }
         plan = plan_load_file(o.plan_path, err, sizeof err);
     } else {
         if (mode == LAUNCH_RUN && o.sim && !o.flags.target)
@@ -479,13 +535,16 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
                     plan->target_urls[i][6] && strncmp(plan->target_urls[i], "sim://", 6) == 0
                         ? plan->target_urls[i] + 6
                         : o.sim_profile;
-                if (start_sim(&children, profile, o.sim_replicas, sim_url, sizeof sim_url) != 0) {
+                int replicas = o.sim_replicas > 0 ? o.sim_replicas : plan->sim_replicas;
+                if (start_sim(&children, profile, replicas > 0 ? replicas : 1, sim_url,
+                              sizeof sim_url) != 0) {
                     fprintf(stderr, "surge: could not start `surge sim --profile %s`\n", profile);
                     children_stop(&children, 0);
                     plan_destroy(&plan);
                     return SURGE_EXIT_RUNTIME;
                 }
-                log_info("simulated node (%s) at %s", profile, sim_url);
+                log_info("simulated node (%s, %d replicas) at %s", profile,
+                         replicas > 0 ? replicas : 1, sim_url);
             }
             plan_set_string(&plan->target_urls[i], sim_url);
         }
@@ -493,6 +552,7 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
         o.coord.workers = o.local_workers;
         o.coord.min_workers = 0;
     }
+    calibrate_workload(plan);
 
     zsys_handler_set(NULL); /* our handler, not czmq's */
     int code = 0;
@@ -512,20 +572,29 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
     if (mode == LAUNCH_RUN) {
         char threads[16];
         snprintf(threads, sizeof threads, "%d", o.worker_threads);
+        /* Local workers may load the plan's own targets and nothing else. */
+        char allow[PLAN_MAX_TARGETS][300];
+        int allow_count = allow_list_of(plan, allow);
+        char *wargv[12 + 2 * PLAN_MAX_TARGETS];
         for (int i = 0; i < o.local_workers; i++) {
             char id[32];
             snprintf(id, sizeof id, "local-%d", i + 1);
-            char *wargv[] = {"surge",
-                             "worker",
-                             "--connect",
-                             (char *)coordinator_endpoint(coordinator),
-                             "--threads",
-                             threads,
-                             "--id",
-                             id,
-                             "--reconnect-timeout",
-                             "10s",
-                             NULL};
+            int n = 0;
+            wargv[n++] = "surge";
+            wargv[n++] = "worker";
+            wargv[n++] = "--connect";
+            wargv[n++] = (char *)coordinator_endpoint(coordinator);
+            wargv[n++] = "--threads";
+            wargv[n++] = threads;
+            wargv[n++] = "--id";
+            wargv[n++] = id;
+            wargv[n++] = "--reconnect-timeout";
+            wargv[n++] = "10s";
+            for (int a = 0; a < allow_count; a++) {
+                wargv[n++] = "--allow";
+                wargv[n++] = allow[a];
+            }
+            wargv[n] = NULL;
             children_add(&children, spawn(wargv, -1));
         }
     }

@@ -21,7 +21,7 @@ void merge_init(coordinator_t *self)
 {
     for (int i = 0; i < COORD_MAX_OPEN; i++)
         self->open[i].index = -1;
-    self->phase_metrics = calloc((size_t)self->plan->phase_count, sizeof *self->phase_metrics);
+    self->phase_metrics = calloc((size_t)self->phase_cap, sizeof *self->phase_metrics);
     self->run_metrics = metrics_new(HIST_DEFAULT_DIGITS);
     self->target_metrics = calloc((size_t)self->plan->target_count, sizeof *self->target_metrics);
     for (int i = 0; i < self->plan->target_count; i++)
@@ -33,7 +33,7 @@ void merge_free(coordinator_t *self)
 {
     for (int i = 0; i < COORD_MAX_OPEN; i++)
         metrics_destroy(&self->open[i].metrics);
-    for (int i = 0; self->phase_metrics && i < self->plan->phase_count; i++)
+    for (int i = 0; self->phase_metrics && i < self->phase_cap; i++)
         metrics_destroy(&self->phase_metrics[i]);
     free(self->phase_metrics);
     self->phase_metrics = NULL;
@@ -49,7 +49,7 @@ int phase_of_interval(const coordinator_t *self, int64_t index)
 {
     int64_t start = index * self->interval_ns;
     int phase = 0;
-    for (int i = 0; i < self->plan->phase_count; i++) {
+    for (int i = 0; i < self->phase_count; i++) {
         if (self->phase_start_ns[i] <= start)
             phase = i;
     }
@@ -58,8 +58,8 @@ int phase_of_interval(const coordinator_t *self, int64_t index)
 
 double planned_rate_at(const coordinator_t *self, int64_t offset_ns)
 {
-    for (int i = 0; i < self->plan->phase_count; i++) {
-        const plan_phase_t *p = &self->plan->phases[i];
+    for (int i = 0; i < self->phase_count; i++) {
+        const plan_phase_t *p = &self->phases[i].phase;
         if (offset_ns < self->phase_start_ns[i] || offset_ns >= self->phase_end_ns[i])
             continue;
         if (p->load != PHASE_LOAD_RATE)
@@ -73,13 +73,13 @@ double planned_rate_at(const coordinator_t *self, int64_t offset_ns)
 
 static void add_to_totals(coordinator_t *self, const metrics_t *m, int phase)
 {
-    if (phase < 0 || phase >= self->plan->phase_count)
+    if (phase < 0 || phase >= self->phase_count)
         return;
     if (!self->phase_metrics[phase])
         self->phase_metrics[phase] = metrics_new(HIST_DEFAULT_DIGITS);
     if (self->phase_metrics[phase])
         metrics_add(self->phase_metrics[phase], m);
-    if (self->plan->phases[phase].measure)
+    if (self->phases[phase].phase.measure)
         metrics_add(self->run_metrics, m);
 }
 

@@ -17,6 +17,7 @@
 #include "common/jsonw.h"
 #include "common/log.h"
 #include "coordinator/coord_internal.h"
+#include "coordinator/plan_yaml.h"
 
 #define RESULTS_FORMAT_VERSION 1
 
@@ -107,7 +108,7 @@ void outputs_write_interval(coordinator_t *self, int64_t index, const open_inter
         return;
     double interval_s = (double)self->interval_ns / 1e9;
     double start_s = (double)index * interval_s;
-    const char *phase_name = self->plan->phases[phase].name;
+    const char *phase_name = phase < self->phase_count ? self->phases[phase].phase.name : "";
 
     buf_clear(&self->scratch);
     jsonw_t w;
@@ -186,17 +187,50 @@ static void write_plan(jsonw_t *w, const plan_t *plan)
     jsonw_object_end(w);
 }
 
+static double phase_duration_s(const coordinator_t *self, int i)
+{
+    return (double)(self->phase_end_ns[i] - self->phase_start_ns[i]) / 1e9;
+}
+
+static void write_phase_summary(coordinator_t *self, int i, jsonw_t *w)
+{
+    double d = phase_duration_s(self, i);
+    metrics_write_summary(self->phase_metrics[i], w, d,
+                          phase_offered_rps(&self->phases[i].phase, d));
+}
+
+json_t *outputs_phase_summary(coordinator_t *self, int i)
+{
+    if (i < 0 || i >= self->phase_count || !self->phase_metrics[i])
+        return NULL;
+    buf_t text;
+    buf_init(&text);
+    jsonw_t w;
+    jsonw_init(&w, &text);
+    write_phase_summary(self, i, &w);
+    json_t *summary = json_loadb(text.data, text.len, 0, NULL);
+    buf_free(&text);
+    return summary;
+}
+
 static void write_phases(coordinator_t *self, jsonw_t *w)
 {
+    const plan_extra_t *x = self->plan->extra;
     jsonw_key(w, "phases");
     jsonw_array_begin(w);
-    for (int i = 0; i < self->plan->phase_count; i++) {
-        const plan_phase_t *p = &self->plan->phases[i];
+    for (int i = 0; i < self->phase_count; i++) {
+        const run_phase_t *r = &self->phases[i];
+        const plan_phase_t *p = &r->phase;
         double start_s = (double)self->phase_start_ns[i] / 1e9;
         double end_s = (double)self->phase_end_ns[i] / 1e9;
         jsonw_object_begin(w);
         jsonw_kv_string(w, "name", p->name);
         jsonw_kv_string(w, "kind", p->kind);
+        if (x && r->stage >= 0) {
+            jsonw_kv_string(w, "stage", x->stages[r->stage].name);
+            jsonw_kv_int(w, "level", r->level);
+        }
+        jsonw_kv_bool(w, "settle", r->settle);
         jsonw_kv_string(w, "load",
                         p->load == PHASE_LOAD_RATE          ? "rate"
                         : p->load == PHASE_LOAD_CONCURRENCY ? "concurrency"
@@ -219,8 +253,7 @@ static void write_phases(coordinator_t *self, jsonw_t *w)
         jsonw_kv_bool(w, "ran", ran);
         jsonw_key(w, "summary");
         if (ran)
-            metrics_write_summary(self->phase_metrics[i], w, end_s - start_s,
-                                  phase_offered_rps(p, end_s - start_s));
+            write_phase_summary(self, i, w);
         else
             jsonw_null(w);
         jsonw_object_end(w);
@@ -294,14 +327,22 @@ static void write_document(coordinator_t *self, jsonw_t *w)
 
     /* The run summary covers the measured phases (warm-up excluded). */
     double measured_s = 0, expected = 0;
-    for (int i = 0; i < plan->phase_count; i++) {
-        const plan_phase_t *p = &plan->phases[i];
+    for (int i = 0; i < self->phase_count; i++) {
+        const plan_phase_t *p = &self->phases[i].phase;
         if (!p->measure || !self->phase_metrics[i])
             continue;
-        double d = (double)(self->phase_end_ns[i] - self->phase_start_ns[i]) / 1e9;
+        double d = phase_duration_s(self, i);
         measured_s += d;
         expected += phase_offered_rps(p, d) * d;
     }
+    buf_t overall_text;
+    buf_init(&overall_text);
+    jsonw_t ow;
+    jsonw_init(&ow, &overall_text);
+    metrics_write_summary(self->run_metrics, &ow, measured_s,
+                          measured_s > 0 ? expected / measured_s : 0);
+    json_t *overall = json_loadb(overall_text.data, overall_text.len, 0, NULL);
+    buf_free(&overall_text);
     jsonw_key(w, "summary");
     metrics_write_summary(self->run_metrics, w, measured_s,
                           measured_s > 0 ? expected / measured_s : 0);
@@ -318,6 +359,10 @@ static void write_document(coordinator_t *self, jsonw_t *w)
         jsonw_object_end(w);
     }
     jsonw_array_end(w);
+    /* The plan's answers: saturation, SLA, cost, users (sequence.c). */
+    if (!sequence_write_verdicts(self, w, overall, NULL))
+        self->verdict_failed = true;
+    json_decref(overall);
     jsonw_kv_int(w, "intervals", self->next_close);
     jsonw_kv_int(w, "late_snapshots", self->late_snapshots);
     jsonw_kv_int(w, "rejected_messages", self->rejected_messages);
@@ -362,6 +407,12 @@ int outputs_write_results(coordinator_t *self, char *err, size_t err_size)
             close(dir);
         }
     }
+    /* The terminal summary reads the very document written, so it shows what results.json
+       says and nothing else. */
+    json_t *doc = json_loadb(text.data, text.len, 0, NULL);
+    if (doc && self->cfg.summary)
+        summary_print(doc, stdout);
+    json_decref(doc);
     buf_free(&text);
     return rc;
 }

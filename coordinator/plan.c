@@ -1,5 +1,6 @@
 /*  plan.c: the plan model and its flag-form builder (see plan.h). */
 #include "coordinator/plan.h"
+#include "coordinator/plan_yaml.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,7 @@ void plan_destroy(plan_t **self_p)
     free(self->slos);
     free(self->sim_profile);
     free(self->out_dir);
+    plan_extra_destroy(&self->extra);
     free(self);
     *self_p = NULL;
 }
@@ -200,25 +202,7 @@ int plan_validate(const plan_t *self, char *err, size_t err_size)
 
 int plan_parse_duration_ms(const char *text, int64_t *out_ms)
 {
-    if (!text || !*text)
-        return -1;
-    char *end = NULL;
-    double value = strtod(text, &end);
-    if (end == text || !(value >= 0) || value > 1e9)
-        return -1;
-    double scale_ms = 1000;
-    if (strcmp(end, "ms") == 0)
-        scale_ms = 1;
-    else if (strcmp(end, "s") == 0 || *end == '\0')
-        scale_ms = 1000;
-    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-        scale_ms = 60000;
-    else if (strcmp(end, "h") == 0)
-        scale_ms = 3600000;
-    else
-        return -1;
-    *out_ms = (int64_t)(value * scale_ms + 0.5);
-    return 0;
+    return plan_yaml_parse_duration_ms(text, out_ms);
 }
 
 int64_t plan_duration_ms(const plan_t *self)

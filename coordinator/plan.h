@@ -70,6 +70,8 @@ typedef struct {
     double limit; /* milliseconds for latencies, a fraction for error_rate */
 } plan_slo_t;
 
+struct plan_extra; /* coordinator/plan_yaml.h: what a plan file says beyond plan_t */
+
 typedef struct {
     char *source; /* file the plan came from, or "flags"; owned */
     char *name;   /* plan name for the report; owned, may be NULL */
@@ -109,6 +111,10 @@ typedef struct {
     /* Outputs (flags override) */
     char *out_dir; /* owned, or NULL for results/<timestamp> */
     bool record_requests;
+
+    /* Stages, saturation search, operating point, SLA, cost, users, workload of a plan
+       file: the executor reads them (coordinator/sequence.c). */
+    struct plan_extra *extra; /* owned (coordinator/plan_yaml.h); NULL for flag plans */
 } plan_t;
 
 /* An empty plan with the defaults above (stream, chat, 1 s interval). */
@@ -129,8 +135,9 @@ plan_slo_t *plan_add_slo(plan_t *self, const char *metric, double percentile, do
    Returns 0, or -1 with a reason naming the phase in err. */
 int plan_validate(const plan_t *self, char *err, size_t err_size);
 
-/* Parses a duration: "500ms", "30s", "5m", "1h", or a bare number of seconds ("2.5").
-   0 on success, -1 when it is not one. */
+/* Parses a duration with its unit: "500ms", "30s", "5m", "1h", "1h30m" (the plan file's
+   parser, plan_yaml_parse_duration_ms: one grammar for flags and files; a bare number is
+   refused). 0 on success, -1 when it is not one. */
 int plan_parse_duration_ms(const char *text, int64_t *out_ms);
 
 /* Total planned duration (phases + settle times), ms. */
@@ -156,8 +163,8 @@ typedef struct {
    reason in err when the flags do not make a valid plan. */
 plan_t *plan_new_from_flags(const plan_flags_t *flags, char *err, size_t err_size);
 
-/* Loads a YAML plan (coordinator/plan_yaml.c). Errors name file:line:col. Weak so that a
-   build without the loader links; callers check plan_load_file != NULL. */
-plan_t *plan_load_file(const char *path, char *err, size_t err_size) __attribute__((weak));
+/* Loads a YAML plan (coordinator/plan_yaml.c) with its extra. Errors name file:line:col. */
+plan_t *plan_load_file(const char *path, char *err, size_t err_size);
+void plan_extra_destroy(struct plan_extra **self_p);
 
 #endif

@@ -1926,7 +1926,11 @@ plan_t *plan_yaml_load(const char *path, plan_extra_t **extra_out, char *err, si
 
 plan_t *plan_load_file(const char *path, char *err, size_t err_size)
 {
-    return plan_yaml_load(path, NULL, err, err_size);
+    plan_extra_t *extra = NULL;
+    plan_t *plan = plan_yaml_load(path, &extra, err, err_size);
+    if (plan)
+        plan->extra = extra;
+    return plan;
 }
 
 void plan_extra_destroy(plan_extra_t **self_p)
@@ -2126,7 +2130,8 @@ static sat_search_t *replay_search(const plan_t *plan, const plan_extra_t *x,
 }
 
 bool plan_verdicts_write(const plan_t *plan, const plan_extra_t *x, json_t *const *phase_summaries,
-                         const json_t *overall, jsonw_t *w, FILE *sla_table, buf_t *junit_out)
+                         const json_t *overall, const sat_search_t *search, jsonw_t *w,
+                         FILE *sla_table, buf_t *junit_out)
 {
     const plan_stage_t *baseline = NULL, *saturation = NULL, *judged = NULL, *at_op = NULL;
     for (int i = 0; i < x->stage_count; i++) {
@@ -2149,13 +2154,15 @@ bool plan_verdicts_write(const plan_t *plan, const plan_extra_t *x, json_t *cons
 
     sat_result_t sat = {0};
     if (saturation) {
-        sat_search_t *search = replay_search(plan, x, saturation, baseline_ms, phase_summaries);
-        if (search) {
-            sat_search_result(search, &sat);
+        sat_search_t *replayed =
+            search ? NULL : replay_search(plan, x, saturation, baseline_ms, phase_summaries);
+        const sat_search_t *ran = search ? search : replayed;
+        if (ran) {
+            sat_search_result(ran, &sat);
             jsonw_key(w, "saturation");
-            sat_search_write_json(search, w);
-            sat_search_destroy(&search);
+            sat_search_write_json(ran, w);
         }
+        sat_search_destroy(&replayed);
     }
 
     bool passed = true;

@@ -124,14 +124,15 @@ void plan_yaml_describe(const plan_t *plan, const plan_extra_t *extra, FILE *out
 /* After a run: the plan's verdicts from the summary of every phase (phase_summaries[i] is
    plan->phases[i]'s summary object as results.json has it, NULL when it did not run) and
    the run's overall summary. Writes the results.json keys "saturation" (when the plan has
-   a search; replayed over the levels that ran), "sla", "cost" and "users" (when the plan
-   asks) into the object `w` is writing; prints the PASS/FAIL table to sla_table and
-   appends JUnit XML to junit_out when they are not NULL. The SLA judges the first stage
-   marked sla (its measured phases averaged), else the overall summary. Returns false when
-   an SLA check failed (exit code 1). */
+   a search: `search`, the one the executor ran for the last saturation stage, or when
+   NULL the search replayed over the written-out levels that ran), "sla", "cost" and
+   "users" (when the plan asks) into the object `w` is writing; prints the PASS/FAIL table to
+   sla_table and appends JUnit XML to junit_out when they are not NULL. The SLA judges the first
+   stage marked sla (its measured phases averaged), else the overall summary. Returns false when an
+   SLA check failed (exit code 1). */
 bool plan_verdicts_write(const plan_t *plan, const plan_extra_t *extra,
-                         json_t *const *phase_summaries, const json_t *overall, jsonw_t *w,
-                         FILE *sla_table, buf_t *junit_out);
+                         json_t *const *phase_summaries, const json_t *overall,
+                         const sat_search_t *search, jsonw_t *w, FILE *sla_table, buf_t *junit_out);
 
 /* Strict value parsers shared with the CLI; 0 on success, -1 when text is not one.
    Durations: "500ms", "90s", "30m", "1h", "1h30m", "2.5s" (a bare number is refused:

@@ -564,7 +564,7 @@ static void test_verdicts_of_a_run_come_from_its_phase_summaries(void)
     jsonw_t w;
     jsonw_init(&w, &out);
     jsonw_object_begin(&w);
-    bool passed = plan_verdicts_write(p, x, summaries, overall, &w, NULL, &junit);
+    bool passed = plan_verdicts_write(p, x, summaries, overall, NULL, &w, NULL, &junit);
     jsonw_object_end(&w);
     json_t *doc = json_loads(out.data, 0, NULL);
     REQUIRE(doc);
@@ -588,7 +588,7 @@ static void test_verdicts_of_a_run_come_from_its_phase_summaries(void)
     buf_clear(&out);
     jsonw_init(&w, &out);
     jsonw_object_begin(&w);
-    CHECK(!plan_verdicts_write(p, x, summaries, overall, &w, NULL, NULL));
+    CHECK(!plan_verdicts_write(p, x, summaries, overall, NULL, &w, NULL, NULL));
     jsonw_object_end(&w);
 
     for (int i = 0; i < PLAN_MAX_PHASES; i++)

@@ -1,0 +1,346 @@
+/*  sequence.c: which phase runs next (docs/plans.md, "How a plan runs").
+
+    The coordinator asks for one phase at a time, so a plan can depend on what it
+    measured:
+
+      - the plan's phases run in order, copied as they are;
+      - a saturation stage skips its written-out coarse ramp: each level's rate comes from
+        sat_search_next() (coordinator/verdict.h), the level runs as the stage's
+        level_template (settle part, then its iterations), and the average of its measured
+        parts is given to sat_search_observe() before the next level is chosen; the TTFT
+        floor is the first baseline stage's measured summary;
+      - a phase at `rate: operating_point` runs at rate_fraction x the operating point of
+        the search before it (skipped, with a warning, when that search found no good
+        rate: the SLA then has no data and fails).
+
+    Recovery: phases of one stage follow each other at once (a ramp is continuous, a
+    settle part leads into its level). Between stages and between search levels the
+    coordinator waits until every phase interval is closed and the fleet reports nothing in
+    flight, at most the recovery bound (coordinator.c), so a saturated level's backlog
+    never lands in the next phase's numbers.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "coordinator/coord_internal.h"
+#include "coordinator/plan_yaml.h"
+
+static const plan_extra_t *extra_of(const coordinator_t *self)
+{
+    return self->plan->extra;
+}
+
+int sequence_init(coordinator_t *self, char *err, size_t err_size)
+{
+    const plan_t *plan = self->plan;
+    const plan_extra_t *x = extra_of(self);
+    if (x && x->phase_count != plan->phase_count) {
+        snprintf(err, err_size, "%s: the plan's extra does not match its phases", plan->source);
+        return -1;
+    }
+    /* The run's phases never outnumber the plan's plus every search at its longest. */
+    int cap = plan->phase_count;
+    for (int i = 0; x && i < x->stage_count; i++) {
+        const plan_stage_t *s = &x->stages[i];
+        if (s->type == PLAN_STAGE_SATURATION)
+            cap += SAT_MAX_LEVELS * (s->iterations + (s->settle_ms > 0 ? 1 : 0));
+    }
+    self->phase_cap = cap;
+    self->phases = calloc((size_t)cap, sizeof *self->phases);
+    self->phase_start_ns = calloc((size_t)cap, sizeof(int64_t));
+    self->phase_end_ns = calloc((size_t)cap, sizeof(int64_t));
+    self->seq.search_stage = -1;
+    if (x)
+        self->seq.searches = calloc((size_t)(x->stage_count + 1), sizeof(sat_search_t *));
+    if (!self->phases || !self->phase_start_ns || !self->phase_end_ns ||
+        (x && !self->seq.searches)) {
+        snprintf(err, err_size, "out of memory for %d phases", cap);
+        return -1;
+    }
+    return 0;
+}
+
+void sequence_free(coordinator_t *self)
+{
+    for (int i = 0; i < self->phase_count; i++) {
+        free(self->phases[i].phase.name);
+        free(self->phases[i].phase.kind);
+    }
+    free(self->phases);
+    self->phases = NULL;
+    free(self->phase_start_ns);
+    free(self->phase_end_ns);
+    self->phase_start_ns = self->phase_end_ns = NULL;
+    const plan_extra_t *x = extra_of(self);
+    for (int i = 0; self->seq.searches && x && i < x->stage_count; i++)
+        sat_search_destroy(&self->seq.searches[i]);
+    free(self->seq.searches);
+    self->seq.searches = NULL;
+}
+
+/* Appends a copy of `phase` named `name` (NULL: its own name). */
+static run_phase_t *append(coordinator_t *self, const plan_phase_t *phase, const char *name,
+                           const char *kind)
+{
+    if (self->phase_count >= self->phase_cap)
+        return NULL;
+    run_phase_t *r = &self->phases[self->phase_count++];
+    memset(r, 0, sizeof *r);
+    r->phase = *phase;
+    r->phase.name = strdup(name ? name : phase->name);
+    r->phase.kind = strdup(kind ? kind : phase->kind);
+    if (!r->phase.name || !r->phase.kind)
+        abort(); /* out of memory in the middle of a run: nothing sensible to do */
+    r->plan_index = -1;
+    r->stage = -1;
+    return r;
+}
+
+/* The average of the measured, non-settle run phases of `stage` (only `level` when >= 0);
+   new reference or NULL. */
+static json_t *stage_average(coordinator_t *self, int stage, int level)
+{
+    json_t **runs = calloc((size_t)(self->phase_count + 1), sizeof *runs);
+    int n = 0;
+    for (int i = 0; runs && i < self->phase_count; i++) {
+        const run_phase_t *r = &self->phases[i];
+        if (r->stage != stage || r->settle || (level >= 0 && r->level != level))
+            continue;
+        json_t *s = outputs_phase_summary(self, i);
+        if (s)
+            runs[n++] = s;
+    }
+    json_t *avg = n ? summary_average(runs, n) : NULL;
+    for (int i = 0; i < n; i++)
+        json_decref(runs[i]);
+    free(runs);
+    return avg;
+}
+
+static double baseline_ttft_p99_ms(coordinator_t *self)
+{
+    const plan_extra_t *x = extra_of(self);
+    for (int i = 0; i < x->stage_count; i++) {
+        if (!x->stages[i].baseline)
+            continue;
+        json_t *b = stage_average(self, i, -1);
+        double ms = summary_number(b, "ttft_ms.p99");
+        json_decref(b);
+        return ms;
+    }
+    return NAN;
+}
+
+/* Appends the parts of search level `level` at `rate`: settle (if any), iterations. */
+static void append_level_part(coordinator_t *self)
+{
+    const plan_extra_t *x = extra_of(self);
+    sequence_t *seq = &self->seq;
+    const plan_stage_t *s = &x->stages[seq->search_stage];
+    int parts = s->iterations + (s->settle_ms > 0 ? 1 : 0);
+    int part = parts - seq->level_parts_left; /* 0-based */
+    bool settle = s->settle_ms > 0 && part == 0;
+    int iteration = part - (s->settle_ms > 0 ? 1 : 0);
+    char name[200];
+    int n = snprintf(name, sizeof name, "%s.%d", s->name, seq->level + 1);
+    if (settle)
+        snprintf(name + n, sizeof name - (size_t)n, ".settle");
+    else if (s->iterations > 1)
+        snprintf(name + n, sizeof name - (size_t)n, ".i%d", iteration + 1);
+    run_phase_t *r = append(self, &s->level_template, name, s->kind);
+    if (!r)
+        return;
+    r->phase.load = PHASE_LOAD_RATE;
+    r->phase.rate_per_s = r->phase.rate_end_per_s = seq->level_rate_rps;
+    r->phase.duration_ms = settle ? s->settle_ms : s->hold_ms;
+    r->phase.settle_ms = 0;
+    r->phase.measure = s->measured && !settle;
+    r->stage = seq->search_stage;
+    r->level = seq->level;
+    r->settle = settle;
+    r->continues = part > 0;
+    seq->level_parts_left--;
+}
+
+static bool start_level(coordinator_t *self)
+{
+    sequence_t *seq = &self->seq;
+    const plan_stage_t *s = &extra_of(self)->stages[seq->search_stage];
+    double rate;
+    if (!sat_search_next(seq->searches[seq->search_stage], &rate))
+        return false;
+    seq->level++;
+    seq->level_rate_rps = rate;
+    seq->level_parts_left = s->iterations + (s->settle_ms > 0 ? 1 : 0);
+    log_info("%s: level %d at %.2f req/s", s->name, seq->level + 1, rate);
+    append_level_part(self);
+    return true;
+}
+
+static void finish_search(coordinator_t *self)
+{
+    sequence_t *seq = &self->seq;
+    const plan_extra_t *x = extra_of(self);
+    const plan_stage_t *s = &x->stages[seq->search_stage];
+    sat_result_t result = {0};
+    if (seq->searches[seq->search_stage])
+        sat_search_result(seq->searches[seq->search_stage], &result);
+    seq->operating_point_rps = result.operating_point_rps;
+    if (result.reached)
+        log_info("%s: saturation at %.2f req/s (first bad %.2f), operating point %.2f req/s",
+                 s->name, result.saturation_rps, result.first_bad_rps, result.operating_point_rps);
+    else
+        log_info("%s: not saturated up to %.2f req/s, operating point %.2f req/s", s->name,
+                 result.saturation_rps, result.operating_point_rps);
+    seq->next_plan_phase = s->first_phase + s->phase_count;
+    seq->search_stage = -1;
+}
+
+bool sequence_next_continues(const coordinator_t *self)
+{
+    const plan_extra_t *x = extra_of(self);
+    const sequence_t *seq = &self->seq;
+    if (self->phase_count == 0)
+        return false;
+    if (!x)
+        return seq->next_plan_phase < self->plan->phase_count;
+    if (seq->search_stage >= 0)
+        return seq->level_parts_left > 0;
+    int next = seq->next_plan_phase;
+    const run_phase_t *last = &self->phases[self->phase_count - 1];
+    return next < self->plan->phase_count && x->phases[next].stage == last->stage &&
+           x->stages[x->phases[next].stage].type != PLAN_STAGE_SATURATION;
+}
+
+bool sequence_next(coordinator_t *self)
+{
+    const plan_t *plan = self->plan;
+    const plan_extra_t *x = extra_of(self);
+    sequence_t *seq = &self->seq;
+
+    if (!x) {
+        if (seq->next_plan_phase >= plan->phase_count)
+            return false;
+        run_phase_t *r = append(self, &plan->phases[seq->next_plan_phase], NULL, NULL);
+        r->plan_index = seq->next_plan_phase++;
+        r->continues = self->phase_count > 1;
+        return true;
+    }
+
+    if (seq->search_stage >= 0) {
+        if (seq->level_parts_left > 0) {
+            append_level_part(self);
+            return true;
+        }
+        /* The level is over: judge it, then go on (or end the search). */
+        json_t *level = stage_average(self, seq->search_stage, seq->level);
+        sat_search_t *search = seq->searches[seq->search_stage];
+        bool good = sat_search_observe(search, level ? level : json_null());
+        int count;
+        const sat_level_t *levels = sat_search_levels(search, &count);
+        log_info("%s: level %d at %.2f req/s %s%s%s", x->stages[seq->search_stage].name,
+                 seq->level + 1, seq->level_rate_rps, good ? "good" : "bad",
+                 !good && count ? ": " : "", !good && count ? levels[count - 1].reason : "");
+        json_decref(level);
+        if (start_level(self))
+            return true;
+        finish_search(self);
+    }
+
+    while (seq->next_plan_phase < plan->phase_count) {
+        int i = seq->next_plan_phase;
+        const plan_phase_extra_t *e = &x->phases[i];
+        const plan_stage_t *s = &x->stages[e->stage];
+        bool same_stage =
+            self->phase_count > 0 && self->phases[self->phase_count - 1].stage == e->stage;
+        if (s->type == PLAN_STAGE_SATURATION) {
+            seq->search_stage = e->stage;
+            seq->level = -1;
+            seq->level_parts_left = 0;
+            double floor_ms = baseline_ttft_p99_ms(self);
+            sat_search_destroy(&seq->searches[e->stage]);
+            seq->searches[e->stage] = sat_search_new(&s->search, floor_ms);
+            if (seq->searches[e->stage] && start_level(self))
+                return true;
+            if (!seq->searches[e->stage])
+                log_warn("%s: the search settings do not check anything: skipped", s->name);
+            seq->search_stage = e->stage;
+            finish_search(self);
+            continue;
+        }
+        seq->next_plan_phase++;
+        plan_phase_t phase = plan->phases[i];
+        if (e->rate_ref == PLAN_RATE_OPERATING_POINT) {
+            double rate = e->rate_fraction * seq->operating_point_rps;
+            if (!(rate > 0)) {
+                log_warn("phase %s: no operating point to run at (the search found no good "
+                         "rate): skipped",
+                         phase.name);
+                seq->skipped_operating_point = true;
+                continue;
+            }
+            phase.rate_per_s = phase.rate_end_per_s = rate;
+            log_info("phase %s at the operating point: %.2f req/s", phase.name, rate);
+        }
+        run_phase_t *r = append(self, &phase, NULL, NULL);
+        if (!r)
+            return false;
+        r->plan_index = i;
+        r->stage = e->stage;
+        r->level = e->level;
+        r->settle = e->settle;
+        r->continues = same_stage;
+        return true;
+    }
+    return false;
+}
+
+/* ---- Verdicts --------------------------------------------------------------------------- */
+
+static void write_junit(const char *path, const buf_t *xml)
+{
+    FILE *f = fopen(path, "w");
+    if (!f || fwrite(xml->data, 1, xml->len, f) != xml->len) {
+        log_error("cannot write the JUnit XML to %s", path);
+        if (f)
+            fclose(f);
+        return;
+    }
+    fclose(f);
+    log_info("JUnit XML in %s", path);
+}
+
+bool sequence_write_verdicts(coordinator_t *self, jsonw_t *w, json_t *overall, FILE *sla_table)
+{
+    const plan_t *plan = self->plan;
+    const plan_extra_t *x = extra_of(self);
+    if (!x)
+        return true;
+    /* Static phases map back to their plan index; search levels are in the searches. */
+    json_t **summaries = calloc((size_t)plan->phase_count + 1, sizeof *summaries);
+    if (!summaries)
+        return false;
+    for (int i = 0; i < self->phase_count; i++) {
+        int p = self->phases[i].plan_index;
+        if (p >= 0 && !summaries[p])
+            summaries[p] = outputs_phase_summary(self, i);
+    }
+    const sat_search_t *search = NULL;
+    for (int i = 0; i < x->stage_count; i++) {
+        if (x->stages[i].type == PLAN_STAGE_SATURATION)
+            search = self->seq.searches[i];
+    }
+    buf_t junit;
+    buf_init(&junit);
+    bool passed = plan_verdicts_write(plan, x, summaries, overall, search, w, sla_table,
+                                      x->junit_path ? &junit : NULL);
+    if (x->junit_path && junit.len)
+        write_junit(x->junit_path, &junit);
+    buf_free(&junit);
+    for (int i = 0; i < plan->phase_count; i++)
+        json_decref(summaries[i]);
+    free(summaries);
+    return passed;
+}

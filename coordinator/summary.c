@@ -1,0 +1,199 @@
+/*  summary.c: the end-of-run summary on the terminal (docs/results.md, "On the terminal").
+
+    Printed from the results.json document just written, so the terminal never says
+    something the file does not: the phases table, the saturation answer, the SLA
+    PASS/FAIL table, cost and users, and a warning when the client, not the target, set
+    the pace (its schedule lag or dropped arrivals).
+*/
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "coordinator/coord_internal.h"
+
+/* Schedule lag P99 above this means the client could not send on time: the numbers
+   measure the load generator as much as the target. Well above timer and scheduling
+   jitter (a few ms), well below what a queueing target adds to TTFT. */
+#define CLIENT_LAG_P99_LIMIT_MS 50.0
+
+static double number(const json_t *obj, const char *path)
+{
+    return summary_number(obj, path);
+}
+
+static const char *text(const json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s ? s : "";
+}
+
+static void print_ms(FILE *out, double ms)
+{
+    if (isnan(ms))
+        fprintf(out, " %8s", "-");
+    else
+        fprintf(out, " %8.1f", ms);
+}
+
+static void print_phases(const json_t *results, FILE *out)
+{
+    const json_t *phases = json_object_get(results, "phases");
+    fprintf(out, "\n%-22s %-11s %10s %9s %9s %8s %8s %8s %7s\n", "phase", "kind", "load",
+            "offered/s", "done/s", "ttft p50", "ttft p99", "e2e p99", "errors");
+    size_t i;
+    const json_t *p;
+    json_array_foreach(phases, i, p)
+    {
+        char load[32];
+        if (json_object_get(p, "target_rps"))
+            snprintf(load, sizeof load, "%.2f/s", number(p, "target_rps"));
+        else if (json_object_get(p, "concurrency"))
+            snprintf(load, sizeof load, "conc %d", (int)number(p, "concurrency"));
+        else
+            snprintf(load, sizeof load, "users %d", (int)number(p, "users"));
+        const json_t *s = json_object_get(p, "summary");
+        fprintf(out, "%-22.22s %-11.11s %10s", text(p, "name"), text(p, "kind"), load);
+        if (!json_is_object(s)) {
+            fprintf(out, "  (did not run)\n");
+            continue;
+        }
+        fprintf(out, " %9.2f %9.2f", number(s, "achieved_rps"), number(s, "completed_rps"));
+        print_ms(out, number(s, "ttft_ms.p50"));
+        print_ms(out, number(s, "ttft_ms.p99"));
+        print_ms(out, number(s, "e2e_ms.p99"));
+        fprintf(out, " %6.2f%%%s\n", 100.0 * number(s, "error_rate"),
+                json_is_false(json_object_get(p, "measured")) ? "  (not counted)" : "");
+    }
+}
+
+static void print_saturation(const json_t *sat, FILE *out)
+{
+    if (!json_is_object(sat))
+        return;
+    fprintf(out, "\nsaturation: ");
+    if (json_is_true(json_object_get(sat, "reached")))
+        fprintf(out, "%.2f req/s (the first bad level was %.2f req/s", number(sat, "rps"),
+                number(sat, "first_bad_rps"));
+    else
+        fprintf(out, "not reached up to %.2f req/s (", number(sat, "rps"));
+    const json_t *levels = json_object_get(sat, "levels");
+    size_t i;
+    const json_t *l;
+    const char *why = NULL;
+    json_array_foreach(levels, i, l)
+    {
+        if (json_is_false(json_object_get(l, "good")) &&
+            fabs(number(l, "rate_rps") - number(sat, "first_bad_rps")) < 1e-9)
+            why = text(l, "reason");
+    }
+    if (why && *why)
+        fprintf(out, ": %s", why);
+    fprintf(out, ")\n");
+    fprintf(out, "  max throughput %.2f req/s; max %.0f output tokens/s at %.2f req/s\n",
+            number(sat, "max_throughput_rps"), number(sat, "max_output_tokens_per_s"),
+            number(sat, "max_output_tokens_rate_rps"));
+    fprintf(out, "  recommended operating point: %.2f req/s (%.0f%% of saturation)\n",
+            number(sat, "operating_point_rps"), 100.0 * number(sat, "operating_fraction"));
+}
+
+static void print_sla(const json_t *sla, FILE *out)
+{
+    if (!json_is_object(sla))
+        return;
+    fprintf(out, "\nSLA: %s\n", json_is_true(json_object_get(sla, "passed")) ? "PASS" : "FAIL");
+    size_t i;
+    const json_t *c;
+    json_array_foreach(json_object_get(sla, "checks"), i, c)
+    {
+        char check[128];
+        snprintf(check, sizeof check, "%s %s %g", text(c, "metric"), text(c, "op"),
+                 number(c, "limit"));
+        double actual = number(c, "actual");
+        fprintf(out, "  %-4s  %-32s actual ",
+                json_is_true(json_object_get(c, "passed")) ? "PASS" : "FAIL", check);
+        if (isnan(actual))
+            fprintf(out, "(no data)\n");
+        else
+            fprintf(out, "%g\n", actual);
+    }
+}
+
+static void print_cost_users(const json_t *results, FILE *out)
+{
+    const json_t *cost = json_object_get(results, "cost");
+    if (json_is_object(cost)) {
+        const char *cur = text(cost, "currency");
+        fprintf(out,
+                "\ncost per million output tokens (%d GPUs at %g %s/GPU-hour, %.0f%% utilised):",
+                (int)number(cost, "gpu_count"), number(cost, "price_per_gpu_hour"), cur,
+                100.0 * number(cost, "utilisation"));
+        double max = number(cost, "at_max_throughput.per_million_output_tokens");
+        double op = number(cost, "at_operating_point.per_million_output_tokens");
+        if (!isnan(max))
+            fprintf(out, " %.2f %s at max throughput", max, cur);
+        if (!isnan(op))
+            fprintf(out, "%s %.2f %s at the operating point", isnan(max) ? "" : ",", op, cur);
+        fprintf(out, "\n");
+    }
+    const json_t *users = json_object_get(results, "users");
+    if (json_is_object(users) && !isnan(number(users, "users")))
+        fprintf(out,
+                "users: about %.0f concurrent users at %.2f req/s (%.2f s per request + %g s "
+                "think time)\n",
+                number(users, "users"), number(users, "rate_rps"),
+                number(users, "request_duration_s"), number(users, "think_time_s"));
+}
+
+/* The client limited the test when any measured phase lagged or dropped arrivals. */
+static void print_client_warning(const json_t *results, FILE *out)
+{
+    double worst_lag = 0;
+    long long dropped = 0;
+    const char *lag_phase = "", *drop_phase = "";
+    size_t i;
+    const json_t *p;
+    json_array_foreach(json_object_get(results, "phases"), i, p)
+    {
+        const json_t *s = json_object_get(p, "summary");
+        if (!json_is_object(s) || json_is_false(json_object_get(p, "measured")))
+            continue;
+        double lag = number(s, "lag_ms.p99");
+        if (!isnan(lag) && lag > worst_lag) {
+            worst_lag = lag;
+            lag_phase = text(p, "name");
+        }
+        double d = number(s, "requests.dropped");
+        if (!isnan(d) && d > 0) {
+            if (!dropped)
+                drop_phase = text(p, "name");
+            dropped += (long long)d;
+        }
+    }
+    if (worst_lag > CLIENT_LAG_P99_LIMIT_MS)
+        fprintf(out,
+                "\nWARNING: the client limited this test: schedule lag P99 %.1f ms in phase %s "
+                "(over %.0f ms): requests left later than planned; add workers or threads\n",
+                worst_lag, lag_phase, CLIENT_LAG_P99_LIMIT_MS);
+    if (dropped > 0)
+        fprintf(out,
+                "\nWARNING: the client limited this test: %lld arrivals dropped (first in phase "
+                "%s) because a cap was reached (max_inflight or connections)\n",
+                dropped, drop_phase);
+}
+
+void summary_print(const json_t *results, FILE *out)
+{
+    print_phases(results, out);
+    const json_t *overall = json_object_get(results, "summary");
+    if (json_is_object(overall))
+        fprintf(out,
+                "\noverall (measured phases): %lld requests, %.2f%% errors, TTFT p99 %.1f ms, "
+                "%.0f output tokens/s\n",
+                (long long)number(overall, "requests.total"), 100.0 * number(overall, "error_rate"),
+                number(overall, "ttft_ms.p99"), number(overall, "output_tokens_per_s"));
+    print_saturation(json_object_get(results, "saturation"), out);
+    print_sla(json_object_get(results, "sla"), out);
+    print_cost_users(results, out);
+    print_client_warning(results, out);
+    fflush(out);
+}
