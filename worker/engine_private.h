@@ -120,8 +120,8 @@ typedef struct request_s {
 
     int64_t t_sched_ns, t_send_ns, t_first_byte_ns, t_first_token_ns, t_prev_content_ns;
     int64_t t_last_byte_ns;
-    int64_t content_events, chunks, bytes;
-    int64_t usage_completion, usage_prompt; /* -1 until the server says */
+    int64_t chunks, bytes;
+    oai_tokens_t tokens; /* output/input token accounting (common/oai_event.h) */
     long status;
     bool done_seen, finish_seen, stream_error, malformed, body_too_large;
     char group[ENGINE_GROUP_MAX];

@@ -77,8 +77,10 @@ static int on_event(void *arg, const sse_event_t *event)
     default:
         break;
     }
-    if (ev.content_choices > 0) {
-        if (self->content_events == 0) {
+    bool first = self->tokens.content_events == 0;
+    oai_tokens_add(&self->tokens, &ev);
+    if (oai_event_has_output(&ev)) {
+        if (first) {
             self->t_first_token_ns = now;
         } else {
             /* ITL: every gap between consecutive content events (vLLM's definition),
@@ -89,13 +91,7 @@ static int on_event(void *arg, const sse_event_t *event)
             metrics_record_us(iv->per_target[self->target], METRIC_ITL, gap_us);
         }
         self->t_prev_content_ns = now;
-        self->content_events++;
     }
-    /* usage is cumulative (final chunk, or every chunk with continuous_usage_stats). */
-    if (ev.completion_tokens >= 0)
-        self->usage_completion = ev.completion_tokens;
-    if (ev.prompt_tokens >= 0)
-        self->usage_prompt = ev.prompt_tokens;
     if (ev.finish_reason[0])
         self->finish_seen = true;
     return 0;
@@ -166,8 +162,8 @@ void request_prepare(request_t *self, int target, int body_index, CURLSH *share)
     self->target = target;
     self->t_first_byte_ns = self->t_first_token_ns = self->t_prev_content_ns = 0;
     self->t_last_byte_ns = 0;
-    self->content_events = self->chunks = self->bytes = 0;
-    self->usage_completion = self->usage_prompt = -1;
+    self->chunks = self->bytes = 0;
+    oai_tokens_reset(&self->tokens);
     self->status = 0;
     self->done_seen = self->finish_seen = self->stream_error = self->malformed = false;
     self->body_too_large = self->aborted = false;
@@ -250,12 +246,7 @@ static void parse_body(request_t *self)
     } else if (kind != OAI_EVENT_CHUNK) {
         self->malformed = true;
     } else {
-        if (ev.content_choices > 0)
-            self->content_events = 1;
-        if (ev.completion_tokens >= 0)
-            self->usage_completion = ev.completion_tokens;
-        if (ev.prompt_tokens >= 0)
-            self->usage_prompt = ev.prompt_tokens;
+        oai_tokens_add(&self->tokens, &ev);
         if (ev.finish_reason[0])
             self->finish_seen = true;
     }
@@ -322,8 +313,16 @@ static double ms_of(int64_t ns)
     return (double)ns / 1e6;
 }
 
-static void write_record(const request_t *self, interval_t *iv, int error, int64_t end_ns,
-                         int64_t output_tokens, bool estimated)
+/* What request_finish worked out once, for the metrics and the record. */
+typedef struct {
+    int error; /* error_class_t, or -1 */
+    int64_t end_ns;
+    int64_t output_tokens, input_tokens;
+    bool estimated; /* output_tokens counted from events: the server gave no usage */
+    bool has_first_token;
+} outcome_t;
+
+static void write_record(const request_t *self, interval_t *iv, const outcome_t *o)
 {
     const engine_shared_t *shared = self->thread->shared;
     jsonw_t w;
@@ -334,23 +333,23 @@ static void write_record(const request_t *self, interval_t *iv, int error, int64
     jsonw_kv_int(&w, "index", self->index);
     jsonw_kv_int(&w, "target", self->target);
     jsonw_kv_int(&w, "status", self->status);
-    if (error >= 0)
-        jsonw_kv_string(&w, "error", error_class_name((error_class_t)error));
+    if (o->error >= 0)
+        jsonw_kv_string(&w, "error", error_class_name((error_class_t)o->error));
     else {
         jsonw_key(&w, "error");
         jsonw_null(&w);
     }
-    bool has_ttft = self->content_events > 0 && shared->stream;
+    bool has_ttft = o->has_first_token && shared->stream;
     jsonw_key(&w, "ttft_ms");
     has_ttft ? jsonw_double(&w, ms_of(self->t_first_token_ns - self->t_send_ns)) : jsonw_null(&w);
     jsonw_key(&w, "ttft_sched_ms");
     has_ttft ? jsonw_double(&w, ms_of(self->t_first_token_ns - self->t_sched_ns)) : jsonw_null(&w);
-    jsonw_kv_double(&w, "e2e_ms", ms_of(end_ns - self->t_send_ns));
-    jsonw_kv_double(&w, "response_ms", ms_of(end_ns - self->t_sched_ns));
+    jsonw_kv_double(&w, "e2e_ms", ms_of(o->end_ns - self->t_send_ns));
+    jsonw_kv_double(&w, "response_ms", ms_of(o->end_ns - self->t_sched_ns));
     jsonw_kv_double(&w, "lag_ms", ms_of(self->t_send_ns - self->t_sched_ns));
-    jsonw_kv_int(&w, "output_tokens", output_tokens);
-    jsonw_kv_int(&w, "input_tokens", self->usage_prompt >= 0 ? self->usage_prompt : 0);
-    jsonw_kv_bool(&w, "tokens_estimated", estimated);
+    jsonw_kv_int(&w, "output_tokens", o->output_tokens);
+    jsonw_kv_int(&w, "input_tokens", o->input_tokens);
+    jsonw_kv_bool(&w, "tokens_estimated", o->estimated);
     jsonw_kv_int(&w, "chunks", self->chunks);
     jsonw_key(&w, "group");
     self->group[0] ? jsonw_string(&w, self->group) : jsonw_null(&w);
@@ -358,14 +357,15 @@ static void write_record(const request_t *self, interval_t *iv, int error, int64
     buf_append_char(&iv->jsonl, '\n');
 }
 
-static void record_ok(request_t *self, metrics_t *m, int64_t end_ns, int64_t output_tokens)
+static void record_ok(request_t *self, metrics_t *m, const outcome_t *o)
 {
     const engine_shared_t *shared = self->thread->shared;
-    int64_t e2e_ns = end_ns - self->t_send_ns;
+    int64_t output_tokens = o->output_tokens;
+    int64_t e2e_ns = o->end_ns - self->t_send_ns;
     metrics_record_us(m, METRIC_E2E, e2e_ns / NS_PER_US);
-    metrics_record_us(m, METRIC_RESPONSE, (end_ns - self->t_sched_ns) / NS_PER_US);
+    metrics_record_us(m, METRIC_RESPONSE, (o->end_ns - self->t_sched_ns) / NS_PER_US);
     bool slo = true;
-    if (shared->stream && self->content_events > 0) {
+    if (shared->stream && o->has_first_token) {
         int64_t ttft_ns = self->t_first_token_ns - self->t_send_ns;
         metrics_record_us(m, METRIC_TTFT, ttft_ns / NS_PER_US);
         metrics_record_us(m, METRIC_TTFT_SCHED,
@@ -385,8 +385,8 @@ static void record_ok(request_t *self, metrics_t *m, int64_t end_ns, int64_t out
         slo = false;
     m->c.ok++;
     m->c.output_tokens += output_tokens;
-    m->c.input_tokens += self->usage_prompt >= 0 ? self->usage_prompt : 0;
-    if (self->usage_completion < 0)
+    m->c.input_tokens += o->input_tokens;
+    if (o->estimated)
         m->c.tokens_estimated++;
     if (slo)
         m->c.slo_ok++;
@@ -394,21 +394,25 @@ static void record_ok(request_t *self, metrics_t *m, int64_t end_ns, int64_t out
 
 void request_finish(request_t *self, CURLcode result, int64_t now_ns)
 {
-    int error = classify(self, result);
-    int64_t end_ns = self->t_last_byte_ns ? self->t_last_byte_ns : now_ns;
-    bool estimated = self->usage_completion < 0;
-    int64_t output_tokens = estimated ? self->content_events : self->usage_completion;
+    outcome_t o;
+    o.error = classify(self, result);
+    o.end_ns = self->t_last_byte_ns ? self->t_last_byte_ns : now_ns;
+    /* One rule for token counts, common/oai_event.h: server usage, else one per event
+       with output, flagged as estimated. */
+    o.output_tokens = oai_tokens_output(&self->tokens, &o.estimated);
+    o.input_tokens = self->tokens.usage_prompt_tokens >= 0 ? self->tokens.usage_prompt_tokens : 0;
+    o.has_first_token = self->tokens.content_events > 0;
 
     interval_t *iv = engine_thread_interval(self->thread, now_ns);
     metrics_t *both[2] = {iv->total, iv->per_target[self->target]};
     for (int k = 0; k < 2; k++) {
         metrics_t *m = both[k];
         m->c.bytes_in += self->bytes;
-        if (error >= 0)
-            metrics_count_error(m, (error_class_t)error);
+        if (o.error >= 0)
+            metrics_count_error(m, (error_class_t)o.error);
         else
-            record_ok(self, m, end_ns, output_tokens);
+            record_ok(self, m, &o);
     }
     if (self->thread->shared->record_requests)
-        write_record(self, iv, error, end_ns, output_tokens, estimated);
+        write_record(self, iv, &o);
 }
