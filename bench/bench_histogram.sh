@@ -18,7 +18,7 @@ js_ns() { awk -v k="$1" '$1 == k { print $2 }' <<<"$js_out"; }
 printf '%-44s %12s %16s %8s\n' "operation" "surge ns/op" "hdr-js ns/op" "ratio"
 while IFS='|' read -r label surge_row js_key; do
     s=$(surge_ns "$surge_row") j=$(js_ns "$js_key")
-    printf '%-44s %12s %16s %7.1fx\n' "$label" "$s" "$j" "$(echo "$j / $s" | bc -l)"
+    printf '%-44s %12s %16s %7.1fx\n' "$label" "$s" "$j" "$(awk -v j="$j" -v s="$s" 'BEGIN { print j / s }')"
 done <<'ROWS'
 record (random, 64 Ki distinct values)|record (random, 64 Ki|record
 merge typical snapshot (1,000 values)|merge typical snapshot (1,000|merge
