@@ -29,6 +29,13 @@
 /* A non-streaming body larger than this is refused as malformed: no answer of an
    OpenAI-compatible server comes near it, and a hostile one must not grow us. */
 #define ENGINE_MAX_BODY_BYTES (4 * 1024 * 1024)
+/* JSON tokens a non-streaming body may hold. The per-event parser holds 2,048, plenty
+   for one SSE chunk, but a whole answer with logprobs has ~35 tokens per output token.
+   A JSON token takes at least 2 bytes and real answers average more than 4, so a quarter
+   of the body cap fits any answer a server sends (20 MiB of address space per thread,
+   allocated only when the thread parses its first non-streaming body; only the pages a
+   body uses become resident). */
+#define ENGINE_BODY_MAX_JSON_TOKENS (ENGINE_MAX_BODY_BYTES / 4)
 /* Default cap of one SSE event. vLLM chunks are a few hundred bytes (a few KiB with
    logprobs); the parser preallocates this per open stream, so it sets the memory per
    stream. engine_config_t.max_event_bytes overrides it. */
@@ -196,7 +203,8 @@ struct engine_thread_s {
     int64_t timer_armed_ns;
     CURLM *multi;
     int64_t curl_deadline_ns; /* INT64_MAX: none */
-    oai_parser_t *oai;
+    oai_parser_t *oai;        /* one SSE event at a time (small, always there) */
+    oai_parser_t *body_oai;   /* whole non-streaming bodies; NULL until the first one */
     request_t *free_requests;
     request_t *inflight_head;
     int64_t inflight;

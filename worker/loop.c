@@ -470,6 +470,7 @@ void engine_thread_join(engine_thread_t *self)
     self->multi = NULL;
     pacer_free(&self->pacer);
     oai_parser_destroy(&self->oai);
+    oai_parser_destroy(&self->body_oai);
     int n = self->shared ? self->shared->targets.count : 0;
     interval_destroy(&self->cur, n);
     interval_list_destroy(self->closed_head, n);

@@ -236,11 +236,25 @@ static int class_of_content(request_t *self, bool complete)
     return -1;
 }
 
+/* The thread's parser for whole bodies, made on first use: a thread that only streams
+   never pays for it. */
+static oai_parser_t *body_parser(engine_thread_t *thread)
+{
+    if (!thread->body_oai)
+        thread->body_oai = oai_parser_new(ENGINE_BODY_MAX_JSON_TOKENS);
+    return thread->body_oai;
+}
+
 static void parse_body(request_t *self)
 {
+    oai_parser_t *parser = body_parser(self->thread);
+    if (!parser) {
+        self->malformed = true; /* no memory to read it: never counted as a success */
+        return;
+    }
     oai_event_t ev;
-    oai_event_kind_t kind = oai_parser_parse(
-        self->thread->oai, self->body.data ? self->body.data : "", self->body.len, &ev);
+    oai_event_kind_t kind =
+        oai_parser_parse(parser, self->body.data ? self->body.data : "", self->body.len, &ev);
     if (kind == OAI_EVENT_ERROR) {
         self->stream_error = true;
     } else if (kind != OAI_EVENT_CHUNK) {

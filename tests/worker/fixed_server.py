@@ -10,6 +10,9 @@ a usage chunk when stream_options.include_usage is set (usage in every chunk wit
 continuous_usage_stats), then [DONE]. Deadlines are absolute, so timing errors do
 not accumulate along a stream.
 
+A non-streaming request with "logprobs": true gets per-token logprobs ("top_logprobs": K
+alternatives each), as vLLM sends them: a large body of many small JSON tokens.
+
 With --require-key KEY, completions without "Authorization: Bearer KEY" get 401.
 GET /stats answers {"requests", "concurrent", "max_concurrent", "connections",
 "late_max_us"}: late_max_us is the worst lateness of a timed write so far (after its
@@ -27,6 +30,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 LOCK = threading.Lock()
 STATS = {"requests": 0, "concurrent": 0, "max_concurrent": 0, "connections": 0,
          "late_max_us": 0}
+
+
+def logprobs_of(chat, n, top):
+    """Per-token logprobs as vLLM returns them (chat: OpenAI's content list; completions:
+    the legacy parallel arrays): a body of many JSON tokens, ~35 per output token with
+    top_logprobs=2."""
+    def entry():
+        return {"token": "tok ", "logprob": -0.25, "bytes": [116, 111, 107, 32]}
+    if chat:
+        return {"content": [dict(entry(), top_logprobs=[entry() for _ in range(top)])
+                            for _ in range(n)]}
+    return {"tokens": ["tok "] * n, "token_logprobs": [-0.25] * n,
+            "top_logprobs": [{"tok ": -0.25} for _ in range(n)] if top else None,
+            "text_offset": [4 * k for k in range(n)]}
 
 
 def note_late(deadline):
@@ -117,6 +134,8 @@ class Handler(BaseHTTPRequestHandler):
                 choice = ({"index": 0, "message": {"role": "assistant", "content": text},
                            "finish_reason": "length"} if chat else
                           {"index": 0, "text": text, "finish_reason": "length"})
+                if req.get("logprobs"):
+                    choice["logprobs"] = logprobs_of(chat, n, req.get("top_logprobs") or 0)
                 self.send_json(200, {"id": "cmpl-1", "object": "chat.completion" if chat else
                                      "text_completion", "model": "fixed", "choices": [choice],
                                      "usage": {"prompt_tokens": prompt_tokens,

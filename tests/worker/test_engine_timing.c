@@ -217,6 +217,40 @@ static void test_non_streaming_e2e_and_usage_match_the_truth(void)
     testkit_run_free(&run);
 }
 
+static void test_non_streaming_body_of_20000_json_tokens_is_parsed_not_malformed(void)
+{
+    /* 600 output tokens with logprobs and 2 alternatives each: ~21,000 JSON tokens in one
+       body, ten times what the per-event parser holds. */
+    testkit_server_t big;
+    static const char *const args[] = {"--ttft-ms", "1", "--itl-ms", "0", "--tokens", "600", NULL};
+    if (!testkit_server_start(&big, "fixed_server.py", args)) {
+        check_skip("python3 or fixed_server.py unavailable");
+        return;
+    }
+    const char *urls[1] = {big.url};
+    engine_config_t config = testkit_config(urls, 1);
+    config.stream = false;
+    config.extra_body_json = "{\"logprobs\": true, \"top_logprobs\": 2}";
+    char err[256];
+    engine_t *engine = engine_new(&config, err, sizeof err);
+    REQUIRE(engine);
+    testkit_run_t run;
+    testkit_run_init(&run, 1);
+    engine_phase_t phase = testkit_rate_phase(ARRIVAL_CONSTANT, 20, 0.25, clock_now_ns());
+    CHECK(engine_start_phase(engine, &phase, err, sizeof err) == 0);
+    CHECK(testkit_run_until_idle(engine, &run, 15000));
+    engine_destroy(&engine);
+    const metrics_counters_t *c = &run.total->c;
+    CHECK_INT_EQ(c->sent, 5);
+    CHECK_MSG(c->errors[ERR_MALFORMED] == 0, "%lld of 5 bodies classed malformed",
+              (long long)c->errors[ERR_MALFORMED]);
+    CHECK_INT_EQ(c->ok, 5);
+    CHECK_INT_EQ(c->output_tokens, 5 * 600); /* the usage after the logprobs was read */
+    CHECK_INT_EQ(c->tokens_estimated, 0);
+    testkit_run_free(&run);
+    testkit_server_stop(&big);
+}
+
 static void test_captured_header_groups_request_records(void)
 {
     if (!server_up())
@@ -323,6 +357,7 @@ CHECK_MAIN(test_chat_stream_timings_match_the_server_truth,
            test_completions_api_and_continuous_usage_count_server_tokens,
            test_without_usage_tokens_are_counted_from_events_and_flagged,
            test_non_streaming_e2e_and_usage_match_the_truth,
+           test_non_streaming_body_of_20000_json_tokens_is_parsed_not_malformed,
            test_captured_header_groups_request_records,
            test_api_key_from_env_or_file_is_sent_and_never_recorded,
            test_bad_config_is_refused_with_a_reason, test_zz_stop_server)
