@@ -41,10 +41,15 @@
 #include "simulator/sim_metrics.h"
 #include "simulator/sim_text.h"
 
-#define FAULT_TICK_MS           20 /* how often fault windows are checked (down, stall) */
-#define STEP_CATCH_UP_NS        (2 * NS_PER_MS) /* later than this, a step starts "now" */
-#define HTTP_TIMEOUT_S          600 /* idle keep-alive and stalled streams live this long */
-#define MAX_HEADERS_BYTES       65536
+#define FAULT_TICK_MS     20              /* how often fault windows are checked (down, stall) */
+#define STEP_CATCH_UP_NS  (2 * NS_PER_MS) /* later than this, a step starts "now" */
+#define HTTP_TIMEOUT_S    600             /* idle keep-alive and stalled streams live this long */
+#define MAX_HEADERS_BYTES 65536
+/* evhttp refuses bodies over its own limit while reading them, with an HTML 413 of its
+   own. So evhttp gets a looser ceiling and the handler enforces --max-body-bytes with a
+   vLLM-style JSON 413; only a body over the ceiling gets libevent's answer. */
+#define BODY_CEILING_FACTOR     4
+#define BODY_CEILING_MIN_BYTES  (64 << 20)
 #define MAX_PROMPT_BLOCK_HASHES 8192
 #define MAX_TOKENIZE_IDS        1000000
 
@@ -1045,6 +1050,11 @@ static void handle_request(struct evhttp_request *req, void *arg)
     bool post = method == EVHTTP_REQ_POST;
     int64_t now = clock_now_ns();
 
+    if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > self->cfg.max_body_bytes) {
+        send_error(self, req, 413, "The request body is larger than %zu bytes.",
+                   self->cfg.max_body_bytes);
+        return;
+    }
     if (strcmp(path, "/v1/completions") == 0 || strcmp(path, "/v1/chat/completions") == 0) {
         if (!post)
             send_error(self, req, 405, "Method Not Allowed");
@@ -1146,7 +1156,10 @@ static void server_http_start(sim_server_t *self, char *err, size_t err_size)
         snprintf(err, err_size, "evhttp_new failed");
         return;
     }
-    evhttp_set_max_body_size(http, (ev_ssize_t)self->cfg.max_body_bytes);
+    size_t ceiling = self->cfg.max_body_bytes * BODY_CEILING_FACTOR;
+    if (ceiling < BODY_CEILING_MIN_BYTES)
+        ceiling = BODY_CEILING_MIN_BYTES;
+    evhttp_set_max_body_size(http, (ev_ssize_t)ceiling);
     evhttp_set_max_headers_size(http, MAX_HEADERS_BYTES);
     evhttp_set_timeout(http, HTTP_TIMEOUT_S);
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
