@@ -66,6 +66,8 @@ typedef struct {
     /* Prompts, borrowed for the call and copied: one is picked per request. */
     const char *const *prompts;
     int prompt_count;
+    const int *prompt_max_tokens; /* per prompt (prompt_count entries), or NULL: max_tokens for
+                                     all; an entry of 0 also means max_tokens */
 
     int threads;                    /* 0 = one per core */
     int max_inflight;               /* cap on in-flight requests (whole engine), 0 = none */

@@ -87,7 +87,8 @@ static int api_key_read(const engine_config_t *config, char **key_out, char *err
 
 /* One request body. extra (a parsed JSON object, or NULL) wins over the fields surge
    sets itself, so a plan can override anything (e.g. "stream_options"). */
-static char *body_build(const engine_config_t *config, const char *prompt, json_t *extra)
+static char *body_build(const engine_config_t *config, const char *prompt, int max_tokens,
+                        json_t *extra)
 {
     buf_t out;
     buf_init(&out);
@@ -110,8 +111,8 @@ static char *body_build(const engine_config_t *config, const char *prompt, json_
     } else if (!SET_BY_EXTRA("prompt")) {
         jsonw_kv_string(&w, "prompt", prompt);
     }
-    if (config->max_tokens > 0 && !SET_BY_EXTRA("max_tokens"))
-        jsonw_kv_int(&w, "max_tokens", config->max_tokens);
+    if (max_tokens > 0 && !SET_BY_EXTRA("max_tokens"))
+        jsonw_kv_int(&w, "max_tokens", max_tokens);
     if (config->ignore_eos && !SET_BY_EXTRA("ignore_eos"))
         jsonw_kv_bool(&w, "ignore_eos", true);
     if (!SET_BY_EXTRA("stream"))
@@ -164,6 +165,13 @@ int targets_init(targets_t *self, const engine_config_t *config, char *err, size
         snprintf(err, err_size, "no prompt");
         return -1;
     }
+    for (int i = 0; config->prompt_max_tokens && i < config->prompt_count; i++) {
+        if (config->prompt_max_tokens[i] < 0) {
+            snprintf(err, err_size, "prompt %d: max_tokens %d is negative", i,
+                     config->prompt_max_tokens[i]);
+            return -1;
+        }
+    }
     int n = config->target_count;
     self->count = n;
     self->balance = config->balance;
@@ -204,7 +212,12 @@ int targets_init(targets_t *self, const engine_config_t *config, char *err, size
     self->bodies = calloc((size_t)self->body_count, sizeof(char *));
     self->body_lens = calloc((size_t)self->body_count, sizeof(size_t));
     for (int i = 0; i < self->body_count; i++) {
-        self->bodies[i] = body_build(config, config->prompts[i] ? config->prompts[i] : "", extra);
+        /* A workload template's own max_tokens wins; 0 (or no list) means the run's. */
+        int max_tokens = config->prompt_max_tokens && config->prompt_max_tokens[i] > 0
+                             ? config->prompt_max_tokens[i]
+                             : config->max_tokens;
+        self->bodies[i] =
+            body_build(config, config->prompts[i] ? config->prompts[i] : "", max_tokens, extra);
         self->body_lens[i] = strlen(self->bodies[i]);
     }
     json_decref(extra);

@@ -251,6 +251,40 @@ static void test_non_streaming_body_of_20000_json_tokens_is_parsed_not_malformed
     testkit_server_stop(&big);
 }
 
+static void test_each_prompt_carries_its_own_max_tokens(void)
+{
+    if (!server_up())
+        return;
+    /* The server sends min(12, max_tokens) tokens and reports them in usage, so each
+       request's output_tokens is the max_tokens its body carried. Arrival i uses prompt
+       i mod 3: 2, 5, then 0 = the run's max_tokens (7). */
+    static const int per_prompt[3] = {2, 5, 0};
+    testkit_run_t run;
+    engine_config_t config = testkit_config(NULL, 1);
+    config.max_tokens = 7;
+    config.prompt_max_tokens = per_prompt;
+    json_t *records = run_requests(&config, 9, &run);
+    REQUIRE(records);
+    CHECK_INT_EQ(json_array_size(records), 9);
+    for (size_t i = 0; i < json_array_size(records); i++) {
+        json_t *r = json_array_get(records, i);
+        int64_t index = (int64_t)num(r, "index");
+        const int want[3] = {2, 5, 7};
+        CHECK(json_is_null(json_object_get(r, "error")));
+        CHECK_MSG(num(r, "output_tokens") == want[index % 3], "arrival %lld: %g tokens, want %d",
+                  (long long)index, num(r, "output_tokens"), want[index % 3]);
+    }
+    json_decref(records);
+    testkit_run_free(&run);
+
+    static const int negative[3] = {1, -1, 1};
+    config = testkit_config((const char *const[]){"http://127.0.0.1:1"}, 1);
+    config.prompt_max_tokens = negative;
+    char err[256];
+    CHECK(engine_new(&config, err, sizeof err) == NULL);
+    CHECK(strstr(err, "prompt 1") != NULL);
+}
+
 static void test_captured_header_groups_request_records(void)
 {
     if (!server_up())
@@ -358,6 +392,6 @@ CHECK_MAIN(test_chat_stream_timings_match_the_server_truth,
            test_without_usage_tokens_are_counted_from_events_and_flagged,
            test_non_streaming_e2e_and_usage_match_the_truth,
            test_non_streaming_body_of_20000_json_tokens_is_parsed_not_malformed,
-           test_captured_header_groups_request_records,
+           test_each_prompt_carries_its_own_max_tokens, test_captured_header_groups_request_records,
            test_api_key_from_env_or_file_is_sent_and_never_recorded,
            test_bad_config_is_refused_with_a_reason, test_zz_stop_server)
