@@ -99,6 +99,7 @@ typedef struct {
     bool ignore_eos;
     char **prompts;
     int prompt_count;
+    int *prompt_max_tokens; /* per prompt (prompt_count entries, 0 = max_tokens), or NULL */
     int64_t interval_ms;
     int64_t run_t0_ns; /* coordinator monotonic time of interval 0 */
     bool record_requests;

@@ -520,6 +520,48 @@ static void decode_welcome(dec_t *d, const msgpack_object *o, proto_welcome_t *w
     w->heartbeat_ms = get_i64(d, o, "hb_ms", true, 10, 60000, 1000);
 }
 
+#define PROTO_MAX_TOKENS_VALUE (1 << 24) /* the cap of max_tokens, per prompt too */
+
+/* Optional "prompt_max_tokens": exactly one int in [0, PROTO_MAX_TOKENS_VALUE] per
+   prompt, or absent (NULL). */
+static int *get_prompt_max_tokens(dec_t *d, const msgpack_object *map, int prompt_count)
+{
+    const char *key = "prompt_max_tokens";
+    const msgpack_object *o = find(d, map, key, false);
+    if (!o || d->status != PROTO_OK)
+        return NULL;
+    if (o->type != MSGPACK_OBJECT_ARRAY) {
+        wrong_type(d, key, "array", o);
+        return NULL;
+    }
+    if (o->via.array.size != (uint32_t)prompt_count) {
+        fail(d, PROTO_ERR_BAD_VALUE, "field %s: %u entries for %d prompts", key, o->via.array.size,
+             prompt_count);
+        return NULL;
+    }
+    int *values = calloc((size_t)prompt_count + 1, sizeof *values);
+    if (!values) {
+        fail(d, PROTO_ERR_OVERSIZE, "field %s: out of memory", key);
+        return NULL;
+    }
+    for (int i = 0; i < prompt_count && d->status == PROTO_OK; i++) {
+        const msgpack_object *v = &o->via.array.ptr[i];
+        if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 <= PROTO_MAX_TOKENS_VALUE)
+            values[i] = (int)v->via.u64;
+        else if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+                 v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+            fail(d, PROTO_ERR_BAD_VALUE, "field %s[%d]: outside [0, %d]", key, i,
+                 PROTO_MAX_TOKENS_VALUE);
+        else
+            fail(d, PROTO_ERR_WRONG_TYPE, "field %s[%d]: want int, got %s", key, i, type_word(v));
+    }
+    if (d->status != PROTO_OK) {
+        free(values);
+        return NULL;
+    }
+    return values;
+}
+
 static void decode_plan(dec_t *d, const msgpack_object *o, proto_plan_t *p)
 {
     p->targets =
@@ -527,10 +569,11 @@ static void decode_plan(dec_t *d, const msgpack_object *o, proto_plan_t *p)
     p->model = get_str(d, o, "model", true, PROTO_MAX_STRING_BYTES);
     p->api = get_str(d, o, "api", true, 32);
     p->stream = get_bool(d, o, "stream", true, true);
-    p->max_tokens = (int)get_i64(d, o, "max_tokens", true, 0, 1 << 24, 0);
+    p->max_tokens = (int)get_i64(d, o, "max_tokens", true, 0, PROTO_MAX_TOKENS_VALUE, 0);
     p->ignore_eos = get_bool(d, o, "ignore_eos", true, false);
     p->prompts =
         get_str_array(d, o, "prompts", &p->prompt_count, PROTO_MAX_PROMPTS, PROTO_MAX_PROMPT_BYTES);
+    p->prompt_max_tokens = get_prompt_max_tokens(d, o, p->prompt_count);
     p->interval_ms = get_i64(d, o, "interval_ms", true, 10, 3600000, 1000);
     p->run_t0_ns = get_i64(d, o, "run_t0", true, INT64_MIN, INT64_MAX, 0);
     p->record_requests = get_bool(d, o, "record", true, false);
@@ -762,6 +805,7 @@ void proto_msg_clear(proto_msg_t *msg)
             free(msg->u.plan.model);
             free(msg->u.plan.api);
             free_str_array(msg->u.plan.prompts, msg->u.plan.prompt_count);
+            free(msg->u.plan.prompt_max_tokens);
             free(msg->u.plan.extra_body_json);
             free(msg->u.plan.api_key_env);
             break;

@@ -144,7 +144,10 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
     }
     case PROTO_PLAN: {
         const proto_plan_t *p = &msg->u.plan;
-        msgpack_pack_map(pk, 2 + 17);
+        /* Optional: left out when the run has one max_tokens for all (older workers
+           ignore it as an unknown key). */
+        bool per_prompt = p->prompt_max_tokens && p->prompt_count > 0;
+        msgpack_pack_map(pk, 2 + 17 + (per_prompt ? 1 : 0));
         kv_str_array(pk, "targets", p->targets, p->target_count);
         kv_str(pk, "model", p->model);
         kv_str(pk, "api", p->api);
@@ -152,6 +155,12 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         kv_i64(pk, "max_tokens", p->max_tokens);
         kv_bool(pk, "ignore_eos", p->ignore_eos);
         kv_str_array(pk, "prompts", p->prompts, p->prompt_count);
+        if (per_prompt) {
+            pack_str(pk, "prompt_max_tokens");
+            msgpack_pack_array(pk, (size_t)p->prompt_count);
+            for (int i = 0; i < p->prompt_count; i++)
+                msgpack_pack_int(pk, p->prompt_max_tokens[i]);
+        }
         kv_i64(pk, "interval_ms", p->interval_ms);
         kv_i64(pk, "run_t0", p->run_t0_ns);
         kv_bool(pk, "record", p->record_requests);

@@ -234,6 +234,7 @@ static void engine_ensure(agent_t *self)
     config.timeout_ms = p->timeout_ms;
     config.prompts = (const char *const *)p->prompts;
     config.prompt_count = p->prompt_count;
+    config.prompt_max_tokens = p->prompt_max_tokens; /* NULL: max_tokens for every prompt */
     config.threads = self->cfg->threads;
     config.max_inflight = p->max_inflight;
     config.run_t0_ns = p->run_t0_ns - self->offset_ns;

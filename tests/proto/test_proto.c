@@ -261,6 +261,127 @@ static int decode_ack_variant(const char *type, int version, const char *seq_kin
     return rc;
 }
 
+/* A plan for 2 prompts encoded by proto_encode without "prompt_max_tokens", then given
+   that key with a value written by `pack` (appended: the map is the whole message). */
+static int decode_plan_with(void (*pack)(msgpack_packer *pk), proto_msg_t *out, char *err,
+                            size_t err_size)
+{
+    char *targets[] = {"http://127.0.0.1:8000"};
+    char *prompts[] = {"a", "b"};
+    proto_msg_t in = {.type = PROTO_PLAN};
+    in.u.plan = (proto_plan_t){.targets = targets,
+                               .target_count = 1,
+                               .model = "m",
+                               .api = "chat",
+                               .prompts = prompts,
+                               .prompt_count = 2,
+                               .interval_ms = 1000};
+    buf_t b;
+    buf_init(&b);
+    proto_encode(&in, &b);
+    if ((unsigned char)b.data[0] != 0xde) { /* map16: two bytes of count follow */
+        check_fail(__FILE__, __LINE__, "plan map header 0x%02x", (unsigned char)b.data[0]);
+        buf_free(&b);
+        return -100;
+    }
+    unsigned count = ((unsigned char)b.data[1] << 8 | (unsigned char)b.data[2]) + 1;
+    b.data[1] = (char)(count >> 8);
+    b.data[2] = (char)(count & 0xff);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &b, write_cb);
+    pk_str(&pk, "prompt_max_tokens");
+    pack(&pk);
+    int rc = decode_buf(out, &b, err, err_size);
+    buf_free(&b);
+    return rc;
+}
+
+static void pack_two_ints(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_int(pk, 128);
+    msgpack_pack_int(pk, 0);
+}
+
+static void pack_three_ints(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 3);
+    for (int i = 0; i < 3; i++)
+        msgpack_pack_int(pk, 1);
+}
+
+static void pack_a_str_item(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_int(pk, 1);
+    pk_str(pk, "64");
+}
+
+static void pack_a_negative_item(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_int(pk, -1);
+    msgpack_pack_int(pk, 1);
+}
+
+static void pack_a_huge_item(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_int(pk, 1);
+    msgpack_pack_int64(pk, 1LL << 40);
+}
+
+static void pack_not_an_array(msgpack_packer *pk)
+{
+    msgpack_pack_int(pk, 64);
+}
+
+static void test_plan_carries_per_prompt_max_tokens_strictly(void)
+{
+    /* Through the encoder: the list travels, one int per prompt. */
+    char *targets[] = {"http://127.0.0.1:8000"};
+    char *prompts[] = {"short", "long", "default"};
+    int per_prompt[] = {16, 4096, 0};
+    proto_msg_t in = {.type = PROTO_PLAN}, out;
+    in.u.plan = (proto_plan_t){.targets = targets,
+                               .target_count = 1,
+                               .model = "m",
+                               .api = "chat",
+                               .max_tokens = 256,
+                               .prompts = prompts,
+                               .prompt_count = 3,
+                               .prompt_max_tokens = per_prompt,
+                               .interval_ms = 1000};
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    REQUIRE(out.u.plan.prompt_max_tokens != NULL);
+    for (int i = 0; i < 3; i++)
+        CHECK_INT_EQ(out.u.plan.prompt_max_tokens[i], per_prompt[i]);
+    CHECK_INT_EQ(out.u.plan.max_tokens, 256);
+    proto_msg_clear(&out);
+    /* Without the list (one max_tokens for all, or an older coordinator): NULL. */
+    in.u.plan.prompt_max_tokens = NULL;
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    CHECK(out.u.plan.prompt_max_tokens == NULL);
+    proto_msg_clear(&out);
+
+    char err[256];
+    CHECK_INT_EQ(decode_plan_with(pack_two_ints, &out, err, sizeof err), PROTO_OK);
+    REQUIRE(out.u.plan.prompt_max_tokens != NULL);
+    CHECK_INT_EQ(out.u.plan.prompt_max_tokens[0], 128);
+    proto_msg_clear(&out);
+    /* Strict: one entry per prompt, ints in [0, 2^24], an array. */
+    CHECK_INT_EQ(decode_plan_with(pack_three_ints, &out, err, sizeof err), PROTO_ERR_BAD_VALUE);
+    CHECK(strstr(err, "prompt_max_tokens: 3 entries for 2 prompts") != NULL);
+    CHECK_INT_EQ(decode_plan_with(pack_a_str_item, &out, err, sizeof err), PROTO_ERR_WRONG_TYPE);
+    CHECK(strstr(err, "prompt_max_tokens[1]") != NULL);
+    CHECK_INT_EQ(decode_plan_with(pack_a_negative_item, &out, err, sizeof err),
+                 PROTO_ERR_BAD_VALUE);
+    CHECK(strstr(err, "prompt_max_tokens[0]") != NULL);
+    CHECK_INT_EQ(decode_plan_with(pack_a_huge_item, &out, err, sizeof err), PROTO_ERR_BAD_VALUE);
+    CHECK_INT_EQ(decode_plan_with(pack_not_an_array, &out, err, sizeof err), PROTO_ERR_WRONG_TYPE);
+    CHECK(out.u.plan.prompt_max_tokens == NULL); /* a refused message owns nothing */
+}
+
 static void test_unknown_keys_are_ignored(void)
 {
     char err[256];
@@ -443,4 +564,5 @@ CHECK_MAIN(test_hello_round_trips, test_welcome_plan_phase_round_trip,
            test_missing_field_is_refused_naming_the_field, test_unknown_type_is_refused,
            test_other_version_is_refused_and_reported,
            test_truncated_and_trailing_bytes_are_refused, test_not_a_map_and_garbage_are_refused,
-           test_oversize_values_are_refused, test_bad_values_are_refused)
+           test_oversize_values_are_refused, test_bad_values_are_refused,
+           test_plan_carries_per_prompt_max_tokens_strictly)
