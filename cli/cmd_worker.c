@@ -12,6 +12,7 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/plan.h"
 #include "worker/agent.h"
+#include "worker/allow.h"
 
 #define MAX_ALLOW 64
 
@@ -25,35 +26,47 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: surge worker --connect tcp://HOST:PORT [options]\n\n"
-            "Joins a coordinator, generates the load it assigns and sends measurements back.\n"
-            "Stops all traffic within 3 heartbeats when the coordinator is lost.\n\n"
-            "options:\n"
-            "  --connect ENDPOINT       the coordinator (tcp://host:5555)\n"
-            "  --threads N              engine threads (default: one per core)\n"
-            "  --capacity N             weight for this worker's share (default: threads)\n"
-            "  --id NAME                worker id (default hostname:pid); unique in the fleet\n"
-            "  --allow PATTERN          target hosts this worker may load (fnmatch, repeatable;\n"
-            "                           default: any). A plan naming another host is refused\n"
-            "  --reconnect-timeout D    give up when no coordinator for D (default 60s)\n"
-            "  --insecure               allow a non-loopback coordinator without CURVE\n"
-            "  --log-level LEVEL        debug, info, warn, error (default info)\n"
-            "  -h, --help               this help\n\n"
-            "environment: SURGE_TEST_PROTOCOL_VERSION=N announces another protocol version\n"
-            "(tests of the version check only).\n"
-            "exit codes: 0 the run ended, 2 bad usage, 3 refused or coordinator lost\n"
-            "docs: docs/fleet.md\n");
+    fprintf(
+        out,
+        "usage: surge worker --connect tcp://HOST:PORT [options]\n\n"
+        "Joins a coordinator, generates the load it assigns and sends measurements back.\n"
+        "Stops all traffic within 3 heartbeats when the coordinator is lost.\n\n"
+        "options:\n"
+        "  --connect ENDPOINT       the coordinator (tcp://host:5555)\n"
+        "  --threads N              engine threads (default: one per core)\n"
+        "  --capacity N             weight for this worker's share (default: threads)\n"
+        "  --id NAME                worker id (default hostname:pid); unique in the fleet\n"
+        "  --allow-target PATTERN   a target this worker may load: HOSTGLOB[:PORT]\n"
+        "                           (\"vllm-0.svc:8000\", \"*.inference.svc\", \"10.0.*:8000\",\n"
+        "                           \"[::1]:8000\"); the host is an fnmatch glob, a port\n"
+        "                           must match exactly. Repeatable; default: any target.\n"
+        "                           A plan naming any other target is refused whole: the\n"
+        "                           worker tells the coordinator why and exits 3\n"
+        "  --allow PATTERN          the same as --allow-target\n"
+        "  --reconnect-timeout D    give up when no coordinator for D (default 60s)\n"
+        "  --insecure               allow a non-loopback coordinator without CURVE\n"
+        "  --log-level LEVEL        debug, info, warn, error (default info)\n"
+        "  -h, --help               this help\n\n"
+        "environment: SURGE_TEST_PROTOCOL_VERSION=N announces another protocol version\n"
+        "(tests of the version check only).\n"
+        "exit codes: 0 the run ended, 2 bad usage, 3 refused or coordinator lost\n"
+        "docs: docs/fleet.md\n");
 }
 
 int cmd_worker(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"connect", required_argument, 0, 'c'},  {"threads", required_argument, 0, 't'},
-        {"capacity", required_argument, 0, 'k'}, {"id", required_argument, 0, 'i'},
-        {"allow", required_argument, 0, 'a'},    {"reconnect-timeout", required_argument, 0, 'r'},
-        {"insecure", no_argument, 0, 'x'},       {"log-level", required_argument, 0, 'l'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+        {"connect", required_argument, 0, 'c'},
+        {"threads", required_argument, 0, 't'},
+        {"capacity", required_argument, 0, 'k'},
+        {"id", required_argument, 0, 'i'},
+        {"allow-target", required_argument, 0, 'a'},
+        {"allow", required_argument, 0, 'a'}, /* the first spelling, kept as an alias */
+        {"reconnect-timeout", required_argument, 0, 'r'},
+        {"insecure", no_argument, 0, 'x'},
+        {"log-level", required_argument, 0, 'l'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     agent_config_t config = {0};
     const char *allow[MAX_ALLOW];
@@ -73,10 +86,19 @@ int cmd_worker(int argc, char **argv)
         case 'i':
             config.worker_id = optarg;
             break;
-        case 'a':
-            if (config.allow_count < MAX_ALLOW)
-                allow[config.allow_count++] = optarg;
+        case 'a': {
+            char why[256];
+            if (allow_pattern_check(optarg, why, sizeof why) != 0) {
+                fprintf(stderr, "surge worker: --allow-target: %s\n", why);
+                return SURGE_EXIT_USAGE;
+            }
+            if (config.allow_count == MAX_ALLOW) {
+                fprintf(stderr, "surge worker: --allow-target: at most %d patterns\n", MAX_ALLOW);
+                return SURGE_EXIT_USAGE;
+            }
+            allow[config.allow_count++] = optarg;
             break;
+        }
         case 'r':
             if (plan_parse_duration_ms(optarg, &config.reconnect_timeout_ms) != 0) {
                 fprintf(stderr, "surge worker: --reconnect-timeout: '%s' is not a duration\n",

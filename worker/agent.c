@@ -6,7 +6,6 @@
     mailboxes and return.
 */
 #include <czmq.h>
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,6 +15,7 @@
 #include "common/log.h"
 #include "proto/proto.h"
 #include "worker/agent.h"
+#include "worker/allow.h"
 #include "worker/engine.h"
 
 #define TICK_MS        20
@@ -177,28 +177,40 @@ static void on_interval(void *arg, const engine_interval_t *interval)
 
 /* ---- engine ---------------------------------------------------------------------- */
 
-static bool host_allowed(const agent_t *self, const char *url, char *host, size_t host_size)
-{
-    const char *h = strstr(url, "://");
-    h = h ? h + 3 : url;
-    size_t n = strcspn(h, ":/?#");
-    if (*h == '[') /* [v6]:port */
-        n = strcspn(h, "]") + 1;
-    snprintf(host, host_size, "%.*s", (int)n, h);
-    if (self->cfg->allow_count == 0)
-        return true;
-    for (int i = 0; i < self->cfg->allow_count; i++) {
-        if (fnmatch(self->cfg->allow[i], host, FNM_CASEFOLD) == 0)
-            return true;
-    }
-    return false;
-}
-
 static void send_bye(agent_t *self, const char *reason)
 {
     proto_msg_t msg = {.type = PROTO_BYE};
     msg.u.bye.reason = (char *)reason;
     send_msg(self, &msg);
+}
+
+/* The allow-list, checked when a plan arrives, before anything could be sent: a plan
+   naming any target outside it is refused whole, and the coordinator is told which
+   target and which patterns in the bye's reason (it logs it with our id). */
+static bool plan_allowed(agent_t *self, const proto_plan_t *p)
+{
+    for (int i = 0; i < p->target_count; i++) {
+        char where[300];
+        if (allow_target_permitted(self->cfg->allow, self->cfg->allow_count, p->targets[i], where,
+                                   sizeof where))
+            continue;
+        char patterns[1024] = "";
+        size_t used = 0;
+        for (int k = 0; k < self->cfg->allow_count && used < sizeof patterns; k++)
+            used += (size_t)snprintf(patterns + used, sizeof patterns - used, "%s%s", k ? ", " : "",
+                                     self->cfg->allow[k]);
+        char reason[1600];
+        snprintf(reason, sizeof reason,
+                 "plan refused: target %d %s (%s) is not in this worker's --allow-target list "
+                 "(%s)",
+                 i, p->targets[i], where, patterns);
+        log_error("%s", reason);
+        send_bye(self, reason);
+        self->state = AGENT_DONE;
+        self->exit_code = SURGE_EXIT_RUNTIME;
+        return false;
+    }
+    return true;
 }
 
 /* Builds the engine once we have both the plan and a clock offset. */
@@ -207,19 +219,6 @@ static void engine_ensure(agent_t *self)
     if (self->engine || self->plan.type != PROTO_PLAN || self->best_rtt_ns == INT64_MAX)
         return;
     const proto_plan_t *p = &self->plan.u.plan;
-    for (int i = 0; i < p->target_count; i++) {
-        char host[256];
-        if (!host_allowed(self, p->targets[i], host, sizeof host)) {
-            char reason[400];
-            snprintf(reason, sizeof reason, "target host %s is not in this worker's allow-list",
-                     host);
-            log_error("refusing the plan: %s", reason);
-            send_bye(self, reason);
-            self->state = AGENT_DONE;
-            self->exit_code = SURGE_EXIT_RUNTIME;
-            return;
-        }
-    }
     engine_config_t config = {0};
     config.target_urls = (const char *const *)p->targets;
     config.target_count = p->target_count;
@@ -371,6 +370,8 @@ static void on_message(agent_t *self, zmsg_t *zmsg, int64_t now)
         resend_unacked(self, now, 0);
         break;
     case PROTO_PLAN:
+        if (!plan_allowed(self, &msg.u.plan))
+            break;
         proto_msg_clear(&self->plan);
         self->plan = msg;
         msg.owned = false; /* moved */

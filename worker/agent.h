@@ -26,8 +26,9 @@ typedef struct {
     int threads;           /* engine threads, 0 = one per core */
     int capacity;          /* weight for segment sizing, 0 = threads */
     bool insecure;         /* allow a non-loopback endpoint without CURVE */
-    /* Targets this worker may send to: host patterns (fnmatch, "*.svc.cluster.local",
-       "10.0.*"); none = any. A plan naming another host is refused. Borrowed. */
+    /* Targets this worker may send to: HOSTGLOB[:PORT] patterns (worker/allow.h:
+       "*.svc.cluster.local", "10.0.*:8000", "[::1]:8000"); none = any. A plan naming
+       any other target is refused whole (bye with the reason; exit 3). Borrowed. */
     const char *const *allow;
     int allow_count;
     int64_t reconnect_timeout_ms; /* give up when no coordinator for this long; 0 = 60 s */

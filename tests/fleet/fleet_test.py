@@ -17,6 +17,10 @@ exit, and is bounded in time. Scenarios:
                        versions are named on both sides
   garbage_ignored      raw garbage and malformed ZeroMQ messages on the coordinator's
                        port are logged and ignored; the run still completes
+  allow_target_refused a worker refuses a plan naming a target outside its
+                       --allow-target list: that target never sees a request, and the
+                       coordinator logs which worker refused which target; a plan
+                       inside the list runs
 """
 import json
 import math
@@ -90,8 +94,8 @@ def wait_exit(p, timeout_s):
         fail("%s did not exit within %d s:\n%s" % (p.name, timeout_s, log_of(p)[-3000:]))
 
 
-def count_server():
-    p = start([sys.executable, os.path.join(HERE, "count_server.py")], "target")
+def count_server(name="target"):
+    p = start([sys.executable, os.path.join(HERE, "count_server.py")], name)
     line = wait_for_log(p, "listening on")
     return p, line.split("listening on ")[1].strip()
 
@@ -355,8 +359,62 @@ def garbage_ignored():
           % (res["summary"]["requests"]["total"], res["rejected_messages"]))
 
 
+def allow_target_refused():
+    allowed, allowed_url = count_server("allowed")
+    other, other_url = count_server("other")
+    allowed_port = allowed_url.rsplit(":", 1)[1]
+    # A plan naming an allowed target and one outside the list (same host, other port):
+    # the worker refuses it whole, the other target never sees a request, and the
+    # coordinator hears which worker refused which target.
+    plan = os.path.join(TMP, "two-targets.yaml")
+    with open(plan, "w") as f:
+        f.write("name: allow-list\ntargets:\n  - %s\n  - %s\nmodel: count\n"
+                "phases:\n  - name: load\n    kind: constant\n    rate: 20/s\n    duration: 3s\n"
+                % (allowed_url, other_url))
+    out = os.path.join(TMP, "out")
+    coord = start([SURGE, "coordinator", plan, "--bind", "tcp://127.0.0.1:*", "--workers", "1",
+                   "--out", out, "--progress", "plain", "--ready-timeout", "3s"], "coordinator")
+    ep = endpoint_of(coord)
+    w = worker(ep, "fenced", extra=["--allow-target", "127.0.0.1:" + allowed_port])
+    rc = wait_exit(w, 20)
+    if rc != 3:
+        fail("the worker given a plan outside its allow-list exited %d, want 3:\n%s"
+             % (rc, log_of(w)[-2000:]))
+    refusal = "not in this worker's --allow-target list"
+    line = wait_for_log(coord, refusal)
+    if "fenced" not in line or other_url not in line or "127.0.0.1:" + allowed_port not in line:
+        fail("the coordinator should say which worker refused which target, and the list: %s"
+             % line)
+    wait_exit(coord, 30)
+    for name, url in (("outside the list", other_url), ("allowed", allowed_url)):
+        d, _ = counts(url)
+        if d["total"]:
+            fail("the %s target received %d requests from a refused plan" % (name, d["total"]))
+
+    # The same worker flags with a plan inside the list: it runs (and --allow is the old
+    # spelling of --allow-target).
+    out2 = os.path.join(TMP, "out2")
+    coord2 = start(coordinator(allowed_url, out2, 1, 20, "2s"), "coordinator-2")
+    ep2 = endpoint_of(coord2)
+    w2 = worker(ep2, "allowed", extra=["--allow-target", "127.0.0.1:" + allowed_port,
+                                       "--allow", "*.example"])
+    rc = wait_exit(coord2, 60)
+    if rc != 0 or wait_exit(w2, 20) != 0:
+        fail("a plan inside the allow-list should run:\n%s\n%s"
+             % (log_of(coord2)[-2000:], log_of(w2)[-2000:]))
+    d, _ = counts(allowed_url)
+    if d["total"] <= 0:
+        fail("the allowed target received nothing")
+    d, _ = counts(other_url)
+    if d["total"]:
+        fail("the target outside the list received %d requests" % d["total"])
+    print("ok: refused plan reported (%s); allowed target got %d requests, the other none"
+          % (line.strip()[-120:], counts(allowed_url)[0]["total"]))
+
+
 SCENARIOS = {f.__name__: f for f in (merged_percentiles, worker_killed, coordinator_killed,
-                                     worker_restarted, version_refused, garbage_ignored)}
+                                     worker_restarted, version_refused, garbage_ignored,
+                                     allow_target_refused)}
 
 if __name__ == "__main__":
     if not SURGE or len(sys.argv) != 2 or sys.argv[1] not in SCENARIOS:
