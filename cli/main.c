@@ -12,7 +12,8 @@ typedef struct {
 } command_t;
 
 static const command_t commands[] = {
-    {"run", cmd_run, "run a plan with a local coordinator, local workers and (for sim://) a simulated cluster"},
+    {"run", cmd_run,
+     "run a plan with a local coordinator, local workers and (for sim://) a simulated cluster"},
     {"coordinator", cmd_coordinator, "run a plan, driving a fleet of workers over ZeroMQ"},
     {"worker", cmd_worker, "join a coordinator and generate load"},
     {"sim", cmd_sim, "serve a simulated OpenAI-compatible vLLM node"},
@@ -37,9 +38,10 @@ int cli_wants_help(int argc, char **argv)
 
 static void print_usage(FILE *out)
 {
-    fprintf(out, "surge %s: distributed load tester for LLM inference clusters\n\n"
-                 "usage: surge COMMAND [ARGS]   (surge COMMAND --help for its options)\n\n"
-                 "commands:\n",
+    fprintf(out,
+            "surge %s: distributed load tester for LLM inference clusters\n\n"
+            "usage: surge COMMAND [ARGS]   (surge COMMAND --help for its options)\n\n"
+            "commands:\n",
             SURGE_VERSION);
     for (size_t i = 0; i < COMMAND_COUNT; i++) {
         if (commands[i].fn)

@@ -115,10 +115,18 @@ void json_escape_into(buf_t *out, const char *text, size_t len)
             i++;
         } else if (c < 0x20) {
             switch (c) {
-            case '\n': buf_append(out, "\\n", 2); break;
-            case '\r': buf_append(out, "\\r", 2); break;
-            case '\t': buf_append(out, "\\t", 2); break;
-            default: buf_printf(out, "\\u%04x", c); break;
+            case '\n':
+                buf_append(out, "\\n", 2);
+                break;
+            case '\r':
+                buf_append(out, "\\r", 2);
+                break;
+            case '\t':
+                buf_append(out, "\\t", 2);
+                break;
+            default:
+                buf_printf(out, "\\u%04x", c);
+                break;
             }
             i++;
         } else if (c < 0x80) {

@@ -26,10 +26,10 @@
 #define JSONW_MAX_DEPTH 32
 
 typedef struct {
-    buf_t *out;                     /* borrowed */
-    int depth;                      /* current nesting */
-    bool first[JSONW_MAX_DEPTH];    /* no element written yet at this level */
-    bool after_key;                 /* a key was written; its value comes next */
+    buf_t *out;                  /* borrowed */
+    int depth;                   /* current nesting */
+    bool first[JSONW_MAX_DEPTH]; /* no element written yet at this level */
+    bool after_key;              /* a key was written; its value comes next */
 } jsonw_t;
 
 void jsonw_init(jsonw_t *self, buf_t *out);

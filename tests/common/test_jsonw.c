@@ -11,7 +11,8 @@ static json_t *parse(const buf_t *b)
     json_error_t err;
     json_t *doc = json_loadb(b->data, b->len, 0, &err);
     if (!doc)
-        fprintf(stderr, "    jansson: %s at %d:%d in %s\n", err.text, err.line, err.column, b->data);
+        fprintf(stderr, "    jansson: %s at %d:%d in %s\n", err.text, err.line, err.column,
+                b->data);
     return doc;
 }
 
@@ -92,5 +93,6 @@ static void test_doubles_round_trip_within_six_decimals(void)
     }
 }
 
-CHECK_MAIN(test_nested_objects_and_arrays_parse_back, test_hostile_bytes_are_escaped_into_valid_json,
+CHECK_MAIN(test_nested_objects_and_arrays_parse_back,
+           test_hostile_bytes_are_escaped_into_valid_json,
            test_doubles_round_trip_within_six_decimals)
