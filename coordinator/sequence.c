@@ -312,12 +312,70 @@ static void write_junit(const char *path, const buf_t *xml)
     log_info("JUnit XML in %s", path);
 }
 
+static void write_json_value(jsonw_t *w, const json_t *value)
+{
+    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (text)
+        jsonw_raw(w, text);
+    else
+        jsonw_null(w);
+    free(text);
+}
+
+/* results.json "stages": each stage of the plan file with, per level, the average of its
+   measured phases (iterations) and their spread, as the verdicts see them. */
+static void write_stages(coordinator_t *self, jsonw_t *w)
+{
+    const plan_extra_t *x = extra_of(self);
+    jsonw_key(w, "stages");
+    jsonw_array_begin(w);
+    for (int s = 0; s < x->stage_count; s++) {
+        const plan_stage_t *stage = &x->stages[s];
+        int max_level = -1;
+        for (int i = 0; i < self->phase_count; i++) {
+            if (self->phases[i].stage == s && self->phases[i].level > max_level)
+                max_level = self->phases[i].level;
+        }
+        jsonw_object_begin(w);
+        jsonw_kv_string(w, "name", stage->name);
+        jsonw_kv_string(w, "kind", stage->kind);
+        jsonw_kv_int(w, "iterations", stage->iterations);
+        jsonw_kv_bool(w, "ran", max_level >= 0);
+        jsonw_key(w, "levels");
+        jsonw_array_begin(w);
+        for (int level = 0; level <= max_level; level++) {
+            jsonw_object_begin(w);
+            jsonw_kv_int(w, "level", level);
+            jsonw_key(w, "phases");
+            jsonw_array_begin(w);
+            for (int i = 0; i < self->phase_count; i++) {
+                const run_phase_t *r = &self->phases[i];
+                if (r->stage == s && r->level == level && !r->settle)
+                    jsonw_string(w, r->phase.name);
+            }
+            jsonw_array_end(w);
+            json_t *avg = stage_average(self, s, level);
+            jsonw_key(w, "summary");
+            if (avg)
+                write_json_value(w, avg);
+            else
+                jsonw_null(w);
+            json_decref(avg);
+            jsonw_object_end(w);
+        }
+        jsonw_array_end(w);
+        jsonw_object_end(w);
+    }
+    jsonw_array_end(w);
+}
+
 bool sequence_write_verdicts(coordinator_t *self, jsonw_t *w, json_t *overall, FILE *sla_table)
 {
     const plan_t *plan = self->plan;
     const plan_extra_t *x = extra_of(self);
     if (!x)
         return true;
+    write_stages(self, w);
     /* Static phases map back to their plan index; search levels are in the searches. */
     json_t **summaries = calloc((size_t)plan->phase_count + 1, sizeof *summaries);
     if (!summaries)
