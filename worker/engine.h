@@ -123,11 +123,13 @@ engine_t *engine_new(const engine_config_t *config, char *err, size_t err_size);
 void engine_destroy(engine_t **self_p);
 
 /* Schedules a phase: from phase->t0_ns the engine runs it, replacing the current phase
-   (use a future t0 to change segments or rates without a gap or an overlap). A phase
+   (use a future t0 to change segments or rates without a gap or an overlap); arrivals of
+   the replaced phase intended before t0 and not sent yet are counted as dropped. A phase
    with an epoch not greater than the current one is ignored (idempotent). */
 int engine_start_phase(engine_t *self, const engine_phase_t *phase, char *err, size_t err_size);
-/* Stops sending new requests now. abort_inflight: also cancel requests in flight (self-
-   fencing when the coordinator is lost); otherwise they finish and are recorded. */
+/* Stops sending new requests now; arrivals already due but not sent are counted as
+   dropped (scheduled = sent + dropped). abort_inflight: also cancel requests in flight
+   (self-fencing when the coordinator is lost); otherwise they finish and are recorded. */
 void engine_halt(engine_t *self, bool abort_inflight);
 /* Hands every interval closed up to now (or all, when flush) to fn, once each, in index
    order; flush also closes the current partial interval (at the end of a run). */
