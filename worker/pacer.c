@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/rng.h"
 #include "worker/engine_private.h"
 
 /* A user kept off by the in-flight cap in a concurrency phase tries again this much
@@ -101,22 +102,12 @@ static int heap_pop(pacer_t *self)
     return top;
 }
 
-static uint64_t rng_next(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *state = x;
-}
-
 static int64_t think_ns(pacer_t *self)
 {
     double mean = self->phase.think_time_mean_s;
     if (self->phase.load != ENGINE_LOAD_USERS || !(mean > 0))
         return 0;
-    double u = ((double)(rng_next(&self->rng) >> 11) + 1.0) * 0x1.0p-53;
-    return (int64_t)(-log(u) * mean * 1e9);
+    return (int64_t)(-log(rng_unit_positive(&self->rng)) * mean * 1e9);
 }
 
 /* ---- phases --------------------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/jsonw.h"
+#include "common/rng.h"
 #include "worker/engine_private.h"
 
 static char *join(const char *a, const char *b)
@@ -282,15 +283,6 @@ void targets_free(targets_t *self)
     memset(self, 0, sizeof *self);
 }
 
-static uint64_t xorshift64(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *state = x;
-}
-
 int targets_pick(targets_t *self, uint64_t *rr_counter, uint64_t *rng)
 {
     int n = self->count;
@@ -298,7 +290,7 @@ int targets_pick(targets_t *self, uint64_t *rr_counter, uint64_t *rng)
         return 0;
     switch (self->balance) {
     case ENGINE_BALANCE_RANDOM:
-        return (int)(xorshift64(rng) % (uint64_t)n);
+        return (int)(rng_next(rng) % (uint64_t)n);
     case ENGINE_BALANCE_LEAST_INFLIGHT: {
         /* Ties go round-robin, so an idle cluster is still spread evenly. */
         int start = (int)((*rr_counter)++ % (uint64_t)n), best = start;
