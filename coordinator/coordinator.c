@@ -486,9 +486,10 @@ static void schedule_decided(coordinator_t *self, int64_t now)
     self->run_end_ns = self->phase_end_ns[i];
 }
 
-/* True when phase `last` is over on the fleet: every interval of it has closed, and every
-   live worker has reported, from an interval that ends after the phase, nothing in
-   flight. */
+/* True when phase `last` is over on the fleet: every live worker has reported, from an
+   interval that ends after the phase, nothing in flight, and every interval reported so
+   far has closed (so the completions of the phase's last requests are in its totals
+   before anyone judges them). */
 static bool phase_recovered(const coordinator_t *self, int last)
 {
     int64_t end_index = (self->phase_end_ns[last] + self->interval_ns - 1) / self->interval_ns;
@@ -498,7 +499,8 @@ static bool phase_recovered(const coordinator_t *self, int last)
         const worker_t *w = self->workers[i];
         if (w->state != WORKER_LIVE || !w->has_plan)
             continue;
-        if (w->max_interval_seen < end_index - 1 || w->inflight > 0)
+        if (w->max_interval_seen < end_index - 1 || w->inflight > 0 ||
+            self->next_close <= w->max_interval_seen)
             return false;
     }
     return true;

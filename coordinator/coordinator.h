@@ -9,8 +9,11 @@
       2. ready barrier: `workers` workers, or at least `min_workers` once
          ready_timeout_ms has passed;
       3. a common start time run_t0 in the future, aligned so that intervals of every
-         worker carry the same index; each phase is announced before its t0 with each
-         worker's segment [from, to) of the unit interval, sized by announced capacity;
+         worker carry the same index; phases are decided one at a time (sequence.c: a
+         saturation search picks its next level from the last one's summary) and each is
+         announced before its t0 with each worker's segment [from, to) of the unit
+         interval, sized by announced capacity; between stages of a plan file the fleet
+         first drains (nothing in flight, bounded by the plan's timeout);
       4. leases: a worker silent for 3 heartbeats is dead (its lease has expired: it has
          fenced itself by then), and new segments take effect one heartbeat later; a
          joining or returning worker is given a segment the same way;
@@ -18,7 +21,8 @@
          ignored; late ones still merged into the phase and run totals); an interval
          closes when every live worker has sent it or a grace time has passed, and is
          appended to intervals.jsonl (flushed and fsynced) at once;
-      6. at the end: stop, drain, bye; results.json written atomically.
+      6. at the end: stop, drain, bye; results.json written atomically with the plan's
+         verdicts, and the summary printed from it (summary.c).
 */
 #ifndef SURGE_COORDINATOR_H
 #define SURGE_COORDINATOR_H
