@@ -30,8 +30,7 @@ int report_write_dir(const char *results_dir, char *err, size_t err_size);
 
 /* Writes the HTML report of results_dir to html_path (report_write_dir's report.html
    when html_path is NULL). 0 or -1 with err. */
-int report_write_html(const char *results_dir, const char *html_path, char *err,
-                      size_t err_size);
+int report_write_html(const char *results_dir, const char *html_path, char *err, size_t err_size);
 
 /* Writes phases.csv and intervals.csv into csv_dir (results_dir when NULL). */
 int report_write_csv(const char *results_dir, const char *csv_dir, char *err, size_t err_size);
@@ -40,8 +39,8 @@ int report_write_csv(const char *results_dir, const char *csv_dir, char *err, si
 int report_print_summary(const char *results_dir, FILE *out, char *err, size_t err_size);
 
 typedef struct {
-    double threshold_pct; /* a difference beyond this is highlighted (0 = 5%) */
-    bool color;           /* ANSI colours in the terminal table */
+    double threshold_pct;  /* a difference beyond this is highlighted (0 = 5%) */
+    bool color;            /* ANSI colours in the terminal table */
     const char *html_path; /* also write an HTML comparison here (NULL: none) */
 } report_compare_options_t;
 

@@ -131,8 +131,7 @@ static void draw_axes(buf_t *out, scale_t *s, const report_chart_t *c)
                    PLOT_LEFT, py, PLOT_RIGHT, py, PLOT_LEFT - 6, py + 4,
                    report_format_number(num, sizeof num, y));
     }
-    for (double x = ceil(s->e.x_min / xstep) * xstep; x <= s->e.x_max + xstep * 1e-6;
-         x += xstep) {
+    for (double x = ceil(s->e.x_min / xstep) * xstep; x <= s->e.x_max + xstep * 1e-6; x += xstep) {
         double px = px_x(s, x);
         buf_printf(out,
                    "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
@@ -247,8 +246,7 @@ static void draw_series(buf_t *out, const scale_t *s, const report_series_t *sr)
             pen_down = false; /* a gap: no sample in this interval */
             continue;
         }
-        buf_printf(out, "%c%.1f %.1f ", pen_down ? 'L' : 'M', px_x(s, sr->x[i]),
-                   px_y(s, sr->y[i]));
+        buf_printf(out, "%c%.1f %.1f ", pen_down ? 'L' : 'M', px_x(s, sr->x[i]), px_y(s, sr->y[i]));
         pen_down = true;
     }
     buf_append_str(out, "\"/>\n");
@@ -256,8 +254,8 @@ static void draw_series(buf_t *out, const scale_t *s, const report_series_t *sr)
     for (int i = 0; i < sr->count; i++) {
         if (!isfinite(sr->x[i]) || !isfinite(sr->y[i]))
             continue;
-        bool lone = (i == 0 || !isfinite(sr->y[i - 1])) &&
-                    (i == sr->count - 1 || !isfinite(sr->y[i + 1]));
+        bool lone =
+            (i == 0 || !isfinite(sr->y[i - 1])) && (i == sr->count - 1 || !isfinite(sr->y[i + 1]));
         if (!sr->points && !lone)
             continue;
         char xs[32], ys[32];

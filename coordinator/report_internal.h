@@ -16,11 +16,11 @@
 
 /* One results directory, read. */
 typedef struct {
-    char *dir;          /* owned copy of the path */
-    char *name;         /* the plan's name, else the directory's last component; owned */
-    json_t *results;    /* results.json; an empty object when the file is absent; owned */
-    bool has_results;   /* results.json was there */
-    json_t *intervals;  /* intervals.jsonl as an array of objects; owned */
+    char *dir;              /* owned copy of the path */
+    char *name;             /* the plan's name, else the directory's last component; owned */
+    json_t *results;        /* results.json; an empty object when the file is absent; owned */
+    bool has_results;       /* results.json was there */
+    json_t *intervals;      /* intervals.jsonl as an array of objects; owned */
     int bad_interval_lines; /* lines that did not parse (a killed run's torn last line) */
 } report_run_t;
 
@@ -40,8 +40,7 @@ void report_escape(buf_t *out, const char *text);
 
 /* Writes data to path through a temporary file and a rename, so a reader never sees a
    half-written report. 0, or -1 with err naming the path. */
-int report_file_write(const char *path, const char *data, size_t len, char *err,
-                      size_t err_size);
+int report_file_write(const char *path, const char *data, size_t len, char *err, size_t err_size);
 
 /* ---- Charts (report_chart.c) ------------------------------------------------------ */
 

@@ -1,0 +1,182 @@
+/*  report_csv.c: phases.csv and intervals.csv (docs/report.md, "CSV exports").
+
+    RFC 4180: comma-separated, CRLF-free (\n), a header row, fields quoted when they hold a
+    comma, a quote or a line break. A text field that starts with = + - @ (which a
+    spreadsheet would run as a formula) is prefixed with a single quote: phase names and
+    URLs come from plan files and servers. Missing numbers (a percentile with no sample)
+    are empty fields. The summary columns are the same in both files and in the same
+    order, so one script reads either.
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coordinator/report_internal.h"
+
+/* The summary object's fields (docs/results.md), flattened by dot path. */
+static const char *const SUMMARY_COLUMNS[] = {"requests.total",
+                                              "requests.ok",
+                                              "requests.errors",
+                                              "requests.dropped",
+                                              "requests.scheduled",
+                                              "requests.sent",
+                                              "error_rate",
+                                              "duration_s",
+                                              "offered_rps",
+                                              "achieved_rps",
+                                              "completed_rps",
+                                              "goodput_rps",
+                                              "output_tokens_per_s",
+                                              "input_tokens_per_s",
+                                              "output_tokens",
+                                              "input_tokens",
+                                              "ttft_ms.p50",
+                                              "ttft_ms.p90",
+                                              "ttft_ms.p95",
+                                              "ttft_ms.p99",
+                                              "ttft_ms.p999",
+                                              "ttft_ms.max",
+                                              "ttft_ms.mean",
+                                              "ttft_sched_ms.p99",
+                                              "itl_ms.p50",
+                                              "itl_ms.p90",
+                                              "itl_ms.p99",
+                                              "itl_ms.max",
+                                              "itl_ms.mean",
+                                              "tpot_ms.p50",
+                                              "tpot_ms.p90",
+                                              "tpot_ms.p99",
+                                              "tpot_ms.mean",
+                                              "e2e_ms.p50",
+                                              "e2e_ms.p90",
+                                              "e2e_ms.p99",
+                                              "e2e_ms.max",
+                                              "e2e_ms.mean",
+                                              "response_ms.p99",
+                                              "lag_ms.p50",
+                                              "lag_ms.p99",
+                                              "lag_ms.max",
+                                              "errors_by_class.connect",
+                                              "errors_by_class.tls",
+                                              "errors_by_class.timeout",
+                                              "errors_by_class.http_429",
+                                              "errors_by_class.http_4xx",
+                                              "errors_by_class.http_5xx",
+                                              "errors_by_class.stream_error",
+                                              "errors_by_class.truncated",
+                                              "errors_by_class.malformed",
+                                              "errors_by_class.other"};
+#define SUMMARY_COLUMN_COUNT ((int)(sizeof SUMMARY_COLUMNS / sizeof SUMMARY_COLUMNS[0]))
+
+static void csv_text(buf_t *o, const char *text)
+{
+    bool quote = strpbrk(text, ",\"\r\n") != NULL;
+    bool formula = strchr("=+-@", text[0]) != NULL && text[0] != '\0';
+    if (quote)
+        buf_append_char(o, '"');
+    if (formula)
+        buf_append_char(o, '\'');
+    for (const char *p = text; *p; p++) {
+        if (*p == '"')
+            buf_append_char(o, '"');
+        buf_append_char(o, *p);
+    }
+    if (quote)
+        buf_append_char(o, '"');
+}
+
+static void csv_number(buf_t *o, double v)
+{
+    if (!isfinite(v))
+        return;
+    if (v == floor(v) && fabs(v) < 1e15)
+        buf_printf(o, "%.0f", v);
+    else
+        buf_printf(o, "%.10g", v);
+}
+
+/* A JSON value as a CSV field: numbers as numbers, strings quoted as needed, true/false,
+   absent or null empty. */
+static void csv_value(buf_t *o, const json_t *v)
+{
+    if (json_is_number(v))
+        csv_number(o, json_number_value(v));
+    else if (json_is_string(v))
+        csv_text(o, json_string_value(v));
+    else if (json_is_boolean(v))
+        buf_append_str(o, json_is_true(v) ? "true" : "false");
+}
+
+static void summary_header(buf_t *o)
+{
+    for (int c = 0; c < SUMMARY_COLUMN_COUNT; c++) {
+        buf_append_char(o, ',');
+        /* Dots become underscores: column names that every CSV reader takes as-is. */
+        for (const char *p = SUMMARY_COLUMNS[c]; *p; p++)
+            buf_append_char(o, *p == '.' ? '_' : *p);
+    }
+    buf_append_char(o, '\n');
+}
+
+static void summary_row(buf_t *o, const json_t *summary)
+{
+    for (int c = 0; c < SUMMARY_COLUMN_COUNT; c++) {
+        buf_append_char(o, ',');
+        if (json_is_object(summary))
+            csv_number(o, report_number(summary, SUMMARY_COLUMNS[c]));
+    }
+    buf_append_char(o, '\n');
+}
+
+static const char *const PHASE_COLUMNS[] = {
+    "name",    "kind",    "stage",       "level", "load",        "measured",
+    "settle",  "ran",     "start_s",     "end_s", "target_rps",  "start_rps",
+    "end_rps", "arrival", "concurrency", "users", "think_time_s"};
+#define PHASE_COLUMN_COUNT ((int)(sizeof PHASE_COLUMNS / sizeof PHASE_COLUMNS[0]))
+
+static const char *const INTERVAL_COLUMNS[] = {"interval",     "start_s",     "end_s",
+                                               "phase",        "phase_index", "workers_reported",
+                                               "workers_live", "inflight"};
+#define INTERVAL_COLUMN_COUNT ((int)(sizeof INTERVAL_COLUMNS / sizeof INTERVAL_COLUMNS[0]))
+
+static void rows(buf_t *o, const json_t *items, const char *const *columns, int column_count,
+                 bool index_column)
+{
+    if (index_column)
+        buf_append_str(o, "index,");
+    for (int c = 0; c < column_count; c++)
+        buf_printf(o, "%s%s", c ? "," : "", columns[c]);
+    summary_header(o);
+    size_t i;
+    const json_t *item;
+    json_array_foreach(items, i, item)
+    {
+        if (index_column)
+            buf_printf(o, "%zu,", i);
+        for (int c = 0; c < column_count; c++) {
+            if (c)
+                buf_append_char(o, ',');
+            csv_value(o, json_object_get(item, columns[c]));
+        }
+        summary_row(o, json_object_get(item, "summary"));
+    }
+}
+
+int report_csv_write(const report_run_t *run, const char *csv_dir, char *err, size_t err_size)
+{
+    buf_t o;
+    buf_init(&o);
+    char path[4096];
+    rows(&o, json_object_get(run->results, "phases"), PHASE_COLUMNS, PHASE_COLUMN_COUNT, true);
+    snprintf(path, sizeof path, "%s/phases.csv", csv_dir);
+    int rc = report_file_write(path, o.data, o.len, err, err_size);
+    if (rc == 0) {
+        buf_clear(&o);
+        rows(&o, run->intervals, INTERVAL_COLUMNS, INTERVAL_COLUMN_COUNT, false);
+        snprintf(path, sizeof path, "%s/intervals.csv", csv_dir);
+        rc = report_file_write(path, o.data, o.len, err, err_size);
+    }
+    buf_free(&o);
+    return rc;
+}
