@@ -93,8 +93,10 @@ def _die_with_parent():
 def start_in(ns, cmd, name):
     """Starts cmd inside namespace ns; `ip netns exec` execs it, so the pid is cmd's."""
     log = open(os.path.join(TMP, name + ".log"), "w")
+    # libcurl (the workers) honours *_proxy variables; no proxy can reach these namespaces.
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     p = subprocess.Popen(["ip", "netns", "exec", ns] + cmd, stdout=log, stderr=subprocess.STDOUT,
-                         preexec_fn=_die_with_parent)
+                         env=env, preexec_fn=_die_with_parent)
     p.log_path = log.name
     p.name = name
     PROCS.append(p)
@@ -231,6 +233,8 @@ def sampler_main(url, max_s):
     """Runs inside a simulator's namespace: one line 'monotonic_ns grid_index count' per
     250 ms grid point, where count sums vllm:request_success_total over every
     finished_reason (aborts included: those requests were offered too)."""
+    # Straight to the simulator: a proxy from the environment could not reach it anyway.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     end_ns = time.monotonic_ns() + int(max_s * 1e9)
     k = time.monotonic_ns() // SAMPLE_PERIOD_NS + 1
     while time.monotonic_ns() < end_ns:
@@ -239,7 +243,7 @@ def sampler_main(url, max_s):
             time.sleep(delay_ns / 1e9)
         t = time.monotonic_ns()
         try:
-            with urllib.request.urlopen(url + "/metrics", timeout=0.2) as r:
+            with opener.open(url + "/metrics", timeout=0.2) as r:
                 text = r.read().decode()
             count = 0
             for line in text.splitlines():
@@ -301,7 +305,7 @@ class Fleet:
                          "sampler-" + host)
             self.samplers.append(s)
         for s in self.samplers:
-            wait_for_log(s, r"^\d+ \d+ \d+$")
+            wait_for_log(s, r"(?m)^\d+ \d+ \d+$")
 
     def start_coordinator(self, duration_s, record_requests):
         plan = os.path.join(TMP, "plan.yaml")
@@ -355,6 +359,19 @@ class Fleet:
         with open(os.path.join(self.out, "results.json")) as f:
             return json.load(f)
 
+    def check_clean_exits(self):
+        """Every worker said bye and exited 0; every simulator stops cleanly on SIGTERM
+        (under ASan this is where a leak would show)."""
+        for host, w in self.workers.items():
+            rc = wait_exit(w, 20)
+            if rc != 0:
+                fail("worker %s exited %d:\n%s" % (host, rc, log_of(w)[-2000:]))
+        for host, p in self.sims.items():
+            p.send_signal(signal.SIGTERM)
+            rc = wait_exit(p, 10)
+            if rc != 0:
+                fail("simulator %s exited %d on SIGTERM:\n%s" % (host, rc, log_of(p)[-2000:]))
+
     def sim_totals(self):
         return {host: read_samples(s)[max(read_samples(s))][1]
                 for host, s in zip(self.sims, self.samplers)}
@@ -385,14 +402,12 @@ def merged_across_hosts(topo):
     fleet = Fleet(topo)
     fleet.start(seconds, record_requests=True)
     res = fleet.finish()
-    for host, w in fleet.workers.items():
-        if wait_exit(w, 20) != 0:
-            fail("worker %s did not end cleanly:\n%s" % (host, log_of(w)[-2000:]))
     s = res["summary"]
     total = s["requests"]["total"]
     with open(os.path.join(fleet.out, "requests.jsonl")) as f:
         records = [json.loads(line) for line in f if line.strip()]
     sims = fleet.sim_totals()
+    fleet.check_clean_exits()
     print("simulators counted %s; results.json total %d, ok %d, errors %d, sent %d; "
           "requests.jsonl %d lines" % (sims, total, s["requests"]["ok"], s["requests"]["errors"],
                                        s["requests"]["sent"], len(records)))
@@ -496,6 +511,7 @@ def link_cut_self_fences(topo):
         if w["id"] != "w2" and w["lost_at_s"] is not None:
             fail("worker %s lost although its link stayed up: %s" % (w["id"], w))
     sims = fleet.sim_totals()
+    fleet.check_clean_exits()
     s = res["summary"]["requests"]
     print("results.json workers (id, requests, lost_at_s, returns): %s"
           % [(w["id"], w["requests"], w["lost_at_s"], w.get("returns")) for w in res["workers"]])
