@@ -58,6 +58,7 @@ static void send_plan(coordinator_t *self, worker_t *w)
     p->ignore_eos = plan->ignore_eos;
     p->prompts = plan->prompts;
     p->prompt_count = plan->prompt_count;
+    p->prompt_max_tokens = plan->prompt_max_tokens;
     p->interval_ms = self->interval_ns / 1000000;
     p->run_t0_ns = self->run_t0_ns;
     p->record_requests = self->cfg.record_requests;

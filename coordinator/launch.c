@@ -474,11 +474,9 @@ static void calibrate_workload(plan_t *plan)
         log_warn("tokenize: rebuilding the request pool failed (%s): keeping the estimate", err);
         return;
     }
-    for (int i = 0; i < plan->prompt_count; i++)
-        free(plan->prompts[i]);
-    plan->prompt_count = 0;
+    plan_clear_prompts(plan);
     for (int i = 0; i < pool->count; i++)
-        plan_add_prompt(plan, pool->items[i].prompt);
+        plan_add_prompt_sized(plan, pool->items[i].prompt, pool->items[i].max_tokens);
     workload_destroy(&x->workload);
     x->workload = pool;
     log_info("tokenize: %s has %.2f characters per token; request pool rebuilt",

@@ -70,7 +70,7 @@ void plan_destroy(plan_t **self_p)
     free(self->api);
     free(self->extra_body_json);
     free(self->api_key_env);
-    free_strings(self->prompts, self->prompt_count);
+    plan_clear_prompts(self);
     for (int i = 0; i < self->phase_count; i++) {
         free(self->phases[i].name);
         free(self->phases[i].kind);
@@ -100,8 +100,25 @@ void plan_add_target(plan_t *self, const char *url)
 
 void plan_add_prompt(plan_t *self, const char *prompt)
 {
+    plan_add_prompt_sized(self, prompt, 0);
+}
+
+void plan_add_prompt_sized(plan_t *self, const char *prompt, int max_tokens)
+{
     self->prompts = grow(self->prompts, self->prompt_count, sizeof(char *));
-    self->prompts[self->prompt_count++] = dup_or_null(prompt);
+    self->prompt_max_tokens = grow(self->prompt_max_tokens, self->prompt_count, sizeof(int));
+    self->prompts[self->prompt_count] = dup_or_null(prompt);
+    self->prompt_max_tokens[self->prompt_count] = max_tokens > 0 ? max_tokens : 0;
+    self->prompt_count++;
+}
+
+void plan_clear_prompts(plan_t *self)
+{
+    free_strings(self->prompts, self->prompt_count);
+    free(self->prompt_max_tokens);
+    self->prompts = NULL;
+    self->prompt_max_tokens = NULL;
+    self->prompt_count = 0;
 }
 
 plan_phase_t *plan_add_phase(plan_t *self, const char *name, const char *kind)

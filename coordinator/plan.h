@@ -90,7 +90,9 @@ typedef struct {
     int max_inflight;      /* per worker cap, 0 = none */
 
     /* With what */
-    char **prompts; /* owned array of owned strings */
+    char **prompts;         /* owned array of owned strings */
+    int *prompt_max_tokens; /* owned, prompt_count entries: each prompt's own max_tokens
+                               (0 = max_tokens), from the workload's length distribution */
     int prompt_count;
 
     /* How */
@@ -125,6 +127,10 @@ void plan_destroy(plan_t **self_p);
 void plan_set_string(char **field, const char *value);
 void plan_add_target(plan_t *self, const char *url);
 void plan_add_prompt(plan_t *self, const char *prompt);
+/* A prompt with its own max_tokens (0 = the plan's max_tokens). */
+void plan_add_prompt_sized(plan_t *self, const char *prompt, int max_tokens);
+/* Forgets every prompt (to rebuild the pool). */
+void plan_clear_prompts(plan_t *self);
 /* Appends a phase with defaults (rate load, constant arrival, measured) named `name`;
    returns it for the caller to fill. NULL when PLAN_MAX_PHASES is reached. */
 plan_phase_t *plan_add_phase(plan_t *self, const char *name, const char *kind);

@@ -1794,12 +1794,13 @@ static int build_workload(ctx_t *c)
     double sum = 0;
     int sized = 0;
     for (int i = 0; i < x->workload->count; i++) {
-        plan_add_prompt(c->plan, x->workload->items[i].prompt);
+        plan_add_prompt_sized(c->plan, x->workload->items[i].prompt,
+                              x->workload->items[i].max_tokens);
         sum += x->workload->items[i].max_tokens;
         sized += x->workload->items[i].max_tokens > 0;
     }
-    /* Where a per-request max_tokens cannot be sent, the mean output length is the best
-       single value: without it, ignore_eos would generate up to the model's limit. */
+    /* Each request carries its own max_tokens (plan_t.prompt_max_tokens); the mean output
+       length is the plan-wide value for anything that has none (and for reports). */
     if (c->plan->max_tokens == 0 && sized > 0)
         c->plan->max_tokens = (int)lround(sum / sized);
     return 0;

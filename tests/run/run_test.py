@@ -15,6 +15,9 @@ workers on loopback) with a hard time limit, and reads results.json. Scenarios:
                            the JUnit XML is well-formed with no failure
   sla_failure_exit_1       an SLA that cannot hold: exit 1, the FAIL table on stdout,
                            results.json sla.passed false, JUnit XML with a <failure>
+  per_request_max_tokens   a workload mix whose classes have different fixed output
+                           lengths: with ignore_eos, each request generates exactly its own
+                           class's length (requests.jsonl), never the plan-wide mean
 """
 import json
 import os
@@ -32,7 +35,7 @@ def fail(msg):
     sys.exit(1)
 
 
-def run_plan(name, text, limit_s):
+def run_plan(name, text, limit_s, extra_args=()):
     """Runs a plan; returns (exit code, stdout, results.json as a dict)."""
     path = os.path.join(TMP, name + ".yaml")
     with open(path, "w") as f:
@@ -41,7 +44,7 @@ def run_plan(name, text, limit_s):
     log = open(os.path.join(TMP, name + ".log"), "w")
     try:
         p = subprocess.run([SURGE, "run", path, "--out", out, "--workers", "2",
-                            "--progress", "plain"],
+                            "--progress", "plain", *extra_args],
                            stdout=subprocess.PIPE, stderr=log, text=True, timeout=limit_s,
                            cwd=TMP)
     except subprocess.TimeoutExpired:
@@ -241,11 +244,43 @@ def sla_failure_exit_1():
     check(len(root.findall(".//failure")) == 1, "JUnit: want exactly one <failure>")
 
 
+# ---- per_request_max_tokens -------------------------------------------------------------
+
+PER_REQUEST_MAX_TOKENS = """
+name: per-request-max-tokens
+targets: [sim://instant]
+model: surge-sim-instant
+ignore_eos: true
+timeout: 10s
+workload:
+  pool_size: 40
+  mix:
+    - {name: short, weight: 50, builtin: chat, output_tokens: 3}
+    - {name: long, weight: 50, builtin: chat, output_tokens: 17}
+phases:
+  - {name: steady, kind: constant, rate: 20/s, arrival: constant, duration: 2s}
+"""
+
+
+def per_request_max_tokens():
+    code, _, r = run_plan("maxtok", PER_REQUEST_MAX_TOKENS, 90, ["--record-requests"])
+    check(code == 0, "exit %d, want 0" % code)
+    path = os.path.join(TMP, "maxtok-results", "requests.jsonl")
+    with open(path) as f:
+        lengths = [json.loads(line)["output_tokens"] for line in f if line.strip()]
+    check(len(lengths) >= 30, "only %d requests recorded" % len(lengths))
+    seen = sorted(set(lengths))
+    # the plan-wide default would be the mean, 10: every request must carry its own length
+    check(seen == [3, 17], "output lengths %s, want exactly the classes' 3 and 17" % seen)
+    print("per-request max_tokens: %d requests, lengths %s" % (len(lengths), seen))
+
+
 if __name__ == "__main__":
     if not SURGE:
         print("SURGE_BIN is not set")
         sys.exit(77)
     scenarios = {"phase_kinds": phase_kinds, "saturation_knee_and_sla": saturation_knee_and_sla,
-                 "sla_failure_exit_1": sla_failure_exit_1}
+                 "sla_failure_exit_1": sla_failure_exit_1,
+                 "per_request_max_tokens": per_request_max_tokens}
     scenarios[sys.argv[1]]()
     print("ok: " + sys.argv[1])
