@@ -41,6 +41,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -63,7 +64,7 @@ PROCS = []
 
 
 def fail(msg):
-    print("FAIL: " + msg, flush=True)
+    print("FAIL: " + msg + "\n(logs and results: %s)" % TMP, flush=True)
     sys.exit(1)
 
 
@@ -559,6 +560,7 @@ def main():
     finally:
         kill_all()
         topo.destroy()
+    shutil.rmtree(TMP, ignore_errors=True)  # kept after a failure: the logs say why
     return 0
 
 
