@@ -894,9 +894,11 @@ static void section_errors(buf_t *o, const report_run_t *run, const time_overlay
             double v = report_number(iv, paths[c]);
             any = any || (isfinite(v) && v > 0);
         }
-        if (any)
-            f[count++] =
+        if (any) {
+            f[count] =
                 (field_t){ERROR_CLASSES[c], paths[c], PALETTE[count % PALETTE_SIZE], true, false};
+            count++;
+        }
     }
     const json_t *s = json_object_get(run->results, "summary");
     if (json_is_object(s)) {
