@@ -59,7 +59,7 @@ OVER_TOLERANCE = 0.15  # a constant schedule has no burst: any 1 s window <= 115
 BACK_ON_PLAN_S = 3.0  # lease (3 heartbeats) + hand-over (half a heartbeat) + margin
 BACK_ON_PLAN_FRACTION = 0.90
 
-TMP = tempfile.mkdtemp(prefix="surge-multihost-")
+TMP = None  # logs and results of one run; made by main() (samplers need none)
 PROCS = []
 
 
@@ -541,6 +541,8 @@ def main():
     why = can_make_namespaces()
     if why:
         skip(why)
+    global TMP
+    TMP = tempfile.mkdtemp(prefix="surge-multihost-")
     clean_stale_namespaces()
     topo = Topology()
     # Torn down on every way out: normal return, an exception, fail() (SystemExit),
