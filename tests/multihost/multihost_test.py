@@ -52,7 +52,7 @@ import urllib.request
 SURGE = os.environ.get("SURGE_BIN")
 NS_PREFIX = "surge-mh-"
 SAMPLE_PERIOD_NS = 250 * 1000 * 1000
-SAMPLER_MAX_S = 120  # a sampler outlives nothing: it stops by itself after this
+SAMPLER_MAX_S = 120  # bounded: a sampler stops by itself even if nobody kills it
 HEARTBEAT_MS = 500
 RATE = 40  # requests per second, the whole fleet
 OVER_TOLERANCE = 0.15  # a constant schedule has no burst: any 1 s window <= 115% of plan
