@@ -28,6 +28,9 @@
 /* The end-of-run summary's limit (summary.c): schedule lag P99 above this in a measured
    phase means requests left later than planned, so the client limited the test. */
 #define REPORT_CLIENT_LAG_P99_LIMIT_MS 50.0
+/* Above this overall error rate the page says so at the top: a run that mostly failed
+   has latency figures for a small, possibly unrepresentative, set of requests. */
+#define REPORT_ERROR_BANNER_RATE 0.05
 /* Server-side reading at the first bad level: KV cache usage at or above this is "full". */
 #define REPORT_KV_FULL_FRACTION 0.9
 /* Series drawn per server-metric chart; more targets are listed in the table only. */
@@ -298,7 +301,7 @@ static client_health_t client_health_of(const json_t *results)
 static const char *STYLE =
     "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;"
     "color:#0f172a;background:#f8fafc}"
-    "main{max-width:1180px;margin:0 auto;padding:20px 28px 60px}"
+    "main{max-width:1320px;margin:0 auto;padding:20px 28px 60px}"
     "h1{font-size:24px;margin:8px 0 2px}h2{font-size:18px;margin:34px 0 10px;"
     "padding-bottom:4px;border-bottom:2px solid #e2e8f0}h3{font-size:15px;margin:18px 0 6px}"
     ".meta{color:#475569;font-size:13px}.meta b{color:#0f172a;font-weight:600}"
@@ -399,6 +402,28 @@ static void html_banners(buf_t *o, const report_run_t *run)
                    "<div class=\"banner warn\">%d line(s) of intervals.jsonl could not be read "
                    "(a run stopped while writing one); the charts leave them out.</div>\n",
                    run->bad_interval_lines);
+    const json_t *summary = json_object_get(r, "summary");
+    double error_rate = report_number(summary, "error_rate");
+    if (isfinite(error_rate) && error_rate > REPORT_ERROR_BANNER_RATE) {
+        const char *worst = "";
+        double worst_count = 0;
+        const char *cls;
+        const json_t *v;
+        json_object_foreach((json_t *)json_object_get(summary, "errors_by_class"), cls, v)
+        {
+            if (json_is_number(v) && json_number_value(v) > worst_count) {
+                worst_count = json_number_value(v);
+                worst = cls;
+            }
+        }
+        buf_printf(o,
+                   "<div class=\"banner bad\"><b>%.1f%% of requests failed</b>, most of them "
+                   "<b>",
+                   100 * error_rate);
+        report_escape(o, worst);
+        buf_append_str(o, "</b> (see Errors by class): latency figures describe only the "
+                          "requests that succeeded.</div>\n");
+    }
     client_health_t h = client_health_of(r);
     if (h.worst_lag_ms > REPORT_CLIENT_LAG_P99_LIMIT_MS) {
         buf_printf(o,
@@ -681,8 +706,13 @@ static void section_hockey(buf_t *o, const report_run_t *run)
             {"TTFT p50", COLOR_P50, xs, y50, count, true, false},
             {"TTFT p99", COLOR_P99, xs, y99, count, true, false},
         };
-        report_chart_svg(o, &(report_chart_t){"TTFT vs achieved request rate", "achieved req/s",
-                                              "ms", by_rps, 2, marks, mark_count, NULL, 0});
+        report_chart_svg(o, &(report_chart_t){.title = "TTFT vs achieved request rate",
+                                              .x_label = "achieved req/s",
+                                              .y_label = "ms",
+                                              .series = by_rps,
+                                              .series_count = 2,
+                                              .marks = marks,
+                                              .mark_count = mark_count});
         /* Sorted by request rate, which output tokens/s follows closely; a line that
            doubles back here means token throughput fell as the rate rose. */
         report_series_t by_tokens[2] = {
@@ -691,9 +721,13 @@ static void section_hockey(buf_t *o, const report_run_t *run)
         };
         report_mark_t tok_mark = {report_number(sat, "max_output_tokens_per_s"),
                                   "max output tokens/s", "#b91c1c", true};
-        report_chart_svg(o, &(report_chart_t){"TTFT vs output token throughput", "output tokens/s",
-                                              "ms", by_tokens, 2, &tok_mark,
-                                              json_is_object(sat) ? 1 : 0, NULL, 0});
+        report_chart_svg(o, &(report_chart_t){.title = "TTFT vs output token throughput",
+                                              .x_label = "output tokens/s",
+                                              .y_label = "ms",
+                                              .series = by_tokens,
+                                              .series_count = 2,
+                                              .marks = &tok_mark,
+                                              .mark_count = json_is_object(sat) ? 1 : 0});
     }
     free(xs);
     free(pts);
@@ -708,6 +742,7 @@ typedef struct {
     int mark_count;
     report_band_t *bands;
     int band_count;
+    double t_min, t_max; /* the intervals' span: every time chart shares it */
 } time_overlay_t;
 
 static void overlay_build(time_overlay_t *ov, const report_run_t *run)
@@ -722,6 +757,11 @@ static void overlay_build(time_overlay_t *ov, const report_run_t *run)
     ov->marks = calloc(cap, sizeof *ov->marks);
     ov->bands = calloc(json_array_size(faults) + 1, sizeof *ov->bands);
     ov->mark_count = ov->band_count = 0;
+    size_t n = json_array_size(run->intervals);
+    ov->t_min = n ? report_number(json_array_get(run->intervals, 0), "start_s") : 0;
+    ov->t_max = n ? report_number(json_array_get(run->intervals, n - 1), "end_s") : 0;
+    if (!isfinite(ov->t_min) || !isfinite(ov->t_max))
+        ov->t_min = ov->t_max = 0; /* 0..0: the chart falls back to its data's extent */
     if (!ov->marks || !ov->bands)
         return;
     size_t i;
@@ -819,9 +859,18 @@ static void time_chart(buf_t *o, const report_run_t *run, const time_overlay_t *
                                       values[i],       (t && values[i]) ? n : 0, false,
                                       fields[i].dashed};
     }
-    report_chart_svg(o, &(report_chart_t){title, "seconds from the run's start", y_label, series,
-                                          count, ov->marks, ov->mark_count, ov->bands,
-                                          ov->band_count});
+    report_chart_svg(o, &(report_chart_t){.title = title,
+                                          .x_label = "seconds from the run's start",
+                                          .y_label = y_label,
+                                          .series = series,
+                                          .series_count = count,
+                                          .marks = ov->marks,
+                                          .mark_count = ov->mark_count,
+                                          .bands = ov->bands,
+                                          .band_count = ov->band_count,
+                                          .x_fixed = true,
+                                          .x_min = ov->t_min,
+                                          .x_max = ov->t_max});
     for (int i = 0; i < count; i++)
         free(values[i]);
     free(t);
@@ -1221,9 +1270,17 @@ static void section_server(buf_t *o, const report_run_t *run, const time_overlay
             series[k] = (report_series_t){url, PALETTE[k % PALETTE_SIZE], t, v, n, false, false};
         }
         const char *title = server_metric_title(name);
-        report_chart_svg(o, &(report_chart_t){title ? title : name, "seconds from the run's start",
-                                              NULL, series, target_count, ov->marks, ov->mark_count,
-                                              ov->bands, ov->band_count});
+        report_chart_svg(o, &(report_chart_t){.title = title ? title : name,
+                                              .x_label = "seconds from the run's start",
+                                              .series = series,
+                                              .series_count = target_count,
+                                              .marks = ov->marks,
+                                              .mark_count = ov->mark_count,
+                                              .bands = ov->bands,
+                                              .band_count = ov->band_count,
+                                              .x_fixed = true,
+                                              .x_min = ov->t_min,
+                                              .x_max = ov->t_max});
     }
     free(values);
     free(t);

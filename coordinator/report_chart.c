@@ -89,11 +89,15 @@ static bool chart_extent(const report_chart_t *c, extent_t *e)
             e->x_max = fmax(e->x_max, c->bands[b].x1);
         }
     }
+    if (c->x_fixed && c->x_max > c->x_min) {
+        e->x_min = c->x_min;
+        e->x_max = c->x_max;
+    }
     /* Counts, rates and latencies are read against zero: a line at 480 on an axis that
        starts at 470 looks like a cliff. */
     if (e->y_min > 0)
         e->y_min = 0;
-    if (e->x_min > 0 && e->x_min < 0.25 * e->x_max)
+    if (!c->x_fixed && e->x_min > 0 && e->x_min < 0.25 * e->x_max)
         e->x_min = 0;
     if (e->x_max <= e->x_min)
         e->x_max = e->x_min + 1;
@@ -272,10 +276,17 @@ void report_chart_svg(buf_t *out, const report_chart_t *c)
 {
     buf_append_str(out, "<figure class=\"chart\"><figcaption>");
     report_escape(out, c->title);
-    buf_append_str(out, "</figcaption>\n<div class=\"legend\">");
-    for (int s = 0; s < c->series_count; s++) {
-        buf_printf(out, "<span><i style=\"background:%s\"></i>", c->series[s].color);
-        report_escape(out, c->series[s].label);
+    buf_append_str(out, "</figcaption>\n");
+    scale_t s;
+    if (!chart_extent(c, &s.e)) {
+        /* Nothing to draw: a line of text, not an empty frame the height of a chart. */
+        buf_append_str(out, "<p class=\"note\">no data in this run</p></figure>\n");
+        return;
+    }
+    buf_append_str(out, "<div class=\"legend\">");
+    for (int i = 0; i < c->series_count; i++) {
+        buf_printf(out, "<span><i style=\"background:%s\"></i>", c->series[i].color);
+        report_escape(out, c->series[i].label);
         buf_append_str(out, "</span>");
     }
     buf_append_str(out, "</div>\n");
@@ -283,18 +294,10 @@ void report_chart_svg(buf_t *out, const report_chart_t *c)
                "<svg viewBox=\"0 0 %.0f %.0f\" "
                "width=\"100%%\" role=\"img\">\n",
                CHART_W, CHART_H);
-    scale_t s;
-    if (!chart_extent(c, &s.e)) {
-        buf_printf(out,
-                   "<text class=\"label\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">no data "
-                   "in this run</text>\n",
-                   CHART_W / 2, CHART_H / 2);
-    } else {
-        draw_axes(out, &s, c);
-        draw_bands(out, &s, c);
-        draw_marks(out, &s, c);
-        for (int i = 0; i < c->series_count; i++)
-            draw_series(out, &s, &c->series[i]);
-    }
+    draw_axes(out, &s, c);
+    draw_bands(out, &s, c);
+    draw_marks(out, &s, c);
+    for (int i = 0; i < c->series_count; i++)
+        draw_series(out, &s, &c->series[i]);
     buf_append_str(out, "</svg></figure>\n");
 }

@@ -76,6 +76,8 @@ typedef struct {
     int mark_count;
     const report_band_t *bands;
     int band_count;
+    bool x_fixed; /* x axis from x_min to x_max (time charts share the run's span) */
+    double x_min, x_max;
 } report_chart_t;
 
 /* Appends a <figure> with a title, a legend and an inline <svg>; "no data" when no series
