@@ -55,6 +55,27 @@ static size_t records_parse(const buf_t *jsonl, sent_t *out, size_t cap)
     return n;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Coefficient of variation of the gaps between consecutive records, of the send times or
+   of the intended times (the caller sorts the records accordingly). */
+static double gap_cv(const sent_t *s, size_t n, bool send_times)
+{
+    double sum = 0, sum2 = 0;
+    for (size_t i = 1; i < n; i++) {
+        double g =
+            send_times ? s[i].t_send_s - s[i - 1].t_send_s : s[i].t_sched_s - s[i - 1].t_sched_s;
+        sum += g;
+        sum2 += g * g;
+    }
+    double m = sum / (double)(n - 1);
+    return sqrt(sum2 / (double)(n - 1) - m * m) / m;
+}
+
 static bool server_start(testkit_server_t *srv, const char *ttft_ms, const char *tokens)
 {
     const char *args[] = {"--ttft-ms", ttft_ms, "--itl-ms", "1", "--tokens", tokens, NULL};
@@ -131,14 +152,31 @@ static void test_poisson_send_gaps_pass_the_dispersion_check(void)
         size_t n = records_parse(&run.jsonl, s, 1000);
         CHECK_MSG(fabs((double)n - 600) < 4 * sqrt(600.0), "%zu arrivals for 600 expected", n);
         CHECK_INT_EQ(run.total->c.sent, n);
-        double sum = 0, sum2 = 0;
-        for (size_t i = 1; i < n; i++) {
-            double g = s[i].t_send_s - s[i - 1].t_send_s;
-            sum += g;
-            sum2 += g * g;
+        /* The schedule the engine fired is Poisson: judged on the intended times, which no
+           machine load can move. */
+        double send_cv = gap_cv(s, n, true); /* records come sorted by send time */
+        qsort(s, n, sizeof s[0], cmp_index); /* the global index orders intended times */
+        double sched_cv = gap_cv(s, n, false);
+        CHECK_MSG(sched_cv > 0.85 && sched_cv < 1.15, "intended gap CV %.3f, Poisson is 1",
+                  sched_cv);
+        /* The sends track it: the median lag is far below a gap (3.3 ms at 300/s)... */
+        static double lag[1000];
+        double max_lag = 0;
+        for (size_t i = 0; i < n; i++) {
+            lag[i] = s[i].t_send_s - s[i].t_sched_s;
+            max_lag = fmax(max_lag, lag[i]);
         }
-        double m = sum / (double)(n - 1), cv = sqrt(sum2 / (double)(n - 1) - m * m) / m;
-        CHECK_MSG(cv > 0.85 && cv < 1.15, "send gap CV %.3f, Poisson is 1", cv);
+        qsort(lag, n, sizeof lag[0], cmp_double);
+        CHECK_MSG(lag[n / 2] < 0.001, "median send lag %.3f ms", lag[n / 2] * 1e3);
+        /* ...and so do the send gaps, unless the machine stalled the engine thread (a busy
+           2-core CI host can deschedule it for 100s of ms; the 2x catch-up after such a
+           stall bunches sends, which is the documented behaviour, not a pacing error). */
+        if (max_lag < 0.050)
+            CHECK_MSG(send_cv > 0.85 && send_cv < 1.15, "send gap CV %.3f, Poisson is 1", send_cv);
+        else
+            printf("    note: the engine thread was held off for %.0f ms (max send lag); "
+                   "send-gap CV %.3f not judged\n",
+                   max_lag * 1e3, send_cv);
         testkit_run_free(&run);
     }
     testkit_server_stop(&srv);
