@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <strings.h>
 
 #include "common/clock.h"
@@ -145,12 +146,19 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
+/* Every connection the engine opens closes with a reset (SO_LINGER 0), not a FIN. A request
+   the engine gave up on (halted when the coordinator is lost, timed out) may still sit in
+   the socket's send queue; a plain close would let the kernel keep retransmitting it, so a
+   fenced worker's request could reach the server seconds later, after a link comes back.
+   A reset discards it. TCP_NODELAY is set by CURLOPT_TCP_NODELAY. */
 static int on_sockopt(void *arg, curl_socket_t fd, curlsocktype purpose)
 {
     (void)arg;
-    (void)fd;
-    (void)purpose;
-    return CURL_SOCKOPT_OK; /* TCP_NODELAY is set by CURLOPT_TCP_NODELAY */
+    if (purpose == CURLSOCKTYPE_IPCXN) {
+        struct linger reset_on_close = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof reset_on_close);
+    }
+    return CURL_SOCKOPT_OK;
 }
 
 void request_prepare(request_t *self, int target, int body_index, CURLSH *share)
@@ -184,6 +192,9 @@ void request_prepare(request_t *self, int target, int body_index, CURLSH *share)
         curl_easy_setopt(e, CURLOPT_HEADERDATA, self);
     }
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    /* Targets are contacted directly: a proxy from http_proxy/https_proxy in the
+       environment would add its own latency to every timing (docs/worker.md). */
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
     if (self->prewarm) {
         curl_easy_setopt(e, CURLOPT_URL, targets->models_urls[target]);
     } else {

@@ -382,6 +382,27 @@ static void stop_server(void)
         testkit_server_stop(&server);
 }
 
+/* A proxy in the environment must not sit between surge and its targets: with one that
+   refuses everything (port 9, discard, nothing listens), every request still succeeds. */
+static void test_proxy_environment_is_ignored(void)
+{
+    if (!server_up())
+        return;
+    static const char *const names[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        setenv(names[i], "http://127.0.0.1:9", 1);
+    testkit_run_t run;
+    engine_config_t config = testkit_config(NULL, 1);
+    json_t *records = run_requests(&config, 5, &run);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        unsetenv(names[i]);
+    REQUIRE(records);
+    CHECK_INT_EQ(run.total->c.ok, 5);
+    CHECK_INT_EQ(run.total->c.errors[ERR_CONNECT], 0);
+    json_decref(records);
+    testkit_run_free(&run);
+}
+
 static void test_zz_stop_server(void)
 {
     stop_server();
@@ -394,4 +415,5 @@ CHECK_MAIN(test_chat_stream_timings_match_the_server_truth,
            test_non_streaming_body_of_20000_json_tokens_is_parsed_not_malformed,
            test_each_prompt_carries_its_own_max_tokens, test_captured_header_groups_request_records,
            test_api_key_from_env_or_file_is_sent_and_never_recorded,
-           test_bad_config_is_refused_with_a_reason, test_zz_stop_server)
+           test_bad_config_is_refused_with_a_reason, test_proxy_environment_is_ignored,
+           test_zz_stop_server)
