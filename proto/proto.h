@@ -124,7 +124,9 @@ typedef struct {
     int users;
     double think_time_mean_s;
     double segment_from, segment_to;
-    int64_t t0_ns;       /* coordinator monotonic time the phase (continuation) starts */
+    int64_t t0_ns;       /* coordinator monotonic time the phase starts (its sequence's origin) */
+    int64_t takeover_ns; /* new segments of a running phase take over here (coordinator time);
+                            = t0_ns for the phase's first assignment */
     int64_t duration_ns; /* from t0 */
 } proto_phase_t;
 

@@ -611,6 +611,7 @@ static void decode_phase(dec_t *d, const msgpack_object *o, proto_phase_t *p)
     p->segment_from = get_f64(d, o, "from", true, 0, 1, 0);
     p->segment_to = get_f64(d, o, "to", true, 0, 1, 0);
     p->t0_ns = get_i64(d, o, "t0", true, INT64_MIN, INT64_MAX, 0);
+    p->takeover_ns = get_i64(d, o, "takeover", false, INT64_MIN, INT64_MAX, p->t0_ns);
     p->duration_ns = get_i64(d, o, "duration_ns", true, 0, 366LL * 86400 * 1000000000LL, 0);
     if (d->status == PROTO_OK) {
         p->load = PROTO_LOAD_COUNT;

@@ -175,7 +175,7 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
     }
     case PROTO_PHASE: {
         const proto_phase_t *p = &msg->u.phase;
-        msgpack_pack_map(pk, 2 + 16);
+        msgpack_pack_map(pk, 2 + 17);
         kv_u64(pk, "epoch", p->epoch);
         kv_i64(pk, "index", p->phase_index);
         kv_str(pk, "name", p->name);
@@ -191,6 +191,7 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         kv_f64(pk, "from", p->segment_from);
         kv_f64(pk, "to", p->segment_to);
         kv_i64(pk, "t0", p->t0_ns);
+        kv_i64(pk, "takeover", p->takeover_ns);
         kv_i64(pk, "duration_ns", p->duration_ns);
         break;
     }

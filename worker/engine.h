@@ -93,7 +93,11 @@ typedef struct {
     double think_time_mean_s; /* users: exponential think time between answer and next send */
     double segment_from, segment_to; /* this engine's share of the global load, [from, to) */
     int64_t t0_ns;                   /* local monotonic start of the phase */
-    int64_t duration_ns;             /* phase length; arrivals stop after t0 + duration */
+    /* New segments of a running phase: this epoch takes over at from_ns (local monotonic),
+       continuing the SAME global sequence (same t0, seed and indices); arrivals before it
+       belonged to the previous assignment. 0 (or <= t0_ns) = from the phase start. */
+    int64_t from_ns;
+    int64_t duration_ns; /* phase length; arrivals stop after t0 + duration */
 } engine_phase_t;
 
 typedef struct engine_interval_s {
@@ -122,10 +126,12 @@ engine_t *engine_new(const engine_config_t *config, char *err, size_t err_size);
 /* Stops every thread, aborts in-flight requests, frees everything; *self_p = NULL. */
 void engine_destroy(engine_t **self_p);
 
-/* Schedules a phase: from phase->t0_ns the engine runs it, replacing the current phase
-   (use a future t0 to change segments or rates without a gap or an overlap); arrivals of
-   the replaced phase intended before t0 and not sent yet are counted as dropped. A phase
-   with an epoch not greater than the current one is ignored (idempotent). */
+/* Schedules a phase: from its takeover time (from_ns, else t0_ns) the engine runs it,
+   replacing the current phase; arrivals of the replaced phase intended before the takeover
+   and not sent yet are counted as dropped. New segments for a running phase: the same
+   phase (t0, seed) with a future from_ns, so the global sequence continues with no gap, no
+   overlap and no restart of its indices. A phase with an epoch not greater than the
+   current one is ignored (idempotent). */
 int engine_start_phase(engine_t *self, const engine_phase_t *phase, char *err, size_t err_size);
 /* Stops sending new requests now; arrivals already due but not sent are counted as
    dropped (scheduled = sent + dropped). abort_inflight: also cancel requests in flight

@@ -117,6 +117,12 @@ static int64_t split(int64_t n, int j, int t)
     return (int64_t)llround((double)n * j / t);
 }
 
+/* When a phase (or a continuation of it with new segments) takes over. */
+static int64_t takeover_ns(const engine_phase_t *phase)
+{
+    return phase->from_ns > phase->t0_ns ? phase->from_ns : phase->t0_ns;
+}
+
 static void phase_activate(engine_thread_t *thread, const engine_phase_t *phase)
 {
     pacer_t *self = &thread->pacer;
@@ -138,8 +144,24 @@ static void phase_activate(engine_thread_t *thread, const engine_phase_t *phase)
         if (spec.duration_ns <= 0 || spec.duration_ns > phase->duration_ns)
             spec.duration_ns = phase->duration_ns;
         self->schedule = schedule_new(&spec);
-        self->prev_deadline_ns = self->last_fire_ns = phase->t0_ns;
         self->user_count = 0;
+        /* A continuation walks the one global sequence from the phase start and takes
+           only the arrivals from the takeover on: the indices and intended times stay
+           those of the single-worker schedule whatever the re-segmentations. */
+        int64_t takeover = takeover_ns(phase);
+        uint64_t index;
+        int64_t offset;
+        while (takeover > phase->t0_ns && schedule_next(self->schedule, &index, &offset)) {
+            if (phase->t0_ns + offset >= takeover) {
+                if (schedule_segment_contains(self->seg_from, self->seg_to, index)) {
+                    self->next_index = index;
+                    self->next_deadline_ns = phase->t0_ns + offset;
+                    self->have_next = true;
+                }
+                break;
+            }
+        }
+        self->prev_deadline_ns = self->last_fire_ns = takeover;
         return;
     }
 
@@ -175,7 +197,7 @@ static void phase_activate(engine_thread_t *thread, const engine_phase_t *phase)
         /* Users start thinking (they arrive spread out, not as one herd); a
            concurrency phase starts all at t0. */
         if (!self->users[i].request)
-            heap_push(self, (int)i, phase->t0_ns + think_ns(self));
+            heap_push(self, (int)i, takeover_ns(phase) + think_ns(self));
     }
 }
 
@@ -230,8 +252,8 @@ void pacer_halt(engine_thread_t *thread, int64_t now_ns)
     pacer_t *self = &thread->pacer;
     /* A pending phase whose t0 has passed was running in all but name: its due
        arrivals are counted too. */
-    if (self->has_pending && self->pending.t0_ns <= now_ns) {
-        open_loop_drop_due(thread, self->pending.t0_ns);
+    if (self->has_pending && takeover_ns(&self->pending) <= now_ns) {
+        open_loop_drop_due(thread, takeover_ns(&self->pending));
         self->has_pending = false;
         phase_activate(thread, &self->pending);
     }
@@ -293,10 +315,10 @@ static int64_t closed_loop_run(engine_thread_t *thread, int64_t now)
 int64_t pacer_run(engine_thread_t *thread, int64_t now)
 {
     pacer_t *self = &thread->pacer;
-    if (self->has_pending && self->pending.t0_ns <= now) {
-        /* The current phase's arrivals due before the new t0 that are still held back
+    if (self->has_pending && takeover_ns(&self->pending) <= now) {
+        /* The current phase's arrivals due before the takeover that are still held back
            (catch-up) will never be sent: counted as dropped. */
-        open_loop_drop_due(thread, self->pending.t0_ns);
+        open_loop_drop_due(thread, takeover_ns(&self->pending));
         self->has_pending = false;
         phase_activate(thread, &self->pending);
     }
@@ -321,8 +343,8 @@ int64_t pacer_run(engine_thread_t *thread, int64_t now)
                 next = self->end_ns; /* wake to mark the phase over */
         }
     }
-    if (self->has_pending && self->pending.t0_ns < next)
-        next = self->pending.t0_ns;
+    if (self->has_pending && takeover_ns(&self->pending) < next)
+        next = takeover_ns(&self->pending);
     return next;
 }
 

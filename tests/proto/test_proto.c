@@ -101,6 +101,7 @@ static void test_welcome_plan_phase_round_trip(void)
                                  .segment_from = 0.25,
                                  .segment_to = 0.75,
                                  .t0_ns = 5000000000LL,
+                                 .takeover_ns = 7500000000LL,
                                  .duration_ns = 60000000000LL};
     REQUIRE(round_trip(&in, &out) == PROTO_OK);
     CHECK_INT_EQ(out.u.phase.epoch, 7);
@@ -110,6 +111,8 @@ static void test_welcome_plan_phase_round_trip(void)
     CHECK(out.u.phase.seed == UINT64_MAX);
     CHECK(out.u.phase.segment_from == 0.25 && out.u.phase.segment_to == 0.75);
     CHECK_INT_EQ(out.u.phase.duration_ns, 60000000000LL);
+    CHECK_INT_EQ(out.u.phase.t0_ns, 5000000000LL);
+    CHECK_INT_EQ(out.u.phase.takeover_ns, 7500000000LL);
     proto_msg_clear(&out);
 }
 

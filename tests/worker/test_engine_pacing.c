@@ -233,6 +233,75 @@ static void test_complementary_engines_reproduce_the_single_engine_schedule(void
     testkit_server_stop(&srv);
 }
 
+/* A fleet of two re-segmented mid-phase (one worker takes the other's share from a
+   future time, as the coordinator does when a worker is lost): the union of what both
+   sent is still exactly the single-worker schedule, same indices, same intended times,
+   no index sent twice, none restarted. */
+static void test_new_segments_continue_the_one_global_sequence(void)
+{
+    testkit_server_t srv;
+    if (!server_start(&srv, "1", "2"))
+        return;
+    const char *urls[1] = {srv.url};
+    int64_t t0 = clock_now_ns() + 100 * NS_PER_MS, from = t0 + 500 * NS_PER_MS;
+    char err[256];
+    engine_t *engines[3];
+    testkit_run_t runs[3];
+    for (int e = 0; e < 3; e++) {
+        engine_config_t config = testkit_config(urls, 1);
+        config.run_t0_ns = t0;
+        config.threads = 1;
+        engines[e] = engine_new(&config, err, sizeof err);
+        REQUIRE(engines[e]);
+        testkit_run_init(&runs[e], 1);
+    }
+    /* engine 0: the reference, alone on [0, 1); engines 1 and 2 split it, then engine 1
+       takes everything from `from` on and engine 2 gets an empty segment. */
+    const double first[3][2] = {{0, 1}, {0, 0.5}, {0.5, 1}};
+    const double second[3][2] = {{0, 1}, {0, 1}, {1, 1}};
+    for (int e = 0; e < 3; e++) {
+        engine_phase_t phase = testkit_rate_phase(ARRIVAL_POISSON, 120, 1.2, t0);
+        phase.segment_from = first[e][0];
+        phase.segment_to = first[e][1];
+        CHECK(engine_start_phase(engines[e], &phase, err, sizeof err) == 0);
+    }
+    /* as the coordinator does: new segments for a phase that is already running */
+    clock_sleep_until_ns(t0 + 100 * NS_PER_MS);
+    for (int e = 1; e < 3; e++) {
+        engine_phase_t phase = testkit_rate_phase(ARRIVAL_POISSON, 120, 1.2, t0);
+        phase.epoch = 2;
+        phase.from_ns = from;
+        phase.segment_from = second[e][0];
+        phase.segment_to = second[e][1];
+        CHECK(engine_start_phase(engines[e], &phase, err, sizeof err) == 0);
+    }
+    for (int e = 0; e < 3; e++) {
+        CHECK(testkit_run_until_idle(engines[e], &runs[e], 20000));
+        engine_destroy(&engines[e]);
+    }
+    static sent_t single[400], fleet[800];
+    size_t ns = records_parse(&runs[0].jsonl, single, 400);
+    size_t n1 = records_parse(&runs[1].jsonl, fleet, 400);
+    size_t n2 = records_parse(&runs[2].jsonl, fleet + n1, 400);
+    CHECK(ns > 100 && n1 > 0 && n2 > 0);
+    /* engine 2 stopped at the takeover: nothing it sent was intended after it */
+    double from_s = (double)(from - t0) / 1e9;
+    for (size_t i = n1; i < n1 + n2; i++)
+        CHECK_MSG(fleet[i].t_sched_s < from_s, "engine 2 sent index %lld intended at %.3f s",
+                  (long long)fleet[i].index, fleet[i].t_sched_s);
+    CHECK_INT_EQ(n1 + n2, ns);
+    qsort(single, ns, sizeof single[0], cmp_index);
+    qsort(fleet, n1 + n2, sizeof fleet[0], cmp_index);
+    for (size_t i = 0; i < ns && i < n1 + n2; i++) {
+        CHECK_INT_EQ(fleet[i].index, single[i].index);
+        CHECK_MSG(fabs(fleet[i].t_sched_s - single[i].t_sched_s) < 2e-6, "index %lld: %.6f vs %.6f",
+                  (long long)single[i].index, fleet[i].t_sched_s, single[i].t_sched_s);
+    }
+    for (int e = 0; e < 3; e++)
+        testkit_run_free(&runs[e]);
+    testkit_server_stop(&srv);
+}
+
 static void test_inflight_cap_counts_dropped_arrivals(void)
 {
     testkit_server_t srv;
@@ -546,6 +615,7 @@ static void test_arrivals_held_back_at_halt_are_counted_dropped(void)
 CHECK_MAIN(test_constant_rate_sends_exact_count_with_even_gaps,
            test_poisson_send_gaps_pass_the_dispersion_check,
            test_complementary_engines_reproduce_the_single_engine_schedule,
+           test_new_segments_continue_the_one_global_sequence,
            test_inflight_cap_counts_dropped_arrivals,
            test_closed_loop_concurrency_reaches_but_never_exceeds_n,
            test_users_think_between_answer_and_next_send,
