@@ -25,9 +25,6 @@
 #include "coordinator/report_internal.h"
 #include "coordinator/verdict.h"
 
-/* The end-of-run summary's limit (summary.c): schedule lag P99 above this in a measured
-   phase means requests left later than planned, so the client limited the test. */
-#define REPORT_CLIENT_LAG_P99_LIMIT_MS 50.0
 /* Above this overall error rate the page says so at the top: a run that mostly failed
    has latency figures for a small, possibly unrepresentative, set of requests. */
 #define REPORT_ERROR_BANNER_RATE 0.05
@@ -425,7 +422,7 @@ static void html_banners(buf_t *o, const report_run_t *run)
                           "requests that succeeded.</div>\n");
     }
     client_health_t h = client_health_of(r);
-    if (h.worst_lag_ms > REPORT_CLIENT_LAG_P99_LIMIT_MS) {
+    if (h.worst_lag_ms > CLIENT_LAG_P99_LIMIT_MS) {
         buf_printf(o,
                    "<div class=\"banner bad\"><b>The client limited this test.</b> Schedule lag "
                    "P99 reached %.1f ms in phase <b>",
@@ -435,7 +432,7 @@ static void html_banners(buf_t *o, const report_run_t *run)
                    "</b> (over %.0f ms): requests left later than planned, so the offered "
                    "load was lower than the plan's and latencies describe the load generator "
                    "as much as the target. Add workers or threads.</div>\n",
-                   REPORT_CLIENT_LAG_P99_LIMIT_MS);
+                   CLIENT_LAG_P99_LIMIT_MS);
     }
     if (h.dropped > 0) {
         buf_printf(o,
@@ -1065,7 +1062,7 @@ static void section_client(buf_t *o, const report_run_t *run, const time_overlay
 {
     client_health_t h = client_health_of(run->results);
     buf_append_str(o, "<section id=\"client\"><h2>Client health</h2>\n");
-    if (h.worst_lag_ms > REPORT_CLIENT_LAG_P99_LIMIT_MS || h.dropped > 0)
+    if (h.worst_lag_ms > CLIENT_LAG_P99_LIMIT_MS || h.dropped > 0)
         buf_append_str(o, "<div class=\"banner bad\">The client limited this test (see the "
                           "warning at the top): the figures describe the load generator as much "
                           "as the target.</div>\n");
@@ -1074,7 +1071,7 @@ static void section_client(buf_t *o, const report_run_t *run, const time_overlay
                    "<div class=\"banner good\">The client kept up: schedule lag P99 at most "
                    "%.2f ms in every measured phase (limit %.0f ms) and no arrival was "
                    "dropped.</div>\n",
-                   h.worst_lag_ms, REPORT_CLIENT_LAG_P99_LIMIT_MS);
+                   h.worst_lag_ms, CLIENT_LAG_P99_LIMIT_MS);
     buf_append_str(o, "<p class=\"note\">Schedule lag is how late each request left compared "
                       "with its planned send time. It should stay near zero; when it grows the "
                       "client, not the target, sets the pace.</p>\n");

@@ -23,6 +23,12 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* Schedule lag P99 above this means the client could not send on time: the numbers
+   measure the load generator as much as the target. Well above timer and scheduling
+   jitter (a few ms), well below what a queueing target adds to TTFT. The terminal
+   summary and the report warn on the same rule. */
+#define CLIENT_LAG_P99_LIMIT_MS 50.0
+
 /* Writes report.html, phases.csv and intervals.csv into results_dir. 0 on success, else
    -1 with the reason (naming the file) in err. The coordinator calls it at the end of a
    run; `surge report DIR` calls it again. */

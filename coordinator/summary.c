@@ -10,11 +10,7 @@
 #include <string.h>
 
 #include "coordinator/coord_internal.h"
-
-/* Schedule lag P99 above this means the client could not send on time: the numbers
-   measure the load generator as much as the target. Well above timer and scheduling
-   jitter (a few ms), well below what a queueing target adds to TTFT. */
-#define CLIENT_LAG_P99_LIMIT_MS 50.0
+#include "coordinator/report.h"
 
 static double number(const json_t *obj, const char *path)
 {
