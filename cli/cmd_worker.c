@@ -44,6 +44,10 @@ static void usage(FILE *out)
         "                           worker tells the coordinator why and exits 3\n"
         "  --allow PATTERN          the same as --allow-target\n"
         "  --reconnect-timeout D    give up when no coordinator for D (default 60s)\n"
+        "  --cert FILE              CURVE: this worker's secret certificate\n"
+        "                           (NAME.key_secret from `surge keygen`)\n"
+        "  --coordinator-key FILE   CURVE: the coordinator's public certificate; the\n"
+        "                           worker talks to no other coordinator\n"
         "  --insecure               allow a non-loopback coordinator without CURVE\n"
         "  --log-level LEVEL        debug, info, warn, error (default info)\n"
         "  -h, --help               this help\n\n"
@@ -64,6 +68,8 @@ int cmd_worker(int argc, char **argv)
         {"allow", required_argument, 0, 'a'}, /* the first spelling, kept as an alias */
         {"reconnect-timeout", required_argument, 0, 'r'},
         {"insecure", no_argument, 0, 'x'},
+        {"cert", required_argument, 0, 'C'},
+        {"coordinator-key", required_argument, 0, 'K'},
         {"log-level", required_argument, 0, 'l'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -109,6 +115,12 @@ int cmd_worker(int argc, char **argv)
         case 'x':
             config.insecure = true;
             break;
+        case 'C':
+            config.cert_path = optarg;
+            break;
+        case 'K':
+            config.coordinator_key_path = optarg;
+            break;
         case 'l': {
             log_level_t level;
             if (log_level_parse(optarg, &level) != 0) {
@@ -130,10 +142,17 @@ int cmd_worker(int argc, char **argv)
         usage(stderr);
         return SURGE_EXIT_USAGE;
     }
-    if (!endpoint_is_loopback(config.endpoint) && !config.insecure) {
+    if (!config.cert_path != !config.coordinator_key_path) {
+        fprintf(stderr, "surge worker: CURVE needs both --cert FILE and --coordinator-key FILE\n");
+        return SURGE_EXIT_USAGE;
+    }
+    if (!endpoint_is_loopback(config.endpoint) && !config.insecure && !config.cert_path) {
         fprintf(stderr,
-                "surge worker: %s is not a loopback endpoint: without CURVE (not available yet) "
-                "anyone on the path could steer this worker; pass --insecure to accept that\n",
+                "surge worker: %s is not a loopback endpoint: without CURVE keys anyone on the "
+                "path could steer this worker. Create keys with `surge keygen keys --name "
+                "worker` (and `--name coordinator` for the coordinator), then run `surge worker "
+                "--cert keys/worker.key_secret --coordinator-key keys/coordinator.key ...` "
+                "(docs/security.md); or pass --insecure to accept that\n",
                 config.endpoint);
         return SURGE_EXIT_USAGE;
     }

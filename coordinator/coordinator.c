@@ -334,10 +334,16 @@ coordinator_t *coordinator_new(const plan_t *plan, const coordinator_config_t *c
         snprintf(err, err_size, "--workers must be at least 1");
         return NULL;
     }
-    if (!endpoint_is_loopback(config->bind) && !config->insecure) {
+    if (!endpoint_is_loopback(config->bind) && !config->insecure && !config->curve) {
         snprintf(err, err_size,
-                 "%s is not a loopback endpoint: the fleet would be open to anyone who can reach "
-                 "it. CURVE authentication is not available yet; pass --insecure to accept that",
+                 "%s is not a loopback endpoint: without CURVE keys the fleet would be open to "
+                 "anyone who can reach it. Create keys with `surge keygen keys --name "
+                 "coordinator` and `surge keygen keys --name worker`, put worker.key in a "
+                 "directory of allowed workers (mkdir allowed; cp keys/worker.key allowed/), then "
+                 "run `surge coordinator --cert keys/coordinator.key_secret --allowed-keys "
+                 "allowed ...` and `surge worker --cert keys/worker.key_secret "
+                 "--coordinator-key keys/coordinator.key ...` (docs/security.md); or pass "
+                 "--insecure to accept an open fleet",
                  config->bind);
         return NULL;
     }
@@ -394,6 +400,8 @@ coordinator_t *coordinator_new(const plan_t *plan, const coordinator_config_t *c
     zsock_set_maxmsgsize(self->router, PROTO_MAX_MESSAGE_BYTES + 4096);
     zsock_set_linger(self->router, 200);
     zsock_set_sndhwm(self->router, 10000);
+    if (config->curve)
+        curve_server_apply(config->curve, self->router); /* before bind: applies to it */
     char monitor_endpoint[64];
     snprintf(monitor_endpoint, sizeof monitor_endpoint, "inproc://surge-monitor-%p", (void *)self);
     zmq_socket_monitor(zsock_resolve(self->router), monitor_endpoint,

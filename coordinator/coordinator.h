@@ -33,6 +33,7 @@
 
 #include "common/metrics.h"
 #include "coordinator/plan.h"
+#include "proto/curve.h"
 
 typedef enum {
     PROGRESS_AUTO = 0, /* a live line on a terminal, plain periodic lines otherwise */
@@ -42,8 +43,11 @@ typedef enum {
 } progress_mode_t;
 
 typedef struct {
-    const char *bind;         /* "tcp://127.0.0.1:5555", "tcp://127.0.0.1:*", "ipc://..." */
-    bool insecure;            /* allow binding off loopback without CURVE */
+    const char *bind; /* "tcp://127.0.0.1:5555", "tcp://127.0.0.1:*", "ipc://..." */
+    bool insecure;    /* allow binding off loopback without CURVE */
+    /* CURVE: the coordinator's certificate and the ZAP handler admitting the allowed worker
+       keys, started by the caller before coordinator_new binds; NULL = plain text. Borrowed. */
+    const curve_server_t *curve;
     int workers;              /* workers to wait for */
     int min_workers;          /* 0 = `workers`; else start with this many after the timeout */
     int64_t ready_timeout_ms; /* 0 = 30 s */

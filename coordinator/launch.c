@@ -36,6 +36,8 @@ typedef struct {
     const char *sim_profile;
     int sim_replicas; /* 0 = the plan's (simulator.replicas), else --sim-replicas */
     bool quiet;
+    const char *cert_path;        /* --cert: the coordinator's secret certificate */
+    const char *allowed_keys_dir; /* --allowed-keys: public certificates of admitted workers */
 } options_t;
 
 typedef struct {
@@ -84,8 +86,12 @@ static void usage(FILE *out, launch_mode_t mode)
                 "  --bind ENDPOINT       where workers connect (default tcp://127.0.0.1:5555)\n"
                 "  --min-workers M       start with M workers once --ready-timeout passed\n"
                 "  --ready-timeout D     how long to wait for workers (default 30s)\n"
+                "  --cert FILE           CURVE: this coordinator's secret certificate\n"
+                "                        (NAME.key_secret from `surge keygen`)\n"
+                "  --allowed-keys DIR    CURVE: admit only workers whose public certificate\n"
+                "                        is in DIR (docs/security.md)\n"
                 "  --insecure            allow binding off loopback without CURVE "
-                "(docs/fleet.md)\n");
+                "(docs/security.md)\n");
     else
         fprintf(out, "  --threads N           engine threads per local worker (default 1)\n"
                      "  --sim                 start a local `surge sim` and use it as the target\n"
@@ -124,6 +130,8 @@ enum {
     OPT_MIN_WORKERS,
     OPT_READY_TIMEOUT,
     OPT_INSECURE,
+    OPT_CERT,
+    OPT_ALLOWED_KEYS,
     OPT_THREADS,
     OPT_SIM,
     OPT_SIM_PROFILE,
@@ -179,6 +187,8 @@ static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv
         {"min-workers", required_argument, 0, OPT_MIN_WORKERS},
         {"ready-timeout", required_argument, 0, OPT_READY_TIMEOUT},
         {"insecure", no_argument, 0, OPT_INSECURE},
+        {"cert", required_argument, 0, OPT_CERT},
+        {"allowed-keys", required_argument, 0, OPT_ALLOWED_KEYS},
         {"threads", required_argument, 0, OPT_THREADS},
         {"sim", no_argument, 0, OPT_SIM},
         {"sim-profile", required_argument, 0, OPT_SIM_PROFILE},
@@ -261,6 +271,12 @@ static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv
         case OPT_INSECURE:
             o->coord.insecure = true;
             break;
+        case OPT_CERT:
+            o->cert_path = optarg;
+            break;
+        case OPT_ALLOWED_KEYS:
+            o->allowed_keys_dir = optarg;
+            break;
         case OPT_THREADS:
             rc = parse_int("--threads", optarg, 1, &o->worker_threads);
             break;
@@ -326,6 +342,14 @@ static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv
             fprintf(stderr, "surge: --sim is a `surge run` option\n");
             return -1;
         }
+    }
+    if (mode == LAUNCH_RUN && (o->cert_path || o->allowed_keys_dir)) {
+        fprintf(stderr, "surge: --cert and --allowed-keys are `surge coordinator` options\n");
+        return -1;
+    }
+    if (!o->cert_path != !o->allowed_keys_dir) {
+        fprintf(stderr, "surge: CURVE needs both --cert FILE and --allowed-keys DIR\n");
+        return -1;
     }
     if (optind < argc)
         o->plan_path = argv[optind++];
@@ -553,10 +577,24 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
     calibrate_workload(plan);
 
     zsys_handler_set(NULL); /* our handler, not czmq's */
+    /* The ZAP handler must run before the socket binds, or the first peers go unchecked. */
+    curve_server_t *curve = NULL;
+    if (o.cert_path) {
+        curve = curve_server_new(o.cert_path, o.allowed_keys_dir, err, sizeof err);
+        if (!curve) {
+            fprintf(stderr, "surge: %s\n", err);
+            children_stop(&children, 0);
+            plan_destroy(&plan);
+            return SURGE_EXIT_USAGE;
+        }
+        o.coord.curve = curve;
+        log_info("CURVE on: admitting the worker keys in %s", o.allowed_keys_dir);
+    }
     int code = 0;
     coordinator_t *coordinator = coordinator_new(plan, &o.coord, &code, err, sizeof err);
     if (!coordinator) {
         fprintf(stderr, "surge: %s\n", err);
+        curve_server_destroy(&curve);
         children_stop(&children, 0);
         plan_destroy(&plan);
         return code;
@@ -601,6 +639,7 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
     printf("results: %s\n", coordinator_out_dir(coordinator));
     fflush(stdout);
     coordinator_destroy(&coordinator);
+    curve_server_destroy(&curve);
     children_stop(&children, 5000);
     plan_destroy(&plan);
     return exit_code;

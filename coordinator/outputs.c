@@ -325,6 +325,13 @@ static void write_document(coordinator_t *self, jsonw_t *w)
     jsonw_kv_int(w, "interval_ms", self->interval_ns / 1000000);
     jsonw_object_end(w);
 
+    /* How the fleet was protected: a reader must see an open (--insecure) run as such. */
+    jsonw_key(w, "security");
+    jsonw_object_begin(w);
+    jsonw_kv_bool(w, "curve", self->cfg.curve != NULL);
+    jsonw_kv_bool(w, "insecure", self->cfg.insecure);
+    jsonw_object_end(w);
+
     /* The run summary covers the measured phases (warm-up excluded). */
     double measured_s = 0, expected = 0;
     for (int i = 0; i < self->phase_count; i++) {

@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/exit_codes.h"
 #include "common/log.h"
+#include "proto/curve.h"
 #include "proto/proto.h"
 #include "worker/agent.h"
 #include "worker/allow.h"
@@ -69,12 +70,19 @@ typedef struct {
 
 /* ---- sending --------------------------------------------------------------------- */
 
+/* One frame, never blocking. Not proto_send_bytes: its zmsg leaks when the send fails,
+   which is every send of a worker whose CURVE handshake never completes. */
+static void send_bytes(agent_t *self, const void *data, size_t len)
+{
+    zmq_send(zsock_resolve(self->sock), data, len, ZMQ_DONTWAIT);
+}
+
 static void send_msg(agent_t *self, const proto_msg_t *msg)
 {
     buf_t out;
     buf_init(&out);
     proto_encode_version(msg, self->version, &out);
-    proto_send_bytes(self->sock, NULL, out.data, out.len);
+    send_bytes(self, out.data, out.len);
     buf_free(&out);
 }
 
@@ -107,7 +115,7 @@ static void resend_unacked(agent_t *self, int64_t now, int64_t older_than_ns)
 {
     for (unacked_t *u = self->unacked; u; u = u->next) {
         if (now - u->sent_ns >= older_than_ns) {
-            proto_send_bytes(self->sock, NULL, u->bytes.data, u->bytes.len);
+            send_bytes(self, u->bytes.data, u->bytes.len);
             u->sent_ns = now;
         }
     }
@@ -161,7 +169,7 @@ static void on_interval(void *arg, const engine_interval_t *interval)
     u->sent_ns = clock_now_ns();
     buf_init(&u->bytes);
     proto_encode_version(&msg, self->version, &u->bytes);
-    proto_send_bytes(self->sock, NULL, u->bytes.data, u->bytes.len);
+    send_bytes(self, u->bytes.data, u->bytes.len);
 
     /* Append (order matters for re-sending), dropping the oldest past the cap. */
     unacked_t **tail = &self->unacked;
@@ -486,12 +494,22 @@ int agent_run(const agent_config_t *config, volatile sig_atomic_t *stop)
     zsock_set_linger(self->sock, 500);
     zsock_set_reconnect_ivl(self->sock, 100);
     zsock_set_maxmsgsize(self->sock, PROTO_MAX_MESSAGE_BYTES + 4096);
+    if (config->cert_path) {
+        char err[4400];
+        if (curve_client_apply(self->sock, config->cert_path, config->coordinator_key_path, err,
+                               sizeof err) != 0) {
+            log_error("%s", err);
+            zsock_destroy(&self->sock);
+            return SURGE_EXIT_USAGE;
+        }
+    }
     if (zsock_connect(self->sock, "%s", config->endpoint) != 0) {
         log_error("cannot connect to %s", config->endpoint);
         zsock_destroy(&self->sock);
         return SURGE_EXIT_USAGE;
     }
-    log_info("worker %s connecting to %s", self->id, config->endpoint);
+    log_info("worker %s connecting to %s%s", self->id, config->endpoint,
+             config->cert_path ? " (CURVE)" : "");
     self->state = AGENT_HELLO;
     self->lost_since_ns = clock_now_ns();
     self->exit_code = SURGE_EXIT_OK;
@@ -526,8 +544,11 @@ int agent_run(const agent_config_t *config, volatile sig_atomic_t *stop)
                 self->next_hello_ns = now + self->hb_ns;
             }
             if (now - self->lost_since_ns > reconnect_ns) {
-                log_error("no coordinator at %s for %lld s: giving up", config->endpoint,
-                          (long long)(reconnect_ns / NS_PER_S));
+                /* With CURVE a wrong coordinator key or a refused worker key looks the same
+                   from here as no coordinator: the handshake never completes. */
+                log_error("cannot reach%s the coordinator at %s for %.1f s: giving up",
+                          config->cert_path ? " or authenticate" : "", config->endpoint,
+                          (double)reconnect_ns / NS_PER_S);
                 self->state = AGENT_DONE;
                 self->exit_code = SURGE_EXIT_RUNTIME;
             }

@@ -26,6 +26,10 @@ typedef struct {
     int threads;           /* engine threads, 0 = one per core */
     int capacity;          /* weight for segment sizing, 0 = threads */
     bool insecure;         /* allow a non-loopback endpoint without CURVE */
+    /* CURVE (proto/curve.h): this worker's secret certificate and the coordinator's public
+       one; both or neither (plain text). */
+    const char *cert_path;
+    const char *coordinator_key_path;
     /* Targets this worker may send to: HOSTGLOB[:PORT] patterns (worker/allow.h:
        "*.svc.cluster.local", "10.0.*:8000", "[::1]:8000"); none = any. A plan naming
        any other target is refused whole (bye with the reason; exit 3). Borrowed. */
