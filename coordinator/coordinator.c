@@ -161,9 +161,18 @@ static void on_hello(coordinator_t *self, zframe_t *identity, const proto_hello_
         for (int i = 0; i < self->worker_count; i++) {
             worker_t *other = self->workers[i];
             if (other->state == WORKER_LIVE && strcmp(other->id, hello->worker_id) == 0) {
-                /* The same id from a new process: the old one was restarted (a pod, a
-                   service manager). The new process takes over; the old entry is lost
-                   now, and if it is in fact alive it gets no more answers and fences. */
+                /* The same id from another process. While the holder is within its lease
+                   it keeps the id: the hello goes unanswered and the newcomer, which says
+                   hello again every heartbeat, gets in once that lease has expired. So a
+                   restarted pod waits at most one lease, and a stray process that shares
+                   an id (a second pod with the same --id, a worker of another run that
+                   reconnects to a reused port) can never push a live worker out. */
+                if (now - other->last_heard_ns <= COORD_LEASE_BEATS * self->hb_ns) {
+                    log_warn("worker %s: hello from another process while this id is live "
+                             "(heard %lld ms ago): ignored until its lease expires",
+                             other->id, (long long)((now - other->last_heard_ns) / 1000000));
+                    return;
+                }
                 log_warn("worker %s: a new process replaced the previous one", other->id);
                 other->state = WORKER_DEAD;
                 other->lost_at_ns = now;
@@ -409,7 +418,11 @@ coordinator_t *coordinator_new(const plan_t *plan, const coordinator_config_t *c
                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
     self->monitor = zsock_new(ZMQ_PAIR);
     zsock_connect(self->monitor, "%s", monitor_endpoint);
-    if (zsock_bind(self->router, "%s", self->bind) < 0) {
+    /* zmq_bind, not zsock_bind: czmq resolves a "*" port by scanning upward from 49152,
+       so a coordinator started right after another one's death gets its port, and that
+       run's orphaned workers, still reconnecting, reach the wrong coordinator. libzmq
+       leaves "*" to the kernel's ephemeral port choice. */
+    if (zmq_bind(zsock_resolve(self->router), self->bind) != 0) {
         snprintf(err, err_size, "cannot bind %s: %s", self->bind, zmq_strerror(zmq_errno()));
         coordinator_destroy(&self);
         return NULL;

@@ -17,6 +17,9 @@ exit, and is bounded in time. Scenarios:
                        versions are named on both sides
   garbage_ignored      raw garbage and malformed ZeroMQ messages on the coordinator's
                        port are logged and ignored; the run still completes
+  id_in_use_kept       a second process announcing the id of a live worker (a second pod
+                       with the same --id, a stray worker of another run) is kept out
+                       while that worker is alive: it never takes its segment
   allow_target_refused a worker refuses a plan naming a target outside its
                        --allow-target list: that target never sees a request, and the
                        coordinator logs which worker refused which target; a plan
@@ -412,9 +415,33 @@ def allow_target_refused():
           % (line.strip()[-120:], counts(allowed_url)[0]["total"]))
 
 
+def id_in_use_kept():
+    target, url = count_server()
+    out = os.path.join(TMP, "out")
+    coord = start(coordinator(url, out, 1, 10, "8s"), "coordinator")
+    ep = endpoint_of(coord)
+    a = worker(ep, "a")
+    wait_for_traffic(url)
+    time.sleep(1)
+    intruder = worker(ep, "a")
+    intruder.name = "worker-a-intruder"
+    rc = wait_exit(coord, 60)
+    if rc != 0:
+        fail("coordinator exited %d:\n%s" % (rc, log_of(coord)[-3000:]))
+    if "ignored until its lease expires" not in log_of(coord):
+        fail("the second process's hello was not refused:\n%s" % log_of(coord)[-3000:])
+    entries = [w for w in results(out)["workers"] if w["id"] == "a"]
+    if len(entries) != 1 or entries[0]["lost_at_s"] is not None or entries[0]["share"] != 1:
+        fail("the live worker a must stay the only a, never lost, with the whole segment: %s"
+             % entries)
+    if "joined run" in log_of(intruder):
+        fail("the second process joined the run:\n%s" % log_of(intruder)[-2000:])
+    print("ok: the live worker kept its id and its segment; the second process stayed out")
+
+
 SCENARIOS = {f.__name__: f for f in (merged_percentiles, worker_killed, coordinator_killed,
                                      worker_restarted, version_refused, garbage_ignored,
-                                     allow_target_refused)}
+                                     id_in_use_kept, allow_target_refused)}
 
 if __name__ == "__main__":
     if not SURGE or len(sys.argv) != 2 or sys.argv[1] not in SCENARIOS:
