@@ -9,7 +9,9 @@ int proto_send_bytes(void *zsock, void *identity, const void *data, size_t len)
     if (identity)
         zmsg_append(zmsg, &(zframe_t *){zframe_dup((zframe_t *)identity)});
     zmsg_addmem(zmsg, data, len);
-    return zmsg_send(&zmsg, zsock);
+    int rc = zmsg_send(&zmsg, zsock);
+    zmsg_destroy(&zmsg); /* zmsg_send keeps the message when the send fails */
+    return rc;
 }
 
 int proto_send_to(void *zsock, void *identity, const proto_msg_t *msg)

@@ -70,8 +70,10 @@ typedef struct {
 
 /* ---- sending --------------------------------------------------------------------- */
 
-/* One frame, never blocking. Not proto_send_bytes: its zmsg leaks when the send fails,
-   which is every send of a worker whose CURVE handshake never completes. */
+/* One frame, never blocking: a DEALER with no connected peer (the coordinator is gone, or
+   a CURVE handshake never completes) would block a plain send, and this loop must keep
+   its heartbeat and lease clock running to fence on time. A frame that cannot go is
+   dropped; heartbeats and unacked snapshots are sent again anyway. */
 static void send_bytes(agent_t *self, const void *data, size_t len)
 {
     zmq_send(zsock_resolve(self->sock), data, len, ZMQ_DONTWAIT);
