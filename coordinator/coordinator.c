@@ -75,14 +75,16 @@ static void send_plan(coordinator_t *self, worker_t *w)
     w->first_interval = offset > 0 ? offset / self->interval_ns + 1 : 0;
 }
 
-/* Sends phase `index` to every live worker from coordinator time `from_ns` (the phase's
-   own start, or later for a continuation with new segments). */
+/* Sends phase `index` to every live worker, its segments taking effect at coordinator
+   time `from_ns`: the phase's own start, or later for new segments of a running phase.
+   Either way the message describes the whole phase (t0, rates, seed, duration), so every
+   worker walks the one global arrival sequence and takes its segment's arrivals from the
+   takeover on: no gap, no overlap, and indices that stay unique across re-segmentations. */
 static void send_phase(coordinator_t *self, int index, int64_t from_ns)
 {
     const plan_phase_t *p = &self->phases[index].phase;
     int64_t t0 = self->run_t0_ns + self->phase_start_ns[index];
     int64_t end = self->run_t0_ns + self->phase_end_ns[index];
-    double x = (double)(from_ns - t0) / (double)(end - t0);
 
     self->epoch++;
     registry_assign_segments(self);
@@ -94,16 +96,15 @@ static void send_phase(coordinator_t *self, int index, int64_t from_ns)
     ph->load = (proto_load_t)p->load;
     ph->arrival = p->arrival;
     ph->gamma_shape = p->gamma_shape;
-    ph->rate_start_per_s = p->rate_per_s + (p->rate_end_per_s - p->rate_per_s) * x;
+    ph->rate_start_per_s = p->rate_per_s;
     ph->rate_end_per_s = p->rate_end_per_s;
-    uint64_t seed = p->seed ? p->seed : self->plan->seed * 1000003u + (uint64_t)index;
-    /* A continuation is a fresh sequence: vary the seed so it does not replay the start. */
-    ph->seed = from_ns == t0 ? seed : seed ^ (self->epoch * 0x9e3779b97f4a7c15ull);
+    ph->seed = p->seed ? p->seed : self->plan->seed * 1000003u + (uint64_t)index;
     ph->concurrency = p->concurrency;
     ph->users = p->users;
     ph->think_time_mean_s = p->think_time_mean_s;
-    ph->t0_ns = from_ns;
-    ph->duration_ns = end - from_ns;
+    ph->t0_ns = t0;
+    ph->takeover_ns = from_ns > t0 ? from_ns : t0;
+    ph->duration_ns = end - t0;
     int n = 0;
     for (int i = 0; i < self->worker_count; i++) {
         worker_t *w = self->workers[i];

@@ -287,6 +287,7 @@ static void phase_apply(agent_t *self)
     phase.segment_from = p->segment_from;
     phase.segment_to = p->segment_to;
     phase.t0_ns = p->t0_ns - self->offset_ns;
+    phase.from_ns = p->takeover_ns > p->t0_ns ? p->takeover_ns - self->offset_ns : 0;
     phase.duration_ns = p->duration_ns;
     char err[256];
     if (engine_start_phase(self->engine, &phase, err, sizeof err) != 0)
@@ -294,7 +295,7 @@ static void phase_apply(agent_t *self)
     else
         log_info("phase %s (epoch %llu): segment [%.4f, %.4f) from %+.3f s", p->name,
                  (unsigned long long)p->epoch, p->segment_from, p->segment_to,
-                 (double)(phase.t0_ns - clock_now_ns()) / 1e9);
+                 (double)((phase.from_ns ? phase.from_ns : phase.t0_ns) - clock_now_ns()) / 1e9);
     self->applied_epoch = p->epoch;
     self->phase_pending = false;
     self->halted = false;

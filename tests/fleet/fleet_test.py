@@ -192,7 +192,7 @@ def worker_killed():
     target, url = count_server()
     out = os.path.join(TMP, "out")
     rate = 30
-    coord = start(coordinator(url, out, 3, rate, "14s"), "coordinator")
+    coord = start(coordinator(url, out, 3, rate, "14s", ["--record-requests"]), "coordinator")
     ep = endpoint_of(coord)
     workers = [worker(ep, w) for w in ("a", "b", "c")]
     start_s = wait_for_traffic(url)
@@ -216,8 +216,23 @@ def worker_killed():
     lost = [w for w in res["workers"] if w["id"] == "b"]
     if not lost or lost[0]["lost_at_s"] is None or lost[0]["requests"] <= 0:
         fail("the killed worker's data should be in results.json: %s" % res["workers"])
-    print("ok: back on plan from %.1f s after the kill; lost worker sent %d requests"
-          % (first_ok - kill_s, lost[0]["requests"]))
+    # The survivors took the lost share on the SAME global sequence: every arrival index
+    # was sent at most once, each at its place in the one constant schedule (index/rate),
+    # so the union of all workers' sends is the plan minus the lease gap, with no restart.
+    with open(os.path.join(out, "requests.jsonl")) as f:
+        recs = [json.loads(line) for line in f if line.strip()]
+    indices = [r["index"] for r in recs]
+    if len(indices) != len(set(indices)):
+        fail("an arrival index was sent twice after the re-segmentation (%d records, %d "
+             "distinct)" % (len(indices), len(set(indices))))
+    phase_t0 = min(r["t_sched_s"] - r["index"] / rate for r in recs)
+    for r in recs:
+        if abs(r["t_sched_s"] - (phase_t0 + r["index"] / rate)) > 0.002:
+            fail("index %d intended at %.4f s, the constant schedule puts it at %.4f s"
+                 % (r["index"], r["t_sched_s"], phase_t0 + r["index"] / rate))
+    print("ok: back on plan from %.1f s after the kill; lost worker sent %d requests; "
+          "%d arrival indices, each once, on the one schedule"
+          % (first_ok - kill_s, lost[0]["requests"], len(indices)))
 
 
 def coordinator_killed():
