@@ -14,6 +14,7 @@
 #include "common/exit_codes.h"
 #include "common/log.h"
 #include "coordinator/coord_internal.h"
+#include "coordinator/report.h"
 
 #define TICK_MS               20
 #define MAX_MESSAGES_PER_TICK 1024 /* then look at the clock again */
@@ -725,6 +726,8 @@ int coordinator_run(coordinator_t *self)
     }
     log_info("results in %s (%lld intervals, %lld late snapshots)", self->out_dir,
              (long long)self->next_close, (long long)self->late_snapshots);
+    if (report_write_dir(self->out_dir, err, sizeof err) != 0)
+        log_warn("cannot write report.html: %s", err); /* the results are complete without it */
     if (self->failed || self->interrupted)
         return SURGE_EXIT_RUNTIME;
     return self->verdict_failed ? SURGE_EXIT_VERDICT : SURGE_EXIT_OK;

@@ -7,7 +7,8 @@ workers on loopback) with a hard time limit, and reads results.json. Scenarios:
   phase_kinds              warm-up, constant, concurrency, users, a ramp of steps with
                            settle, and iterations all run and land in results.json with
                            their load; the warm-up is left out of the overall summary;
-                           iterations are averaged with their spread in "stages"
+                           iterations are averaged with their spread in "stages"; the run
+                           leaves report.html and the CSV exports
   saturation_knee_and_sla  the saturation search against sim://tiny finds the knee within
                            one coarse step of where the profile puts it, stops early (no
                            level above the first bad one), the SLA phase runs at
@@ -93,6 +94,9 @@ phases:
 def phase_kinds():
     code, _, r = run_plan("kinds", PHASE_KINDS, 150)
     check(code == 0, "exit %d, want 0" % code)
+    for name in ("report.html", "phases.csv", "intervals.csv"):
+        check(os.path.exists(os.path.join(TMP, "kinds-results", name)),
+              "the run left no %s in its results directory" % name)
     names = ["warm", "steady", "closed", "people", "steps.1.settle", "steps.1",
              "steps.2.settle", "steps.2", "repeat.i1", "repeat.i2"]
     check([p["name"] for p in r["phases"]] == names,
