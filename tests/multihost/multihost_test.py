@@ -379,16 +379,10 @@ class Fleet:
 
 
 def check_insecure_recorded(res):
-    """The run was off loopback without CURVE: where results.json records that, it must
-    say so. Returns the field's dot path, or None while results.json has no such field."""
-    env = res.get("environment", {})
-    for where, obj in (("environment", env), ("", res)):
-        if "insecure" in obj:
-            if obj["insecure"] is not True:
-                fail("results.json %s.insecure is %r for a run started with --insecure"
-                     % (where, obj["insecure"]))
-            return (where + ".insecure").lstrip(".")
-    return None
+    """The run was off loopback without CURVE (--insecure): results.json must say so."""
+    sec = res.get("security")
+    if not isinstance(sec, dict) or sec.get("insecure") is not True or sec.get("curve") is not False:
+        fail("results.json security is %r for a run started with --insecure and no keys" % sec)
 
 
 # ---- scenarios ----------------------------------------------------------------------
@@ -449,9 +443,7 @@ def merged_across_hosts(topo):
                 fail("%s p%d: merged %.4f ms, the records say %.4f ms" % (metric, p, merged,
                                                                         exact))
             print("%s p%d: merged %.3f ms, records %.3f ms" % (metric, p, merged, exact))
-    key = check_insecure_recorded(res)
-    print("insecure run recorded as %s" % key if key else
-          "note: results.json has no field recording that the run was insecure")
+    check_insecure_recorded(res)
     print("ok: %d requests across 4 worker hosts and 2 simulated nodes; the merge, the "
           "records and the simulators agree" % total)
 
