@@ -28,67 +28,28 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
 SURGE = os.environ.get("SURGE_BIN")
 HERE = os.path.dirname(os.path.abspath(__file__))
 FLEET = os.path.join(os.path.dirname(HERE), "fleet")
-PROCS = []
-TMP = tempfile.mkdtemp(prefix="surge-sec-")
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+from procs import cleanup, fail, init, log_of, start, wait_exit, wait_for_log  # noqa: E402
+
+TMP = init("surge-sec-")
 
 
-def fail(msg):
-    print("FAIL: " + msg, flush=True)
-    sys.exit(1)
 
 
-def start(cmd, name, env=None):
-    log = open(os.path.join(TMP, name + ".log"), "w")
-    full_env = dict(os.environ)
-    if env:
-        full_env.update(env)
-    p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=full_env)
-    p.log_path = log.name
-    p.name = name
-    PROCS.append(p)
-    return p
 
 
-def log_of(p):
-    with open(p.log_path, errors="replace") as f:
-        return f.read()
 
 
-def wait_for_log(p, needle, timeout_s=15):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for line in log_of(p).splitlines():
-            if needle in line:
-                return line
-        if p.poll() is not None:
-            break
-        time.sleep(0.05)
-    fail("%s: no '%s' in its log:\n%s" % (p.name, needle, log_of(p)[-3000:]))
 
 
-def wait_exit(p, timeout_s):
-    try:
-        return p.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        fail("%s did not exit within %d s:\n%s" % (p.name, timeout_s, log_of(p)[-3000:]))
 
 
-def cleanup():
-    for p in PROCS:
-        if p.poll() is None:
-            p.kill()
-    for p in PROCS:
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def run(cmd, timeout_s=30, env=None):

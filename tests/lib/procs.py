@@ -1,0 +1,75 @@
+"""procs.py: the process harness the integration scripts share (fleet, security).
+
+A script calls init() once for its scratch directory, starts every process with start()
+(its output goes to NAME.log there, kept after the run for a post-mortem), and calls
+cleanup() on the way out, which kills whatever is still running: no test leaves a
+process behind. Every wait is bounded and fails the test with the process's log.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+PROCS = []
+TMP = None
+
+
+def init(prefix):
+    """Makes the scratch directory (logs, results) and returns it."""
+    global TMP
+    TMP = tempfile.mkdtemp(prefix=prefix)
+    return TMP
+
+
+def fail(msg):
+    print("FAIL: " + msg, flush=True)
+    sys.exit(1)
+
+
+def start(cmd, name, env=None):
+    log = open(os.path.join(TMP, name + ".log"), "w")
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=full_env)
+    p.log_path = log.name
+    p.name = name
+    PROCS.append(p)
+    return p
+
+
+def log_of(p):
+    with open(p.log_path, errors="replace") as f:
+        return f.read()
+
+
+def wait_for_log(p, needle, timeout_s=15):
+    """The first line of p's log containing needle; fails if none comes in time."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for line in log_of(p).splitlines():
+            if needle in line:
+                return line
+        if p.poll() is not None:
+            break
+        time.sleep(0.05)
+    fail("%s: no '%s' in its log:\n%s" % (p.name, needle, log_of(p)[-3000:]))
+
+
+def wait_exit(p, timeout_s):
+    try:
+        return p.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        fail("%s did not exit within %d s:\n%s" % (p.name, timeout_s, log_of(p)[-3000:]))
+
+
+def cleanup():
+    for p in PROCS:
+        if p.poll() is None:
+            p.kill()
+    for p in PROCS:
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
