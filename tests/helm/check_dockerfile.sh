@@ -77,12 +77,14 @@ else
     # ships: its sanitizer runtimes do not count.
     for lib in $(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
         case "$lib" in libasan.so* | libubsan.so* | liblsan.so* | libtsan.so*) continue ;; esac
-        path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|x86_64|AArch64|aarch64/ {print $NF; exit}')
-        [ -n "$path" ] || path=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
+        # The readers below consume all their input (no early `exit`, no `head`): under
+        # pipefail, a writer killed by SIGPIPE would end this script with status 141.
+        path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|x86_64|AArch64|aarch64/ && !p {p = $NF} END {print p}')
+        [ -n "$path" ] || path=$(ldconfig -p | awk -v l="$lib" '$1 == l && !p {p = $NF} END {print p}')
         pkg=""
         for cand in "$path" "$(readlink -f "$path" 2>/dev/null || true)" "/usr$path" "${path#/usr}"; do
             [ -n "$cand" ] || continue
-            pkg=$(dpkg -S "$cand" 2>/dev/null | head -1 | cut -d: -f1) && [ -n "$pkg" ] && break
+            pkg=$(dpkg -S "$cand" 2>/dev/null | awk -F: 'NR == 1 {print $1}') && [ -n "$pkg" ] && break
         done
         if [ -z "$pkg" ]; then
             fail "$lib ($path): no Debian package owns it"
