@@ -190,12 +190,14 @@ static uint64_t fixed_point_of(double x)
 
 bool schedule_segment_contains(double from, double to, uint64_t index)
 {
+    if (!(from < to))
+        return false; /* an empty segment ([1, 1) included) holds no index */
     uint64_t u = index * WEYL_STEP;
     if (from > 0 && u < fixed_point_of(from))
         return false;
     if (to < 1.0 && u >= fixed_point_of(to))
         return false;
-    return from < to;
+    return true;
 }
 
 int64_t schedule_segment_first(int64_t n, double from)

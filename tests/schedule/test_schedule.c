@@ -63,6 +63,19 @@ static void test_complementary_segments_partition_indices_exactly(void)
     CHECK(schedule_segment_contains(0.0, 1.0, 12345));
 }
 
+/* Empty segments hold nothing, at either end of the unit interval too: a worker with no
+   share is given [1, 1) or [x, x), and must fire no index (nor overflow computing it). */
+static void test_empty_segments_hold_no_index(void)
+{
+    const double empty[][2] = {{0, 0}, {1, 1}, {0.5, 0.5}, {0.7, 0.3}};
+    for (size_t k = 0; k < sizeof empty / sizeof empty[0]; k++) {
+        for (uint64_t i = 0; i < 10000; i++)
+            CHECK(!schedule_segment_contains(empty[k][0], empty[k][1], i));
+    }
+    for (uint64_t i = 0; i < 10000; i++)
+        CHECK(schedule_segment_contains(0, 1, i)); /* the whole interval holds every index */
+}
+
 static void test_segment_share_stays_within_log_n_of_its_length(void)
 {
     const double segs[][2] = {{0.0, 0.5}, {0.1, 0.35}, {0.77, 1.0}, {0.0, 0.01}, {0.3, 0.9}};
@@ -263,7 +276,7 @@ static void test_arrival_names_round_trip(void)
     CHECK_INT_EQ(arrival_kind_parse("bursty"), -1);
 }
 
-CHECK_MAIN(test_complementary_segments_partition_indices_exactly,
+CHECK_MAIN(test_complementary_segments_partition_indices_exactly, test_empty_segments_hold_no_index,
            test_segment_share_stays_within_log_n_of_its_length,
            test_neighbouring_arrivals_go_to_different_segments,
            test_integer_split_sums_to_n_over_a_partition,
