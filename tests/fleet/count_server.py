@@ -10,10 +10,14 @@ usage: count_server.py [--chunks N] [--delay-ms MS]   (prints "listening on http
 """
 import argparse
 import json
+import os
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from quiet_http import QuietHTTPServer  # noqa: E402
 
 START = time.monotonic()
 LOCK = threading.Lock()
@@ -83,9 +87,8 @@ def main():
     args = ap.parse_args()
     Handler.chunks = args.chunks
     Handler.delay_s = args.delay_ms / 1000.0
-    ThreadingHTTPServer.daemon_threads = True
-    ThreadingHTTPServer.request_queue_size = 512
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    QuietHTTPServer.request_queue_size = 512
+    server = QuietHTTPServer(("127.0.0.1", 0), Handler)
     print("listening on http://127.0.0.1:%d" % server.server_address[1], flush=True)
     try:
         server.serve_forever(poll_interval=0.1)

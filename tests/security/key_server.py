@@ -11,7 +11,10 @@ import json
 import os
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from quiet_http import QuietHTTPServer  # noqa: E402
 
 KEY = os.environ["SURGE_TEST_EXPECTED_KEY"]
 LOCK = threading.Lock()
@@ -56,8 +59,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    ThreadingHTTPServer.daemon_threads = True
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = QuietHTTPServer(("127.0.0.1", 0), Handler)
     print("listening on http://127.0.0.1:%d" % server.server_address[1], flush=True)
     try:
         server.serve_forever(poll_interval=0.1)

@@ -21,11 +21,15 @@ Prints "PORT <n>" on stdout once listening on 127.0.0.1 (kernel-chosen port).
 """
 import argparse
 import json
+import os
 import socket
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from quiet_http import QuietHTTPServer  # noqa: E402
 
 LOCK = threading.Lock()
 STATS = {"requests": 0, "concurrent": 0, "max_concurrent": 0, "connections": 0,
@@ -197,9 +201,8 @@ def main():
     ap.add_argument("--backend", default="")
     ap.add_argument("--require-key", default="", help="answer 401 unless 'Bearer KEY' is sent")
     opts = ap.parse_args()
-    ThreadingHTTPServer.daemon_threads = True
-    ThreadingHTTPServer.request_queue_size = 1024
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    QuietHTTPServer.request_queue_size = 1024
+    server = QuietHTTPServer(("127.0.0.1", 0), Handler)
     server.opts = opts
     print("PORT %d" % server.server_address[1], flush=True)
     try:

@@ -21,12 +21,16 @@ per-target breakdown says how each was classified:
 Prints "PORT <n>" once listening on 127.0.0.1.
 """
 import json
+import os
 import socket
 import struct
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from quiet_http import QuietHTTPServer  # noqa: E402
 
 
 def content_event(text, finish=None):
@@ -152,8 +156,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    ThreadingHTTPServer.daemon_threads = True
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = QuietHTTPServer(("127.0.0.1", 0), Handler)
     print("PORT %d" % server.server_address[1], flush=True)
     server.serve_forever(poll_interval=0.05)
 
