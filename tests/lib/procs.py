@@ -23,16 +23,19 @@ def init(prefix):
 
 
 def fail(msg):
-    print("FAIL: " + msg, flush=True)
+    print("FAIL: " + msg + ("\n(logs and results: %s)" % TMP if TMP else ""), flush=True)
     sys.exit(1)
 
 
-def start(cmd, name, env=None):
+def start(cmd, name, env=None, base_env=None, preexec_fn=None):
+    """Starts cmd with its output in NAME.log. The environment is base_env (default: this
+    process's) updated with env."""
     log = open(os.path.join(TMP, name + ".log"), "w")
-    full_env = dict(os.environ)
+    full_env = dict(os.environ if base_env is None else base_env)
     if env:
         full_env.update(env)
-    p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=full_env)
+    p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=full_env,
+                         preexec_fn=preexec_fn)
     p.log_path = log.name
     p.name = name
     PROCS.append(p)

@@ -45,9 +45,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from procs import cleanup as kill_all, fail, init, log_of, start, wait_exit  # noqa: E402
 
 SURGE = os.environ.get("SURGE_BIN")
 NS_PREFIX = "surge-mh-"
@@ -60,12 +62,8 @@ BACK_ON_PLAN_S = 3.0  # lease (3 heartbeats) + hand-over (half a heartbeat) + ma
 BACK_ON_PLAN_FRACTION = 0.90
 
 TMP = None  # logs and results of one run; made by main() (samplers need none)
-PROCS = []
 
 
-def fail(msg):
-    print("FAIL: " + msg + "\n(logs and results: %s)" % TMP, flush=True)
-    sys.exit(1)
 
 
 def skip(msg):
@@ -93,20 +91,12 @@ def _die_with_parent():
 
 def start_in(ns, cmd, name):
     """Starts cmd inside namespace ns; `ip netns exec` execs it, so the pid is cmd's."""
-    log = open(os.path.join(TMP, name + ".log"), "w")
-    # libcurl (the workers) honours *_proxy variables; no proxy can reach these namespaces.
+    # No *_proxy variables: no proxy can reach these namespaces.
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    p = subprocess.Popen(["ip", "netns", "exec", ns] + cmd, stdout=log, stderr=subprocess.STDOUT,
-                         env=env, preexec_fn=_die_with_parent)
-    p.log_path = log.name
-    p.name = name
-    PROCS.append(p)
-    return p
+    return start(["ip", "netns", "exec", ns] + cmd, name, base_env=env,
+                 preexec_fn=_die_with_parent)
 
 
-def log_of(p):
-    with open(p.log_path) as f:
-        return f.read()
 
 
 def wait_for_log(p, pattern, timeout_s=15):
@@ -122,22 +112,8 @@ def wait_for_log(p, pattern, timeout_s=15):
                                                        log_of(p)[-3000:]))
 
 
-def wait_exit(p, timeout_s):
-    try:
-        return p.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        fail("%s did not exit within %d s:\n%s" % (p.name, timeout_s, log_of(p)[-3000:]))
 
 
-def kill_all():
-    for p in PROCS:
-        if p.poll() is None:
-            p.kill()
-    for p in PROCS:
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 # ---- topology -----------------------------------------------------------------------
@@ -534,7 +510,7 @@ def main():
     if why:
         skip(why)
     global TMP
-    TMP = tempfile.mkdtemp(prefix="surge-multihost-")
+    TMP = init("surge-multihost-")
     clean_stale_namespaces()
     topo = Topology()
     # Torn down on every way out: normal return, an exception, fail() (SystemExit),
