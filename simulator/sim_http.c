@@ -214,8 +214,9 @@ static bool peer_is_loopback(struct evhttp_request *req)
            strncmp(address, "::ffff:127.", 11) == 0;
 }
 
-/* The request body as a NUL-terminated string in self->scratch. */
-static void body_into_scratch(sim_server_t *self, struct evhttp_request *req)
+/* The request body parsed as a JSON object, or NULL after answering 400 (malformed JSON,
+   with where; or valid JSON that is not an object). The caller owns the result. */
+static json_t *body_json_object(sim_server_t *self, struct evhttp_request *req)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
@@ -224,6 +225,17 @@ static void body_into_scratch(sim_server_t *self, struct evhttp_request *req)
     evbuffer_copyout(in, dst, len);
     self->scratch.len = len;
     dst[len] = '\0';
+    json_error_t jerr;
+    json_t *root = json_loadb(self->scratch.data, self->scratch.len, 0, &jerr);
+    if (json_is_object(root))
+        return root;
+    if (root)
+        send_error(self, req, 400, "The request body must be a JSON object.");
+    else
+        send_error(self, req, 400, "Malformed JSON at line %d, column %d: %s", jerr.line,
+                   jerr.column, jerr.text);
+    json_decref(root);
+    return NULL;
 }
 
 /* ---- requests inside engines --------------------------------------------------- */
@@ -700,18 +712,9 @@ static void handle_generate(sim_server_t *self, struct evhttp_request *req, bool
             return;
         }
     }
-    body_into_scratch(self, req);
-    json_error_t jerr;
-    json_t *root = json_loadb(self->scratch.data, self->scratch.len, 0, &jerr);
-    if (!root || !json_is_object(root)) {
-        if (root)
-            send_error(self, req, 400, "The request body must be a JSON object.");
-        else
-            send_error(self, req, 400, "Malformed JSON at line %d, column %d: %s", jerr.line,
-                       jerr.column, jerr.text);
-        json_decref(root);
+    json_t *root = body_json_object(self, req);
+    if (!root)
         return;
-    }
     prompt_t prompt = {0};
     buf_init(&prompt.joined);
     if (check_model(self, req, root) != 0 || read_prompt(self, req, root, chat, &prompt) != 0)
@@ -852,14 +855,9 @@ done:
 
 static void handle_tokenize(sim_server_t *self, struct evhttp_request *req)
 {
-    body_into_scratch(self, req);
-    json_error_t jerr;
-    json_t *root = json_loadb(self->scratch.data, self->scratch.len, 0, &jerr);
-    if (!json_is_object(root)) {
-        send_error(self, req, 400, "Malformed JSON: %s", root ? "not an object" : jerr.text);
-        json_decref(root);
+    json_t *root = body_json_object(self, req);
+    if (!root)
         return;
-    }
     prompt_t prompt = {0};
     buf_init(&prompt.joined);
     bool chat = json_object_get(root, "messages") != NULL;
@@ -980,14 +978,9 @@ static double json_number_or(json_t *obj, const char *key, double fallback, bool
 
 static void handle_fault_post(sim_server_t *self, struct evhttp_request *req)
 {
-    body_into_scratch(self, req);
-    json_error_t jerr;
-    json_t *root = json_loadb(self->scratch.data, self->scratch.len, 0, &jerr);
-    if (!json_is_object(root)) {
-        send_error(self, req, 400, "Malformed JSON: %s", root ? "not an object" : jerr.text);
-        json_decref(root);
+    json_t *root = body_json_object(self, req);
+    if (!root)
         return;
-    }
     sim_fault_spec_t spec = {.factor = 2, .fraction = 1};
     json_t *kind = json_object_get(root, "kind");
     bool bad = false;
