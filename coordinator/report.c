@@ -835,6 +835,25 @@ static double *interval_values(const json_t *intervals, const char *path, bool p
     return v;
 }
 
+/* A chart on the run's time axis, with the phase boundaries, marks and fault windows of
+   the overlay drawn on it (every time chart of the page shares this axis). */
+static void overlay_chart(buf_t *o, const time_overlay_t *ov, const char *title,
+                          const char *y_label, const report_series_t *series, int count)
+{
+    report_chart_svg(o, &(report_chart_t){.title = title,
+                                          .x_label = "seconds from the run's start",
+                                          .y_label = y_label,
+                                          .series = series,
+                                          .series_count = count,
+                                          .marks = ov->marks,
+                                          .mark_count = ov->mark_count,
+                                          .bands = ov->bands,
+                                          .band_count = ov->band_count,
+                                          .x_fixed = true,
+                                          .x_min = ov->t_min,
+                                          .x_max = ov->t_max});
+}
+
 /* A chart over time of up to 8 interval fields. */
 typedef struct {
     const char *label, *path, *color;
@@ -856,18 +875,7 @@ static void time_chart(buf_t *o, const report_run_t *run, const time_overlay_t *
                                       values[i],       (t && values[i]) ? n : 0, false,
                                       fields[i].dashed};
     }
-    report_chart_svg(o, &(report_chart_t){.title = title,
-                                          .x_label = "seconds from the run's start",
-                                          .y_label = y_label,
-                                          .series = series,
-                                          .series_count = count,
-                                          .marks = ov->marks,
-                                          .mark_count = ov->mark_count,
-                                          .bands = ov->bands,
-                                          .band_count = ov->band_count,
-                                          .x_fixed = true,
-                                          .x_min = ov->t_min,
-                                          .x_max = ov->t_max});
+    overlay_chart(o, ov, title, y_label, series, count);
     for (int i = 0; i < count; i++)
         free(values[i]);
     free(t);
@@ -1267,17 +1275,7 @@ static void section_server(buf_t *o, const report_run_t *run, const time_overlay
             series[k] = (report_series_t){url, PALETTE[k % PALETTE_SIZE], t, v, n, false, false};
         }
         const char *title = server_metric_title(name);
-        report_chart_svg(o, &(report_chart_t){.title = title ? title : name,
-                                              .x_label = "seconds from the run's start",
-                                              .series = series,
-                                              .series_count = target_count,
-                                              .marks = ov->marks,
-                                              .mark_count = ov->mark_count,
-                                              .bands = ov->bands,
-                                              .band_count = ov->band_count,
-                                              .x_fixed = true,
-                                              .x_min = ov->t_min,
-                                              .x_max = ov->t_max});
+        overlay_chart(o, ov, title ? title : name, NULL, series, target_count);
     }
     free(values);
     free(t);
