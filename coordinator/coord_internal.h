@@ -21,6 +21,8 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/live.h"
+#include "coordinator/scrape.h"
 #include "coordinator/verdict.h"
 #include "proto/proto.h"
 
@@ -129,6 +131,11 @@ struct _coordinator_t {
     bool progress_tty;
     int64_t last_progress_ns;
 
+    /* observability (live.c, scrape.c): the targets' /metrics (NULL when off) and our own
+       (NULL without --metrics-listen) */
+    scrape_t *scrape;
+    live_t *live;
+
     volatile sig_atomic_t stop_requested;
     bool interrupted, failed;
     char failure[256];
@@ -188,6 +195,14 @@ void outputs_write_interval(coordinator_t *self, int64_t index, const open_inter
                             int phase);
 void outputs_write_requests(coordinator_t *self, const char *lines, size_t len);
 int outputs_write_results(coordinator_t *self, char *err, size_t err_size);
+
+/* live.c: the observability hooks. observe_open starts the scraper object and the live
+   server (-1 with a reason when --metrics-listen cannot bind); observe_run_started starts
+   scraping on the run's clock; observe_run_finished publishes the final page and lingers. */
+int observe_open(coordinator_t *self, char *err, size_t err_size);
+void observe_close(coordinator_t *self);
+void observe_run_started(coordinator_t *self);
+void observe_run_finished(coordinator_t *self);
 
 /* progress.c */
 void progress_update(coordinator_t *self, int64_t now_ns, bool force);

@@ -432,6 +432,11 @@ coordinator_t *coordinator_new(const plan_t *plan, const coordinator_config_t *c
     char *last = zsock_last_endpoint(self->router);
     snprintf(self->endpoint, sizeof self->endpoint, "%s", last ? last : self->bind);
     free(last);
+    if (observe_open(self, err, err_size) != 0) {
+        *exit_code = SURGE_EXIT_USAGE;
+        coordinator_destroy(&self);
+        return NULL;
+    }
     self->progress_tty = config->progress == PROGRESS_LINE ||
                          (config->progress == PROGRESS_AUTO && isatty(STDERR_FILENO));
     *exit_code = SURGE_EXIT_OK;
@@ -447,6 +452,7 @@ void coordinator_destroy(coordinator_t **self_p)
         zmq_socket_monitor(zsock_resolve(self->router), NULL, 0);
     zsock_destroy(&self->monitor);
     zsock_destroy(&self->router);
+    observe_close(self);
     outputs_close(self);
     merge_free(self);
     registry_destroy_all(self);
@@ -569,6 +575,7 @@ static void start_run(coordinator_t *self, int64_t now)
     self->run_t0_ns = now + delay;
     self->start_wall_ns = clock_wall_ns() + delay;
     outputs_begin(self);
+    observe_run_started(self);
     int n = 0;
     for (int i = 0; i < self->worker_count; i++) {
         worker_t *w = self->workers[i];
@@ -728,6 +735,7 @@ int coordinator_run(coordinator_t *self)
              (long long)self->next_close, (long long)self->late_snapshots);
     if (report_write_dir(self->out_dir, err, sizeof err) != 0)
         log_warn("cannot write report.html: %s", err); /* the results are complete without it */
+    observe_run_finished(self);
     if (self->failed || self->interrupted)
         return SURGE_EXIT_RUNTIME;
     return self->verdict_failed ? SURGE_EXIT_VERDICT : SURGE_EXIT_OK;

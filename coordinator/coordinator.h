@@ -57,6 +57,10 @@ typedef struct {
     bool record_requests;     /* write requests.jsonl */
     progress_mode_t progress;
     bool summary; /* print the end-of-run summary (phases, answers, SLA table) to stdout */
+    /* Live metrics (docs/metrics.md): GET /metrics on HOST:PORT, NULL = off; the page stays
+       up metrics_linger_ms after the run so that a last scrape sees the final figures. */
+    const char *metrics_listen;
+    int64_t metrics_linger_ms;
 } coordinator_config_t;
 
 typedef struct _coordinator_t coordinator_t;

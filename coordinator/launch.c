@@ -77,6 +77,9 @@ static void usage(FILE *out, launch_mode_t mode)
             "  --quiet               no progress output\n"
             "  --progress MODE       auto (live line on a terminal, else plain lines), line, "
             "plain\n"
+            "  --metrics-listen H:P  serve live Prometheus metrics on http://H:P/metrics\n"
+            "                        (docs/metrics.md)\n"
+            "  --metrics-linger D    keep serving them this long after the run (default 0s)\n"
             "  --heartbeat D         heartbeat interval (default 500ms; dead after 3 missed)\n"
             "  --drain D             wait for in-flight requests after the plan (default 15s)\n",
             mode == LAUNCH_RUN ? "local worker processes (default: one per core)"
@@ -147,7 +150,9 @@ enum {
     OPT_MAX_TOKENS,
     OPT_IGNORE_EOS,
     OPT_API,
-    OPT_SEED
+    OPT_SEED,
+    OPT_METRICS_LISTEN,
+    OPT_METRICS_LINGER
 };
 
 static int parse_int(const char *flag, const char *text, int min, int *out)
@@ -205,6 +210,8 @@ static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv
         {"ignore-eos", no_argument, 0, OPT_IGNORE_EOS},
         {"api", required_argument, 0, OPT_API},
         {"seed", required_argument, 0, OPT_SEED},
+        {"metrics-listen", required_argument, 0, OPT_METRICS_LISTEN},
+        {"metrics-linger", required_argument, 0, OPT_METRICS_LINGER},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -325,6 +332,12 @@ static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv
             break;
         case OPT_API:
             o->flags.api = optarg;
+            break;
+        case OPT_METRICS_LISTEN:
+            o->coord.metrics_listen = optarg;
+            break;
+        case OPT_METRICS_LINGER:
+            rc = parse_duration("--metrics-linger", optarg, &o->coord.metrics_linger_ms);
             break;
         case OPT_SEED:
             rc = parse_int("--seed", optarg, 0, &n);

@@ -125,6 +125,7 @@ void outputs_write_interval(coordinator_t *self, int64_t index, const open_inter
     jsonw_key(&w, "summary");
     int64_t mid_ns = index * self->interval_ns + self->interval_ns / 2;
     metrics_write_summary(iv->metrics, &w, interval_s, planned_rate_at(self, mid_ns));
+    scrape_write_interval(self->scrape, index, &w);
     jsonw_object_end(&w);
     buf_append_char(&self->scratch, '\n');
     fwrite(self->scratch.data, 1, self->scratch.len, self->intervals_file);
@@ -135,6 +136,7 @@ void outputs_write_interval(coordinator_t *self, int64_t index, const open_inter
     fflush(self->intervals_file);
     if (self->requests_file)
         fflush(self->requests_file);
+    live_interval_closed(self->live, self, index, phase, iv->metrics, iv->inflight);
 
     for (int i = 0; i < METRIC_HIST_COUNT; i++) {
         if (hist_total_count(iv->metrics->hist[i]) == 0)
@@ -370,6 +372,8 @@ static void write_document(coordinator_t *self, jsonw_t *w)
     if (!sequence_write_verdicts(self, w, overall, NULL))
         self->verdict_failed = true;
     json_decref(overall);
+    if (self->scrape) /* the targets' own figures over the run, scrape errors included */
+        scrape_write_summary(self->scrape, w);
     jsonw_kv_int(w, "intervals", self->next_close);
     jsonw_kv_int(w, "late_snapshots", self->late_snapshots);
     jsonw_kv_int(w, "rejected_messages", self->rejected_messages);

@@ -1619,6 +1619,7 @@ static int read_phases(ctx_t *c, yaml_node_t *node)
 /* ---- The document ------------------------------------------------------------------------- */
 
 static const char *const top_keys[] = {
+    "server_metrics",
     "name",        "description",  "targets",    "model",        "api",
     "stream",      "max_tokens",   "ignore_eos", "timeout",      "headers",
     "api_key_env", "api_key_file", "extra_body", "max_inflight", "balance",
@@ -1720,6 +1721,15 @@ static int read_top(ctx_t *c, yaml_node_t *root)
         if (get_double(c, v, "seed", 1, 9007199254740992.0, &seed) != 0)
             return -1;
         plan->seed = (uint64_t)seed;
+    }
+    if ((v = field(&f, "server_metrics"))) {
+        if (get_string(c, v, "server_metrics", &text) != 0)
+            return -1;
+        if (strcmp(text, "off") != 0 && text[0] != '/')
+            return fail(c, v,
+                        "'server_metrics': expected the path of the targets' Prometheus page "
+                        "(/metrics) or off");
+        x->server_metrics_path = xstrdup(strcmp(text, "off") == 0 ? "" : text);
     }
     if ((v = field(&f, "interval"))) {
         if (get_duration(c, v, "interval", false, &plan->interval_ms) != 0)
@@ -1951,6 +1961,7 @@ void plan_extra_destroy(plan_extra_t **self_p)
     free(x->headers);
     free(x->api_key_file);
     free(x->balance);
+    free(x->server_metrics_path);
     workload_spec_destroy(&x->workload_spec);
     workload_destroy(&x->workload);
     free(x->sla_checks);
