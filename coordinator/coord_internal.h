@@ -20,7 +20,9 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "coordinator/chaos.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/ctl.h"
 #include "coordinator/live.h"
 #include "coordinator/scrape.h"
 #include "coordinator/verdict.h"
@@ -135,6 +137,12 @@ struct _coordinator_t {
        (NULL without --metrics-listen) */
     scrape_t *scrape;
     live_t *live;
+
+    /* chaos (ctl.c, chaos.c): the operator's socket (NULL without --ctl-bind) and the
+       campaign's record; operator_stopped once `surge ctl stop` cut the plan short */
+    ctl_t *ctl;
+    chaos_t *chaos;
+    bool operator_stopped;
 
     volatile sig_atomic_t stop_requested;
     bool interrupted, failed;

@@ -14,6 +14,7 @@
 #include "common/exit_codes.h"
 #include "common/log.h"
 #include "coordinator/coord_internal.h"
+#include "coordinator/plan_yaml.h"
 #include "coordinator/report.h"
 
 #define TICK_MS               20
@@ -106,6 +107,8 @@ static void send_phase(coordinator_t *self, int index, int64_t from_ns)
     ph->t0_ns = t0;
     ph->takeover_ns = from_ns > t0 ? from_ns : t0;
     ph->duration_ns = end - t0;
+    if (self->ctl)
+        ctl_adjust_phase(self->ctl, self, index, ph); /* pause / set-rate in force */
     int n = 0;
     for (int i = 0; i < self->worker_count; i++) {
         worker_t *w = self->workers[i];
@@ -432,6 +435,18 @@ coordinator_t *coordinator_new(const plan_t *plan, const coordinator_config_t *c
     char *last = zsock_last_endpoint(self->router);
     snprintf(self->endpoint, sizeof self->endpoint, "%s", last ? last : self->bind);
     free(last);
+    const plan_extra_t *extra = plan->extra;
+    self->chaos = chaos_new(extra ? extra->chaos : NULL);
+    if (config->ctl_bind) {
+        *exit_code = SURGE_EXIT_USAGE;
+        self->ctl = ctl_new(config->ctl_bind, config->ctl_curve ? config->curve : NULL,
+                            config->insecure, err, err_size);
+        if (!self->ctl) {
+            coordinator_destroy(&self);
+            return NULL;
+        }
+        ctl_write_endpoint_file(self->ctl, self->out_dir);
+    }
     if (observe_open(self, err, err_size) != 0) {
         *exit_code = SURGE_EXIT_USAGE;
         coordinator_destroy(&self);
@@ -453,6 +468,8 @@ void coordinator_destroy(coordinator_t **self_p)
     zsock_destroy(&self->monitor);
     zsock_destroy(&self->router);
     observe_close(self);
+    ctl_destroy(&self->ctl);
+    chaos_destroy(&self->chaos);
     outputs_close(self);
     merge_free(self);
     registry_destroy_all(self);
@@ -593,6 +610,29 @@ static void start_run(coordinator_t *self, int64_t now)
              (double)delay / 1e9, self->out_dir);
 }
 
+static const char *state_name(run_state_t state)
+{
+    return state == STATE_WAITING    ? "waiting"
+           : state == STATE_RUNNING  ? "running"
+           : state == STATE_DRAINING ? "draining"
+                                     : "done";
+}
+
+/* `surge ctl stop`: the plan ends now, as if it had been planned this way: every phase
+   ends here at the latest, and the normal end follows (stop, drain, results). */
+static void cut_plan_short(coordinator_t *self, int64_t now)
+{
+    int64_t offset = now - self->run_t0_ns;
+    for (int i = 0; i < self->phase_count; i++) {
+        if (self->phase_end_ns[i] > offset)
+            self->phase_end_ns[i] =
+                offset > self->phase_start_ns[i] ? offset : self->phase_start_ns[i];
+    }
+    self->run_end_ns = offset;
+    self->plan_finished = true;
+    self->operator_stopped = true;
+}
+
 static int live_with_plan(const coordinator_t *self)
 {
     int n = 0;
@@ -613,6 +653,8 @@ static void fail_run(coordinator_t *self, const char *why)
 int coordinator_run(coordinator_t *self)
 {
     zpoller_t *poller = zpoller_new(self->router, self->monitor, NULL);
+    if (self->ctl)
+        zpoller_add(poller, ctl_socket(self->ctl));
     run_state_t state = STATE_WAITING;
     int64_t drain_deadline = 0, finish_deadline = 0;
     bool abort_sent = false;
@@ -635,6 +677,9 @@ int coordinator_run(coordinator_t *self)
         if (zpoller_terminated(poller) && !self->stop_requested)
             self->stop_requested = 1; /* czmq saw SIGINT */
         int64_t now = clock_now_ns();
+        if (self->ctl)
+            ctl_handle(self->ctl, self, state_name(state), now);
+        chaos_tick(self->chaos, self, now, state == STATE_RUNNING && !self->operator_stopped);
 
         if (self->stop_requested && (state == STATE_WAITING || state == STATE_RUNNING)) {
             self->interrupted = true;
@@ -670,8 +715,10 @@ int coordinator_run(coordinator_t *self)
         case STATE_RUNNING: {
             if (registry_expire(self, now) > 0)
                 self->segments_dirty = true;
+            if (self->ctl && ctl_stop_requested(self->ctl) && !self->operator_stopped)
+                cut_plan_short(self, now);
             int next = self->announced_phase + 1;
-            if (next < self->phase_count &&
+            if (!self->operator_stopped && next < self->phase_count &&
                 now >= self->run_t0_ns + self->phase_start_ns[next] - self->lead_ns) {
                 send_phase(self, next, self->run_t0_ns + self->phase_start_ns[next]);
                 self->announced_phase = next;

@@ -48,6 +48,11 @@ typedef struct {
     /* CURVE: the coordinator's certificate and the ZAP handler admitting the allowed worker
        keys, started by the caller before coordinator_new binds; NULL = plain text. Borrowed. */
     const curve_server_t *curve;
+    /* The operator's ctl socket (docs/chaos.md): NULL = none. ctl_curve: it admits the
+       operator keys of `curve` (curve_server_allow_ctl); off loopback it needs that or
+       `insecure`. */
+    const char *ctl_bind;
+    bool ctl_curve;
     int workers;              /* workers to wait for */
     int min_workers;          /* 0 = `workers`; else start with this many after the timeout */
     int64_t ready_timeout_ms; /* 0 = 30 s */

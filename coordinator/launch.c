@@ -38,6 +38,7 @@ typedef struct {
     bool quiet;
     const char *cert_path;        /* --cert: the coordinator's secret certificate */
     const char *allowed_keys_dir; /* --allowed-keys: public certificates of admitted workers */
+    const char *ctl_allowed_keys_dir; /* --ctl-allowed-keys: operator certificates (ctl) */
 } options_t;
 
 typedef struct {
@@ -81,9 +82,13 @@ static void usage(FILE *out, launch_mode_t mode)
             "                        (docs/metrics.md)\n"
             "  --metrics-linger D    keep serving them this long after the run (default 0s)\n"
             "  --heartbeat D         heartbeat interval (default 500ms; dead after 3 missed)\n"
-            "  --drain D             wait for in-flight requests after the plan (default 15s)\n",
+            "  --drain D             wait for in-flight requests after the plan (default 15s)\n"
+            "  --ctl-bind ENDPOINT   the operator's ctl socket for `surge ctl` (%s)\n",
             mode == LAUNCH_RUN ? "local worker processes (default: one per core)"
-                               : "workers to wait for (default 1)");
+                               : "workers to wait for (default 1)",
+            mode == LAUNCH_RUN ? "default tcp://127.0.0.1:*; the endpoint is logged and written "
+                                 "to RESULTS_DIR/ctl.endpoint"
+                               : "default: none; docs/chaos.md");
     if (mode == LAUNCH_COORDINATOR)
         fprintf(out,
                 "  --bind ENDPOINT       where workers connect (default tcp://127.0.0.1:5555)\n"
@@ -93,6 +98,8 @@ static void usage(FILE *out, launch_mode_t mode)
                 "                        (NAME.key_secret from `surge keygen`)\n"
                 "  --allowed-keys DIR    CURVE: admit only workers whose public certificate\n"
                 "                        is in DIR (docs/security.md)\n"
+                "  --ctl-allowed-keys DIR  CURVE on the ctl socket: admit only operators whose\n"
+                "                        public certificate is in DIR (worker keys are not)\n"
                 "  --insecure            allow binding off loopback without CURVE "
                 "(docs/security.md)\n");
     else
@@ -135,6 +142,8 @@ enum {
     OPT_INSECURE,
     OPT_CERT,
     OPT_ALLOWED_KEYS,
+    OPT_CTL_BIND,
+    OPT_CTL_ALLOWED_KEYS,
     OPT_THREADS,
     OPT_SIM,
     OPT_SIM_PROFILE,
@@ -194,6 +203,8 @@ static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv
         {"insecure", no_argument, 0, OPT_INSECURE},
         {"cert", required_argument, 0, OPT_CERT},
         {"allowed-keys", required_argument, 0, OPT_ALLOWED_KEYS},
+        {"ctl-bind", required_argument, 0, OPT_CTL_BIND},
+        {"ctl-allowed-keys", required_argument, 0, OPT_CTL_ALLOWED_KEYS},
         {"threads", required_argument, 0, OPT_THREADS},
         {"sim", no_argument, 0, OPT_SIM},
         {"sim-profile", required_argument, 0, OPT_SIM_PROFILE},
@@ -284,6 +295,12 @@ static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv
         case OPT_ALLOWED_KEYS:
             o->allowed_keys_dir = optarg;
             break;
+        case OPT_CTL_BIND:
+            o->coord.ctl_bind = optarg;
+            break;
+        case OPT_CTL_ALLOWED_KEYS:
+            o->ctl_allowed_keys_dir = optarg;
+            break;
         case OPT_THREADS:
             rc = parse_int("--threads", optarg, 1, &o->worker_threads);
             break;
@@ -358,6 +375,12 @@ static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv
     }
     if (mode == LAUNCH_RUN && (o->cert_path || o->allowed_keys_dir)) {
         fprintf(stderr, "surge: --cert and --allowed-keys are `surge coordinator` options\n");
+        return -1;
+    }
+    if (mode == LAUNCH_RUN && !o->coord.ctl_bind)
+        o->coord.ctl_bind = "tcp://127.0.0.1:*";
+    if (o->ctl_allowed_keys_dir && !o->cert_path) {
+        fprintf(stderr, "surge: --ctl-allowed-keys needs --cert (CURVE) and --allowed-keys\n");
         return -1;
     }
     if (!o->cert_path != !o->allowed_keys_dir) {
@@ -602,6 +625,24 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
         }
         o.coord.curve = curve;
         log_info("CURVE on: admitting the worker keys in %s", o.allowed_keys_dir);
+        if (o.ctl_allowed_keys_dir) {
+            if (curve_server_allow_ctl(curve, o.ctl_allowed_keys_dir, err, sizeof err) != 0) {
+                fprintf(stderr, "surge: %s\n", err);
+                curve_server_destroy(&curve);
+                children_stop(&children, 0);
+                plan_destroy(&plan);
+                return SURGE_EXIT_USAGE;
+            }
+            o.coord.ctl_curve = true;
+            log_info("CURVE on ctl: admitting the operator keys in %s", o.ctl_allowed_keys_dir);
+        } else if (o.coord.ctl_bind && !endpoint_is_loopback(o.coord.ctl_bind)) {
+            /* A worker key must not command the fleet, so worker keys are never reused
+               for ctl; without operator keys the door stays shut rather than open. */
+            log_warn("--ctl-bind %s is off loopback and no --ctl-allowed-keys DIR was given: "
+                     "the ctl socket stays closed (docs/chaos.md)",
+                     o.coord.ctl_bind);
+            o.coord.ctl_bind = NULL;
+        }
     }
     int code = 0;
     coordinator_t *coordinator = coordinator_new(plan, &o.coord, &code, err, sizeof err);

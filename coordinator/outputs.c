@@ -125,6 +125,12 @@ void outputs_write_interval(coordinator_t *self, int64_t index, const open_inter
     jsonw_key(&w, "summary");
     int64_t mid_ns = index * self->interval_ns + self->interval_ns / 2;
     metrics_write_summary(iv->metrics, &w, interval_s, planned_rate_at(self, mid_ns));
+    if (self->chaos) {
+        chaos_add_interval(self->chaos, start_s, start_s + interval_s, iv->metrics);
+        chaos_write_interval(self->chaos, start_s, start_s + interval_s, &w);
+    }
+    if (self->ctl && ctl_phase_overridden(self->ctl, phase))
+        jsonw_kv_bool(&w, "overridden", true);
     scrape_write_interval(self->scrape, index, &w);
     jsonw_object_end(&w);
     buf_append_char(&self->scratch, '\n');
@@ -253,6 +259,8 @@ static void write_phases(coordinator_t *self, jsonw_t *w)
         }
         bool ran = self->phase_metrics[i] != NULL;
         jsonw_kv_bool(w, "ran", ran);
+        /* pause / set-rate changed its load: its figures are not the plan's own */
+        jsonw_kv_bool(w, "overridden", self->ctl && ctl_phase_overridden(self->ctl, i));
         jsonw_key(w, "summary");
         if (ran)
             write_phase_summary(self, i, w);
@@ -311,8 +319,9 @@ static void write_document(coordinator_t *self, jsonw_t *w)
     jsonw_kv_string(w, "started_at", started);
     jsonw_kv_string(w, "status",
                     self->failed        ? "failed"
-                    : self->interrupted ? "interrupted"
-                                        : "completed");
+                    : self->interrupted      ? "interrupted"
+                    : self->operator_stopped ? "stopped"
+                                             : "completed");
     if (self->failed)
         jsonw_kv_string(w, "failure", self->failure);
     write_plan(w, plan);
@@ -374,6 +383,11 @@ static void write_document(coordinator_t *self, jsonw_t *w)
     json_decref(overall);
     if (self->scrape) /* the targets' own figures over the run, scrape errors included */
         scrape_write_summary(self->scrape, w);
+    if (self->chaos)
+        chaos_write_results(self->chaos, w,
+                            (double)(self->next_close * self->interval_ns) / 1e9);
+    if (self->ctl)
+        ctl_write_results(self->ctl, w);
     jsonw_kv_int(w, "intervals", self->next_close);
     jsonw_kv_int(w, "late_snapshots", self->late_snapshots);
     jsonw_kv_int(w, "rejected_messages", self->rejected_messages);

@@ -19,6 +19,7 @@
 
 #include "common/buf.h"
 #include "common/jsonw.h"
+#include "coordinator/chaos.h"
 
 /* Walking aliases can revisit shared nodes: bound the work so an alias bomb is an error. */
 #define MAX_NODE_VISITS 200000
@@ -1616,6 +1617,23 @@ static int read_phases(ctx_t *c, yaml_node_t *node)
     return 0;
 }
 
+/* `chaos:` (coordinator/chaos.c reads it): an `at: {phase: NAME}` may name a phase of the
+   file or one of the phases it is written out as. */
+static int read_chaos(ctx_t *c, yaml_node_t *node)
+{
+    int count = c->extra->stage_count + c->plan->phase_count;
+    const char **names = xrealloc(NULL, (size_t)(count + 1) * sizeof *names);
+    int n = 0;
+    for (int i = 0; i < c->extra->stage_count; i++)
+        names[n++] = c->extra->stages[i].name;
+    for (int i = 0; i < c->plan->phase_count; i++)
+        names[n++] = c->plan->phases[i].name;
+    int rc = chaos_plan_read(&c->doc, node, c->file, names, n, &c->extra->chaos, c->err,
+                             c->err_size);
+    free(names);
+    return rc;
+}
+
 /* ---- The document ------------------------------------------------------------------------- */
 
 static const char *const top_keys[] = {
@@ -1625,7 +1643,7 @@ static const char *const top_keys[] = {
     "api_key_env", "api_key_file", "extra_body", "max_inflight", "balance",
     "seed",        "interval",     "simulator",  "workload",     "slo",
     "phases",      "sla",          "cost",       "users",        "outputs",
-    NULL};
+    "chaos",       NULL};
 
 static int read_top(ctx_t *c, yaml_node_t *root)
 {
@@ -1760,6 +1778,8 @@ static int read_top(ctx_t *c, yaml_node_t *root)
     if (read_phases(c, field(&f, "phases")) != 0)
         return -1;
     if ((v = field(&f, "sla")) && read_sla(c, v) != 0)
+        return -1;
+    if ((v = field(&f, "chaos")) && read_chaos(c, v) != 0)
         return -1;
 
     /* Cross-checks that need the whole plan. */
@@ -1967,6 +1987,7 @@ void plan_extra_destroy(plan_extra_t **self_p)
     free(x->sla_checks);
     free(x->sla_phase);
     free(x->junit_path);
+    chaos_plan_destroy(&x->chaos);
     free(x);
     *self_p = NULL;
 }
@@ -2096,6 +2117,9 @@ void plan_yaml_describe(const plan_t *plan, const plan_extra_t *x, FILE *out)
                 x->cost.price_per_gpu_hour, x->cost.currency);
     if (x && x->has_users)
         fprintf(out, "; users estimated with %gs think time", x->users_think_time_s);
+    if (x && x->chaos && x->chaos->count > 0)
+        fprintf(out, "; chaos: %d planned action%s", x->chaos->count,
+                x->chaos->count == 1 ? "" : "s");
     fprintf(out, "; %d phases, at most ", plan->phase_count);
     describe_duration(plan_duration_ms(plan), out);
     fprintf(out, ".\n");

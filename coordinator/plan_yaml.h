@@ -107,6 +107,9 @@ typedef struct plan_extra {
     cost_config_t cost;
     bool has_users;
     double users_think_time_s;
+
+    /* Chaos: the `chaos:` actions and impact tolerance (coordinator/chaos.h); NULL = none */
+    struct chaos_plan *chaos;
 } plan_extra_t;
 
 /* Loads and checks a plan file. NULL with "FILE:LINE:COL: message" in err. extra_out may

@@ -40,6 +40,8 @@
 #define PROTO_MAX_REQUESTS_BYTES (12 << 20) /* requests.jsonl lines of one interval */
 #define PROTO_MAX_MAP_KEYS       64         /* keys of any map: known fields plus room to grow */
 #define PROTO_MAX_DEPTH          6          /* our deepest message nests 4 levels */
+#define PROTO_MAX_CTL_COMMAND    32         /* "set-rate", "mark-start", ... */
+#define PROTO_MAX_CTL_BODY_BYTES (64 << 10) /* a status document (JSON text) */
 
 typedef enum {
     PROTO_HELLO = 0,
@@ -51,6 +53,8 @@ typedef enum {
     PROTO_HEARTBEAT,
     PROTO_STOP,
     PROTO_BYE,
+    PROTO_CTL_REQUEST, /* operator (surge ctl) -> coordinator, on the ctl socket only */
+    PROTO_CTL_REPLY,   /* coordinator -> operator */
     PROTO_TYPE_COUNT
 } proto_type_t;
 
@@ -169,6 +173,24 @@ typedef struct {
     char *reason;
 } proto_bye_t;
 
+/* operator -> coordinator (the ctl socket, docs/chaos.md). The command is a word the
+   coordinator checks (status, mark, mark-start, mark-end, pause, resume, set-rate, stop);
+   text is the mark's text or the fault window's name, value the rate of set-rate. */
+typedef struct {
+    uint64_t id; /* echoed in the reply */
+    char *command;
+    char *text;   /* "" when absent */
+    double value; /* 0 when absent; 0..1e7 */
+} proto_ctl_request_t;
+
+/* coordinator -> operator: the answer to one request. */
+typedef struct {
+    uint64_t id;
+    bool ok;
+    char *error;     /* why refused; "" when ok */
+    char *body_json; /* a JSON object (status, the recorded mark...); "" = none */
+} proto_ctl_reply_t;
+
 typedef struct {
     int version; /* of a decoded message; proto_encode always writes PROTO_VERSION */
     proto_type_t type;
@@ -183,6 +205,8 @@ typedef struct {
         proto_heartbeat_t heartbeat;
         proto_stop_t stop;
         proto_bye_t bye;
+        proto_ctl_request_t ctl_request;
+        proto_ctl_reply_t ctl_reply;
     } u;
 } proto_msg_t;
 

@@ -727,6 +727,18 @@ static void decode_body(dec_t *d, const msgpack_object *o, proto_msg_t *msg)
     case PROTO_BYE:
         msg->u.bye.reason = get_str(d, o, "reason", true, PROTO_MAX_STRING_BYTES);
         break;
+    case PROTO_CTL_REQUEST:
+        msg->u.ctl_request.id = get_u64(d, o, "id", true);
+        msg->u.ctl_request.command = get_str(d, o, "cmd", true, PROTO_MAX_CTL_COMMAND);
+        msg->u.ctl_request.text = get_str(d, o, "text", false, PROTO_MAX_STRING_BYTES);
+        msg->u.ctl_request.value = get_f64(d, o, "value", false, 0, 1e7, 0);
+        break;
+    case PROTO_CTL_REPLY:
+        msg->u.ctl_reply.id = get_u64(d, o, "id", true);
+        msg->u.ctl_reply.ok = get_bool(d, o, "ok", true, false);
+        msg->u.ctl_reply.error = get_str(d, o, "error", false, PROTO_MAX_STRING_BYTES);
+        msg->u.ctl_reply.body_json = get_str(d, o, "body", false, PROTO_MAX_CTL_BODY_BYTES);
+        break;
     default:
         break;
     }
@@ -826,6 +838,14 @@ void proto_msg_clear(proto_msg_t *msg)
             break;
         case PROTO_BYE:
             free(msg->u.bye.reason);
+            break;
+        case PROTO_CTL_REQUEST:
+            free(msg->u.ctl_request.command);
+            free(msg->u.ctl_request.text);
+            break;
+        case PROTO_CTL_REPLY:
+            free(msg->u.ctl_reply.error);
+            free(msg->u.ctl_reply.body_json);
             break;
         default:
             break;

@@ -235,6 +235,20 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         kv_bool(pk, "abort", msg->u.stop.abort);
         kv_str(pk, "reason", msg->u.stop.reason);
         break;
+    case PROTO_CTL_REQUEST:
+        msgpack_pack_map(pk, 2 + 4);
+        kv_u64(pk, "id", msg->u.ctl_request.id);
+        kv_str(pk, "cmd", msg->u.ctl_request.command);
+        kv_str(pk, "text", msg->u.ctl_request.text);
+        kv_f64(pk, "value", msg->u.ctl_request.value);
+        break;
+    case PROTO_CTL_REPLY:
+        msgpack_pack_map(pk, 2 + 4);
+        kv_u64(pk, "id", msg->u.ctl_reply.id);
+        kv_bool(pk, "ok", msg->u.ctl_reply.ok);
+        kv_str(pk, "error", msg->u.ctl_reply.error);
+        kv_str(pk, "body", msg->u.ctl_reply.body_json);
+        break;
     case PROTO_BYE:
     default:
         msgpack_pack_map(pk, 2 + 1);
