@@ -88,11 +88,14 @@ int64_t metrics_add(metrics_t *self, const metrics_t *other)
         out_of_range += hist_add(self->hist[i], other->hist[i]);
 
     /* Every field of metrics_counters_t is an int64_t count: add them as an array so a
-       counter added to the struct can never be forgotten here. */
+       counter added to the struct can never be forgotten here. Saturating, like hist_add:
+       only forged counts get near INT64_MAX, and a wrapped total would turn them negative. */
     int64_t *dst = (int64_t *)&self->c;
     const int64_t *src = (const int64_t *)&other->c;
-    for (size_t i = 0; i < sizeof self->c / sizeof(int64_t); i++)
-        dst[i] += src[i];
+    for (size_t i = 0; i < sizeof self->c / sizeof(int64_t); i++) {
+        if (__builtin_add_overflow(dst[i], src[i], &dst[i]))
+            dst[i] = src[i] < 0 ? INT64_MIN : INT64_MAX;
+    }
     return out_of_range;
 }
 

@@ -32,6 +32,29 @@
 #define COORD_MAX_OPEN    64       /* intervals open at once (grace / interval + slack) */
 #define COORD_MAX_SEQ     10000000 /* per worker process; 115 days of 1 s snapshots */
 #define COORD_LEASE_BEATS 3        /* silent this many heartbeats = dead */
+/* No counter of one snapshot (one worker, one interval) can honestly exceed this: an
+   hour-long interval at 40 Gbit/s is 1.8e13 bytes. Bigger ones are forged (reject.c). */
+#define COORD_MAX_COUNT_PER_SNAPSHOT (1LL << 48)
+
+/* Why a peer's message was refused: results.json rejected_by (reject.c). */
+typedef enum {
+    REJECT_FRAMES = 0,   /* not exactly one frame after the routing id */
+    REJECT_MALFORMED,    /* not one msgpack map */
+    REJECT_VERSION,      /* another protocol version */
+    REJECT_UNKNOWN_TYPE, /* "t" names no message type */
+    REJECT_MISSING,      /* a required field is absent */
+    REJECT_WRONG_TYPE,   /* a field of the wrong msgpack type */
+    REJECT_OVERSIZE,     /* over a cap */
+    REJECT_BAD_VALUE,    /* out of range, a corrupt histogram */
+    REJECT_HANDSHAKE,    /* a connection failed the ZeroMQ/CURVE handshake */
+    REJECT_UNKNOWN_PEER, /* heartbeat, snapshot or bye from a connection that never said hello */
+    REJECT_UNEXPECTED,   /* a coordinator-only message type sent by a worker */
+    REJECT_INTERVAL,     /* snapshot of an interval the worker cannot have measured */
+    REJECT_FOREIGN_ID,   /* snapshot naming another worker than its sender */
+    REJECT_UNPLANNED,    /* snapshot from a worker that was never sent a plan */
+    REJECT_IMPLAUSIBLE,  /* snapshot with a count above COORD_MAX_COUNT_PER_SNAPSHOT */
+    REJECT_CLASS_COUNT
+} reject_class_t;
 
 typedef enum { WORKER_LIVE = 0, WORKER_DEAD, WORKER_LEFT } worker_state_t;
 
@@ -45,6 +68,7 @@ typedef struct {
     int heartbeats;                               /* received since the last hello */
     bool has_plan;                                /* the plan message was sent on this connection */
     int64_t first_interval;                       /* snapshots expected from this index on */
+    int64_t planned_from_interval;                /* at its first plan; -1 = never planned */
     int64_t max_interval_seen;                    /* -1 = none */
     double from, to;                              /* current segment (0, 0 = none) */
     int64_t inflight;                             /* last reported gauge */
@@ -121,6 +145,7 @@ struct _coordinator_t {
     metrics_t *run_metrics;     /* measured phases */
     metrics_t **target_metrics; /* per target, whole run (2 digits) */
     int64_t late_snapshots, rejected_messages;
+    int64_t rejected_by[REJECT_CLASS_COUNT]; /* rejected_messages by class (reject.c) */
     metrics_t *last_closed; /* for the progress line; borrowed from nowhere: a copy */
     int64_t last_closed_index;
 
@@ -161,6 +186,15 @@ bool registry_mark_seq(worker_t *worker, uint64_t seq);
 void registry_assign_segments(coordinator_t *self);
 /* Expires leases; returns how many workers died now. */
 int registry_expire(coordinator_t *self, int64_t now_ns);
+
+/* reject.c */
+void coord_reject(coordinator_t *self, reject_class_t why); /* counts one refusal */
+const char *reject_class_name(reject_class_t why);          /* results.json key */
+reject_class_t reject_class_of_decode(int proto_error);
+/* -1 when the snapshot may be merged, else the reject_class_t that refuses it whole, with
+   the reason in why. */
+int snapshot_refusal(const coordinator_t *self, const worker_t *w, const proto_snapshot_t *snap,
+                     char *why, size_t why_size);
 
 /* merge.c */
 void merge_init(coordinator_t *self);

@@ -75,6 +75,8 @@ static void send_plan(coordinator_t *self, worker_t *w)
     w->has_plan = true;
     int64_t offset = clock_now_ns() - self->run_t0_ns;
     w->first_interval = offset > 0 ? offset / self->interval_ns + 1 : 0;
+    if (w->planned_from_interval < 0)
+        w->planned_from_interval = w->first_interval;
 }
 
 /* Sends phase `index` to every live worker, its segments taking effect at coordinator
@@ -225,7 +227,7 @@ static void on_message(coordinator_t *self, zmsg_t *zmsg, run_state_t state)
     int64_t now = clock_now_ns();
     char peer[128] = "?";
     if (zmsg_size(zmsg) != 2) {
-        self->rejected_messages++;
+        coord_reject(self, REJECT_FRAMES);
         log_warn("message of %zu frames (want 1 after the routing id): ignored",
                  zmsg_size(zmsg) ? zmsg_size(zmsg) - 1 : 0);
         return;
@@ -238,7 +240,7 @@ static void on_message(coordinator_t *self, zmsg_t *zmsg, run_state_t state)
     char err[256];
     int rc = proto_decode(&msg, zframe_data(payload), zframe_size(payload), err, sizeof err);
     if (rc != PROTO_OK) {
-        self->rejected_messages++;
+        coord_reject(self, reject_class_of_decode(rc));
         if (rc == PROTO_ERR_VERSION && msg.type == PROTO_HELLO) {
             char reason[256];
             snprintf(reason, sizeof reason,
@@ -255,6 +257,16 @@ static void on_message(coordinator_t *self, zmsg_t *zmsg, run_state_t state)
     }
 
     worker_t *w = msg.type == PROTO_HELLO ? NULL : registry_find_identity(self, identity);
+    if (!w &&
+        (msg.type == PROTO_HEARTBEAT || msg.type == PROTO_SNAPSHOT || msg.type == PROTO_BYE)) {
+        /* No hello on this connection (or its id went to a newer process): nothing it
+           says is about a worker of this run. */
+        coord_reject(self, REJECT_UNKNOWN_PEER);
+        log_warn("%s: %s from a connection that never said hello: ignored", peer,
+                 proto_type_name(msg.type));
+        proto_msg_clear(&msg);
+        return;
+    }
     switch (msg.type) {
     case PROTO_HELLO:
         on_hello(self, identity, &msg.u.hello, state, now);
@@ -271,13 +283,16 @@ static void on_message(coordinator_t *self, zmsg_t *zmsg, run_state_t state)
         }
         break;
     case PROTO_SNAPSHOT: {
-        if (!w) {
-            log_warn("%s: snapshot from an unknown worker: ignored", peer);
-            break;
-        }
         if (w->state == WORKER_LIVE)
             w->last_heard_ns = now;
-        if (registry_mark_seq(w, msg.u.snapshot.seq))
+        char why[256];
+        int refusal = snapshot_refusal(self, w, &msg.u.snapshot, why, sizeof why);
+        if (refusal >= 0) {
+            /* Refused whole, and acked: re-sending it would not make it true. */
+            coord_reject(self, (reject_class_t)refusal);
+            log_warn("worker %s: snapshot seq %llu refused: %s", w->id,
+                     (unsigned long long)msg.u.snapshot.seq, why);
+        } else if (registry_mark_seq(w, msg.u.snapshot.seq))
             merge_snapshot(self, w, &msg.u.snapshot);
         else
             w->duplicates++;
@@ -295,7 +310,7 @@ static void on_message(coordinator_t *self, zmsg_t *zmsg, run_state_t state)
         }
         break;
     default:
-        self->rejected_messages++;
+        coord_reject(self, REJECT_UNEXPECTED);
         log_warn("%s: unexpected %s message from a worker: ignored", peer,
                  proto_type_name(msg.type));
         break;
@@ -314,7 +329,7 @@ static void on_monitor_event(coordinator_t *self)
         uint16_t id;
         memcpy(&id, zframe_data(event), sizeof id);
         char *endpoint = where ? zframe_strdup(where) : NULL;
-        self->rejected_messages++;
+        coord_reject(self, REJECT_HANDSHAKE);
         log_warn("a connection on %s failed the ZeroMQ handshake (%s): dropped",
                  endpoint ? endpoint : "?",
                  id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "not a ZeroMQ peer or bad protocol"

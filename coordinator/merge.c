@@ -1,5 +1,7 @@
 /*  merge.c: snapshots -> intervals -> phases -> run, all by exact addition.
 
+    Snapshots arrive here checked (reject.c: the sender's own id, an interval it can
+    have measured, plausible counts), and the seq bitmap has kept replays out.
     A snapshot of interval k is added to the open interval k; interval k closes when every
     live worker expected to report it has, or when grace_ns has passed after its end.
     Closing appends it to intervals.jsonl and the *.hlog files and adds it to its phase
@@ -108,13 +110,7 @@ static open_interval_t *open_slot(coordinator_t *self, int64_t index)
 
 void merge_snapshot(coordinator_t *self, worker_t *worker, const proto_snapshot_t *snap)
 {
-    int64_t now_index = (clock_now_ns() - self->run_t0_ns) / self->interval_ns;
-    if (self->run_t0_ns == 0 || snap->interval > now_index + 2) {
-        log_warn("worker %s: snapshot for interval %lld, but the run is at %lld: ignored",
-                 worker->id, (long long)snap->interval, (long long)now_index);
-        self->rejected_messages++;
-        return;
-    }
+    /* snapshot_refusal (reject.c) has checked its interval, sender and counts. */
     worker->snapshots++;
     worker->requests += snap->total->c.ok + snap->total->c.failed;
     worker->inflight = snap->inflight;

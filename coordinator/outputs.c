@@ -391,6 +391,13 @@ static void write_document(coordinator_t *self, jsonw_t *w)
     jsonw_kv_int(w, "intervals", self->next_close);
     jsonw_kv_int(w, "late_snapshots", self->late_snapshots);
     jsonw_kv_int(w, "rejected_messages", self->rejected_messages);
+    jsonw_key(w, "rejected_by"); /* only the classes that happened: {} on a quiet run */
+    jsonw_object_begin(w);
+    for (int i = 0; i < REJECT_CLASS_COUNT; i++) {
+        if (self->rejected_by[i])
+            jsonw_kv_int(w, reject_class_name((reject_class_t)i), self->rejected_by[i]);
+    }
+    jsonw_object_end(w);
     jsonw_object_end(w);
 }
 

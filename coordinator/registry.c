@@ -51,6 +51,7 @@ worker_t *registry_add(coordinator_t *self, const proto_hello_t *hello, zframe_t
     w->capacity = hello->capacity;
     w->state = WORKER_LIVE;
     w->max_interval_seen = -1;
+    w->planned_from_interval = -1;
     self->workers[self->worker_count++] = w;
     return w;
 }

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""hostile_test.py SCENARIO: hostile peers against real surge processes on loopback.
+
+The liar is hostile_peer (HOSTILE_PEER, a C program speaking proto/ and raw bytes).
+
+  fake_worker       a real `surge coordinator`, two real workers driving a real
+                    `surge sim`, and the fake worker: junk of every class before the run,
+                    hello floods, a frame over the size cap, then, during the run, one
+                    genuine snapshot, its replays, and forged snapshots. The coordinator
+                    survives, counts every refusal by class (results.json rejected_by),
+                    and its merged totals are exactly what the sim served plus the one
+                    genuine snapshot: replays are not double-counted, forgeries not merged.
+  fake_coordinator  a real `surge worker` against the fake coordinator: junk, wrongly
+                    typed plans and phases, absurd rates (1e12/s, negative, NaN), segments
+                    outside [0, 1), an ack flood, then silence. The worker survives every
+                    message, refuses each with a logged reason, sends nothing for the
+                    absurd phases, fences within 3 heartbeats of the silence (the target
+                    sees nothing after the fence), refuses a plan naming a target outside
+                    its --allow-target list (that target sees nothing), and a worker
+                    welcomed in another protocol version exits 3 naming both versions.
+"""
+import json
+import os
+import re
+import sys
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+from procs import cleanup, fail, init, log_of, start, wait_exit, wait_for_log  # noqa: E402
+
+SURGE = os.environ.get("SURGE_BIN")
+PEER = os.environ.get("HOSTILE_PEER")
+TMP = init("surge-hostile-")
+
+
+def sim_served(url):
+    """Requests the simulator finished, from its own /metrics."""
+    with urllib.request.urlopen(url + "/metrics", timeout=5) as r:
+        text = r.read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("vllm:request_success_total"):
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
+def fake_worker():
+    sim = start([SURGE, "sim", "--listen", "127.0.0.1:0", "--profile", "tiny"], "sim")
+    url = wait_for_log(sim, "listening on").split("listening on ")[1].strip()
+    out = os.path.join(TMP, "out")
+    rate, seconds = 20, 5
+    coord = start([SURGE, "coordinator", "--target", url, "--model", "surge-sim-tiny",
+                   "--bind", "tcp://127.0.0.1:*", "--workers", "3", "--heartbeat", "200ms",
+                   "--rate", str(rate), "--duration", "%ds" % seconds, "--arrival", "constant",
+                   "--max-tokens", "4", "--out", out, "--progress", "plain", "--drain", "5s",
+                   "--ready-timeout", "40s"], "coordinator")
+    endpoint = re.search(r"coordinator on (tcp://[0-9.]+:\d+)",
+                         wait_for_log(coord, "coordinator on ")).group(1)
+    fake = start([PEER, "worker", endpoint], "fake-worker")
+    wait_for_log(fake, "fake joined", 30)
+    for wid in ("w1", "w2"):
+        start([SURGE, "worker", "--connect", endpoint, "--threads", "1", "--id", wid,
+               "--reconnect-timeout", "20s"], "worker-" + wid)
+    if wait_exit(fake, 60) != 0:
+        fail("the fake worker failed:\n" + log_of(fake)[-3000:])
+    rc = wait_exit(coord, 60)
+    if rc != 0:
+        fail("coordinator exit %d (it must survive and complete):\n%s" % (rc, log_of(coord)[-4000:]))
+    flog = log_of(fake)
+    legit_ok = int(re.search(r"legit ok (\d+)", flog).group(1))
+    replays = int(re.search(r"replays (\d+)", flog).group(1))
+    expected = {m.group(1): int(m.group(2)) for m in re.finditer(r"expect (\w+) (\d+)", flog)}
+    with open(os.path.join(out, "results.json")) as f:
+        res = json.load(f)
+    by = res.get("rejected_by", {})
+    for cls, n in expected.items():
+        if by.get(cls, 0) < n:
+            fail("rejected_by[%s] = %d, the fake sent %d such messages: %s"
+                 % (cls, by.get(cls, 0), n, by))
+    if res["rejected_messages"] != sum(by.values()):
+        fail("rejected_messages %d is not the sum of rejected_by %s" % (res["rejected_messages"], by))
+
+    s = res["summary"]["requests"]
+    served = sim_served(url)
+    planned = rate * seconds
+    # The real workers alone: every planned arrival sent once, every one served.
+    if s["errors"] != 0:
+        fail("errors in the run: %s" % res["summary"]["errors_by_class"])
+    if s["sent"] != planned + legit_ok or s["scheduled"] != planned + legit_ok:
+        fail("merged sent %d / scheduled %d: want the plan's %d plus the genuine snapshot's %d"
+             % (s["sent"], s["scheduled"], planned, legit_ok))
+    if s["ok"] != served + legit_ok:
+        fail("merged ok %d: want the sim's %d served plus the genuine snapshot's %d (a replay "
+             "or a forgery was merged)" % (s["ok"], served, legit_ok))
+    workers = {w["id"]: w for w in res["workers"]}
+    fw = workers.get("fake-0")
+    if not fw or fw["duplicate_snapshots"] < replays:
+        fail("fake-0's replays are not counted as duplicates: %s" % fw)
+    for wid in ("w1", "w2"):
+        if workers[wid]["requests"] == 0:
+            fail("real worker %s did no work: %s" % (wid, workers[wid]))
+    clog = log_of(coord)
+    for needle in ("names worker 'w1', not the sender", "never said hello", "a count above",
+                   "message refused"):
+        if needle not in clog:
+            fail("the coordinator did not log '%s'" % needle)
+    print("ok: %d served + %d genuine = %d merged; %d refusals %s; %d replays ignored"
+          % (served, legit_ok, s["ok"], res["rejected_messages"], json.dumps(by, sort_keys=True),
+             fw["duplicate_snapshots"]), flush=True)
+
+
+def count_server(name):
+    p = start([sys.executable, os.path.join(HERE, "..", "fleet", "count_server.py")], name)
+    return wait_for_log(p, "listening on").split("listening on ")[1].strip()
+
+
+def count(url):
+    with urllib.request.urlopen(url + "/counts", timeout=5) as r:
+        return json.load(r)["total"]
+
+
+def fake_coordinator():
+    allowed, forbidden = count_server("allowed"), count_server("forbidden")
+    port = allowed.rsplit(":", 1)[1]
+    fc = start([PEER, "coordinator"], "fake-coordinator",
+               {"ALLOWED_URL": allowed, "FORBIDDEN_URL": forbidden})
+    endpoint = wait_for_log(fc, "coordinator on ").split("coordinator on ")[1].strip()
+    w = start([SURGE, "worker", "--connect", endpoint, "--threads", "1", "--id", "victim",
+               "--allow-target", "127.0.0.1:" + port, "--reconnect-timeout", "10s"], "worker")
+    wait_for_log(fc, "valid phase sent", 30)
+    # Nothing the absurd phases said may have reached a target.
+    if count(allowed) != 0 or count(forbidden) != 0:
+        fail("traffic before the valid phase: allowed %d, forbidden %d"
+             % (count(allowed), count(forbidden)))
+    wait_for_log(fc, "silent", 30)
+    wait_for_log(w, "silent for 3 heartbeats", 10)
+    time.sleep(0.3)  # requests on the wire at the fence have landed
+    at_fence = count(allowed)
+    time.sleep(2.0)
+    after = count(allowed)
+    if at_fence == 0:
+        fail("the valid phase sent nothing: the test proves nothing")
+    if after != at_fence:
+        fail("the target got %d requests after the worker fenced" % (after - at_fence))
+    if at_fence > 20 * 3:
+        fail("%d requests in ~2 s of a 20/s phase: beyond the phase's bounds" % at_fence)
+    rc = wait_exit(w, 30)
+    if rc != 3:
+        fail("worker exit %s after the forbidden plan, expected 3:\n%s" % (rc, log_of(w)[-3000:]))
+    wlog = log_of(w)
+    if "not in this worker's --allow-target list" not in wlog:
+        fail("the worker did not say why it refused the plan:\n" + wlog[-3000:])
+    if count(forbidden) != 0:
+        fail("the forbidden target got %d requests" % count(forbidden))
+    if "bye: plan refused" not in log_of(fc):
+        fail("the fake coordinator got no bye naming the refusal:\n" + log_of(fc)[-2000:])
+    refusals = wlog.count("coordinator message refused")
+    # junk (garbage, truncated welcome, wrong types, unknown type), 4 plans, 14 phases
+    if refusals < 20:
+        fail("only %d refusals logged by the worker:\n%s" % (refusals, wlog[-3000:]))
+    for needle in ("message of 2 frames", "unexpected hello", "rate0", "from", "api"):
+        if needle not in wlog:
+            fail("the worker did not log '%s':\n%s" % (needle, wlog[-3000:]))
+
+    # Another protocol version in the welcome: the worker names both and exits 3.
+    v = start([SURGE, "worker", "--connect", endpoint, "--threads", "1", "--id", "version-1",
+               "--allow-target", "127.0.0.1:" + port, "--reconnect-timeout", "10s"], "worker-version")
+    rc = wait_exit(v, 30)
+    if rc != 3 or "speaks protocol version 2, this worker 1" not in log_of(v):
+        fail("version mismatch: exit %s:\n%s" % (rc, log_of(v)[-2000:]))
+    wait_exit(fc, 30)
+    print("ok: %d refusals logged, %d requests before the fence, none after, none to the "
+          "forbidden target" % (refusals, at_fence), flush=True)
+
+
+SCENARIOS = {f.__name__: f for f in (fake_worker, fake_coordinator)}
+
+if __name__ == "__main__":
+    if not SURGE or not PEER or len(sys.argv) != 2 or sys.argv[1] not in SCENARIOS:
+        print("usage: SURGE_BIN=... HOSTILE_PEER=... hostile_test.py " + "|".join(SCENARIOS))
+        sys.exit(2)
+    try:
+        SCENARIOS[sys.argv[1]]()
+    finally:
+        cleanup()
+    print("PASS", flush=True)
