@@ -129,13 +129,14 @@ static void zap_answer(zap_state_t *st, zsock_t *handler)
         status = "200";
         text = "OK";
     }
+    /* zauth's words ("allowed (CURVE)", "ipaddress="), so logs read as they always did. */
     if (strcmp(status, "200") == 0)
-        log_info("CURVE: allowed %s (%s door) client_key=%s", address ? address : "?", door,
-                 key_txt);
+        log_info("CURVE: allowed (CURVE) ipaddress=%s door=%s client_key=%s",
+                 address ? address : "?", door, key_txt);
     else
-        log_warn("CURVE: denied %s (%s door) client_key=%s: %s", address ? address : "?", door,
-                 key_txt,
-                 !store ? "no operator keys are admitted (--ctl-allowed-keys)"
+        log_warn("CURVE: denied (CURVE) ipaddress=%s door=%s client_key=%s: %s",
+                 address ? address : "?", door, key_txt,
+                 !store ? "no operator keys are admitted here (--ctl-allowed-keys)"
                         : "key not in the allowed directory");
     zmsg_t *reply = zmsg_new();
     zmsg_addstr(reply, version ? version : "1.0");
