@@ -1637,13 +1637,11 @@ static int read_chaos(ctx_t *c, yaml_node_t *node)
 /* ---- The document ------------------------------------------------------------------------- */
 
 static const char *const top_keys[] = {
-    "server_metrics",
-    "name",        "description",  "targets",    "model",        "api",
-    "stream",      "max_tokens",   "ignore_eos", "timeout",      "headers",
-    "api_key_env", "api_key_file", "extra_body", "max_inflight", "balance",
-    "seed",        "interval",     "simulator",  "workload",     "slo",
-    "phases",      "sla",          "cost",       "users",        "outputs",
-    "chaos",       NULL};
+    "name",       "description",  "targets",        "model",   "api",         "stream",
+    "max_tokens", "ignore_eos",   "timeout",        "headers", "api_key_env", "api_key_file",
+    "extra_body", "max_inflight", "balance",        "seed",    "interval",    "simulator",
+    "workload",   "slo",          "phases",         "sla",     "cost",        "users",
+    "outputs",    "chaos",        "server_metrics", NULL};
 
 static int read_top(ctx_t *c, yaml_node_t *root)
 {

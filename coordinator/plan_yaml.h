@@ -89,7 +89,8 @@ typedef struct plan_extra {
     int header_count;
     char *api_key_file; /* owned, or NULL; never logged */
     char *balance;      /* round_robin (default), random, least_inflight; owned */
-    char *server_metrics_path; /* the targets' Prometheus page; NULL = /metrics, "" = off */
+    /* server_metrics: the targets' Prometheus page; NULL = /metrics, "" = off (scrape.h) */
+    char *server_metrics_path;
 
     /* Workload: the spec and the request pool built from it (prompts, per-item max_tokens
        and class); plan->prompts holds the same prompts. NULL: the default prompts. */
