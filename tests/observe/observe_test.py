@@ -14,6 +14,12 @@ is bounded in time (docs/metrics.md, docs/report.md). Scenarios:
                 next to a healthy sim: every scrape of it is counted as an error with a
                 reason, it never appears in an interval, the sim still does, and the run
                 ends on time with every request ok
+  engines       fake targets with SGLang's names (two tp ranks, counters that restart
+                mid-run) and TGI's, their page at the plan's `server_metrics` path: running
+                and waiting add up over ranks, KV usage is their mean, queue time is the
+                histogram's mean, token rates are the counters' increase per second, and
+                the restart gives one small rate, never a negative one; a bad
+                `server_metrics` value is refused by `surge validate` with its line
   live          `surge run --metrics-listen` is scraped during the run and after it (the
                 linger), every page parsed by Debian's prometheus_client; the final page
                 agrees with results.json (requests by outcome, errors by class, tokens,
@@ -137,7 +143,7 @@ def two_sims():
 
 def broken():
     sim = start_sim("sim")
-    bp = start([sys.executable, os.path.join(HERE, "broken_metrics_server.py")], "broken")
+    bp = start([sys.executable, os.path.join(HERE, "fake_target.py")], "broken")
     bad = url_in(wait_for_log(bp, "listening on"))
     t0 = time.monotonic()
     p, out = run([write_plan([sim, bad], rate=10, duration_s=6, max_tokens=16)])
@@ -177,6 +183,66 @@ def broken():
         fail("scrape failures logged %d times (want 1..3, then only counted)" % logged)
     print("ok: %d/%d scrapes of the broken target counted (last: %s); run took %.1f s"
           % (s["scrape_errors"], s["scrapes"], s["last_error"], took))
+
+
+def engines():
+    targets = {}
+    for flavor in ("sglang", "tgi"):
+        fp = start([sys.executable, os.path.join(HERE, "fake_target.py"), "--flavor", flavor,
+                    "--path", "/custom/metrics"], flavor)
+        targets[flavor] = url_in(wait_for_log(fp, "listening on"))
+    plan = write_plan([targets["sglang"], targets["tgi"]], rate=8, duration_s=6, max_tokens=8,
+                      extra="server_metrics: /custom/metrics\n")
+    p, out = run([plan])
+    rc = wait_exit(p, 90)
+    if rc != 0:
+        fail("surge run exited %d:\n%s" % (rc, log_of(p)[-3000:]))
+    results, intervals = load(out)
+    sg, tg = targets["sglang"], targets["tgi"]
+    rates = []
+    for iv in intervals:
+        server = iv.get("server") or {}
+        for url, fig in server.items():
+            check_figures(fig, "interval %d %s" % (iv["interval"], url))
+        if sg in server:
+            f = server[sg]
+            want = {"running": 8, "waiting": 3, "kv_cache_usage": 0.6, "queue_time_ms": 25}
+            for key, value in want.items():
+                if abs(f.get(key, -1) - value) > 1e-6 * max(1, value):
+                    fail("interval %d sglang %s = %r, want %r" % (iv["interval"], key,
+                                                                  f.get(key), value))
+            rates.append(f["generation_tokens_per_s"])
+        if tg in server:
+            f = server[tg]
+            if (f.get("running"), f.get("waiting")) != (4, 2) or "kv_cache_usage" in f:
+                fail("interval %d tgi figures %r" % (iv["interval"], f))
+            if abs(f.get("queue_time_ms", 0) - 50) > 1e-6 or not 25 < f.get(
+                    "generation_tokens_per_s", 0) < 36:
+                fail("interval %d tgi queue time or token rate %r" % (iv["interval"], f))
+    if len(rates) < 6:
+        fail("only %d intervals with SGLang figures" % len(rates))
+    # 100 tokens per scrape about a second apart; 20 at the restart (its new values).
+    normal = [r for r in rates if 85 < r < 118]
+    restart = [r for r in rates if 15 < r < 25]
+    if len(restart) != 1 or len(normal) != len(rates) - 1:
+        fail("SGLang generation rates %r: want one restart (~20/s), the rest ~100/s" % rates)
+    s = results["server"][sg]
+    if s["scrape_errors"] != 0 or s["max_running"] != 8:
+        fail("results.json server for sglang: %r" % s)
+    # The plan key: a path must start with / (or be off).
+    bad = os.path.join(TMP, "bad.yaml")
+    with open(plan) as f, open(bad, "w") as g:
+        g.write(f.read().replace("server_metrics: /custom/metrics", "server_metrics: metrics"))
+    import subprocess
+    r = subprocess.run([SURGE, "validate", bad], capture_output=True, text=True, timeout=30)
+    if r.returncode != 2 or not re.search(r"bad\.yaml:\d+:\d+: 'server_metrics'", r.stderr):
+        fail("surge validate of server_metrics: metrics: exit %d, %r" % (r.returncode, r.stderr))
+    with open(bad, "w") as g, open(plan) as f:
+        g.write(f.read().replace("server_metrics: /custom/metrics", "server_metrics: off"))
+    r = subprocess.run([SURGE, "validate", bad], capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        fail("server_metrics: off refused: %r" % r.stderr)
+    print("ok: SGLang and TGI names mapped over %d intervals; rates %r" % (len(rates), rates))
 
 
 def live():
@@ -284,7 +350,7 @@ def live():
           % (ok + err, len(used)))
 
 
-SCENARIOS = {"two_sims": two_sims, "broken": broken, "live": live}
+SCENARIOS = {"two_sims": two_sims, "broken": broken, "engines": engines, "live": live}
 
 if __name__ == "__main__":
     if not SURGE or len(sys.argv) != 2 or sys.argv[1] not in SCENARIOS:
