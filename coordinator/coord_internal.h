@@ -245,6 +245,9 @@ int observe_open(coordinator_t *self, char *err, size_t err_size);
 void observe_close(coordinator_t *self);
 void observe_run_started(coordinator_t *self);
 void observe_run_finished(coordinator_t *self);
+/* results.json: "server" (the scraper's summary) and "prometheus" (range queries over the
+   run's window, when a Prometheus URL was given; blocks up to 10 s per query). */
+void observe_write_results(coordinator_t *self, jsonw_t *w);
 
 /* progress.c */
 void progress_update(coordinator_t *self, int64_t now_ns, bool force);

@@ -81,6 +81,8 @@ static void usage(FILE *out, launch_mode_t mode)
             "  --metrics-listen H:P  serve live Prometheus metrics on http://H:P/metrics\n"
             "                        (docs/metrics.md)\n"
             "  --metrics-linger D    keep serving them this long after the run (default 0s)\n"
+            "  --prometheus URL      at the end, range queries to this Prometheus over the\n"
+            "                        run's window (the plan's prometheus.queries, else DCGM)\n"
             "  --heartbeat D         heartbeat interval (default 500ms; dead after 3 missed)\n"
             "  --drain D             wait for in-flight requests after the plan (default 15s)\n"
             "  --ctl-bind ENDPOINT   the operator's ctl socket for `surge ctl` (%s)\n",
@@ -161,7 +163,8 @@ enum {
     OPT_API,
     OPT_SEED,
     OPT_METRICS_LISTEN,
-    OPT_METRICS_LINGER
+    OPT_METRICS_LINGER,
+    OPT_PROMETHEUS
 };
 
 static int parse_int(const char *flag, const char *text, int min, int *out)
@@ -223,6 +226,7 @@ static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv
         {"seed", required_argument, 0, OPT_SEED},
         {"metrics-listen", required_argument, 0, OPT_METRICS_LISTEN},
         {"metrics-linger", required_argument, 0, OPT_METRICS_LINGER},
+        {"prometheus", required_argument, 0, OPT_PROMETHEUS},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -355,6 +359,9 @@ static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv
             break;
         case OPT_METRICS_LINGER:
             rc = parse_duration("--metrics-linger", optarg, &o->coord.metrics_linger_ms);
+            break;
+        case OPT_PROMETHEUS:
+            o->coord.prometheus_url = optarg;
             break;
         case OPT_SEED:
             rc = parse_int("--seed", optarg, 0, &n);

@@ -29,6 +29,7 @@
 #include "common/log.h"
 #include "coordinator/coord_internal.h"
 #include "coordinator/plan_yaml.h"
+#include "coordinator/prom_query.h"
 #include "coordinator/scrape.h"
 
 #define LIVE_MAX_CLIENTS       16
@@ -638,4 +639,30 @@ void observe_run_finished(coordinator_t *self)
     while (clock_now_ns() < until && !self->stop_requested)
         clock_sleep_until_ns(
             clock_now_ns() + 50 * NS_PER_MS < until ? clock_now_ns() + 50 * NS_PER_MS : until);
+}
+
+void observe_write_results(coordinator_t *self, jsonw_t *w)
+{
+    if (self->scrape) /* the targets' own figures over the run, scrape errors included */
+        scrape_write_summary(self->scrape, w);
+    const plan_extra_t *x = self->plan->extra;
+    const char *url = self->cfg.prometheus_url ? self->cfg.prometheus_url
+                      : x                      ? x->prometheus_url
+                                               : NULL;
+    if (!url || !self->start_wall_ns)
+        return; /* no server, or the run never started */
+    bool planned = x && x->prometheus_query_count > 0;
+    prom_query_config_t q = {
+        .url = url,
+        .names = planned ? (const char *const *)x->prometheus_names : prom_query_default_names,
+        .exprs = planned ? (const char *const *)x->prometheus_exprs : prom_query_default_exprs,
+        .count = planned ? x->prometheus_query_count : prom_query_default_count,
+        .start_wall_ns = self->start_wall_ns,
+        .end_wall_ns = self->start_wall_ns + self->next_close * self->interval_ns,
+        .run_t0_wall_ns = self->start_wall_ns,
+        .step_ms =
+            x && x->prometheus_step_ms > 0 ? x->prometheus_step_ms : self->interval_ns / NS_PER_MS,
+    };
+    log_info("prometheus: %d range queries to %s", q.count, url);
+    prom_query_write(&q, w);
 }

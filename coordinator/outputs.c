@@ -381,8 +381,7 @@ static void write_document(coordinator_t *self, jsonw_t *w)
     if (!sequence_write_verdicts(self, w, overall, NULL))
         self->verdict_failed = true;
     json_decref(overall);
-    if (self->scrape) /* the targets' own figures over the run, scrape errors included */
-        scrape_write_summary(self->scrape, w);
+    observe_write_results(self, w); /* server (scrape summary), prometheus (range queries) */
     if (self->chaos)
         chaos_write_results(self->chaos, w,
                             (double)(self->next_close * self->interval_ns) / 1e9);

@@ -533,6 +533,48 @@ static int read_headers(ctx_t *c, yaml_node_t *node)
 }
 
 static const char *const simulator_keys[] = {"replicas", NULL};
+static const char *const prometheus_keys[] = {"url", "step", "queries", NULL};
+
+/* `prometheus:` {url, step, queries: {NAME: PROMQL}} (coordinator/prom_query.h). */
+static int read_prometheus(ctx_t *c, yaml_node_t *node)
+{
+    fields_t f;
+    if (read_fields(c, node, "prometheus", prometheus_keys, &f) != 0)
+        return -1;
+    plan_extra_t *x = c->extra;
+    yaml_node_t *v;
+    const char *text;
+    if ((v = field(&f, "url"))) {
+        if (get_string(c, v, "url", &text) != 0)
+            return -1;
+        if (strncmp(text, "http://", 7) != 0 && strncmp(text, "https://", 8) != 0)
+            return fail(c, v, "'prometheus.url': expected an http:// or https:// URL");
+        x->prometheus_url = xstrdup(text);
+    }
+    if ((v = field(&f, "step")) &&
+        get_duration(c, v, "prometheus.step", false, &x->prometheus_step_ms) != 0)
+        return -1;
+    if (!(v = field(&f, "queries")))
+        return 0;
+    if (v->type != YAML_MAPPING_NODE)
+        return fail(c, v, "'prometheus.queries': expected a mapping of names to PromQL");
+    for (yaml_node_pair_t *pair = v->data.mapping.pairs.start; pair < v->data.mapping.pairs.top;
+         pair++) {
+        yaml_node_t *key = node_at(c, pair->key), *value = node_at(c, pair->value);
+        const char *name, *expr;
+        if (!key || !value || get_string(c, key, "prometheus.queries", &name) != 0 ||
+            get_string(c, value, name, &expr) != 0)
+            return -1;
+        if (x->prometheus_query_count >= 32)
+            return fail(c, key, "'prometheus.queries': at most 32");
+        int n = x->prometheus_query_count++;
+        x->prometheus_names = xrealloc(x->prometheus_names, (size_t)(n + 1) * sizeof(char *));
+        x->prometheus_exprs = xrealloc(x->prometheus_exprs, (size_t)(n + 1) * sizeof(char *));
+        x->prometheus_names[n] = xstrdup(name);
+        x->prometheus_exprs[n] = xstrdup(expr);
+    }
+    return 0;
+}
 static const char *const slo_keys[] = {"ttft_ms", "tpot_ms", "e2e_ms", NULL};
 static const char *const cost_keys[] = {"gpu_count", "price_per_gpu_hour", "currency",
                                         "utilisation", NULL};
@@ -1637,11 +1679,11 @@ static int read_chaos(ctx_t *c, yaml_node_t *node)
 /* ---- The document ------------------------------------------------------------------------- */
 
 static const char *const top_keys[] = {
-    "name",       "description",  "targets",        "model",   "api",         "stream",
-    "max_tokens", "ignore_eos",   "timeout",        "headers", "api_key_env", "api_key_file",
-    "extra_body", "max_inflight", "balance",        "seed",    "interval",    "simulator",
-    "workload",   "slo",          "phases",         "sla",     "cost",        "users",
-    "outputs",    "chaos",        "server_metrics", NULL};
+    "name",       "description",  "targets",        "model",      "api",         "stream",
+    "max_tokens", "ignore_eos",   "timeout",        "headers",    "api_key_env", "api_key_file",
+    "extra_body", "max_inflight", "balance",        "seed",       "interval",    "simulator",
+    "workload",   "slo",          "phases",         "sla",        "cost",        "users",
+    "outputs",    "chaos",        "server_metrics", "prometheus", NULL};
 
 static int read_top(ctx_t *c, yaml_node_t *root)
 {
@@ -1738,6 +1780,8 @@ static int read_top(ctx_t *c, yaml_node_t *root)
             return -1;
         plan->seed = (uint64_t)seed;
     }
+    if ((v = field(&f, "prometheus")) && read_prometheus(c, v) != 0)
+        return -1;
     if ((v = field(&f, "server_metrics"))) {
         if (get_string(c, v, "server_metrics", &text) != 0)
             return -1;
@@ -1980,6 +2024,13 @@ void plan_extra_destroy(plan_extra_t **self_p)
     free(x->api_key_file);
     free(x->balance);
     free(x->server_metrics_path);
+    free(x->prometheus_url);
+    for (int i = 0; i < x->prometheus_query_count; i++) {
+        free(x->prometheus_names[i]);
+        free(x->prometheus_exprs[i]);
+    }
+    free(x->prometheus_names);
+    free(x->prometheus_exprs);
     workload_spec_destroy(&x->workload_spec);
     workload_destroy(&x->workload);
     free(x->sla_checks);

@@ -91,6 +91,12 @@ typedef struct plan_extra {
     char *balance;      /* round_robin (default), random, least_inflight; owned */
     /* server_metrics: the targets' Prometheus page; NULL = /metrics, "" = off (scrape.h) */
     char *server_metrics_path;
+    /* prometheus: range queries over the run's window (prom_query.h); url NULL = none */
+    char *prometheus_url;
+    int64_t prometheus_step_ms; /* 0 = the run's interval */
+    /* owned; prometheus_query_count each */
+    char **prometheus_names, **prometheus_exprs;
+    int prometheus_query_count;
 
     /* Workload: the spec and the request pool built from it (prompts, per-item max_tokens
        and class); plan->prompts holds the same prompts. NULL: the default prompts. */

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "coordinator/coord_internal.h"
+#include "coordinator/prom_query.h"
 #include "coordinator/report.h"
 #include "coordinator/report_internal.h"
 #include "coordinator/verdict.h"
@@ -558,8 +559,14 @@ static void section_chaos(buf_t *o, const json_t *chaos)
         td_text(o, report_text(f, "name"));
         td_num(o, "%.1f", report_number(f, "start_s"));
         td_num(o, "%.1f", report_number(f, "end_s"));
-        td_num(o, "%.1f", report_number(f, "detection_s"));
-        td_num(o, "%.1f", report_number(f, "recovery_s"));
+        if (json_is_null(json_object_get(f, "detection_s")))
+            td_text(o, "not detected");
+        else
+            td_num(o, "%.1f", report_number(f, "detection_s"));
+        if (json_is_null(json_object_get(f, "recovery_s")))
+            td_text(o, "not recovered");
+        else
+            td_num(o, "%.1f", report_number(f, "recovery_s"));
         td_num(o, "%.2f%%", 100 * report_number(f, "error_rate"));
         td_num(o, "%+.1f%%", report_number(f, "throughput_change_pct"));
         td_num(o, "%+.1f%%", report_number(f, "ttft_change_pct"));
@@ -1301,6 +1308,15 @@ static void html_render(buf_t *o, const report_run_t *run)
     section_breakdown(o, run);
     section_client(o, run, &ov);
     section_server(o, run, &ov);
+    prom_query_report(o, run->results,
+                      &(report_chart_t){.x_label = "seconds from the run's start",
+                                        .marks = ov.marks,
+                                        .mark_count = ov.mark_count,
+                                        .bands = ov.bands,
+                                        .band_count = ov.band_count,
+                                        .x_fixed = true,
+                                        .x_min = ov.t_min,
+                                        .x_max = ov.t_max});
     overlay_free(&ov);
     buf_printf(o,
                "<footer>surge %s &middot; rendered from results.json and intervals.jsonl; "

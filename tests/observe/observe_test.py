@@ -20,6 +20,12 @@ is bounded in time (docs/metrics.md, docs/report.md). Scenarios:
                 histogram's mean, token rates are the counters' increase per second, and
                 the restart gives one small rate, never a negative one; a bad
                 `server_metrics` value is refused by `surge validate` with its line
+  prometheus    a plan's `prometheus:` queries sent to a fake Prometheus that --prometheus
+                names (the flag overrides the plan's dead URL): each query asks for the
+                run's window at the plan's step, the matrix lands in results.json on the
+                run's clock (NaN as null), a PromQL error is stored with its reason, and
+                report.html draws the series and names the failed query; a non-HTTP
+                prometheus.url is refused by `surge validate`
   live          `surge run --metrics-listen` is scraped during the run and after it (the
                 linger), every page parsed by Debian's prometheus_client; the final page
                 agrees with results.json (requests by outcome, errors by class, tokens,
@@ -245,6 +251,63 @@ def engines():
     print("ok: SGLang and TGI names mapped over %d intervals; rates %r" % (len(rates), rates))
 
 
+def prometheus():
+    import calendar
+    import subprocess
+    fp = start([sys.executable, os.path.join(HERE, "fake_prometheus.py")], "prometheus")
+    prom = url_in(wait_for_log(fp, "listening on"))
+    plan = os.path.join(TMP, "prom.yaml")
+    with open(plan, "w") as f:
+        f.write("name: prom\ntargets: [sim://tiny]\nmodel: surge-sim-tiny\nmax_tokens: 8\n"
+                "prometheus:\n  url: http://127.0.0.1:1\n  step: 2s\n  queries:\n"
+                "    gpu_util: avg(DCGM_FI_DEV_GPU_UTIL)\n    broken: up_bad(\n"
+                "phases:\n  - name: load\n    kind: constant\n    rate: 5\n    duration: 4s\n")
+    p, out = run([plan, "--prometheus", prom])
+    rc = wait_exit(p, 90)
+    if rc != 0:
+        fail("surge run exited %d:\n%s" % (rc, log_of(p)[-3000:]))
+    results, intervals = load(out)
+    pr = results.get("prometheus") or fail("results.json has no prometheus")
+    if pr["url"] != prom or pr["step_s"] != 2:
+        fail("prometheus url/step %r %r (the flag must override the plan's url)"
+             % (pr["url"], pr["step_s"]))
+    with urllib.request.urlopen(prom + "/requests", timeout=5) as r:
+        seen = json.load(r)
+    if sorted(q["query"] for q in seen) != ["avg(DCGM_FI_DEV_GPU_UTIL)", "up_bad("]:
+        fail("queries received: %r" % seen)
+    t0 = calendar.timegm(time.strptime(results["started_at"][:19], "%Y-%m-%dT%H:%M:%S"))
+    span = results["intervals"] * results["plan"]["interval_ms"] / 1000.0
+    for q in seen:
+        if abs(q["start"] - t0) > 1.5 or abs(q["end"] - q["start"] - span) > 1.5 or q["step"] != 2:
+            fail("query window %r, want start %.0f, length %.1f s, step 2" % (q, t0, span))
+    by_name = {q["name"]: q for q in pr["queries"]}
+    good, bad = by_name.get("gpu_util"), by_name.get("broken")
+    if not good or good["error"] is not None or len(good.get("series", [])) != 2:
+        fail("gpu_util: %r" % good)
+    for series in good["series"]:
+        points = series["points"]
+        if not points or any(not -2.5 < t <= span + 2.5 for t, _ in points):
+            fail("points not on the run's clock (0..%.1f s): %r" % (span, points))
+        if points[1][1] is not None or points[0][1] not in (50, 60):
+            fail("NaN must be null and values kept: %r" % points[:3])
+    if not bad or "bad_data" not in (bad.get("error") or "") or "series" in bad:
+        fail("the failed query is not stored with its reason: %r" % bad)
+    with open(os.path.join(out, "report.html")) as f:
+        html = f.read()
+    section = html[html.find('id="prometheus"'):]
+    if 'id="prometheus"' not in html or "gpu_util: avg(DCGM_FI_DEV_GPU_UTIL)" not in section \
+            or "gpu=&quot;1&quot;" not in section or "bad_data" not in section:
+        fail("report.html does not draw the Prometheus queries")
+    with open(os.path.join(TMP, "bad-prom.yaml"), "w") as f:
+        f.write(open(plan).read().replace("url: http://127.0.0.1:1", "url: ftp://x"))
+    r = subprocess.run([SURGE, "validate", os.path.join(TMP, "bad-prom.yaml")],
+                       capture_output=True, text=True, timeout=30)
+    if r.returncode != 2 or "prometheus.url" not in r.stderr:
+        fail("a non-HTTP prometheus.url: exit %d, %r" % (r.returncode, r.stderr))
+    print("ok: %d queries over %.1f s at a 2 s step; the PromQL error kept: %s"
+          % (len(seen), span, bad["error"]))
+
+
 def live():
     try:
         from prometheus_client.parser import text_string_to_metric_families
@@ -350,7 +413,8 @@ def live():
           % (ok + err, len(used)))
 
 
-SCENARIOS = {"two_sims": two_sims, "broken": broken, "engines": engines, "live": live}
+SCENARIOS = {"two_sims": two_sims, "broken": broken, "engines": engines,
+             "prometheus": prometheus, "live": live}
 
 if __name__ == "__main__":
     if not SURGE or len(sys.argv) != 2 or sys.argv[1] not in SCENARIOS:

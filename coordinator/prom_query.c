@@ -1,0 +1,302 @@
+/*  prom_query.c: Prometheus range queries over the run's window (see prom_query.h).
+
+    Runs once, at the end of the run, after the fleet has stopped: the coordinator's loop
+    is over, so waiting here for the server delays only the writing of results.json.
+*/
+#include "coordinator/prom_query.h"
+
+#include <curl/curl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+
+#define PROM_QUERY_TIMEOUT_MS   10000
+#define PROM_QUERY_MAX_BYTES    (16 << 20)
+#define PROM_QUERY_MAX_SERIES   64
+#define PROM_QUERY_MAX_POINTS   10000
+#define PROM_QUERY_CHART_SERIES 8
+
+const char *const prom_query_default_names[] = {"gpu_utilization_pct", "gpu_memory_used_mib",
+                                                "gpu_power_w"};
+const char *const prom_query_default_exprs[] = {
+    "avg(DCGM_FI_DEV_GPU_UTIL)", "sum(DCGM_FI_DEV_FB_USED)", "sum(DCGM_FI_DEV_POWER_USAGE)"};
+const int prom_query_default_count = 3;
+
+/* Colours of the renderer (report.c uses the same), never from the results. */
+static const char *const PALETTE[] = {"#2563eb", "#dc2626", "#16a34a", "#9333ea",
+                                      "#ea580c", "#0891b2", "#ca8a04", "#db2777"};
+
+/* ---- querying --------------------------------------------------------------------- */
+
+typedef struct {
+    buf_t body;
+    bool too_big;
+} answer_t;
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+    answer_t *a = arg;
+    size_t n = size * nmemb;
+    if (a->body.len + n > PROM_QUERY_MAX_BYTES) {
+        a->too_big = true;
+        return 0;
+    }
+    buf_append(&a->body, data, n);
+    return n;
+}
+
+/* GETs the query's answer into a; NULL on success, else why (static or in why). */
+static const char *fetch(CURL *curl, const prom_query_config_t *cfg, const char *expr, answer_t *a,
+                         char *why, size_t why_size)
+{
+    char *q = curl_easy_escape(curl, expr, 0);
+    if (!q)
+        return "out of memory";
+    size_t len = strlen(cfg->url);
+    while (len > 0 && cfg->url[len - 1] == '/')
+        len--;
+    buf_t url;
+    buf_init(&url);
+    buf_printf(&url, "%.*s/api/v1/query_range?query=%s&start=%.3f&end=%.3f&step=%.3f", (int)len,
+               cfg->url, q, (double)cfg->start_wall_ns / 1e9, (double)cfg->end_wall_ns / 1e9,
+               (double)cfg->step_ms / 1e3);
+    curl_free(q);
+    char curl_error[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(curl, CURLOPT_URL, url.data);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)PROM_QUERY_TIMEOUT_MS);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, a);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "surge/" SURGE_VERSION " (prometheus)");
+    curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
+    CURLcode rc = curl_easy_perform(curl);
+    buf_free(&url);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    if (a->too_big)
+        snprintf(why, why_size, "the answer is larger than %d bytes", PROM_QUERY_MAX_BYTES);
+    else if (rc != CURLE_OK)
+        snprintf(why, why_size, "%s", curl_error[0] ? curl_error : curl_easy_strerror(rc));
+    else if (status != 200 && status != 400 && status != 422)
+        snprintf(why, why_size, "HTTP %ld", status); /* 400/422 carry Prometheus's error */
+    else
+        return NULL;
+    return why;
+}
+
+/* The label set as {a="b", ...} text: the series' name in the report. */
+static void labels_text(const json_t *metric, buf_t *out)
+{
+    const char *key;
+    const json_t *value;
+    buf_append_char(out, '{');
+    bool first = true;
+    json_object_foreach((json_t *)metric, key, value)
+    {
+        buf_printf(out, "%s%s=\"%s\"", first ? "" : ", ", key,
+                   json_is_string(value) ? json_string_value(value) : "?");
+        first = false;
+    }
+    buf_append_char(out, '}');
+}
+
+/* Writes the answer's series, or returns why it has none. */
+static const char *write_matrix(const prom_query_config_t *cfg, const json_t *doc, jsonw_t *w,
+                                char *why, size_t why_size)
+{
+    const char *status = json_string_value(json_object_get(doc, "status"));
+    if (!status)
+        return "not a Prometheus API answer";
+    if (strcmp(status, "success") != 0) {
+        snprintf(why, why_size, "%s: %s",
+                 json_string_value(json_object_get(doc, "errorType"))
+                     ? json_string_value(json_object_get(doc, "errorType"))
+                     : "error",
+                 json_string_value(json_object_get(doc, "error"))
+                     ? json_string_value(json_object_get(doc, "error"))
+                     : "no reason given");
+        return why;
+    }
+    const json_t *data = json_object_get(doc, "data");
+    const char *type = json_string_value(json_object_get(data, "resultType"));
+    const json_t *result = json_object_get(data, "result");
+    if (!type || strcmp(type, "matrix") != 0 || !json_is_array(result))
+        return "the answer is not a matrix";
+    jsonw_key(w, "series");
+    jsonw_array_begin(w);
+    size_t i;
+    const json_t *s;
+    json_array_foreach(result, i, s)
+    {
+        if (i >= PROM_QUERY_MAX_SERIES)
+            break;
+        jsonw_object_begin(w);
+        buf_t name;
+        buf_init(&name);
+        labels_text(json_object_get(s, "metric"), &name);
+        jsonw_kv_string(w, "labels", name.data ? name.data : "{}");
+        buf_free(&name);
+        jsonw_key(w, "points");
+        jsonw_array_begin(w);
+        size_t k;
+        const json_t *pt;
+        json_array_foreach(json_object_get(s, "values"), k, pt)
+        {
+            if (k >= PROM_QUERY_MAX_POINTS)
+                break;
+            double ts = json_number_value(json_array_get(pt, 0));
+            const char *text = json_string_value(json_array_get(pt, 1));
+            if (!json_is_number(json_array_get(pt, 0)) || !text)
+                continue;
+            char *end;
+            double v = strtod(text, &end);
+            jsonw_array_begin(w);
+            jsonw_double(w, ts - (double)cfg->run_t0_wall_ns / 1e9);
+            if (end != text && *end == '\0' && isfinite(v))
+                jsonw_double(w, v);
+            else
+                jsonw_null(w); /* NaN, +Inf: a gap */
+            jsonw_array_end(w);
+        }
+        jsonw_array_end(w);
+        jsonw_object_end(w);
+    }
+    jsonw_array_end(w);
+    return NULL;
+}
+
+void prom_query_write(const prom_query_config_t *cfg, jsonw_t *w)
+{
+    char start[40], end[40];
+    clock_format_iso8601(cfg->start_wall_ns, start, sizeof start);
+    clock_format_iso8601(cfg->end_wall_ns, end, sizeof end);
+    jsonw_key(w, "prometheus");
+    jsonw_object_begin(w);
+    jsonw_kv_string(w, "url", cfg->url);
+    jsonw_kv_string(w, "start", start);
+    jsonw_kv_string(w, "end", end);
+    jsonw_kv_double(w, "step_s", (double)cfg->step_ms / 1e3);
+    jsonw_key(w, "queries");
+    jsonw_array_begin(w);
+    CURL *curl = curl_easy_init();
+    for (int i = 0; i < cfg->count; i++) {
+        jsonw_object_begin(w);
+        jsonw_kv_string(w, "name", cfg->names[i]);
+        jsonw_kv_string(w, "expr", cfg->exprs[i]);
+        char why[512] = "";
+        const char *error = curl ? NULL : "out of memory";
+        answer_t a = {.too_big = false};
+        buf_init(&a.body);
+        if (curl) {
+            curl_easy_reset(curl);
+            error = fetch(curl, cfg, cfg->exprs[i], &a, why, sizeof why);
+        }
+        json_t *doc = NULL;
+        if (!error) {
+            json_error_t jerr;
+            doc = json_loadb(a.body.data ? a.body.data : "", a.body.len, 0, &jerr);
+            if (!doc) {
+                snprintf(why, sizeof why, "the answer is not JSON: line %d:%d: %s", jerr.line,
+                         jerr.column, jerr.text);
+                error = why;
+            }
+        }
+        /* write_matrix writes "series" only when it succeeds, before "error". */
+        if (!error)
+            error = write_matrix(cfg, doc, w, why, sizeof why);
+        json_decref(doc);
+        buf_free(&a.body);
+        jsonw_key(w, "error");
+        if (error) {
+            jsonw_string(w, error);
+            log_warn("prometheus query %s: %s", cfg->names[i], error);
+        } else {
+            jsonw_null(w);
+        }
+        jsonw_object_end(w);
+    }
+    if (curl)
+        curl_easy_cleanup(curl);
+    jsonw_array_end(w);
+    jsonw_object_end(w);
+}
+
+/* ---- report.html ------------------------------------------------------------------ */
+
+void prom_query_report(buf_t *o, const json_t *results, const report_chart_t *base)
+{
+    const json_t *prom = json_object_get(results, "prometheus");
+    const json_t *queries = json_object_get(prom, "queries");
+    if (!json_is_array(queries) || json_array_size(queries) == 0)
+        return;
+    buf_append_str(o, "<section id=\"prometheus\"><h2>Cluster metrics (Prometheus)</h2>\n"
+                      "<p class=\"note\">Range queries to ");
+    report_escape(o, report_text(prom, "url"));
+    buf_append_str(o, " over the run's window, on the run's clock.</p>\n");
+    size_t i;
+    const json_t *q;
+    json_array_foreach(queries, i, q)
+    {
+        buf_t title;
+        buf_init(&title);
+        buf_printf(&title, "%s: %s", report_text(q, "name"), report_text(q, "expr"));
+        const char *error = json_string_value(json_object_get(q, "error"));
+        if (error) {
+            buf_append_str(o, "<p class=\"note\"><b>");
+            report_escape(o, title.data);
+            buf_append_str(o, "</b>: the query failed: ");
+            report_escape(o, error);
+            buf_append_str(o, "</p>\n");
+            buf_free(&title);
+            continue;
+        }
+        const json_t *series = json_object_get(q, "series");
+        int n = (int)json_array_size(series);
+        if (n > PROM_QUERY_CHART_SERIES)
+            n = PROM_QUERY_CHART_SERIES;
+        report_series_t lines[PROM_QUERY_CHART_SERIES];
+        double *xy[PROM_QUERY_CHART_SERIES][2] = {{0}};
+        for (int k = 0; k < n; k++) {
+            const json_t *s = json_array_get(series, (size_t)k);
+            const json_t *points = json_object_get(s, "points");
+            size_t count = json_array_size(points);
+            xy[k][0] = calloc(count ? count : 1, sizeof(double));
+            xy[k][1] = calloc(count ? count : 1, sizeof(double));
+            if (!xy[k][0] || !xy[k][1])
+                count = 0;
+            for (size_t j = 0; j < count; j++) {
+                const json_t *pt = json_array_get(points, j);
+                xy[k][0][j] = json_number_value(json_array_get(pt, 0));
+                const json_t *v = json_array_get(pt, 1);
+                xy[k][1][j] = json_is_number(v) ? json_number_value(v) : NAN;
+            }
+            lines[k] = (report_series_t){report_text(s, "labels"),
+                                         PALETTE[k % 8],
+                                         xy[k][0],
+                                         xy[k][1],
+                                         (int)count,
+                                         false,
+                                         false};
+        }
+        report_chart_t chart = *base;
+        chart.title = title.data;
+        chart.series = lines;
+        chart.series_count = n;
+        report_chart_svg(o, &chart);
+        if ((int)json_array_size(series) > n)
+            buf_printf(o, "<p class=\"note\">%zu series; the chart draws the first %d.</p>\n",
+                       json_array_size(series), n);
+        for (int k = 0; k < n; k++) {
+            free(xy[k][0]);
+            free(xy[k][1]);
+        }
+        buf_free(&title);
+    }
+    buf_append_str(o, "</section>\n");
+}
