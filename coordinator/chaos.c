@@ -931,3 +931,51 @@ void chaos_write_results(chaos_t *self, jsonw_t *w, double run_end_s)
     jsonw_array_end(w);
     jsonw_object_end(w);
 }
+
+/* ---- the terminal summary -------------------------------------------------------------- */
+
+static void print_seconds(FILE *out, const json_t *f, const char *key, const char *none)
+{
+    const json_t *v = json_object_get(f, key);
+    if (json_is_number(v))
+        fprintf(out, " %13.1f", json_number_value(v));
+    else
+        fprintf(out, " %13s", none);
+}
+
+static void print_pct(FILE *out, const json_t *f, const char *key, double scale)
+{
+    const json_t *v = json_object_get(f, key);
+    if (json_is_number(v))
+        fprintf(out, " %+10.1f%%", scale * json_number_value(v));
+    else
+        fprintf(out, " %11s", "-");
+}
+
+void chaos_print_summary(const json_t *chaos, FILE *out)
+{
+    const json_t *faults = json_object_get(chaos, "faults");
+    if (json_array_size(faults) == 0)
+        return;
+    fprintf(out, "\nchaos impact:\n%-22s %8s %8s %13s %13s %11s %11s %11s\n", "fault", "start s",
+            "end s", "detection s", "recovery s", "errors", "throughput", "TTFT p50");
+    size_t i;
+    const json_t *f;
+    json_array_foreach(faults, i, f)
+    {
+        const char *name = json_string_value(json_object_get(f, "name"));
+        fprintf(out, "%-22.22s %8.1f %8.1f", name ? name : "?",
+                json_number_value(json_object_get(f, "start_s")),
+                json_number_value(json_object_get(f, "end_s")));
+        print_seconds(out, f, "detection_s", "not detected");
+        print_seconds(out, f, "recovery_s", "not recovered");
+        const json_t *e = json_object_get(f, "error_rate");
+        if (json_is_number(e))
+            fprintf(out, " %10.2f%%", 100 * json_number_value(e));
+        else
+            fprintf(out, " %11s", "-");
+        print_pct(out, f, "throughput_change_pct", 1);
+        print_pct(out, f, "ttft_change_pct", 1);
+        fprintf(out, "\n");
+    }
+}

@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
+#include <stdio.h>
 #include <yaml.h>
 
 #include "common/jsonw.h"
@@ -90,6 +92,9 @@ void chaos_write_interval(const chaos_t *self, double start_s, double end_s, jso
 /* On each tick of the control loop: fires due actions, reads their output, reaps them,
    kills those past their timeout. may_fire: the run is on (no new action otherwise). */
 void chaos_tick(chaos_t *self, struct _coordinator_t *coordinator, int64_t now_ns, bool may_fire);
+
+/* The terminal summary's impact table, from results.json `chaos` (nothing without faults). */
+void chaos_print_summary(const json_t *chaos, FILE *out);
 
 /* results.json "chaos" (key and value), when the plan has actions or anything was
    recorded. run_end_s closes fault windows still open. */

@@ -189,6 +189,7 @@ void summary_print(const json_t *results, FILE *out)
                 number(overall, "ttft_ms.p99"), number(overall, "output_tokens_per_s"));
     print_saturation(json_object_get(results, "saturation"), out);
     print_sla(json_object_get(results, "sla"), out);
+    chaos_print_summary(json_object_get(results, "chaos"), out); /* the impact table */
     print_cost_users(results, out);
     print_client_warning(results, out);
     fflush(out);
