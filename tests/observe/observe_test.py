@@ -29,7 +29,7 @@ is bounded in time (docs/metrics.md, docs/report.md). Scenarios:
   live          `surge run --metrics-listen` is scraped during the run and after it (the
                 linger), every page parsed by Debian's prometheus_client; the final page
                 agrees with results.json (requests by outcome, errors by class, tokens,
-                intervals, TTFT count and P99); the Grafana dashboard is valid JSON and
+                intervals, TTFT count and P99); other methods get 405, other paths 404; the Grafana dashboard is valid JSON and
                 every surge_* name its queries use was on a page
                 (needs /usr/bin/python3 with python3-prometheus-client: exit 77 otherwise)
 """
@@ -39,6 +39,7 @@ import os
 import re
 import sys
 import time
+import urllib.error
 import urllib.request
 
 SURGE = os.environ.get("SURGE_BIN")
@@ -339,6 +340,19 @@ def live():
             fail("no %s%r on the page" % (name, labels))
         return samples[key]
 
+    # Only GET/HEAD of /metrics: anything else is refused, and the run goes on.
+    base = page_url[:-len("/metrics")]
+    for method, path, want in (("POST", "/metrics", 405), ("GET", "/nope", 404),
+                               ("HEAD", "/metrics", 200)):
+        req = urllib.request.Request(base + path, method=method, data=b"x" if method == "POST"
+                                     else None)
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                status = r.status
+        except urllib.error.HTTPError as e:
+            status = e.code
+        if status != want:
+            fail("%s %s answered %d, want %d" % (method, path, status, want))
     deadline = time.monotonic() + 60
     mid_run, final = None, None
     served = set()  # every name any page had (a gauge without a value is left out)
