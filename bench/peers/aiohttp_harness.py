@@ -2,6 +2,9 @@
 (async sessions, time.time() timestamps, per-line SSE parsing) for docs/performance.md,
 "Side by side". Written for this comparison; it copies no one's code.
 
+--warmup S: requests started in the first S seconds (connection set-up) are left out
+of TTFT/ITL, as surge's --warmup leaves them out of its summary.
+
 Closed loop (--concurrency N workers, each sending the next request when the last one
 ends) or open loop (--rate R: one task per request at its planned time; lag = how late
 the task started). Prints one JSON line: requests, errors, achieved req/s, TTFT/ITL
@@ -28,7 +31,8 @@ def pct(values, p):
 
 
 class LoadTestHarness:
-    def __init__(self, url, model, max_tokens, stream):
+    def __init__(self, url, model, max_tokens, stream, warmup_s=0.0):
+        self.record_from = time.time() + warmup_s  # samples of earlier requests are dropped
         self.url = url.rstrip("/") + "/v1/chat/completions"
         self.model = model
         self.max_tokens = max_tokens
@@ -47,6 +51,7 @@ class LoadTestHarness:
 
     async def one_request(self, session):
         start = time.time()
+        record = start >= self.record_from
         first = last = None
         self.open += 1
         self.open_max = max(self.open_max, self.open)
@@ -59,7 +64,8 @@ class LoadTestHarness:
                 if not self.stream:
                     json.loads(await resp.read())
                     self.ok += 1
-                    self.ttft_ms.append((time.time() - start) * 1000)
+                    if record:
+                        self.ttft_ms.append((time.time() - start) * 1000)
                     return
                 async for raw in resp.content:  # one line at a time
                     line = raw.decode("utf-8").strip()
@@ -74,8 +80,9 @@ class LoadTestHarness:
                         now = time.time()
                         if first is None:
                             first = now
-                            self.ttft_ms.append((now - start) * 1000)
-                        else:
+                            if record:
+                                self.ttft_ms.append((now - start) * 1000)
+                        elif record:
                             self.itl_ms.append((now - last) * 1000)
                         last = now
                 self.ok += 1
@@ -125,13 +132,14 @@ def main():
     ap.add_argument("--rate", type=float, default=0)
     ap.add_argument("--duration", type=float, default=10)
     ap.add_argument("--no-stream", action="store_true")
+    ap.add_argument("--warmup", type=float, default=0, help="seconds left out of TTFT/ITL")
     a = ap.parse_args()
-    h = LoadTestHarness(a.url, a.model, a.max_tokens, not a.no_stream)
+    h = LoadTestHarness(a.url, a.model, a.max_tokens, not a.no_stream, a.warmup)
     t0 = time.time()
     if a.rate > 0:
         asyncio.run(h.open_loop(a.rate, a.duration))
     else:
-        asyncio.run(h.closed_loop(a.concurrency or 1, a.duration))
+        asyncio.run(h.closed_loop(a.concurrency or 1, a.warmup + a.duration))
     elapsed = time.time() - t0
     out = {"tool": "aiohttp", "requests": h.ok + h.errors, "ok": h.ok, "errors": h.errors,
            "seconds": round(elapsed, 3), "rps": round((h.ok + h.errors) / elapsed, 1),

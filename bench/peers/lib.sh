@@ -112,7 +112,7 @@ locust_run() {
     shift 4
     ( cd "$WORK" && timed "$name" env "$@" $PY -m locust -f "$PEERS/locustfile.py" \
         --headless -H "$url" -u "$users" -r "$users" -t "${secs}s" --stop-timeout 2 \
-        --csv "$WORK/$name" --only-summary )
+        --csv "$WORK/$name" --only-summary ${LOCUST_ARGS:-} )
 }
 
 # locust_stat NAME TYPE COLUMN: a column of Locust's stats CSV for request type TYPE

@@ -18,7 +18,13 @@ import json
 import os
 import time
 
+import locust.runners
 from locust import HttpUser, constant, constant_throughput, task
+
+# Debian's python3-locust 2.12.1-1 ships an empty version string; a worker announcing ""
+# is refused by the master as "an old (pre 2.0) worker". Give both the same non-empty one.
+if not locust.runners.__version__:
+    locust.runners.__version__ = "2.12.1+debian"
 
 MODEL = os.environ.get("SURGE_PEER_MODEL", "surge-sim-instant")
 MAX_TOKENS = int(os.environ.get("SURGE_PEER_MAX_TOKENS", "16"))

@@ -1,0 +1,60 @@
+#!/bin/sh
+# q3_timing_truth.sh: how far each tool's reported TTFT and ITL are from the truth
+# (docs/performance.md, "Side by side", Q3). Usage: [BUILD=dir] q3_timing_truth.sh [--quick]
+#
+# Target: bench_engine_server, a C/libevent source with fixed timings (first token 50 ms
+# after the request is read, then one every 20 ms, 10 tokens) that measures its own timer
+# lateness. `surge sim` cannot be the fixed-timing target: its engine steps quantise a
+# token's time to step boundaries, which is the point of the model, not a fixed delay.
+# Closed loop with 100 and 1,000 streams; error = reported - truth (P50, P99 of each).
+# The first WARMUP seconds (connection set-up) are left out by every tool: surge --warmup,
+# the harness's --warmup, Locust's --reset-stats (stats restart once all users run).
+. "$(dirname "$0")/lib.sh"
+SECS=10 WARMUP=2 TTFT=50 ITL=20 TOKENS=10
+[ "$QUICK" = 1 ] && SECS=4
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+echo "Q3: timing truth. $(machine)"
+echo "target: first token ${TTFT} ms, then one every ${ITL} ms, $TOKENS tokens; closed loop, $SECS s"
+echo
+echo "| tool | streams | requests | TTFT err P50 ms | TTFT err P99 ms | ITL err P50 ms | ITL err P99 ms | target lateness P99 ms |"
+echo "|---|---|---|---|---|---|---|---|"
+err() { awk -v v="$1" -v t="$2" 'BEGIN { if (v == "-" || v == "" || v == "None") print "-"; else printf "%+.2f", v - t }'; }
+late() { curl -s "$TARGET_URL/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["late_p99_us"] / 1000)'; }
+for n in 100 1000; do
+    start_fixed --ttft-ms $TTFT --itl-ms $ITL --tokens $TOKENS
+    surge_run "s$n" --target "$TARGET_URL" --model bench --concurrency $n --warmup "${WARMUP}s" --duration "${SECS}s"
+    echo "| surge | $n | $(surge_field "s$n" "s['requests']['ok']") |" \
+        "$(err "$(surge_field "s$n" "s['ttft_ms']['p50']")" $TTFT) | $(err "$(surge_field "s$n" "s['ttft_ms']['p99']")" $TTFT) |" \
+        "$(err "$(surge_field "s$n" "s['itl_ms']['p50']")" $ITL) | $(err "$(surge_field "s$n" "s['itl_ms']['p99']")" $ITL) | $(late) |"
+    stop_target
+
+    # The same number of streams from Poisson arrivals (rate = streams / E2E): a closed
+    # loop against fixed timings keeps every stream in lockstep, so the target and the
+    # client handle all N events in the same instant; arrivals spread them as users do.
+    rate=$(awk -v n=$n -v t=$TTFT -v i=$ITL -v k=$TOKENS 'BEGIN { printf "%d", n * 1000 / (t + (k - 1) * i) }')
+    start_fixed --ttft-ms $TTFT --itl-ms $ITL --tokens $TOKENS
+    surge_run "p$n" --target "$TARGET_URL" --model bench --rate "$rate" --warmup "${WARMUP}s" --duration "${SECS}s"
+    echo "| surge (Poisson $rate/s) | ~$n | $(surge_field "p$n" "s['requests']['ok']") |" \
+        "$(err "$(surge_field "p$n" "s['ttft_ms']['p50']")" $TTFT) | $(err "$(surge_field "p$n" "s['ttft_ms']['p99']")" $TTFT) |" \
+        "$(err "$(surge_field "p$n" "s['itl_ms']['p50']")" $ITL) | $(err "$(surge_field "p$n" "s['itl_ms']['p99']")" $ITL) | $(late) |"
+    stop_target
+
+    start_fixed --ttft-ms $TTFT --itl-ms $ITL --tokens $TOKENS
+    timed "a$n" $PY "$PEERS/aiohttp_harness.py" --url "$TARGET_URL" --model bench \
+        --concurrency $n --warmup $WARMUP --duration $SECS
+    echo "| aiohttp harness | $n | $(json_field "a$n" ok) |" \
+        "$(err "$(json_field "a$n" ttft_p50_ms)" $TTFT) | $(err "$(json_field "a$n" ttft_p99_ms)" $TTFT) |" \
+        "$(err "$(json_field "a$n" itl_p50_ms)" $ITL) | $(err "$(json_field "a$n" itl_p99_ms)" $ITL) | $(late) |"
+    stop_target
+
+    start_fixed --ttft-ms $TTFT --itl-ms $ITL --tokens $TOKENS
+    LOCUST_ARGS=--reset-stats
+    locust_run "l$n" "$TARGET_URL" $n $((WARMUP + SECS)) SURGE_PEER_MODEL=bench SURGE_PEER_ITL=1
+    LOCUST_ARGS=
+    echo "| Locust (HttpUser) | $n | $(locust_stat "l$n" POST "Request Count") |" \
+        "$(err "$(locust_stat "l$n" TTFT 50%)" $TTFT) | $(err "$(locust_stat "l$n" TTFT 99%)" $TTFT) |" \
+        "$(err "$(locust_stat "l$n" ITL 50%)" $ITL) | $(err "$(locust_stat "l$n" ITL 99%)" $ITL) | $(late) |"
+    stop_target
+done
+echo
+echo "Locust's percentiles are its own rounded buckets (whole ms below 100 ms, 10 ms above)."
