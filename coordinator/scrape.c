@@ -588,3 +588,52 @@ bool scrape_latest(scrape_t *self, int target, server_figures_t *out, int64_t *e
     pthread_mutex_unlock(&self->lock);
     return has;
 }
+
+/* ---- the terminal summary ---------------------------------------------------------- */
+
+#define SCRAPE_SUMMARY_TARGETS 8
+
+void scrape_print_summary(const json_t *server, FILE *out)
+{
+    if (!json_is_object(server) || json_object_size(server) == 0)
+        return;
+    fprintf(out, "\nserver metrics (each target's own /metrics):\n");
+    const char *url;
+    const json_t *s;
+    int shown = 0;
+    json_object_foreach((json_t *)server, url, s)
+    {
+        if (shown++ == SCRAPE_SUMMARY_TARGETS) {
+            fprintf(out, "  ... and %zu more targets (results.json server)\n",
+                    json_object_size(server) - SCRAPE_SUMMARY_TARGETS);
+            break;
+        }
+        json_int_t scrapes = json_integer_value(json_object_get(s, "scrapes"));
+        json_int_t errors = json_integer_value(json_object_get(s, "scrape_errors"));
+        const char *last = json_string_value(json_object_get(s, "last_error"));
+        fprintf(out, "  %-32s", url);
+        if (scrapes > 0 && errors == scrapes) {
+            fprintf(out, " every scrape failed (%lld): %.120s\n", (long long)errors,
+                    last ? last : "?");
+            continue;
+        }
+        const struct {
+            const char *key, *label;
+            double scale;
+        } peaks[] = {{"max_running", "running max %.0f", 1},
+                     {"max_waiting", "waiting max %.0f", 1},
+                     {"max_kv_cache_usage", "KV cache max %.0f%%", 100},
+                     {"preemptions", "preemptions %.0f", 1}};
+        for (size_t i = 0; i < sizeof peaks / sizeof peaks[0]; i++) {
+            const json_t *v = json_object_get(s, peaks[i].key);
+            if (json_is_number(v)) {
+                fputs("  ", out);
+                fprintf(out, peaks[i].label, json_number_value(v) * peaks[i].scale);
+            }
+        }
+        fprintf(out, "  scrape errors %lld", (long long)errors);
+        if (errors > 0 && last)
+            fprintf(out, " (last: %.80s)", last);
+        fputc('\n', out);
+    }
+}

@@ -26,6 +26,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+#include <stdio.h>
+
 #include "common/jsonw.h"
 
 #define SCRAPE_DEFAULT_PATH "/metrics"
@@ -73,5 +76,9 @@ const char *scrape_target_url(const scrape_t *self, int target); /* as the plan 
 bool scrape_latest(scrape_t *self, int target, server_figures_t *out, int64_t *errors);
 
 const char *server_key_name(server_key_t key); /* "running", "kv_cache_usage", ... */
+
+/* The end-of-run summary's lines for results.json `server` (summary.c): per target the
+   peaks and the scrape errors. Nothing when server is NULL. */
+void scrape_print_summary(const json_t *server, FILE *out);
 
 #endif

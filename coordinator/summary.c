@@ -190,6 +190,7 @@ void summary_print(const json_t *results, FILE *out)
     print_saturation(json_object_get(results, "saturation"), out);
     print_sla(json_object_get(results, "sla"), out);
     chaos_print_summary(json_object_get(results, "chaos"), out); /* the impact table */
+    scrape_print_summary(json_object_get(results, "server"), out);
     print_cost_users(results, out);
     print_client_warning(results, out);
     fflush(out);

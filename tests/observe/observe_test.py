@@ -12,8 +12,8 @@ is bounded in time (docs/metrics.md, docs/report.md). Scenarios:
                 bottleneck reading
   broken        a target whose /metrics answers garbage, 500, hangs or sends 9 MB in turn,
                 next to a healthy sim: every scrape of it is counted as an error with a
-                reason, it never appears in an interval, the sim still does, and the run
-                ends on time with every request ok
+                reason (also in the end-of-run summary), it never appears in an interval,
+                the sim still does, and the run ends on time with every request ok
   engines       fake targets with SGLang's names (two tp ranks, counters that restart
                 mid-run) and TGI's, their page at the plan's `server_metrics` path: running
                 and waiting add up over ranks, KV usage is their mean, queue time is the
@@ -185,6 +185,8 @@ def broken():
     # 6 s of load, ~1.5 s to start, a drain: a stalled loop would take far longer.
     if took > 30:
         fail("the run took %.1f s for 6 s of load" % took)
+    if not re.search(re.escape(bad) + r" +every scrape failed \(\d+\)", log_of(p)):
+        fail("the end-of-run summary does not say the broken target's scrapes all failed")
     logged = log_of(p).count("scrape %s/metrics" % bad)
     if logged == 0 or logged > 3:
         fail("scrape failures logged %d times (want 1..3, then only counted)" % logged)
