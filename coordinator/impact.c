@@ -38,7 +38,7 @@ bool impact_outside(const impact_t *b, const impact_config_t *config, const impa
         iv->ttft_p50_ms > b->baseline_ttft_p50_ms * (1 + config->ttft_tolerance))
         return true;
     if (width > 0 && b->baseline_rps > 0 &&
-        iv->requests / width < b->baseline_rps * (1 - config->throughput_tolerance))
+        (iv->requests - iv->errors) / width < b->baseline_rps * (1 - config->throughput_tolerance))
         return true;
     return false;
 }
@@ -63,7 +63,7 @@ static void baseline_of(const impact_interval_t *iv, int count, double start_s, 
     }
     out->baseline_count = n;
     out->baseline_error_rate = n ? errors / requests : NAN;
-    out->baseline_rps = n && seconds > 0 ? requests / seconds : NAN;
+    out->baseline_rps = n && seconds > 0 ? (requests - errors) / seconds : NAN;
     out->baseline_ttft_p50_ms = NAN;
     if (with_ttft) {
         qsort(p50, (size_t)with_ttft, sizeof *p50, compare_doubles);
@@ -97,7 +97,7 @@ static void during_of(const impact_interval_t *iv, int count, double start_s, do
         if (n == 0)
             continue;
         out->error_rate = requests > 0 ? errors / requests : 0;
-        out->rps = seconds > 0 ? requests / seconds : NAN;
+        out->rps = seconds > 0 ? (requests - errors) / seconds : NAN;
         out->ttft_p50_ms = with_ttft ? ttft_sum / with_ttft : NAN;
         return;
     }

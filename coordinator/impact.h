@@ -8,12 +8,13 @@
                  (and began at or after not_before_s: the previous fault's end), with at
                  least one finished request. Baseline error rate = errors / requests over
                  them; baseline TTFT P50 = the median of their TTFT P50s; baseline
-                 throughput = finished requests per second over them.
+                 throughput = successful requests per second over them (a refused
+                 connection fails fast: counting it would show a fault as a speed-up).
       outside    an interval leaves the tolerance when its error rate exceeds the
                  baseline's by more than error_rate_tolerance (absolute), or its TTFT P50
                  exceeds the baseline's by more than ttft_tolerance (relative), or it
-                 finished fewer than (1 - throughput_tolerance) x the baseline's requests
-                 per second (a stalled node fails nothing and answers nothing).
+                 completed fewer than (1 - throughput_tolerance) x the baseline's
+                 successful requests per second (a stalled node fails nothing and answers nothing).
       detection  detection_s = end of the first interval that is outside, among those
                  ending after start_s and starting before end_s, minus start_s (the data
                  can only show a fault once an interval closes). NaN: not detected.
