@@ -43,6 +43,8 @@ static void usage(FILE *out)
         "                           A plan naming any other target is refused whole: the\n"
         "                           worker tells the coordinator why and exits 3\n"
         "  --allow PATTERN          the same as --allow-target\n"
+        "  --api-key-dir DIR        a plan's api_key_file is read only inside DIR (a\n"
+        "                           mounted Secret); default: plans naming one are refused\n"
         "  --reconnect-timeout D    give up when no coordinator for D (default 60s)\n"
         "  --cert FILE              CURVE: this worker's secret certificate\n"
         "                           (NAME.key_secret from `surge keygen`)\n"
@@ -67,6 +69,7 @@ int cmd_worker(int argc, char **argv)
         {"allow-target", required_argument, 0, 'a'},
         {"allow", required_argument, 0, 'a'}, /* the first spelling, kept as an alias */
         {"reconnect-timeout", required_argument, 0, 'r'},
+        {"api-key-dir", required_argument, 0, 'D'},
         {"insecure", no_argument, 0, 'x'},
         {"cert", required_argument, 0, 'C'},
         {"coordinator-key", required_argument, 0, 'K'},
@@ -114,6 +117,9 @@ int cmd_worker(int argc, char **argv)
             break;
         case 'x':
             config.insecure = true;
+            break;
+        case 'D':
+            config.api_key_dir = optarg;
             break;
         case 'C':
             config.cert_path = optarg;

@@ -71,6 +71,9 @@ static void send_plan(coordinator_t *self, worker_t *w)
     p->slo_e2e_ms = plan->slo_e2e_ms;
     p->extra_body_json = plan->extra_body_json;
     p->api_key_env = plan->api_key_env;
+    /* A path the worker reads on its own host (under its --api-key-dir): the key itself
+       never crosses the wire. */
+    p->api_key_file = plan->extra ? plan->extra->api_key_file : NULL;
     send_to(self, w, &msg);
     w->has_plan = true;
     int64_t offset = clock_now_ns() - self->run_t0_ns;

@@ -672,7 +672,18 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
         /* Local workers may load the plan's own targets and nothing else. */
         char allow[PLAN_MAX_TARGETS][300];
         int allow_count = allow_list_of(plan, allow);
-        char *wargv[12 + 2 * PLAN_MAX_TARGETS];
+        /* A key file of the plan: the local workers may read it (and nothing beside it). */
+        char key_dir[4096] = "";
+        const char *key_file = plan->extra ? plan->extra->api_key_file : NULL;
+        if (key_file) {
+            snprintf(key_dir, sizeof key_dir, "%s", key_file);
+            char *slash = strrchr(key_dir, '/');
+            if (slash)
+                *(slash == key_dir ? slash + 1 : slash) = '\0';
+            else
+                snprintf(key_dir, sizeof key_dir, ".");
+        }
+        char *wargv[14 + 2 * PLAN_MAX_TARGETS];
         for (int i = 0; i < o.local_workers; i++) {
             char id[32];
             snprintf(id, sizeof id, "local-%d", i + 1);
@@ -690,6 +701,10 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
             for (int a = 0; a < allow_count; a++) {
                 wargv[n++] = "--allow";
                 wargv[n++] = allow[a];
+            }
+            if (key_dir[0]) {
+                wargv[n++] = "--api-key-dir";
+                wargv[n++] = key_dir;
             }
             wargv[n] = NULL;
             children_add(&children, spawn(wargv, -1));

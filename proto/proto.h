@@ -112,6 +112,7 @@ typedef struct {
     double slo_ttft_ms, slo_tpot_ms, slo_e2e_ms;
     char *extra_body_json; /* "" = none */
     char *api_key_env;     /* "" = none */
+    char *api_key_file;    /* a path on the worker's host (the key never travels); "" = none */
 } proto_plan_t;
 
 /* coordinator -> worker: run this (global) load from t0, this worker's segment [from, to). */

@@ -584,6 +584,7 @@ static void decode_plan(dec_t *d, const msgpack_object *o, proto_plan_t *p)
     p->slo_e2e_ms = get_f64(d, o, "slo_e2e_ms", true, 0, 1e9, 0);
     p->extra_body_json = get_str(d, o, "extra_body", true, 65536);
     p->api_key_env = get_str(d, o, "api_key_env", true, 256);
+    p->api_key_file = get_str(d, o, "api_key_file", false, PROTO_MAX_STRING_BYTES);
     if (d->status != PROTO_OK)
         return;
     if (strcmp(p->api, "chat") != 0 && strcmp(p->api, "completions") != 0)
@@ -821,6 +822,7 @@ void proto_msg_clear(proto_msg_t *msg)
             free(msg->u.plan.prompt_max_tokens);
             free(msg->u.plan.extra_body_json);
             free(msg->u.plan.api_key_env);
+            free(msg->u.plan.api_key_file);
             break;
         case PROTO_PHASE:
             free(msg->u.phase.name);

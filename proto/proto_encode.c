@@ -147,7 +147,8 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         /* Optional: left out when the run has one max_tokens for all (older workers
            ignore it as an unknown key). */
         bool per_prompt = p->prompt_max_tokens && p->prompt_count > 0;
-        msgpack_pack_map(pk, 2 + 17 + (per_prompt ? 1 : 0));
+        bool key_file = p->api_key_file && *p->api_key_file; /* optional too */
+        msgpack_pack_map(pk, 2 + 17 + (per_prompt ? 1 : 0) + (key_file ? 1 : 0));
         kv_str_array(pk, "targets", p->targets, p->target_count);
         kv_str(pk, "model", p->model);
         kv_str(pk, "api", p->api);
@@ -171,6 +172,8 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         kv_f64(pk, "slo_e2e_ms", p->slo_e2e_ms);
         kv_str(pk, "extra_body", p->extra_body_json);
         kv_str(pk, "api_key_env", p->api_key_env);
+        if (key_file)
+            kv_str(pk, "api_key_file", p->api_key_file);
         break;
     }
     case PROTO_PHASE: {

@@ -6,6 +6,8 @@
     mailboxes and return.
 */
 #include <czmq.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -194,6 +196,34 @@ static void send_bye(agent_t *self, const char *reason)
     send_msg(self, &msg);
 }
 
+/* A plan may name a key file on this host. It is read only inside --api-key-dir, so a
+   coordinator cannot make this worker send the first line of any file it can read to a
+   target. Real paths: a Secret mount's symlinks (key -> ..data/key) resolve inside. */
+static bool key_file_allowed(const char *dir, const char *file, char *why, size_t size)
+{
+    char real_dir[PATH_MAX], real_file[PATH_MAX];
+    if (!dir) {
+        snprintf(why, size,
+                 "this worker reads key files only inside its --api-key-dir, and "
+                 "it was given none");
+        return false;
+    }
+    if (!realpath(dir, real_dir)) {
+        snprintf(why, size, "--api-key-dir %s: %s", dir, strerror(errno));
+        return false;
+    }
+    if (!realpath(file, real_file)) {
+        snprintf(why, size, "cannot resolve it on this host: %s", strerror(errno));
+        return false;
+    }
+    size_t n = strlen(real_dir);
+    bool inside = strncmp(real_file, real_dir, n) == 0 &&
+                  (real_file[n] == '/' || (n > 0 && real_dir[n - 1] == '/'));
+    if (!inside)
+        snprintf(why, size, "%s is not inside this worker's --api-key-dir %s", real_file, real_dir);
+    return inside;
+}
+
 /* The allow-list, checked when a plan arrives, before anything could be sent: a plan
    naming any target outside it is refused whole, and the coordinator is told which
    target and which patterns in the bye's reason (it logs it with our id). */
@@ -220,6 +250,18 @@ static bool plan_allowed(agent_t *self, const proto_plan_t *p)
         self->exit_code = SURGE_EXIT_RUNTIME;
         return false;
     }
+    char why[PATH_MAX * 2 + 128];
+    if (p->api_key_file && *p->api_key_file &&
+        !key_file_allowed(self->cfg->api_key_dir, p->api_key_file, why, sizeof why)) {
+        char reason[sizeof why + 1100];
+        snprintf(reason, sizeof reason, "plan refused: api_key_file %.*s: %s", 1024,
+                 p->api_key_file, why);
+        log_error("%s", reason);
+        send_bye(self, reason);
+        self->state = AGENT_DONE;
+        self->exit_code = SURGE_EXIT_RUNTIME;
+        return false;
+    }
     return true;
 }
 
@@ -240,6 +282,7 @@ static void engine_ensure(agent_t *self)
     config.include_usage = true;
     config.extra_body_json = *p->extra_body_json ? p->extra_body_json : NULL;
     config.api_key_env = *p->api_key_env ? p->api_key_env : NULL;
+    config.api_key_file = p->api_key_file && *p->api_key_file ? p->api_key_file : NULL;
     config.timeout_ms = p->timeout_ms;
     config.prompts = (const char *const *)p->prompts;
     config.prompt_count = p->prompt_count;

@@ -35,6 +35,9 @@ typedef struct {
        any other target is refused whole (bye with the reason; exit 3). Borrowed. */
     const char *const *allow;
     int allow_count;
+    /* A plan's api_key_file is read only when its real path lies inside this directory
+       (a Kubernetes Secret mount); NULL: such plans are refused. Borrowed. */
+    const char *api_key_dir;
     int64_t reconnect_timeout_ms; /* give up when no coordinator for this long; 0 = 60 s */
     int protocol_version;         /* 0 = PROTO_VERSION (tests announce another) */
 } agent_config_t;

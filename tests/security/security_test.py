@@ -19,7 +19,12 @@ and workers, kills what it started on exit, and is bounded in time. Scenarios:
                           --insecure it binds and results.json says insecure true
   api_key_nowhere         a unique planted API key (env var, and a key file) is sent to a
                           target that requires it, and appears in no output: results dirs,
-                          stdout/stderr of every process, --help of every command
+                          stdout/stderr of every process, --help of every command. The key
+                          file reaches the fleet's workers as a path (read on their host,
+                          under --api-key-dir), never as the key
+  api_key_dir_required    a worker without --api-key-dir (or whose dir does not hold the
+                          plan's key file) refuses a plan naming one: it says why, exits 3,
+                          and the keyed target gets no request
 """
 import json
 import re
@@ -235,6 +240,19 @@ def api_key_nowhere():
         f.write("name: key\ntargets: [%s]\nmodel: key\napi_key_env: SURGE_TEST_API_KEY\n"
                 "phases:\n  - name: main\n    kind: constant\n    rate: 10/s\n    duration: 2s\n" % url)
     runs = [("keyed", plan)]
+    # The same target with the key from a file: `surge run` hands its local workers the
+    # file's path over the fleet protocol (and --api-key-dir), so the file must reach them.
+    key_dir = os.path.join(TMP, "keys")
+    os.makedirs(key_dir)
+    target_key_file = os.path.join(key_dir, "target.key")
+    with open(target_key_file, "w") as f:
+        f.write(key + "\n")
+    plan_file = os.path.join(TMP, "key-file.yaml")
+    with open(plan_file, "w") as f:
+        f.write("name: key-file\ntargets: [%s]\nmodel: key\napi_key_file: %s\n"
+                "phases:\n  - name: main\n    kind: constant\n    rate: 10/s\n    duration: 2s\n"
+                % (url, target_key_file))
+    runs.append(("keyed-file", plan_file))
 
     # 2. The simulator, with the key from the environment and from a key file.
     key_file = os.path.join(TMP, "api.key")
@@ -263,8 +281,9 @@ def api_key_nowhere():
 
     with urllib.request.urlopen(url + "/counts", timeout=5) as r:
         counts = json.load(r)
-    if counts["ok"] == 0 or counts["refused"] != 0:
-        fail("the keyed target saw %r: the key was not sent with every request" % counts)
+    if counts["ok"] < 30 or counts["refused"] != 0:
+        fail("the keyed target saw %r: the key (from the environment, then from a file) was "
+             "not sent with every request of both runs" % counts)
 
     # 3. --help of every command, with the key in the environment.
     for cmd in ([], ["run"], ["coordinator"], ["worker"], ["sim"], ["ctl"], ["validate"],
@@ -277,7 +296,7 @@ def api_key_nowhere():
     for root, _, files in os.walk(TMP):
         for fn in files:
             path = os.path.join(root, fn)
-            if path == key_file:
+            if path in (key_file, target_key_file):
                 continue
             with open(path, "rb") as f:
                 outputs.append((path, f.read().decode("latin-1")))
@@ -291,9 +310,49 @@ def api_key_nowhere():
     print("checked %d outputs: the key is in none" % checked, flush=True)
 
 
+def api_key_dir_required():
+    key = "sk-planted-%s" % os.urandom(8).hex()
+    ks = start([sys.executable, os.path.join(HERE, "key_server.py")], "key-server",
+               {"SURGE_TEST_EXPECTED_KEY": key})
+    url = wait_for_log(ks, "listening on").split("listening on ")[1].strip()
+    key_dir, other_dir = os.path.join(TMP, "keys"), os.path.join(TMP, "elsewhere")
+    os.makedirs(key_dir)
+    os.makedirs(other_dir)
+    key_file = os.path.join(key_dir, "target.key")
+    with open(key_file, "w") as f:
+        f.write(key + "\n")
+    plan = os.path.join(TMP, "key-file.yaml")
+    with open(plan, "w") as f:
+        f.write("name: key-file\ntargets: [%s]\nmodel: key\napi_key_file: %s\n"
+                "phases:\n  - name: main\n    kind: constant\n    rate: 10/s\n    duration: 2s\n"
+                % (url, key_file))
+    port = url.rsplit(":", 1)[1]
+    for name, extra, why in (("no-dir", [], "it was given none"),
+                             ("other-dir", ["--api-key-dir", other_dir], "is not inside")):
+        out = os.path.join(TMP, "out-" + name)
+        c = start([SURGE, "coordinator", plan, "--bind", "tcp://127.0.0.1:*", "--workers", "1",
+                   "--out", out, "--progress", "plain", "--ready-timeout", "5s"], "coord-" + name)
+        endpoint = re.search(r"coordinator on (tcp://[0-9.]+:\d+)",
+                             wait_for_log(c, "coordinator on ")).group(1)
+        w = start([SURGE, "worker", "--connect", endpoint, "--id", name, "--threads", "1",
+                   "--allow-target", "127.0.0.1:" + port, "--reconnect-timeout", "5s"] + extra,
+                  "worker-" + name)
+        if wait_exit(w, 30) != 3:
+            fail("%s: worker exit %s, expected 3:\n%s" % (name, w.returncode, log_of(w)[-2000:]))
+        if "plan refused: api_key_file" not in log_of(w) or why not in log_of(w):
+            fail("%s: the worker did not say why:\n%s" % (name, log_of(w)[-2000:]))
+        wait_exit(c, 60)
+        if "plan refused: api_key_file" not in log_of(c):
+            fail("%s: the coordinator did not log the refusal:\n%s" % (name, log_of(c)[-2000:]))
+    with urllib.request.urlopen(url + "/counts", timeout=5) as r:
+        counts = json.load(r)
+    if counts["ok"] or counts["refused"]:
+        fail("the keyed target got requests from refusing workers: %r" % counts)
+
+
 SCENARIOS = {f.__name__: f for f in (keygen_files, allowed_worker_runs, unknown_key_refused,
                                      wrong_coordinator_key, plaintext_bind_refused,
-                                     api_key_nowhere)}
+                                     api_key_nowhere, api_key_dir_required)}
 
 if __name__ == "__main__":
     if not SURGE or len(sys.argv) != 2 or sys.argv[1] not in SCENARIOS:
