@@ -36,8 +36,8 @@ typedef struct {
     const char *sim_profile;
     int sim_replicas; /* 0 = the plan's (simulator.replicas), else --sim-replicas */
     bool quiet;
-    const char *cert_path;        /* --cert: the coordinator's secret certificate */
-    const char *allowed_keys_dir; /* --allowed-keys: public certificates of admitted workers */
+    const char *cert_path;            /* --cert: the coordinator's secret certificate */
+    const char *allowed_keys_dir;     /* --allowed-keys: public certificates of admitted workers */
     const char *ctl_allowed_keys_dir; /* --ctl-allowed-keys: operator certificates (ctl) */
 } options_t;
 

@@ -318,7 +318,7 @@ static void write_document(coordinator_t *self, jsonw_t *w)
     jsonw_kv_string(w, "run_id", self->run_id);
     jsonw_kv_string(w, "started_at", started);
     jsonw_kv_string(w, "status",
-                    self->failed        ? "failed"
+                    self->failed             ? "failed"
                     : self->interrupted      ? "interrupted"
                     : self->operator_stopped ? "stopped"
                                              : "completed");
@@ -383,8 +383,7 @@ static void write_document(coordinator_t *self, jsonw_t *w)
     json_decref(overall);
     observe_write_results(self, w); /* server (scrape summary), prometheus (range queries) */
     if (self->chaos)
-        chaos_write_results(self->chaos, w,
-                            (double)(self->next_close * self->interval_ns) / 1e9);
+        chaos_write_results(self->chaos, w, (double)(self->next_close * self->interval_ns) / 1e9);
     if (self->ctl)
         ctl_write_results(self->ctl, w);
     jsonw_kv_int(w, "intervals", self->next_close);

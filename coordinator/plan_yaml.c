@@ -1670,8 +1670,8 @@ static int read_chaos(ctx_t *c, yaml_node_t *node)
         names[n++] = c->extra->stages[i].name;
     for (int i = 0; i < c->plan->phase_count; i++)
         names[n++] = c->plan->phases[i].name;
-    int rc = chaos_plan_read(&c->doc, node, c->file, names, n, &c->extra->chaos, c->err,
-                             c->err_size);
+    int rc =
+        chaos_plan_read(&c->doc, node, c->file, names, n, &c->extra->chaos, c->err, c->err_size);
     free(names);
     return rc;
 }

@@ -32,7 +32,8 @@ static const proto_counter_field_t proto_counter_fields[] = {
 #define PROTO_COUNTER_FIELD_COUNT (sizeof proto_counter_fields / sizeof proto_counter_fields[0])
 
 static const char *const proto_type_names[PROTO_TYPE_COUNT] = {
-    "hello", "welcome", "plan", "phase", "snapshot", "ack", "heartbeat", "stop", "bye", "ctl_request", "ctl_reply",
+    "hello",     "welcome", "plan", "phase",       "snapshot",  "ack",
+    "heartbeat", "stop",    "bye",  "ctl_request", "ctl_reply",
 };
 
 static const char *const proto_load_names[] = {"rate", "concurrency", "users"};
