@@ -2,8 +2,11 @@
 
     A worker is one process, named by (id, incarnation); a reconnection of the same
     process keeps its entry (and its seq bitmap, so re-sent snapshots are recognised).
-    Entries are never removed during a run: results.json lists every worker, and a
-    departed worker's late snapshots still find their entry.
+    Entries of workers that took part are never removed during a run: results.json lists
+    every one, and a departed worker's late snapshots still find their entry. A worker
+    whose lease expires before it was ever sent a plan took no part, and is forgotten:
+    otherwise a flood of hellos with made-up ids would fill the registry
+    (COORD_MAX_WORKERS) and lock the real workers out.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -56,15 +59,18 @@ worker_t *registry_add(coordinator_t *self, const proto_hello_t *hello, zframe_t
     return w;
 }
 
+static void worker_free(worker_t *w)
+{
+    free(w->id);
+    zframe_destroy(&w->identity);
+    free(w->seen);
+    free(w);
+}
+
 void registry_destroy_all(coordinator_t *self)
 {
-    for (int i = 0; i < self->worker_count; i++) {
-        worker_t *w = self->workers[i];
-        free(w->id);
-        zframe_destroy(&w->identity);
-        free(w->seen);
-        free(w);
-    }
+    for (int i = 0; i < self->worker_count; i++)
+        worker_free(self->workers[i]);
     free(self->workers);
     self->workers = NULL;
     self->worker_count = 0;
@@ -142,6 +148,16 @@ int registry_expire(coordinator_t *self, int64_t now_ns)
         worker_t *w = self->workers[i];
         if (w->state != WORKER_LIVE || now_ns - w->last_heard_ns <= COORD_LEASE_BEATS * self->hb_ns)
             continue;
+        if (w->planned_from_interval < 0 && w->snapshots == 0) {
+            log_info("worker %s silent for %lld ms before it had a plan: forgotten", w->id,
+                     (long long)((now_ns - w->last_heard_ns) / 1000000));
+            worker_free(w);
+            memmove(&self->workers[i], &self->workers[i + 1],
+                    (size_t)(self->worker_count - i - 1) * sizeof *self->workers);
+            self->worker_count--;
+            i--;
+            continue;
+        }
         w->state = WORKER_DEAD;
         w->lost_at_ns = now_ns;
         died++;

@@ -34,11 +34,11 @@
 #include "common/metrics.h"
 #include "proto/proto.h"
 
-#define HB_MS          100 /* the fake coordinator's heartbeat */
-#define LEGIT_OK       7   /* the one genuine snapshot's ok count */
-#define HELLO_FLOOD    300 /* hellos of one worker id */
-#define ID_FLOOD       40  /* hellos of distinct ids */
-#define VERSION_FLOOD  50  /* hellos in protocol version 2 */
+#define HB_MS          100  /* the fake coordinator's heartbeat */
+#define LEGIT_OK       7    /* the one genuine snapshot's ok count */
+#define HELLO_FLOOD    300  /* hellos of one worker id */
+#define ID_FLOOD       4200 /* hellos of distinct ids: more than the registry holds (4096) */
+#define VERSION_FLOOD  50   /* hellos in protocol version 2 */
 #define ACK_FLOOD      5000
 #define REPLAYS_BEFORE 4 /* copies of the genuine snapshot sent right after it */
 #define REPLAYS_AFTER  3 /* copies sent after its ack */
@@ -388,10 +388,16 @@ static int fake_worker(const char *endpoint)
     zsock_connect(s, "%s", endpoint);
     proto_msg_t hello = hello_msg("fake-0", 77);
     send_msg(s, NULL, &hello, PROTO_VERSION);
-    if (!wait_for(s, PROTO_WELCOME, 10000, NULL)) {
+    proto_msg_t welcome;
+    if (!wait_for(s, PROTO_WELCOME, 10000, &welcome)) {
         fprintf(stderr, "fake-0: no welcome\n");
         return 3;
     }
+    if (!welcome.u.welcome.accepted) { /* the registry full of the flood's ids */
+        fprintf(stderr, "fake-0 refused: %s\n", welcome.u.welcome.reason);
+        return 3;
+    }
+    proto_msg_clear(&welcome);
     printf("fake joined\n");
     fflush(stdout);
     proto_msg_t plan;
