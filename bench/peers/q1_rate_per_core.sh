@@ -4,7 +4,8 @@
 #
 # Part 1, `surge sim --profile instant` (the target is never the model's bottleneck):
 #   surge: open loop, constant arrivals, rates stepped up until schedule lag P99 >= 1 ms,
-#          errors or achieved < 99% of offered; the last good rate is the figure.
+#          errors or achieved < 99% of offered (twice in a row); the last good rate is
+#          the figure. A 2 s warm-up (connections opening) is left out of its summary.
 #   Locust, aiohttp harness: closed loop with CONC users (enough to hide the target's
 #          latency); their maximum throughput on the core, i.e. more than they sustain.
 # Part 2, `surge sim --profile llama-3.1-8b-h100 --replicas 4`: every tool offered the same
@@ -22,11 +23,14 @@ start_sim instant
 MODEL=surge-sim-instant
 echo "| tool | load | req/s | errors | client CPU | req per CPU-s | lag P99 ms | TTFT P50 ms | target CPU |"
 echo "|---|---|---|---|---|---|---|---|---|"
-best_surge=0
-for r in $RATES; do
+best_surge=0 tries=0
+set -- $RATES
+while [ $# -gt 0 ]; do
+    r=$1
     t0=$(target_cpu_ticks)
-    surge_run "s$r" --target "$TARGET_URL" --model $MODEL --rate "$r" --duration "${SECS}s" \
-        --arrival constant --max-tokens $TOKENS --ignore-eos
+    # --warmup: the first 2 s (connections opened) are left out of lag and TTFT
+    surge_run "s$r" --target "$TARGET_URL" --model $MODEL --rate "$r" --warmup 2s \
+        --duration "${SECS}s" --arrival constant --max-tokens $TOKENS --ignore-eos
     t1=$(target_cpu_ticks)
     rps=$(surge_field "s$r" "s['achieved_rps']")
     done_rps=$(surge_field "s$r" "s['completed_rps']")
@@ -39,8 +43,15 @@ for r in $RATES; do
         "$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" -v s=$SECS 'BEGIN{printf "%.0f%%", 100*(b-a)/hz/s}') |"
     ok=$(awk -v l="$lag" -v e="$err" -v a="$done_rps" -v r="$r" \
         'BEGIN { print (l != "-" && l < 1 && e == 0 && a >= 0.99 * r) ? 1 : 0 }')
-    [ "$ok" = 1 ] || break
+    if [ "$ok" != 1 ]; then
+        # one retry: on a shared machine one neighbour's burst can spoil a row
+        tries=$((tries + 1))
+        [ $tries -le 1 ] && continue
+        break
+    fi
+    tries=0
     best_surge=$done_rps
+    shift
 done
 
 t0=$(target_cpu_ticks)
