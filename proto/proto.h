@@ -40,6 +40,9 @@
 #define PROTO_MAX_REQUESTS_BYTES (12 << 20) /* requests.jsonl lines of one interval */
 #define PROTO_MAX_MAP_KEYS       64         /* keys of any map: known fields plus room to grow */
 #define PROTO_MAX_DEPTH          6          /* our deepest message nests 4 levels */
+/* Monotonic times (run_t0, t0, takeover, heartbeats) are within +-2^60 ns (36 years of
+   uptime): then the clock-offset arithmetic (sums of a few of them) cannot overflow. */
+#define PROTO_MAX_TIME_NS        (1LL << 60)
 #define PROTO_MAX_CTL_COMMAND    32         /* "set-rate", "mark-start", ... */
 #define PROTO_MAX_CTL_BODY_BYTES (64 << 10) /* a status document (JSON text) */
 

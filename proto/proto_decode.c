@@ -575,7 +575,7 @@ static void decode_plan(dec_t *d, const msgpack_object *o, proto_plan_t *p)
         get_str_array(d, o, "prompts", &p->prompt_count, PROTO_MAX_PROMPTS, PROTO_MAX_PROMPT_BYTES);
     p->prompt_max_tokens = get_prompt_max_tokens(d, o, p->prompt_count);
     p->interval_ms = get_i64(d, o, "interval_ms", true, 10, 3600000, 1000);
-    p->run_t0_ns = get_i64(d, o, "run_t0", true, INT64_MIN, INT64_MAX, 0);
+    p->run_t0_ns = get_i64(d, o, "run_t0", true, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, 0);
     p->record_requests = get_bool(d, o, "record", true, false);
     p->timeout_ms = get_i64(d, o, "timeout_ms", true, 0, 86400000, 0);
     p->max_inflight = (int)get_i64(d, o, "max_inflight", true, 0, 1 << 24, 0);
@@ -611,8 +611,9 @@ static void decode_phase(dec_t *d, const msgpack_object *o, proto_phase_t *p)
     p->think_time_mean_s = get_f64(d, o, "think_s", true, 0, 86400, 0);
     p->segment_from = get_f64(d, o, "from", true, 0, 1, 0);
     p->segment_to = get_f64(d, o, "to", true, 0, 1, 0);
-    p->t0_ns = get_i64(d, o, "t0", true, INT64_MIN, INT64_MAX, 0);
-    p->takeover_ns = get_i64(d, o, "takeover", false, INT64_MIN, INT64_MAX, p->t0_ns);
+    p->t0_ns = get_i64(d, o, "t0", true, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, 0);
+    p->takeover_ns =
+        get_i64(d, o, "takeover", false, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, p->t0_ns);
     p->duration_ns = get_i64(d, o, "duration_ns", true, 0, 366LL * 86400 * 1000000000LL, 0);
     if (d->status == PROTO_OK) {
         p->load = PROTO_LOAD_COUNT;
@@ -716,9 +717,11 @@ static void decode_body(dec_t *d, const msgpack_object *o, proto_msg_t *msg)
         msg->u.ack.seq = get_u64(d, o, "seq", true);
         break;
     case PROTO_HEARTBEAT:
-        msg->u.heartbeat.time_ns = get_i64(d, o, "time", true, INT64_MIN, INT64_MAX, 0);
-        msg->u.heartbeat.echo_ns = get_i64(d, o, "echo", true, INT64_MIN, INT64_MAX, 0);
-        msg->u.heartbeat.hold_ns = get_i64(d, o, "hold", true, 0, INT64_MAX, 0);
+        msg->u.heartbeat.time_ns =
+            get_i64(d, o, "time", true, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, 0);
+        msg->u.heartbeat.echo_ns =
+            get_i64(d, o, "echo", true, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, 0);
+        msg->u.heartbeat.hold_ns = get_i64(d, o, "hold", true, 0, PROTO_MAX_TIME_NS, 0);
         break;
     case PROTO_STOP:
         msg->u.stop.epoch = get_u64(d, o, "epoch", true);

@@ -551,6 +551,7 @@ typedef struct {
     zframe_t *peer; /* the worker's routing id; owned */
     bool answer_heartbeats;
     int64_t silent_since_ns;
+    int64_t last_worker_time_ns; /* of its last heartbeat */
     char run_id[32];
 } fake_coord_t;
 
@@ -590,6 +591,8 @@ static bool coord_wait(fake_coord_t *c, proto_type_t type, int timeout_ms, char 
                 zframe_destroy(&c->peer);
                 c->peer = zframe_dup(identity);
             }
+            if (msg.type == PROTO_HEARTBEAT)
+                c->last_worker_time_ns = msg.u.heartbeat.time_ns;
             if (msg.type == PROTO_HEARTBEAT && c->answer_heartbeats) {
                 proto_msg_t reply = {.type = PROTO_HEARTBEAT};
                 reply.u.heartbeat = (proto_heartbeat_t){clock_now_ns(), msg.u.heartbeat.time_ns, 0};
@@ -710,6 +713,31 @@ static void send_absurd_phases(fake_coord_t *c)
     coord_send(c, &ph);
 }
 
+/* Clocks at the ends of int64: heartbeats that echo the worker's real time (so they pass
+   its echo check and reach its NTP arithmetic), a plan and a phase starting there. */
+static void send_absurd_clocks(fake_coord_t *c, const char *url)
+{
+    int64_t times[] = {INT64_MIN, INT64_MAX, INT64_MIN / 2, INT64_MAX / 2};
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        proto_msg_t hb = {.type = PROTO_HEARTBEAT};
+        int64_t echo = c->last_worker_time_ns;
+        hb.u.heartbeat = (proto_heartbeat_t){times[i], echo, clock_now_ns() - echo};
+        coord_send(c, &hb);
+        hb.u.heartbeat = (proto_heartbeat_t){times[i], echo, INT64_MAX};
+        coord_send(c, &hb);
+    }
+    char *targets[1], *prompts[1];
+    proto_msg_t plan = plan_msg(url, targets, prompts);
+    plan.u.plan.run_t0_ns = INT64_MIN;
+    coord_send(c, &plan);
+    proto_msg_t ph = phase_msg(300, 10, 1000000000LL);
+    ph.u.phase.t0_ns = ph.u.phase.takeover_ns = INT64_MAX;
+    coord_send(c, &ph);
+    ph = phase_msg(301, 10, 1000000000LL);
+    ph.u.phase.t0_ns = ph.u.phase.takeover_ns = INT64_MIN;
+    coord_send(c, &ph);
+}
+
 static void send_junk_to_worker(fake_coord_t *c)
 {
     unsigned char garbage[32];
@@ -821,6 +849,7 @@ static int fake_coordinator(void)
         coord_send(&c, &plan);
         coord_wait(&c, PROTO_TYPE_COUNT, 300, NULL, 0, NULL, 0);
         coord_send(&c, &plan); /* again, while its engine runs */
+        send_absurd_clocks(&c, allowed);
         send_absurd_phases(&c);
         printf("absurd phases sent\n");
         fflush(stdout);

@@ -12,7 +12,8 @@ The liar is hostile_peer (HOSTILE_PEER, a C program speaking proto/ and raw byte
                     genuine snapshot: replays are not double-counted, forgeries not merged.
   fake_coordinator  a real `surge worker` against the fake coordinator: junk, wrongly
                     typed plans and phases, absurd rates (1e12/s, negative, NaN), segments
-                    outside [0, 1), an ack flood, then silence. The worker survives every
+                    outside [0, 1), clocks at the ends of int64 (heartbeats that reach the
+                    offset arithmetic, plan and phase times), an ack flood, then silence. The worker survives every
                     message, refuses each with a logged reason, sends nothing for the
                     absurd phases, fences within 3 heartbeats of the silence (the target
                     sees nothing after the fence), refuses a plan naming a target outside
@@ -160,7 +161,8 @@ def fake_coordinator():
     # junk (garbage, truncated welcome, wrong types, unknown type), 4 plans, 14 phases
     if refusals < 20:
         fail("only %d refusals logged by the worker:\n%s" % (refusals, wlog[-3000:]))
-    for needle in ("message of 2 frames", "unexpected hello", "rate0", "from", "api"):
+    for needle in ("message of 2 frames", "unexpected hello", "rate0", "from", "api",
+                   "field time", "field run_t0", "field t0"):
         if needle not in wlog:
             fail("the worker did not log '%s':\n%s" % (needle, wlog[-3000:]))
 
