@@ -131,7 +131,7 @@ static int read_at(reader_t *r, yaml_node_t *node, const char *const *phases, in
     yaml_node_t *v[2];
     if (map_fields(r, node, "'at'", keys, v) != 0)
         return -1;
-    const char *name;
+    const char *name = NULL;
     if (!v[0])
         return fail(r, node, "'at': expected 'phase' (or write at: 90s for a time from the start)");
     if (get_text(r, v[0], "phase", &name) != 0)
@@ -148,7 +148,7 @@ static int read_at(reader_t *r, yaml_node_t *node, const char *const *phases, in
 static int read_run(reader_t *r, yaml_node_t *node, chaos_action_spec_t *a)
 {
     if (node->type == YAML_SCALAR_NODE) {
-        const char *t;
+        const char *t = NULL;
         if (get_text(r, node, "run", &t) != 0)
             return -1;
         a->shell = strdup(t);
@@ -205,7 +205,7 @@ static int read_action(reader_t *r, yaml_node_t *node, const char *const *phases
             return fail(r, v[3], "'fault' needs 'name' (the fault window's name)");
     }
     if (v[4]) {
-        const char *t;
+        const char *t = NULL;
         if (!v[3])
             return fail(r, v[4], "'name' names a fault window: add 'fault: start' or 'fault: end'");
         if (get_text(r, v[4], "name", &t) != 0)
@@ -213,7 +213,7 @@ static int read_action(reader_t *r, yaml_node_t *node, const char *const *phases
         a->name = strdup(t);
     }
     if (v[5]) {
-        const char *t;
+        const char *t = NULL;
         if (get_text(r, v[5], "mark", &t) != 0)
             return -1;
         a->mark = strdup(t);
@@ -230,7 +230,7 @@ static int read_impact(reader_t *r, yaml_node_t *node, impact_config_t *c)
     yaml_node_t *v[5];
     if (map_fields(r, node, "'impact'", keys, v) != 0)
         return -1;
-    double x;
+    double x = 0;
     if (v[0]) {
         if (get_number(r, v[0], "baseline", 1, 1000, &x) != 0)
             return -1;

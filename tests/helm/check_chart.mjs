@@ -321,15 +321,26 @@ checks.insecure_only_when_asked = () => {
             `${variant}: coordinator --cert`
         );
         expectEqual(flagValues(a, "--allowed-keys"), ["/etc/surge/keys/workers/"], `${variant}: --allowed-keys`);
+        // Operators' keys live in a directory of their own: a worker key never commands ctl.
+        expectEqual(
+            flagValues(a, "--ctl-allowed-keys"),
+            ["/etc/surge/keys/operators/"],
+            `${variant}: --ctl-allowed-keys`
+        );
         const ckeys = one(docs, "Job").spec.template.spec.volumes.find((v) => v.name === "keys");
         const citems = ckeys.projected.sources.flatMap((s) => s.secret.items);
+        const publicDir = (i) => i.path.startsWith("workers/") || i.path.startsWith("operators/");
         expect(
-            citems.every((i) => i.key === "coordinator.key_secret" || i.path.startsWith("workers/")),
-            `${variant}: coordinator gets its secret key and worker public keys only`
+            citems.every((i) => i.key === "coordinator.key_secret" || publicDir(i)),
+            `${variant}: coordinator gets its secret key and worker/operator public keys only`
         );
         expect(
-            citems.filter((i) => i.path.startsWith("workers/")).every((i) => !i.key.endsWith("_secret")),
-            `${variant}: no secret key in the allowed-keys directory`
+            citems.filter(publicDir).every((i) => !i.key.endsWith("_secret")),
+            `${variant}: no secret key in the allowed-keys directories`
+        );
+        expect(
+            citems.some((i) => i.path === "operators/operator.key"),
+            `${variant}: the default operator key is mounted for ctl`
         );
     });
     const docs = render(["--set", "insecure=true"], "insecure");
@@ -350,6 +361,27 @@ checks.insecure_only_when_asked = () => {
 // with valueFrom.secretKeyRef (or a secret volume), never a literal value, never in a
 // ConfigMap, never in the coordinator; the chart has no value to inline it and renders no
 // Secret of its own.
+// Every flag the chart renders is one `surge coordinator` / `surge worker` accepts (a flag the
+// binary lacks makes the pod exit 2 at once), in every variant.
+checks.rendered_flags_are_surge_flags = () => {
+    const bin = process.env.SURGE_BIN;
+    expect(bin && existsSync(bin), `SURGE_BIN (${bin}) is the surge binary`);
+    const known = (cmd) => {
+        const r = spawnSync(bin, [cmd, "--help"], { encoding: "utf8" });
+        return new Set((r.stdout + r.stderr).match(/--[a-z][a-z0-9-]*/g) || []);
+    };
+    const coordinatorFlags = known("coordinator");
+    const workerFlags = known("worker");
+    forEachVariant((variant, docs) => {
+        const flags = (args) => args.filter((a) => /^--[a-z]/.test(a)).map((a) => a.split("=")[0]);
+        for (const f of flags(workerContainer(docs).args))
+            expect(workerFlags.has(f), `${variant}: worker flag ${f} is in surge worker --help`);
+        if (!one(docs, "Job")) return;
+        for (const f of flags(coordinatorArgs(docs)))
+            expect(coordinatorFlags.has(f), `${variant}: coordinator flag ${f} is in surge coordinator --help`);
+    });
+};
+
 checks.api_key_referenced_from_secret_never_inlined = () => {
     const docs = render(
         ["--set", "apiKey.existingSecret=vllm-api-key", "--set", "apiKey.secretKey=token", "--set", "apiKey.envName=VLLM_KEY"],
