@@ -590,16 +590,18 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
     children_t children = {0};
     int exit_code = SURGE_EXIT_OK;
     if (mode == LAUNCH_RUN) {
-        /* sim:// targets (or --sim) become one local simulator. */
-        char sim_url[256] = "";
+        /* Each sim:// target is a simulated node of its own (one `surge sim` process with
+           simulator.replicas engines), so a fault injected into one node leaves the others
+           serving, as in a real cluster; with --sim every other target shares the first. */
+        char first_url[256] = "";
         for (int i = 0; i < plan->target_count; i++) {
-            if (strncmp(plan->target_urls[i], "sim://", 6) != 0 && !o.sim)
+            bool is_sim = strncmp(plan->target_urls[i], "sim://", 6) == 0;
+            if (!is_sim && !o.sim)
                 continue;
-            if (!sim_url[0]) {
+            char sim_url[256];
+            if (is_sim || !first_url[0]) {
                 const char *profile =
-                    plan->target_urls[i][6] && strncmp(plan->target_urls[i], "sim://", 6) == 0
-                        ? plan->target_urls[i] + 6
-                        : o.sim_profile;
+                    is_sim && plan->target_urls[i][6] ? plan->target_urls[i] + 6 : o.sim_profile;
                 int replicas = o.sim_replicas > 0 ? o.sim_replicas : plan->sim_replicas;
                 if (start_sim(&children, profile, replicas > 0 ? replicas : 1, sim_url,
                               sizeof sim_url) != 0) {
@@ -608,8 +610,12 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
                     plan_destroy(&plan);
                     return SURGE_EXIT_RUNTIME;
                 }
-                log_info("simulated node (%s, %d replicas) at %s", profile,
+                log_info("simulated node %d (%s, %d replicas) at %s", i, profile,
                          replicas > 0 ? replicas : 1, sim_url);
+                if (!first_url[0])
+                    snprintf(first_url, sizeof first_url, "%s", sim_url);
+            } else {
+                snprintf(sim_url, sizeof sim_url, "%s", first_url);
             }
             plan_set_string(&plan->target_urls[i], sim_url);
         }

@@ -24,6 +24,8 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1167,6 +1169,12 @@ static void server_http_start(sim_server_t *self, char *err, size_t err_size)
         evhttp_free(http);
         return;
     }
+    /* Accepted connections inherit it: without it the first token waits ~40 ms behind the
+       response headers (Nagle's algorithm against the client's delayed ACK), and every
+       client would read a TTFT 40 ms longer than the engine's. */
+    int nodelay = 1;
+    setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &nodelay,
+               sizeof nodelay);
     if (self->port == 0) {
         struct sockaddr_storage addr;
         socklen_t len = sizeof addr;
