@@ -163,6 +163,47 @@ static void rows(buf_t *o, const json_t *items, const char *const *columns, int 
     }
 }
 
+/* server.csv: the targets' own figures (intervals[].server), one row per interval, target
+   and metric ("long" form: any number of targets, and any key a scraper adds, without a
+   column per pair). False when no interval has any. */
+static bool server_rows(buf_t *o, const json_t *intervals)
+{
+    bool any = false;
+    buf_append_str(o, "interval,start_s,end_s,target,metric,value\n");
+    size_t i;
+    const json_t *item;
+    json_array_foreach(intervals, i, item)
+    {
+        const json_t *server = json_object_get(item, "server");
+        const char *url;
+        const json_t *figures;
+        json_object_foreach((json_t *)server, url, figures)
+        {
+            const char *metric;
+            const json_t *value;
+            json_object_foreach((json_t *)figures, metric, value)
+            {
+                if (!json_is_number(value) && !json_is_null(value))
+                    continue;
+                csv_value(o, json_object_get(item, "interval"));
+                buf_append_char(o, ',');
+                csv_value(o, json_object_get(item, "start_s"));
+                buf_append_char(o, ',');
+                csv_value(o, json_object_get(item, "end_s"));
+                buf_append_char(o, ',');
+                csv_text(o, url);
+                buf_append_char(o, ',');
+                csv_text(o, metric);
+                buf_append_char(o, ',');
+                csv_value(o, value);
+                buf_append_char(o, '\n');
+                any = true;
+            }
+        }
+    }
+    return any;
+}
+
 int report_csv_write(const report_run_t *run, const char *csv_dir, char *err, size_t err_size)
 {
     buf_t o;
@@ -176,6 +217,13 @@ int report_csv_write(const report_run_t *run, const char *csv_dir, char *err, si
         rows(&o, run->intervals, INTERVAL_COLUMNS, INTERVAL_COLUMN_COUNT, false);
         snprintf(path, sizeof path, "%s/intervals.csv", csv_dir);
         rc = report_file_write(path, o.data, o.len, err, err_size);
+    }
+    if (rc == 0) {
+        buf_clear(&o);
+        if (server_rows(&o, run->intervals)) {
+            snprintf(path, sizeof path, "%s/server.csv", csv_dir);
+            rc = report_file_write(path, o.data, o.len, err, err_size);
+        }
     }
     buf_free(&o);
     return rc;

@@ -33,6 +33,7 @@ is bounded in time (docs/metrics.md, docs/report.md). Scenarios:
                 every surge_* name its queries use was on a page
                 (needs /usr/bin/python3 with python3-prometheus-client: exit 77 otherwise)
 """
+import csv
 import json
 import math
 import os
@@ -144,8 +145,20 @@ def two_sims():
     if "Reading at" not in section or not re.search(
             r"memory-bound|compute- or batch-bound|the limit is elsewhere", section):
         fail("report.html states no bottleneck reading")
-    print("ok: %d intervals with both targets; servers %.0f tokens vs client %d"
-          % (len(measured), generated, client))
+    # server.csv holds the same figures, one row per interval, target and metric.
+    with open(os.path.join(out, "server.csv")) as f:
+        rows = list(csv.DictReader(f))
+    want = sum(len([v for v in fig.values() if isinstance(v, (int, float)) or v is None])
+               for iv in intervals for fig in (iv.get("server") or {}).values())
+    if len(rows) != want or {r["target"] for r in rows} != {a, b}:
+        fail("server.csv has %d rows for %r, intervals.jsonl %d figures" % (
+            len(rows), {r["target"] for r in rows}, want))
+    first = next(r for r in rows if r["metric"] == "running")
+    iv = next(iv for iv in intervals if str(iv["interval"]) == first["interval"])
+    if float(first["value"]) != float(iv["server"][first["target"]]["running"]):
+        fail("server.csv running %r differs from intervals.jsonl" % first)
+    print("ok: %d intervals with both targets; servers %.0f tokens vs client %d; server.csv %d rows"
+          % (len(measured), generated, client, len(rows)))
 
 
 def broken():
