@@ -34,7 +34,18 @@ struct _hist_t {
     int64_t out_of_range;
     int64_t min_value; /* smallest value recorded (raw); INT64_MAX when empty */
     int64_t max_value; /* largest value recorded (raw); 0 when empty */
-    int64_t counts[];
+    /* Storage. Counter i (0 <= i < counts_len) is span[i - span_first] when i is in
+       [span_first, span_first + span_len), and 0 otherwise. hist_new holds every counter
+       (span_first 0, span_len counts_len). A decoded histogram holds only the span it
+       recorded, [index(min), index(max)]: a 1 s snapshot spans a few hundred of 23,552
+       counters, and zeroing the rest was most of the coordinator's cost per snapshot.
+       The first write outside the span makes the histogram full (span_make_full), so
+       every function works on either kind. */
+    int32_t span_first;
+    int32_t span_len;
+    int64_t *span;           /* inline_counts, or full_counts once made full */
+    int64_t *full_counts;    /* owned; NULL until a compact histogram is made full */
+    int64_t inline_counts[]; /* span_len counters, allocated with the struct */
 };
 
 static void set_err(char *err, size_t err_size, const char *fmt, ...)
@@ -108,11 +119,20 @@ static bool layout_compute(int64_t lowest, int64_t highest, int digits, layout_t
     return true;
 }
 
-static hist_t *hist_alloc(int64_t lowest, int64_t highest, int digits, const layout_t *layout)
+/* A histogram holding counters [span_first, span_first + span_len): zeroed, or left for
+   the caller to write every one of them (the decoder, which has them at hand). */
+static hist_t *hist_alloc(int64_t lowest, int64_t highest, int digits, const layout_t *layout,
+                          int32_t span_first, int32_t span_len, bool zeroed)
 {
-    hist_t *self = calloc(1, sizeof *self + (size_t)layout->counts_len * sizeof(int64_t));
+    size_t bytes = sizeof(hist_t) + (size_t)span_len * sizeof(int64_t);
+    hist_t *self = zeroed ? calloc(1, bytes) : malloc(bytes);
     if (!self)
         return NULL;
+    if (!zeroed)
+        memset(self, 0, sizeof *self);
+    self->span_first = span_first;
+    self->span_len = span_len;
+    self->span = self->inline_counts;
     self->lowest = lowest;
     self->highest = highest;
     self->digits = digits;
@@ -132,7 +152,7 @@ hist_t *hist_new(int64_t lowest, int64_t highest, int digits, char *err, size_t 
     layout_t layout;
     if (!layout_compute(lowest, highest, digits, &layout, err, err_size))
         return NULL;
-    hist_t *self = hist_alloc(lowest, highest, digits, &layout);
+    hist_t *self = hist_alloc(lowest, highest, digits, &layout, 0, layout.counts_len, true);
     if (!self)
         set_err(err, err_size, "out of memory for %d counters", (int)layout.counts_len);
     return self;
@@ -152,8 +172,42 @@ void hist_destroy(hist_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    free((*self_p)->full_counts);
     free(*self_p);
     *self_p = NULL;
+}
+
+/* ---- Storage ------------------------------------------------------------------- */
+
+static inline bool span_holds(const hist_t *self, int64_t index)
+{
+    return (uint64_t)(index - self->span_first) < (uint64_t)self->span_len;
+}
+
+/* Counter `index`, for loops that may leave the span (encoding). */
+static inline int64_t count_at(const hist_t *self, int64_t index)
+{
+    return span_holds(self, index) ? self->span[index - self->span_first] : 0;
+}
+
+/* Gives a compact (decoded) histogram every counter, before a write outside its span.
+   Cold: recording and merging never meet a compact histogram on their hot paths (the
+   engine and the coordinator add into histograms made by hist_new). False when out of
+   memory; the histogram is then unchanged. */
+static bool span_make_full(hist_t *self)
+{
+    if (self->span_first == 0 && self->span_len == self->counts_len)
+        return true;
+    int64_t *full = calloc((size_t)self->counts_len, sizeof *full);
+    if (!full)
+        return false;
+    if (self->span_len)
+        memcpy(full + self->span_first, self->span, (size_t)self->span_len * sizeof *full);
+    self->full_counts = full; /* was NULL: a histogram made full returned above */
+    self->span = full;
+    self->span_first = 0;
+    self->span_len = self->counts_len;
+    return true;
 }
 
 /* ---- Index arithmetic (HdrHistogram's, exactly) -------------------------------- */
@@ -226,7 +280,12 @@ bool hist_record(hist_t *self, int64_t value)
         self->out_of_range++;
         return false;
     }
-    self->counts[counts_index_of(self, value)]++;
+    int64_t index = counts_index_of(self, value);
+    if (__builtin_expect(!span_holds(self, index), 0) && !span_make_full(self)) {
+        self->out_of_range++; /* out of memory: counted, never silently lost */
+        return false;
+    }
+    self->span[index - self->span_first]++;
     self->total_count++;
     if (value < self->min_value)
         self->min_value = value;
@@ -251,8 +310,13 @@ bool hist_record_n(hist_t *self, int64_t value, int64_t count)
         self->out_of_range = add_saturating(self->out_of_range, count);
         return false;
     }
+    int64_t index = counts_index_of(self, value);
+    if (!span_holds(self, index) && !span_make_full(self)) {
+        self->out_of_range = add_saturating(self->out_of_range, count);
+        return false;
+    }
     /* No counter exceeds the total, so it cannot overflow either. */
-    self->counts[counts_index_of(self, value)] += count;
+    self->span[index - self->span_first] += count;
     self->total_count = total;
     if (value < self->min_value)
         self->min_value = value;
@@ -278,8 +342,8 @@ int64_t hist_add(hist_t *self, const hist_t *other)
         return other->total_count;
     }
     if (self == other) { /* doubling: the restrict loop below needs two arrays */
-        for (int32_t i = 0; i < self->counts_len; i++)
-            self->counts[i] *= 2;
+        for (int32_t i = 0; i < self->span_len; i++)
+            self->span[i] *= 2;
         self->total_count = total;
         return 0;
     }
@@ -288,8 +352,13 @@ int64_t hist_add(hist_t *self, const hist_t *other)
            is walked, so a typical snapshot costs its span, not the whole array. */
         int64_t first = counts_index_of(other, other->min_value);
         int64_t last = counts_index_of(other, other->max_value);
-        int64_t *restrict dst = self->counts + first; /* distinct histograms: lets it vectorise */
-        const int64_t *restrict src = other->counts + first;
+        if ((!span_holds(self, first) || !span_holds(self, last)) && !span_make_full(self)) {
+            self->out_of_range = add_saturating(self->out_of_range, other->total_count);
+            return other->total_count; /* out of memory: refused visibly */
+        }
+        /* distinct histograms: restrict lets it vectorise */
+        int64_t *restrict dst = self->span + (first - self->span_first);
+        const int64_t *restrict src = other->span + (first - other->span_first);
         for (int64_t i = 0, n = last - first + 1; i < n; i++)
             dst[i] += src[i];
         self->total_count = total;
@@ -312,7 +381,7 @@ int64_t hist_add(hist_t *self, const hist_t *other)
 
 void hist_reset(hist_t *self)
 {
-    memset(self->counts, 0, (size_t)self->counts_len * sizeof(int64_t));
+    memset(self->span, 0, (size_t)self->span_len * sizeof(int64_t));
     self->total_count = 0;
     self->out_of_range = 0;
     self->min_value = INT64_MAX;
@@ -393,8 +462,9 @@ int64_t hist_value_at_percentile(const hist_t *self, double percentile)
     int64_t seen = 0;
     int64_t first = counts_index_of(self, self->min_value);
     int64_t last = counts_index_of(self, self->max_value);
+    /* [first, last] is inside the span, which holds every non-zero counter. */
     for (int64_t i = first; i <= last; i++) {
-        seen += self->counts[i];
+        seen += self->span[i - self->span_first];
         if (seen >= rank) {
             int64_t value = value_at_index(self, i);
             return percentile == 0.0 ? value : hist_highest_equivalent(self, value);
@@ -425,7 +495,9 @@ size_t hist_counts_len(const hist_t *self)
 
 size_t hist_memory_bytes(const hist_t *self)
 {
-    return sizeof *self + (size_t)self->counts_len * sizeof(int64_t);
+    size_t bytes =
+        sizeof *self + (size_t)(self->full_counts ? 0 : self->span_len) * sizeof(int64_t);
+    return bytes + (self->full_counts ? (size_t)self->counts_len * sizeof(int64_t) : 0);
 }
 
 bool hist_next_bucket(const hist_t *self, size_t *cursor, int64_t *value_out, int64_t *count_out)
@@ -438,9 +510,10 @@ bool hist_next_bucket(const hist_t *self, size_t *cursor, int64_t *value_out, in
     if (i < first)
         i = first;
     for (; i <= last; i++) {
-        if (self->counts[i]) {
+        int64_t count = self->span[i - (size_t)self->span_first];
+        if (count) {
             *value_out = value_at_index(self, (int64_t)i);
-            *count_out = self->counts[i];
+            *count_out = count;
             *cursor = i + 1;
             return true;
         }
@@ -530,11 +603,11 @@ static void encode_uncompressed(const hist_t *self, buf_t *out)
     buf_reserve(out, V2_HEADER_BYTES);
     out->len += V2_HEADER_BYTES;
     for (int64_t i = 0; i < limit;) {
-        int64_t count = self->counts[i++];
+        int64_t count = count_at(self, i++);
         int64_t word = count;
         if (count == 0) {
             int64_t zeros = 1;
-            while (i < limit && self->counts[i] == 0) {
+            while (i < limit && count_at(self, i) == 0) {
                 zeros++;
                 i++;
             }
@@ -597,82 +670,102 @@ void hist_encode_compressed(const hist_t *self, buf_t *out)
     buf_free(&raw);
 }
 
-/* Reads the 40-byte inner header; on success returns a new empty histogram of that
-   layout and the payload length. */
-static hist_t *header_decode(const uint8_t *header, int64_t *payload_len_out, char *err,
-                             size_t err_size)
+/* The inner header, judged: a layout hist_new accepts and a payload length it allows. */
+typedef struct {
+    int64_t lowest, highest;
+    int digits;
+    layout_t layout;
+    int64_t payload_len;
+} v2_header_t;
+
+/* Reads the 40-byte inner header; false with a reason when it is not acceptable. */
+static bool header_decode(const uint8_t *header, v2_header_t *out, char *err, size_t err_size)
 {
     uint32_t cookie = get_be32(header);
     if ((cookie & ~0xf0u) != V2_ENCODING_COOKIE_BASE) {
         set_err(err, err_size, "inner cookie 0x%08x is not HdrHistogram V2 (0x%08x)", cookie,
                 V2_ENCODING_COOKIE_BASE | V2_WORD_SIZE_NIBBLE);
-        return NULL;
+        return false;
     }
     int32_t payload_len = (int32_t)get_be32(header + 4);
-    int32_t digits = (int32_t)get_be32(header + 12);
-    int64_t lowest = (int64_t)get_be64(header + 16);
-    int64_t highest = (int64_t)get_be64(header + 24);
+    out->digits = (int32_t)get_be32(header + 12);
+    out->lowest = (int64_t)get_be64(header + 16);
+    out->highest = (int64_t)get_be64(header + 24);
     /* header + 8 (normalizing_index_offset) and header + 32 (conversion ratio) are
        ignored on purpose: see histogram.h. */
-    layout_t layout;
     char why[160];
-    if (!layout_compute(lowest, highest, digits, &layout, why, sizeof why)) {
+    if (!layout_compute(out->lowest, out->highest, out->digits, &out->layout, why, sizeof why)) {
         set_err(err, err_size, "bad layout: %s", why);
-        return NULL;
+        return false;
     }
-    if (layout.counts_len > HIST_DECODE_MAX_COUNTS) {
+    if (out->layout.counts_len > HIST_DECODE_MAX_COUNTS) {
         set_err(err, err_size, "layout of %d counters is above the decoding cap of %d",
-                (int)layout.counts_len, HIST_DECODE_MAX_COUNTS);
-        return NULL;
+                (int)out->layout.counts_len, HIST_DECODE_MAX_COUNTS);
+        return false;
     }
-    int64_t payload_cap = (int64_t)layout.counts_len * V2_MAX_VARINT_BYTES;
+    int64_t payload_cap = (int64_t)out->layout.counts_len * V2_MAX_VARINT_BYTES;
     if (payload_cap > HIST_DECODE_MAX_BYTES - V2_HEADER_BYTES)
         payload_cap = HIST_DECODE_MAX_BYTES - V2_HEADER_BYTES;
     if (payload_len < 0 || payload_len > payload_cap) {
         set_err(err, err_size, "payload length %d is outside 0..%lld for this layout",
                 (int)payload_len, (long long)payload_cap);
-        return NULL;
+        return false;
     }
-    hist_t *self = hist_alloc(lowest, highest, digits, &layout);
-    if (!self) {
-        set_err(err, err_size, "out of memory for %d counters", (int)layout.counts_len);
-        return NULL;
-    }
-    *payload_len_out = payload_len;
-    return self;
+    out->payload_len = payload_len;
+    return true;
 }
 
-/* Fills self's counts from a ZigZag payload; false with a reason on any
-   inconsistency. */
-static bool payload_decode(hist_t *self, const uint8_t *payload, size_t len, char *err,
-                           size_t err_size)
+/* What a payload holds. */
+typedef struct {
+    int64_t total, first, last; /* first and last non-zero counters; -1 when empty */
+} payload_span_t;
+
+/* Where a walk stores counts: counter i goes to at[i - first_nonzero] while that is below
+   cap; `filled` entries are written so far (zeros included) and `overflowed` says some
+   did not fit. */
+typedef struct {
+    int64_t *at;
+    int64_t cap;
+    int64_t filled;
+    bool overflowed;
+} payload_sink_t;
+
+/* Walks a ZigZag payload of counts_len counters: checks all of it (false with a reason
+   on any inconsistency), finds its span and, with a sink, stores the span's counts. */
+static bool payload_walk(const uint8_t *payload, size_t len, int32_t counts_len,
+                         payload_span_t *found, payload_sink_t *sink, char *err, size_t err_size)
 {
     const uint8_t *at = payload, *end = payload + len;
     int64_t index = 0, total = 0, first = -1, last = -1;
     while (at < end) {
-        uint64_t zigzag;
-        size_t n = zigzag_get(at, end, &zigzag);
-        if (!n) {
-            set_err(err, err_size, "truncated count at payload byte %zu", (size_t)(at - payload));
-            return false;
+        uint64_t zigzag = *at;
+        if (zigzag < 0x80) { /* one byte: counts below 64 and short zero runs, most words */
+            at++;
+        } else {
+            size_t n = zigzag_get(at, end, &zigzag);
+            if (!n) {
+                set_err(err, err_size, "truncated count at payload byte %zu",
+                        (size_t)(at - payload));
+                return false;
+            }
+            at += n;
         }
-        at += n;
         if (zigzag & 1) {
             /* A run of zeros: -(zigzag >> 1) - 1 as a signed value, counted here
                unsigned so that the most negative word cannot overflow. */
             uint64_t zeros = (zigzag >> 1) + 1;
-            if (zeros > (uint64_t)(self->counts_len - index)) {
+            if (zeros > (uint64_t)(counts_len - index)) {
                 set_err(err, err_size, "run of %llu zeros at counter %lld passes the layout's %d",
-                        (unsigned long long)zeros, (long long)index, (int)self->counts_len);
+                        (unsigned long long)zeros, (long long)index, (int)counts_len);
                 return false;
             }
             index += (int64_t)zeros;
             continue;
         }
         int64_t count = (int64_t)(zigzag >> 1);
-        if (index >= self->counts_len) {
+        if (index >= counts_len) {
             set_err(err, err_size, "count at counter %lld is past the layout's %d",
-                    (long long)index, (int)self->counts_len);
+                    (long long)index, (int)counts_len);
             return false;
         }
         if (__builtin_add_overflow(total, count, &total)) {
@@ -680,19 +773,66 @@ static bool payload_decode(hist_t *self, const uint8_t *payload, size_t len, cha
             return false;
         }
         if (count) {
-            self->counts[index] = count;
             if (first < 0)
                 first = index;
             last = index;
+            if (sink) {
+                int64_t offset = index - first;
+                if (offset < sink->cap) {
+                    if (offset > sink->filled) /* the zeros since the last count */
+                        memset(sink->at + sink->filled, 0,
+                               (size_t)(offset - sink->filled) * sizeof(int64_t));
+                    sink->at[offset] = count;
+                    sink->filled = offset + 1;
+                } else {
+                    sink->overflowed = true;
+                }
+            }
         }
         index++;
     }
-    self->total_count = total;
-    if (total) {
-        self->min_value = value_at_index(self, first);
-        self->max_value = value_at_index(self, last);
-    }
+    found->total = total;
+    found->first = first;
+    found->last = last;
     return true;
+}
+
+/* Counters a decode holds on its stack (32 KiB): a 1 s snapshot's histograms span at
+   most a few thousand counters. A wider payload is walked a second time, straight into
+   the histogram allocated for its span. */
+#define DECODE_STACK_COUNTERS 4096
+
+/* A new histogram of the header's layout from its payload, holding only the counters
+   from the first non-zero one to the last (see span in struct _hist_t). The walk checks
+   everything before anything is allocated, and nothing outside the span is zeroed. */
+static hist_t *payload_decode(const v2_header_t *header, const uint8_t *payload, size_t len,
+                              char *err, size_t err_size)
+{
+    int64_t stack[DECODE_STACK_COUNTERS];
+    payload_sink_t sink = {.at = stack, .cap = DECODE_STACK_COUNTERS};
+    payload_span_t found;
+    if (!payload_walk(payload, len, header->layout.counts_len, &found, &sink, err, err_size))
+        return NULL;
+    int32_t span_first = found.total ? (int32_t)found.first : 0;
+    int32_t span_len = found.total ? (int32_t)(found.last - found.first + 1) : 0;
+    hist_t *self = hist_alloc(header->lowest, header->highest, header->digits, &header->layout,
+                              span_first, span_len, false);
+    if (!self) {
+        set_err(err, err_size, "out of memory for %d counters", (int)span_len);
+        return NULL;
+    }
+    if (!sink.overflowed) {
+        memcpy(self->span, stack, (size_t)span_len * sizeof(int64_t));
+    } else {
+        payload_sink_t direct = {.at = self->span, .cap = span_len};
+        payload_walk(payload, len, header->layout.counts_len, &found, &direct, NULL, 0);
+    }
+    self->total_count = found.total;
+    if (found.total) {
+        self->min_value = value_at_index(self, found.first);
+        self->max_value = value_at_index(self, found.last);
+    }
+    return self;
 }
 
 static hist_t *decode_uncompressed(const uint8_t *data, size_t len, char *err, size_t err_size)
@@ -701,19 +841,16 @@ static hist_t *decode_uncompressed(const uint8_t *data, size_t len, char *err, s
         set_err(err, err_size, "truncated: %zu bytes, a V2 header needs %d", len, V2_HEADER_BYTES);
         return NULL;
     }
-    int64_t payload_len;
-    hist_t *self = header_decode(data, &payload_len, err, err_size);
-    if (!self)
+    v2_header_t header;
+    if (!header_decode(data, &header, err, err_size))
         return NULL;
-    if ((size_t)payload_len != len - V2_HEADER_BYTES) {
+    if ((size_t)header.payload_len != len - V2_HEADER_BYTES) {
         set_err(err, err_size, "payload length %lld does not match the %zu bytes given",
-                (long long)payload_len, len - V2_HEADER_BYTES);
-        hist_destroy(&self);
+                (long long)header.payload_len, len - V2_HEADER_BYTES);
         return NULL;
     }
-    if (!payload_decode(self, data + V2_HEADER_BYTES, (size_t)payload_len, err, err_size))
-        hist_destroy(&self);
-    return self;
+    return payload_decode(&header, data + V2_HEADER_BYTES, (size_t)header.payload_len, err,
+                          err_size);
 }
 
 static hist_t *decode_compressed(const uint8_t *data, size_t len, char *err, size_t err_size)
@@ -747,10 +884,10 @@ static hist_t *decode_compressed(const uint8_t *data, size_t len, char *err, siz
             set_err(err, err_size, "zlib: %s", zs.msg ? zs.msg : "bad data");
         goto fail;
     }
-    int64_t payload_len;
-    self = header_decode(header, &payload_len, err, err_size);
-    if (!self)
+    v2_header_t v2;
+    if (!header_decode(header, &v2, err, err_size))
         goto fail;
+    int64_t payload_len = v2.payload_len;
     /* One spare byte: an inflated stream longer than payload_len fills it and is
        refused, so the inflated size is capped by the header we already checked. */
     payload = malloc((size_t)payload_len + 1);
@@ -789,7 +926,8 @@ static hist_t *decode_compressed(const uint8_t *data, size_t len, char *err, siz
         set_err(err, err_size, "%u bytes after the end of the zlib stream", zs.avail_in);
         goto fail;
     }
-    if (!payload_decode(self, payload, (size_t)payload_len, err, err_size))
+    self = payload_decode(&v2, payload, (size_t)payload_len, err, err_size);
+    if (!self)
         goto fail;
     free(payload);
     inflateEnd(&zs);
