@@ -21,4 +21,4 @@ done
 here=$(cd "$(dirname "$0")/.." && pwd)
 SURGE_BIN=${SURGE_BIN:-$build/surge} SURGE_BUILD=$build \
     exec python3 "$here/tests/hostile/soak_test.py" --seconds $((minutes * 60)) --rate "$rate" \
-    --table --no-check
+    --arrival poisson --table --no-check
