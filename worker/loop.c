@@ -18,6 +18,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -27,20 +28,102 @@
 
 #define EPOLL_BATCH 256
 
+/* ---- sockets kept in epoll across transfers --------------------------------------
+
+   libcurl says CURL_POLL_REMOVE when a transfer ends and asks for the socket again when
+   the next transfer reuses the keep-alive connection: an EPOLL_CTL_DEL and an
+   EPOLL_CTL_ADD per request. Sockets the engine opens itself (CURLOPT_OPENSOCKETFUNCTION)
+   stay registered while idle instead ("parked"), and epoll_ctl is skipped when libcurl
+   wants the mask already registered, so a reused connection costs no epoll_ctl at all.
+   A parked socket that wakes the loop (the server closed the idle connection) is removed
+   then, or level-triggered epoll would spin on it; libcurl finds the dead connection
+   itself when it next looks at it. A socket is removed from epoll before it is closed
+   (CURLOPT_CLOSESOCKETFUNCTION), so its number can be reused safely.
+
+   The table is indexed by fd and process-wide, as fd numbers are; an entry is written
+   only by the thread whose multi (or user's share) owns the socket. Chunks are made on
+   first use and kept for the life of the process (16 bytes per fd number ever used).
+   Sockets libcurl opens on its own (a resolver's socketpair) keep the plain path. */
+
+#define FD_CHUNK_BITS 12
+#define FD_CHUNKS     256 /* fds up to 1M; above that, the plain path */
+
+typedef struct {
+    int epoll_fd;    /* where it is registered */
+    uint32_t events; /* registered mask */
+    bool ours;       /* opened by engine_socket_open, closed by engine_socket_close */
+    bool registered; /* in epoll_fd */
+    bool wanted;     /* libcurl is watching it (not parked) */
+} fd_state_t;
+
+static _Atomic(fd_state_t *) fd_chunks[FD_CHUNKS];
+
+static fd_state_t *fd_state(curl_socket_t fd, bool create)
+{
+    if (fd < 0 || fd >= (FD_CHUNKS << FD_CHUNK_BITS))
+        return NULL;
+    _Atomic(fd_state_t *) *slot = &fd_chunks[fd >> FD_CHUNK_BITS];
+    fd_state_t *chunk = atomic_load_explicit(slot, memory_order_acquire);
+    if (!chunk && create) {
+        fd_state_t *fresh = calloc((size_t)1 << FD_CHUNK_BITS, sizeof *fresh);
+        if (!fresh)
+            return NULL;
+        if (atomic_compare_exchange_strong(slot, &chunk, fresh))
+            chunk = fresh;
+        else
+            free(fresh); /* another thread made it first: chunk holds theirs */
+    }
+    return chunk ? &chunk[fd & ((1 << FD_CHUNK_BITS) - 1)] : NULL;
+}
+
+static curl_socket_t on_socket_open(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    (void)arg;
+    (void)purpose;
+    curl_socket_t fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+    if (fd < 0)
+        return CURL_SOCKET_BAD;
+    fd_state_t *s = fd_state(fd, true);
+    if (s)
+        *s = (fd_state_t){.epoll_fd = -1, .ours = true};
+    return fd;
+}
+
+static int on_socket_close(void *arg, curl_socket_t fd)
+{
+    (void)arg;
+    fd_state_t *s = fd_state(fd, false);
+    if (s) {
+        /* Called from engine_thread_join too (curl_multi_cleanup), with the epoll fd
+           still open. */
+        if (s->registered)
+            epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+        *s = (fd_state_t){.epoll_fd = -1};
+    }
+    return close(fd);
+}
+
+/* Every easy handle the loop adds opens and closes its sockets here. */
+static void easy_socket_hooks(CURL *easy)
+{
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, on_socket_open);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, on_socket_close);
+}
+
 /* ---- libcurl callbacks ---------------------------------------------------------- */
 
-static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+/* A socket libcurl did not open through on_socket_open: registered and removed as
+   libcurl says. */
+static int socket_plain(engine_thread_t *self, curl_socket_t fd, int what, void *socketp,
+                        uint32_t events)
 {
-    (void)easy;
-    engine_thread_t *self = userp;
     if (what == CURL_POLL_REMOVE) {
         epoll_ctl(self->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
         curl_multi_assign(self->multi, fd, NULL);
         return 0;
     }
-    struct epoll_event ev = {0};
+    struct epoll_event ev = {.events = events};
     ev.data.fd = fd;
-    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
     int op = socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (epoll_ctl(self->epoll_fd, op, fd, &ev) != 0) {
         /* The fd was closed and reused behind our back: retry the other way. */
@@ -51,6 +134,57 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     if (!socketp)
         curl_multi_assign(self->multi, fd, (void *)1);
     return 0;
+}
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    engine_thread_t *self = userp;
+    uint32_t events =
+        ((what & CURL_POLL_IN) ? EPOLLIN : 0) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
+    fd_state_t *s = fd_state(fd, false);
+    if (!s || !s->ours)
+        return socket_plain(self, fd, what, socketp, events);
+    bool here = s->registered && s->epoll_fd == self->epoll_fd;
+    if (what == CURL_POLL_REMOVE) {
+        if (here) {
+            s->wanted = false; /* parked: stays in epoll for the next transfer */
+            return 0;
+        }
+        epoll_ctl(self->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+        s->registered = s->wanted = false;
+        return 0;
+    }
+    s->wanted = true;
+    if (here && s->events == events)
+        return 0;
+    struct epoll_event ev = {.events = events};
+    ev.data.fd = fd;
+    int op = here ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(self->epoll_fd, op, fd, &ev) != 0) {
+        op = op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+        if (epoll_ctl(self->epoll_fd, op, fd, &ev) != 0) {
+            log_warn("engine thread %d: epoll_ctl(%d): %s", self->id, fd, strerror(errno));
+            s->registered = false;
+            return 0;
+        }
+    }
+    s->epoll_fd = self->epoll_fd;
+    s->events = events;
+    s->registered = true;
+    return 0;
+}
+
+/* A parked socket woke the loop: nobody is reading it, so it leaves epoll (true), and
+   the event goes to no transfer. */
+static bool socket_parked_woke(engine_thread_t *self, curl_socket_t fd)
+{
+    fd_state_t *s = fd_state(fd, false);
+    if (!s || !s->ours || !s->registered || s->wanted || s->epoll_fd != self->epoll_fd)
+        return false;
+    epoll_ctl(self->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+    s->registered = false;
+    return true;
 }
 
 static int on_timer(CURLM *multi, long timeout_ms, void *userp)
@@ -179,6 +313,7 @@ bool engine_thread_send(engine_thread_t *self, int64_t t_sched_ns, int64_t index
     r->prewarm = false;
     r->t_sched_ns = t_sched_ns;
     request_prepare(r, target, body, share);
+    easy_socket_hooks(r->easy);
 
     r->t_send_ns = clock_now_ns();
     curl_multi_add_handle(self->multi, r->easy);
@@ -220,6 +355,7 @@ static void prewarm_send(engine_thread_t *self)
             r->user = r->index = -1;
             r->prewarm = true;
             request_prepare(r, target, 0, NULL);
+            easy_socket_hooks(r->easy);
             r->t_sched_ns = r->t_send_ns = clock_now_ns();
             curl_multi_add_handle(self->multi, r->easy);
             inflight_link(self, r);
@@ -374,7 +510,7 @@ static void *thread_main(void *arg)
                 self->timer_armed_ns = INT64_MAX; /* fired: re-arm next turn */
             } else if (fd == self->wake_fd) {
                 stop = !mailbox_read(self) || stop;
-            } else {
+            } else if (!socket_parked_woke(self, fd)) {
                 int flags = 0, running;
                 if (events[i].events & EPOLLIN)
                     flags |= CURL_CSELECT_IN;
