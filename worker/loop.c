@@ -452,6 +452,10 @@ static bool mailbox_read(engine_thread_t *self)
 
 /* ---- the loop ------------------------------------------------------------------- */
 
+/* timer_armed_ns of a timerfd that fired and was not re-armed: equal to no deadline,
+   so the next timer_arm always sets it. */
+#define TIMER_FIRED INT64_MIN
+
 static void timer_arm(engine_thread_t *self, int64_t deadline_ns)
 {
     if (deadline_ns == self->timer_armed_ns)
@@ -504,10 +508,10 @@ static void *thread_main(void *arg)
         for (int i = 0; i < n; i++) {
             int fd = events[i].data.fd;
             if (fd == self->timer_fd) {
-                uint64_t expirations;
-                ssize_t r = read(self->timer_fd, &expirations, sizeof expirations);
-                (void)r;
-                self->timer_armed_ns = INT64_MAX; /* fired: re-arm next turn */
+                /* Fired. Not read: it stays readable until timer_arm sets or clears it
+                   on a later turn (timerfd_settime resets the count), which saves a
+                   read per wake-up; until then epoll_wait just reports it again. */
+                self->timer_armed_ns = TIMER_FIRED;
             } else if (fd == self->wake_fd) {
                 stop = !mailbox_read(self) || stop;
             } else if (!socket_parked_woke(self, fd)) {
