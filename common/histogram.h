@@ -47,6 +47,10 @@ typedef struct _hist_t hist_t;
 
 /* lowest >= 1, highest >= 2 * lowest, 1 <= digits <= 5; NULL (with a reason in err) otherwise. */
 hist_t *hist_new(int64_t lowest, int64_t highest, int digits, char *err, size_t err_size);
+/* The same, empty and holding no counters yet: the first value recorded or added gives
+   it all of them (as hist_new would have). For histograms that are likely to stay empty,
+   such as the ones a snapshot does not carry. */
+hist_t *hist_new_compact(int64_t lowest, int64_t highest, int digits, char *err, size_t err_size);
 /* 1 us .. 1 h at 3 significant digits. */
 hist_t *hist_new_default(void);
 /* A new empty histogram with the same layout as `other`. */
@@ -81,7 +85,8 @@ int64_t hist_value_at_percentile(const hist_t *self, double percentile);
 int64_t hist_lowest(const hist_t *self);
 int64_t hist_highest(const hist_t *self);
 int hist_digits(const hist_t *self);
-/* Number of counters and bytes the histogram occupies (docs/histogram.md has a table). */
+/* Number of counters of the layout, and bytes the histogram occupies (docs/histogram.md
+   has a table for hist_new; a compact histogram occupies less until it is made full). */
 size_t hist_counts_len(const hist_t *self);
 size_t hist_memory_bytes(const hist_t *self);
 /* Smallest and largest values that share v's bucket; and the bucket's median. */
@@ -104,7 +109,10 @@ void hist_encode_compressed(const hist_t *self, buf_t *out);
    inflated size above HIST_DECODE_MAX_BYTES are refused with a reason. NULL on failure.
    The header's normalizing_index_offset and conversion ratio are ignored: V2 payloads
    list counts in value order whatever they say (Java writes logical counts; JS writes
-   offset 1 and ratio bits 1 for every histogram; see docs/histogram.md). */
+   offset 1 and ratio bits 1 for every histogram; see docs/histogram.md).
+   The result is compact: it holds only the counters from its smallest value's to its
+   largest's (a 1 s snapshot: a few KiB instead of 184), and behaves in every call like
+   a histogram from hist_new; the first write outside that span gives it every counter. */
 hist_t *hist_decode_compressed(const void *data, size_t len, char *err, size_t err_size);
 
 /* ---- HdrHistogram interval log ----------------------------------------------- */

@@ -1,12 +1,56 @@
 /*  fuzz_hist_decode: histogram bytes and interval-log lines come from the network and
     from files other tools wrote. Whatever they hold, hist_decode_compressed and
     hist_log_parse_line must refuse or decode without crashing or leaking, and what
-    they decode must be a consistent histogram that re-encodes to the same counts. */
+    they decode must be a consistent histogram that re-encodes to the same counts.
+    Decoded histograms are compact (only their recorded span of counters): a full copy
+    must encode to the same bytes, and writes outside the span (record, add, which
+    give it every counter) must leave it equal to the same writes on the full copy. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/histogram.h"
+
+static bool same_encoding(const hist_t *a, const hist_t *b)
+{
+    buf_t ea, eb;
+    buf_init(&ea);
+    buf_init(&eb);
+    hist_encode_compressed(a, &ea);
+    hist_encode_compressed(b, &eb);
+    bool same = ea.len == eb.len && memcmp(ea.data, eb.data, ea.len) == 0;
+    buf_free(&ea);
+    buf_free(&eb);
+    return same;
+}
+
+/* A compact histogram against a full copy of it, before and after writes outside its
+   span; consumes `compact`. */
+static void check_compact_like_full(hist_t *compact)
+{
+    hist_t *full = hist_new_like(compact);
+    if (!full)
+        abort();
+    hist_add(full, compact);
+    if (!same_encoding(full, compact) || hist_max(full) != hist_max(compact) ||
+        hist_value_at_percentile(full, 50) != hist_value_at_percentile(compact, 50))
+        abort();
+    int64_t ends[2] = {0, hist_highest(compact)};
+    for (int i = 0; i < 2; i++) {
+        if (hist_record(full, ends[i]) != hist_record(compact, ends[i]))
+            abort();
+    }
+    hist_t *twice = hist_new_like(full);
+    if (!twice)
+        abort();
+    hist_add(twice, full);
+    if (hist_add(compact, twice) != hist_add(full, twice) || !same_encoding(full, compact) ||
+        hist_total_count(full) != hist_total_count(compact))
+        abort();
+    hist_destroy(&twice);
+    hist_destroy(&full);
+    hist_destroy(&compact);
+}
 
 /* Checks a decoded histogram's invariants; aborts (a finding) when one breaks. */
 static void check_consistent(const hist_t *h)
@@ -38,7 +82,7 @@ static void check_consistent(const hist_t *h)
     if (!sum || hist_add(sum, back) != 0 || hist_total_count(sum) != total)
         abort();
     hist_destroy(&sum);
-    hist_destroy(&back);
+    check_compact_like_full(back);
     buf_free(&again);
 }
 
