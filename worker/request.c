@@ -26,6 +26,8 @@
 #include "common/jsonw.h"
 #include "worker/engine_private.h"
 
+static void easy_configure(request_t *self);
+
 request_t *request_new(engine_thread_t *thread)
 {
     request_t *self = calloc(1, sizeof *self);
@@ -39,6 +41,7 @@ request_t *request_new(engine_thread_t *thread)
         request_destroy(&self);
         return NULL;
     }
+    easy_configure(self);
     return self;
 }
 
@@ -161,6 +164,38 @@ static int on_sockopt(void *arg, curl_socket_t fd, curlsocktype purpose)
     return CURL_SOCKOPT_OK;
 }
 
+/* The options that are the same for every transfer of this engine, set once per easy
+   handle: curl_easy_reset and ~15 setopts per request cost ~4,000 instructions
+   (bench/bench_engine_cost.sh); request_prepare sets only what changes. */
+static void easy_configure(request_t *self)
+{
+    const engine_shared_t *shared = self->thread->shared;
+    CURL *e = self->easy;
+    curl_easy_setopt(e, CURLOPT_PRIVATE, self);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)ENGINE_RECV_BUFFER_BYTES);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, self);
+    if (shared->capture_header) {
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, self);
+    }
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    /* Targets are contacted directly: a proxy from http_proxy/https_proxy in the
+       environment would add its own latency to every timing (docs/worker.md). */
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    if (shared->timeout_ms > 0)
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)shared->timeout_ms);
+    if (shared->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, shared->ca_file);
+    if (shared->insecure_tls) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+}
+
 void request_prepare(request_t *self, int target, int body_index, CURLSH *share)
 {
     const engine_shared_t *shared = self->thread->shared;
@@ -179,40 +214,18 @@ void request_prepare(request_t *self, int target, int body_index, CURLSH *share)
     sse_parser_reset(self->sse);
     buf_clear(&self->body);
 
-    curl_easy_reset(e);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, self);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)ENGINE_RECV_BUFFER_BYTES);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, self);
-    if (shared->capture_header) {
-        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(e, CURLOPT_HEADERDATA, self);
-    }
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    /* Targets are contacted directly: a proxy from http_proxy/https_proxy in the
-       environment would add its own latency to every timing (docs/worker.md). */
-    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    /* Everything a previous transfer of this handle may have set differently. */
     if (self->prewarm) {
         curl_easy_setopt(e, CURLOPT_URL, targets->models_urls[target]);
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else {
         curl_easy_setopt(e, CURLOPT_URL, targets->request_urls[target]);
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, targets->headers);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, targets->bodies[body_index]);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)targets->body_lens[body_index]);
     }
-    if (shared->timeout_ms > 0)
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)shared->timeout_ms);
-    if (shared->ca_file)
-        curl_easy_setopt(e, CURLOPT_CAINFO, shared->ca_file);
-    if (shared->insecure_tls) {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    if (share)
-        curl_easy_setopt(e, CURLOPT_SHARE, share);
+    curl_easy_setopt(e, CURLOPT_SHARE, share);
 }
 
 /* ---- classification ------------------------------------------------------------- */
