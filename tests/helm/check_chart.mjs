@@ -403,6 +403,8 @@ checks.api_key_referenced_from_secret_never_inlined = () => {
     expectEqual(vol && vol.secret && vol.secret.secretName, "vllm-key", "api-key file volume is the Secret");
     const m = (fw.volumeMounts || []).find((x) => x.name === "api-key");
     expect(m && m.readOnly === true && m.mountPath === "/etc/surge/api-key", "api-key mounted read-only");
+    expectEqual(flagValues(fw.args, "--api-key-dir"), ["/etc/surge/api-key"], "workers read key files only in the mount (--api-key-dir)");
+    expectEqual(flagValues(workerContainer(render([], "default")).args, "--api-key-dir"), [], "no --api-key-dir without a key file");
     expect(!(coordinatorContainer(file).volumeMounts || []).some((x) => x.name === "api-key"), "coordinator mounts no api key");
 
     // No value set ever inlines a secret: no env var anywhere has a literal that came from
