@@ -8,7 +8,8 @@
     the engine or the coordinator's accumulators, which hist_new makes full.
 
     Decoding is the coordinator's cost per snapshot (bench/bench_coordinator.c): the
-    payload is walked once, its span kept on the stack, and only the span is allocated.
+    payload is walked once, its span kept on the stack, and only the span is allocated
+    (a span too wide for the stack is decoded into a full histogram).
 
     The maths of the layout lives in histogram.h (and docs/histogram.md); this file
     follows HdrHistogram's index arithmetic exactly so that counts index by index are
@@ -736,18 +737,35 @@ typedef struct {
     int64_t total, first, last; /* first and last non-zero counters; -1 when empty */
 } payload_span_t;
 
-/* Where a walk stores counts: counter i goes to at[i - first_nonzero] while that is below
-   cap; `filled` entries are written so far (zeros included) and `overflowed` says some
-   did not fit. */
+/* Where a walk stores counts: counter i goes to at[i - first non-zero counter], zeros
+   included, `filled` entries so far. It starts on the decoder's stack (cap entries);
+   a span that outgrows it spills into a full histogram (`full`, zeroed, owned by the
+   caller) and the walk goes on there, so a payload is walked once whatever its span. */
 typedef struct {
+    const v2_header_t *header;
     int64_t *at;
     int64_t cap;
     int64_t filled;
-    bool overflowed;
+    hist_t *full;
 } payload_sink_t;
 
+/* Moves the sink from the stack into a new full histogram; false when out of memory. */
+static bool sink_spill(payload_sink_t *sink, int64_t first)
+{
+    const v2_header_t *h = sink->header;
+    sink->full =
+        hist_alloc(h->lowest, h->highest, h->digits, &h->layout, 0, h->layout.counts_len, true);
+    if (!sink->full)
+        return false;
+    int64_t *counts = sink->full->span + first;
+    memcpy(counts, sink->at, (size_t)sink->filled * sizeof(int64_t));
+    sink->at = counts;
+    sink->cap = h->layout.counts_len - first;
+    return true;
+}
+
 /* Walks a ZigZag payload of counts_len counters: checks all of it (false with a reason
-   on any inconsistency), finds its span and, with a sink, stores the span's counts. */
+   on any inconsistency), finds its span and stores the span's counts in the sink. */
 static bool payload_walk(const uint8_t *payload, size_t len, int32_t counts_len,
                          payload_span_t *found, payload_sink_t *sink, char *err, size_t err_size)
 {
@@ -792,18 +810,16 @@ static bool payload_walk(const uint8_t *payload, size_t len, int32_t counts_len,
             if (first < 0)
                 first = index;
             last = index;
-            if (sink) {
-                int64_t offset = index - first;
-                if (offset < sink->cap) {
-                    if (offset > sink->filled) /* the zeros since the last count */
-                        memset(sink->at + sink->filled, 0,
-                               (size_t)(offset - sink->filled) * sizeof(int64_t));
-                    sink->at[offset] = count;
-                    sink->filled = offset + 1;
-                } else {
-                    sink->overflowed = true;
-                }
+            int64_t offset = index - first;
+            if (offset >= sink->cap && !sink_spill(sink, first)) {
+                set_err(err, err_size, "out of memory for %d counters", (int)counts_len);
+                return false;
             }
+            if (offset > sink->filled && !sink->full) /* the zeros since the last count */
+                memset(sink->at + sink->filled, 0,
+                       (size_t)(offset - sink->filled) * sizeof(int64_t));
+            sink->at[offset] = count;
+            sink->filled = offset + 1;
         }
         index++;
     }
@@ -814,34 +830,34 @@ static bool payload_walk(const uint8_t *payload, size_t len, int32_t counts_len,
 }
 
 /* Counters a decode holds on its stack (32 KiB): a 1 s snapshot's histograms span at
-   most a few thousand counters. A wider payload is walked a second time, straight into
-   the histogram allocated for its span. */
+   most a few thousand counters. A wider span is decoded into a full histogram, as
+   hist_new would make it. */
 #define DECODE_STACK_COUNTERS 4096
 
-/* A new histogram of the header's layout from its payload, holding only the counters
-   from the first non-zero one to the last (see span in struct _hist_t). The walk checks
-   everything before anything is allocated, and nothing outside the span is zeroed. */
+/* A new histogram of the header's layout from its payload. Compact when its span fits
+   on the stack: only the counters from the first non-zero one to the last are then
+   allocated, never zeroed beyond them (see span in struct _hist_t). */
 static hist_t *payload_decode(const v2_header_t *header, const uint8_t *payload, size_t len,
                               char *err, size_t err_size)
 {
     int64_t stack[DECODE_STACK_COUNTERS];
-    payload_sink_t sink = {.at = stack, .cap = DECODE_STACK_COUNTERS};
+    payload_sink_t sink = {.header = header, .at = stack, .cap = DECODE_STACK_COUNTERS};
     payload_span_t found;
-    if (!payload_walk(payload, len, header->layout.counts_len, &found, &sink, err, err_size))
-        return NULL;
-    int32_t span_first = found.total ? (int32_t)found.first : 0;
-    int32_t span_len = found.total ? (int32_t)(found.last - found.first + 1) : 0;
-    hist_t *self = hist_alloc(header->lowest, header->highest, header->digits, &header->layout,
-                              span_first, span_len, false);
-    if (!self) {
-        set_err(err, err_size, "out of memory for %d counters", (int)span_len);
+    if (!payload_walk(payload, len, header->layout.counts_len, &found, &sink, err, err_size)) {
+        hist_destroy(&sink.full);
         return NULL;
     }
-    if (!sink.overflowed) {
+    hist_t *self = sink.full;
+    if (!self) {
+        int32_t span_first = found.total ? (int32_t)found.first : 0;
+        int32_t span_len = found.total ? (int32_t)(found.last - found.first + 1) : 0;
+        self = hist_alloc(header->lowest, header->highest, header->digits, &header->layout,
+                          span_first, span_len, false);
+        if (!self) {
+            set_err(err, err_size, "out of memory for %d counters", (int)span_len);
+            return NULL;
+        }
         memcpy(self->span, stack, (size_t)span_len * sizeof(int64_t));
-    } else {
-        payload_sink_t direct = {.at = self->span, .cap = span_len};
-        payload_walk(payload, len, header->layout.counts_len, &found, &direct, NULL, 0);
     }
     self->total_count = found.total;
     if (found.total) {

@@ -110,9 +110,10 @@ void hist_encode_compressed(const hist_t *self, buf_t *out);
    The header's normalizing_index_offset and conversion ratio are ignored: V2 payloads
    list counts in value order whatever they say (Java writes logical counts; JS writes
    offset 1 and ratio bits 1 for every histogram; see docs/histogram.md).
-   The result is compact: it holds only the counters from its smallest value's to its
-   largest's (a 1 s snapshot: a few KiB instead of 184), and behaves in every call like
-   a histogram from hist_new; the first write outside that span gives it every counter. */
+   When its values span at most 4,096 counters (a 1 s snapshot's, typically) the result
+   is compact: it holds only the counters from its smallest value's to its largest's (a
+   few KiB instead of 184), and behaves in every call like a histogram from hist_new; the
+   first write outside that span gives it every counter. A wider one is full. */
 hist_t *hist_decode_compressed(const void *data, size_t len, char *err, size_t err_size);
 
 /* ---- HdrHistogram interval log ----------------------------------------------- */

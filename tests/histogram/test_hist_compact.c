@@ -3,8 +3,8 @@
     indistinguishable from a full one: it answers every query the same, adding it equals
     adding the histogram that was encoded, and writing outside its span (record, add,
     reset, doubling) gives the same counts as the same writes on a full histogram. And
-    that the one-walk decoder (one-byte fast path, span on the stack, second walk for
-    wide spans) accepts and refuses exactly what a plain reference decoder written here
+    that the one-walk decoder (one-byte fast path, span on the stack, spilled into a full
+    histogram when wider) accepts and refuses exactly what a plain reference decoder written here
     does, on thousands of mutated payloads. */
 #include <stdlib.h>
 #include <string.h>
@@ -334,11 +334,11 @@ static void reference_decode(const uint8_t *data, size_t len, reference_t *out)
     out->ok = true;
 }
 
-/* Uncompressed V2 of 1 us .. 1 h at 2 digits with the given payload. */
+/* Uncompressed V2 of 1 us .. 1 h at 3 digits (23,552 counters) with the given payload. */
 static void forge_uncompressed(buf_t *out, const uint8_t *payload, size_t len)
 {
     uint8_t header[40] = {0x1c, 0x84, 0x93, 0x13};
-    uint64_t fields[] = {len, 0, 2};
+    uint64_t fields[] = {len, 0, 3};
     for (int i = 0; i < 3; i++)
         for (int k = 0; k < 4; k++)
             header[4 + 4 * i + k] = (uint8_t)(fields[i] >> (24 - 8 * k));
@@ -366,25 +366,31 @@ static size_t zero_run(uint8_t *at, int64_t n)
 
 static void test_decoder_judges_the_last_counter_of_the_layout_exactly(void)
 {
-    hist_t *layout = hist_new(1, 3600000000LL, 2, NULL, 0);
+    hist_t *layout = hist_new(1, 3600000000LL, 3, NULL, 0);
     REQUIRE(layout);
     int64_t len = (int64_t)hist_counts_len(layout);
     hist_destroy(&layout);
     struct {
+        bool count_before; /* a count of 3 in the first counter */
         int64_t zeros;
         bool count_after; /* a count of 5 after the run */
         bool ok;
     } cases[] = {
-        {len, false, true},      /* zeros up to the end */
-        {len + 1, false, false}, /* one past it */
-        {len - 1, true, true},   /* a count in the last counter */
-        {len, true, false},      /* a count past the last counter */
+        {false, len, false, true},      /* zeros up to the end */
+        {false, len + 1, false, false}, /* one past it */
+        {false, len - 1, true, true},   /* a count in the last counter */
+        {false, len, true, false},      /* a count past the last counter */
+        {true, len - 2, true, true},    /* the first and the last: the widest span */
+        {true, len - 1, true, false},   /* the first and one past the last */
     };
     buf_t b;
     buf_init(&b);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint8_t payload[16];
-        size_t n = zero_run(payload, cases[i].zeros);
+        size_t n = 0;
+        if (cases[i].count_before)
+            payload[n++] = 6; /* ZigZag of 3 */
+        n += zero_run(payload + n, cases[i].zeros);
         if (cases[i].count_after)
             payload[n++] = 10; /* ZigZag of 5 */
         forge_uncompressed(&b, payload, n);
@@ -394,7 +400,8 @@ static void test_decoder_judges_the_last_counter_of_the_layout_exactly(void)
                   (long long)cases[i].zeros, cases[i].count_after ? ", then 5" : "",
                   h ? "accepted" : err);
         if (h && cases[i].count_after) {
-            CHECK_INT_EQ(hist_total_count(h), 5);
+            CHECK_INT_EQ(hist_total_count(h), cases[i].count_before ? 8 : 5);
+            CHECK_INT_EQ(hist_min(h), cases[i].count_before ? 0 : hist_min(h));
             CHECK(hist_max(h) >= 3600000000LL); /* the last counter is the top bucket */
             CHECK(hist_value_at_percentile(h, 50) == hist_max(h));
         }
