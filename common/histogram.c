@@ -43,7 +43,7 @@ struct _hist_t {
     /* Storage. Counter i (0 <= i < counts_len) is span[i - span_first] when i is in
        [span_first, span_first + span_len), and 0 otherwise. hist_new holds every counter
        (span_first 0, span_len counts_len). A decoded histogram holds only the span it
-       recorded, [index(min), index(max)]: a 1 s snapshot spans a few hundred of 23,552
+       recorded, [index(min), index(max)]: a 1 s snapshot spans a few thousand of 23,552
        counters, and zeroing the rest was most of the coordinator's cost per snapshot.
        The first write outside the span makes the histogram full (span_make_full), so
        every function works on either kind. */
@@ -51,7 +51,8 @@ struct _hist_t {
     int32_t span_len;
     int64_t *span;           /* inline_counts, or full_counts once made full */
     int64_t *full_counts;    /* owned; NULL until a compact histogram is made full */
-    int64_t inline_counts[]; /* span_len counters, allocated with the struct */
+    int32_t inline_len;      /* counters allocated in inline_counts */
+    int64_t inline_counts[]; /* allocated with the struct */
 };
 
 static void set_err(char *err, size_t err_size, const char *fmt, ...)
@@ -139,6 +140,7 @@ static hist_t *hist_alloc(int64_t lowest, int64_t highest, int digits, const lay
     self->span_first = span_first;
     self->span_len = span_len;
     self->span = self->inline_counts;
+    self->inline_len = span_len;
     self->lowest = lowest;
     self->highest = highest;
     self->digits = digits;
@@ -512,9 +514,8 @@ size_t hist_counts_len(const hist_t *self)
 
 size_t hist_memory_bytes(const hist_t *self)
 {
-    size_t bytes =
-        sizeof *self + (size_t)(self->full_counts ? 0 : self->span_len) * sizeof(int64_t);
-    return bytes + (self->full_counts ? (size_t)self->counts_len * sizeof(int64_t) : 0);
+    size_t counters = (size_t)self->inline_len + (self->full_counts ? (size_t)self->counts_len : 0);
+    return sizeof *self + counters * sizeof(int64_t);
 }
 
 bool hist_next_bucket(const hist_t *self, size_t *cursor, int64_t *value_out, int64_t *count_out)
