@@ -1,8 +1,8 @@
 /*  histogram.c: the HdrHistogram layout, its V2 encoding and interval-log lines.
 
     Hot path: hist_record, hist_record_n and hist_add allocate nothing and take no
-    lock. Recording is a range check, a count-leading-zeros, two shifts, a span check and
-    three stores. Everything else (percentiles, encoding, decoding, log lines) runs once
+    lock. Recording is a range check, a count-leading-zeros, two shifts and three
+    stores. Everything else (percentiles, encoding, decoding, log lines) runs once
     per interval, never per request. The one allocation on a write is a compact histogram
     (decoded, or hist_new_compact) receiving a value outside its span: once, and never in
     the engine or the coordinator's accumulators, which hist_new makes full.
@@ -49,9 +49,13 @@ struct _hist_t {
        every function works on either kind. */
     int32_t span_first;
     int32_t span_len;
-    int64_t *span;           /* inline_counts, or full_counts once made full */
-    int64_t *full_counts;    /* owned; NULL until a compact histogram is made full */
-    int32_t inline_len;      /* counters allocated in inline_counts */
+    int64_t *span;        /* inline_counts, or full_counts once made full */
+    int64_t *full_counts; /* owned; NULL until a compact histogram is made full */
+    int32_t inline_len;   /* counters allocated in inline_counts */
+    /* highest + 1 when the histogram holds every counter, 0 when compact: hist_record's
+       one compare then refuses out-of-range values and sends compact histograms to
+       record_slow, so that the hot path is what it was before compact ones existed. */
+    uint64_t record_below;
     int64_t inline_counts[]; /* allocated with the struct */
 };
 
@@ -141,6 +145,9 @@ static hist_t *hist_alloc(int64_t lowest, int64_t highest, int digits, const lay
     self->span_len = span_len;
     self->span = self->inline_counts;
     self->inline_len = span_len;
+    self->record_below = span_first == 0 && span_len == layout->counts_len
+                             ? (uint64_t)highest + 1 /* highest <= HIST_MAX_HIGHEST */
+                             : 0;
     self->lowest = lowest;
     self->highest = highest;
     self->digits = digits;
@@ -226,6 +233,7 @@ static bool span_make_full(hist_t *self)
     self->span = full;
     self->span_first = 0;
     self->span_len = self->counts_len;
+    self->record_below = (uint64_t)self->highest + 1;
     return true;
 }
 
@@ -292,19 +300,24 @@ int64_t hist_median_equivalent(const hist_t *self, int64_t value)
 
 /* ---- Recording (hot path) ------------------------------------------------------ */
 
-bool hist_record(hist_t *self, int64_t value)
+/* Out of range, or a compact histogram, which is made full first (out of memory: the
+   value is counted as out of range, never silently lost). */
+__attribute__((noinline, cold)) static bool record_slow(hist_t *self, int64_t value)
 {
-    /* One unsigned compare refuses negatives and values above highest alike. */
-    if ((uint64_t)value > (uint64_t)self->highest) {
+    if ((uint64_t)value > (uint64_t)self->highest || !span_make_full(self)) {
         self->out_of_range++;
         return false;
     }
-    int64_t index = counts_index_of(self, value);
-    if (__builtin_expect(!span_holds(self, index), 0) && !span_make_full(self)) {
-        self->out_of_range++; /* out of memory: counted, never silently lost */
-        return false;
-    }
-    self->span[index - self->span_first]++;
+    return hist_record(self, value);
+}
+
+bool hist_record(hist_t *self, int64_t value)
+{
+    /* One unsigned compare refuses negatives and values above highest alike (and
+       compact histograms, see record_below). */
+    if ((uint64_t)value >= self->record_below)
+        return record_slow(self, value);
+    self->span[counts_index_of(self, value)]++; /* full: span_first is 0 */
     self->total_count++;
     if (value < self->min_value)
         self->min_value = value;
@@ -329,13 +342,12 @@ bool hist_record_n(hist_t *self, int64_t value, int64_t count)
         self->out_of_range = add_saturating(self->out_of_range, count);
         return false;
     }
-    int64_t index = counts_index_of(self, value);
-    if (!span_holds(self, index) && !span_make_full(self)) {
+    if ((uint64_t)value >= self->record_below && !span_make_full(self)) {
         self->out_of_range = add_saturating(self->out_of_range, count);
         return false;
     }
     /* No counter exceeds the total, so it cannot overflow either. */
-    self->span[index - self->span_first] += count;
+    self->span[counts_index_of(self, value)] += count; /* full: span_first is 0 */
     self->total_count = total;
     if (value < self->min_value)
         self->min_value = value;
