@@ -17,6 +17,8 @@ per-target breakdown says how each was classified:
   never_ends   200, a comment every 50 ms, forever (the client's timeout must end it)
   silent       reads the request and never answers
   huge         200, one 1 MiB event, then a normal ending
+  idle_close   a correct short stream; the kept-alive connection is then closed by the
+               server after 30 ms idle (the client's pooled socket is hung up on)
 
 Prints "PORT <n>" once listening on 127.0.0.1.
 """
@@ -143,6 +145,12 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
         self.close_connection = True
+
+    def mode_idle_close(self):
+        self.mode_ok()
+        self.wfile.flush()
+        # http.server closes a connection whose next request line times out.
+        self.connection.settimeout(0.03)
 
     def mode_huge(self):
         self.start_stream()

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -158,5 +159,54 @@ static void test_halt_with_abort_cancels_requests_in_flight(void)
     testkit_server_stop(&srv);
 }
 
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* The engine keeps idle pooled sockets registered in epoll (worker/loop.c, "parked"). A
+   server that hangs up on an idle keep-alive connection makes that socket readable
+   forever: the engine must drop it (not wake on it again and again) and open a new
+   connection for the next request. A loop spinning on it would burn a core for the whole
+   run; a healthy one sleeps between the requests (8 requests over 1.6 s). */
+static void test_server_closing_idle_pooled_socket_is_not_spun_on(void)
+{
+    testkit_server_t srv;
+    if (!testkit_server_start(&srv, "hostile_server.py", NULL)) {
+        check_skip("python3 or hostile_server.py unavailable");
+        return;
+    }
+    char url[128];
+    snprintf(url, sizeof url, "%s/m/idle_close", srv.url);
+    const char *urls[1] = {url};
+    engine_config_t config = testkit_config(urls, 1);
+    config.threads = 1;
+    config.timeout_ms = 2000;
+    char err[256];
+    engine_t *engine = engine_new(&config, err, sizeof err);
+    REQUIRE(engine);
+    double cpu0 = cpu_seconds();
+    int64_t wall0 = clock_now_ns();
+    engine_phase_t phase =
+        testkit_rate_phase(ARRIVAL_CONSTANT, 5, 1.6, clock_now_ns() + 10 * NS_PER_MS);
+    CHECK(engine_start_phase(engine, &phase, err, sizeof err) == 0);
+    testkit_run_t run;
+    testkit_run_init(&run, 1);
+    CHECK(testkit_run_until_idle(engine, &run, 10000));
+    double cpu = cpu_seconds() - cpu0;
+    double wall = (double)(clock_now_ns() - wall0) / 1e9;
+    engine_destroy(&engine);
+    CHECK_INT_EQ(run.total->c.sent, 8);
+    CHECK_INT_EQ(run.total->c.ok, 8);
+    CHECK_MSG(cpu < 0.5 * wall, "the engine used %.2f s of CPU in %.2f s: spinning on a socket",
+              cpu, wall);
+    testkit_run_free(&run);
+    testkit_server_stop(&srv);
+}
+
 CHECK_MAIN(test_each_misbehaviour_lands_in_its_error_class,
-           test_halt_with_abort_cancels_requests_in_flight)
+           test_halt_with_abort_cancels_requests_in_flight,
+           test_server_closing_idle_pooled_socket_is_not_spun_on)
