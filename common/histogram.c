@@ -45,8 +45,8 @@ struct _hist_t {
        (span_first 0, span_len counts_len). A decoded histogram holds only the span it
        recorded, [index(min), index(max)]: a 1 s snapshot spans a few thousand of 23,552
        counters, and zeroing the rest was most of the coordinator's cost per snapshot.
-       The first write outside the span makes the histogram full (span_make_full), so
-       every function works on either kind. */
+       A record into it, or an add reaching outside the span, first makes it full
+       (span_make_full), so every function works on either kind. */
     int32_t span_first;
     int32_t span_len;
     int64_t *span;        /* inline_counts, or full_counts once made full */

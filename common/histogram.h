@@ -112,8 +112,9 @@ void hist_encode_compressed(const hist_t *self, buf_t *out);
    offset 1 and ratio bits 1 for every histogram; see docs/histogram.md).
    When its values span at most 4,096 counters (a 1 s snapshot's, typically) the result
    is compact: it holds only the counters from its smallest value's to its largest's (a
-   few KiB instead of 184), and behaves in every call like a histogram from hist_new; the
-   first write outside that span gives it every counter. A wider one is full. */
+   few KiB instead of 184), and behaves in every call like a histogram from hist_new; a
+   value recorded into it, or an add reaching outside that span, first gives it every
+   counter. A wider one is full. */
 hist_t *hist_decode_compressed(const void *data, size_t len, char *err, size_t err_size);
 
 /* ---- HdrHistogram interval log ----------------------------------------------- */
