@@ -160,7 +160,8 @@ int main(int argc, char **argv)
                 sink += hist_total_count(d);
                 hist_destroy(&d);
             });
-        row("decode typical snapshot", r, "strict; allocates the 184 KiB histogram");
+        row("decode typical snapshot", r,
+            "strict; compact when its span fits 4,096 counters, else full");
         buf_t line;
         buf_init(&line);
         hist_log_interval(&line, "ttft", 1.0, 1.0, snaps[0], 1000.0);
