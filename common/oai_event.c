@@ -1,7 +1,9 @@
 /*  oai_event.c: classify one OpenAI-style JSON payload (an SSE `data:` or a
    whole body).
 
-    Hot path: called once per streamed event of every request. jsmn tokenizes
+    Hot path: called once per streamed event of every request. A single-pass
+   scanner (the "Fast path" section below) answers the usual chunk shapes without
+   a token array; whatever it is unsure of comes here. jsmn tokenizes
    into a token array allocated once in oai_parser_new; nothing is allocated,
    nothing is copied except the few short strings the event reports
    (finish_reason, the error message), which are unescaped into fixed buffers of
@@ -34,6 +36,8 @@
 
 struct _oai_parser_t {
     int max_tokens;
+    bool fast_path;     /* try the single-pass scanner first (default) */
+    bool answered_fast; /* the last parse was answered by it */
     jsmntok_t tokens[];
 };
 
@@ -54,6 +58,8 @@ oai_parser_t *oai_parser_new(int max_tokens)
     if (!self)
         return NULL;
     self->max_tokens = max_tokens;
+    self->fast_path = true;
+    self->answered_fast = false;
     return self;
 }
 
@@ -350,10 +356,10 @@ static size_t utf8_len(unsigned cp)
     return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
 }
 
-/* Bytes the string at token i holds once unescaped (UTF-8). */
-static size_t string_decoded_bytes(const doc_t *doc, int i)
+/* Bytes the string s..end (between its quotes, escapes checked) holds once
+   unescaped (UTF-8). */
+static size_t range_decoded_bytes(const char *s, const char *end)
 {
-    const char *s = doc->js + doc->tok[i].start, *end = doc->js + doc->tok[i].end;
     size_t n = 0;
     while (s < end) {
         if (*s != '\\') {
@@ -368,12 +374,16 @@ static size_t string_decoded_bytes(const doc_t *doc, int i)
     return n;
 }
 
-/* Unescapes the string at token i into dst (NUL-terminated, truncated on a code
+static size_t string_decoded_bytes(const doc_t *doc, int i)
+{
+    return range_decoded_bytes(doc->js + doc->tok[i].start, doc->js + doc->tok[i].end);
+}
+
+/* Unescapes the string s..end into dst (NUL-terminated, truncated on a code
    point boundary). Control characters become spaces: the text goes to logs and
    JSON lines. */
-static void string_copy(const doc_t *doc, int i, char *dst, size_t cap)
+static void range_copy(const char *s, const char *end, char *dst, size_t cap)
 {
-    const char *s = doc->js + doc->tok[i].start, *end = doc->js + doc->tok[i].end;
     size_t n = 0;
     while (s < end) {
         unsigned cp;
@@ -418,6 +428,11 @@ static void string_copy(const doc_t *doc, int i, char *dst, size_t cap)
         }
     }
     dst[n] = '\0';
+}
+
+static void string_copy(const doc_t *doc, int i, char *dst, size_t cap)
+{
+    range_copy(doc->js + doc->tok[i].start, doc->js + doc->tok[i].end, dst, cap);
 }
 
 /* A token count: a non-negative JSON integer (no fraction, no exponent) that
@@ -592,6 +607,486 @@ static oai_event_kind_t body_read(const doc_t *doc)
     return OAI_EVENT_CHUNK;
 }
 
+/* -------------------------------------------------------------------------------------
+   Fast path: one pass over the bytes, no token array, for the shapes servers stream
+   (choices[].text, choices[].delta|message .content|.reasoning_content|.reasoning,
+   finish_reason, usage). The general path costs ~7,000 instructions per event, half
+   of it jsmn building tokens that are then walked twice (validation, key lookups).
+
+   It answers only when the payload is valid JSON of the expected shape and the event
+   is a CHUNK. Anything else makes it give up and the general path decides, reasons
+   and all: a syntax error, an error object, a field of the wrong type, a duplicate of
+   a key it reads (the general path takes the first), nesting deeper than
+   FAST_MAX_DEPTH, more tokens than the parser's limit. So correctness rests on the
+   general path, and this one only has to be right when it answers;
+   tests/fuzz/fuzz_oai_equiv.c runs both on every input and aborts on a difference. */
+
+/* well under OAI_MAX_DEPTH: deeper payloads are left to the general path */
+#define FAST_MAX_DEPTH 32
+
+typedef struct {
+    const char *p; /* cursor */
+    const char *end;
+    int tokens; /* jsmn's token count so far, so that its limit gives up here too */
+    int max_tokens;
+    oai_event_t *out;
+} fast_t;
+
+#define KEY_IS(key, n, word) ((n) == sizeof(word) - 1 && memcmp(key, word, sizeof(word) - 1) == 0)
+
+static bool is_hex(char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static void fast_space_slow(fast_t *f)
+{
+    while (f->p < f->end && is_json_space(*f->p))
+        f->p++;
+}
+
+/* Servers rarely put whitespace between tokens: one compare when there is none. */
+static inline void fast_space(fast_t *f)
+{
+    if (f->p < f->end && (unsigned char)*f->p <= ' ')
+        fast_space_slow(f);
+}
+
+#define BYTES_ALL(b) (0x0101010101010101ull * (b))
+
+/* Whether any of the 8 bytes in x is a quote, a backslash or a control character
+   (the classic has-zero-byte and has-less-than tests, exact for any-of). */
+static inline bool word_has_string_stop(uint64_t x)
+{
+    uint64_t quote = x ^ BYTES_ALL('"'), backslash = x ^ BYTES_ALL('\\');
+    uint64_t hit = ((quote - BYTES_ALL(1)) & ~quote) | ((backslash - BYTES_ALL(1)) & ~backslash) |
+                   ((x - BYTES_ALL(0x20)) & ~x);
+    return (hit & BYTES_ALL(0x80)) != 0;
+}
+
+static bool fast_token(fast_t *f)
+{
+    return ++f->tokens <= f->max_tokens;
+}
+
+/* The string whose opening quote is at f->p: *s, *e bound its bytes between the
+   quotes; *escaped when it holds a backslash (its length is then not its bytes). */
+static bool fast_string(fast_t *f, const char **s, const char **e, bool *escaped)
+{
+    if (!fast_token(f))
+        return false;
+    const char *p = f->p + 1, *end = f->end;
+    bool esc = false;
+    *s = p;
+    for (;;) {
+        /* content and ids are plain text for tens of bytes: 8 at a time */
+        uint64_t word;
+        while (end - p >= 8 && (memcpy(&word, p, 8), !word_has_string_stop(word)))
+            p += 8;
+        while (p < end && (unsigned char)*p >= 0x20 && *p != '"' && *p != '\\')
+            p++;
+        if (p >= end || (unsigned char)*p < 0x20)
+            return false;
+        if (*p == '"')
+            break;
+        esc = true;
+        if (end - p < 2)
+            return false;
+        char c = p[1];
+        if (c == 'u') {
+            if (end - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]) || !is_hex(p[5]))
+                return false;
+            p += 6;
+        } else if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' ||
+                   c == 'r' || c == 't') {
+            p += 2;
+        } else {
+            return false;
+        }
+    }
+    *e = p;
+    *escaped = esc;
+    f->p = p + 1;
+    return true;
+}
+
+/* RFC 8259 number at f->p; what follows is the caller's to check. */
+static bool fast_number(fast_t *f)
+{
+    if (!fast_token(f))
+        return false;
+    const char *p = f->p, *end = f->end;
+    if (p < end && *p == '-')
+        p++;
+    if (p >= end)
+        return false;
+    if (*p == '0') {
+        p++;
+    } else if (*p >= '1' && *p <= '9') {
+        while (p < end && is_digit(*p))
+            p++;
+    } else {
+        return false;
+    }
+    if (p < end && *p == '.') {
+        p++;
+        if (p >= end || !is_digit(*p))
+            return false;
+        while (p < end && is_digit(*p))
+            p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= end || !is_digit(*p))
+            return false;
+        while (p < end && is_digit(*p))
+            p++;
+    }
+    f->p = p;
+    return true;
+}
+
+static bool fast_literal(fast_t *f, const char *word, size_t n)
+{
+    if (!fast_token(f) || (size_t)(f->end - f->p) < n || memcmp(f->p, word, n) != 0)
+        return false;
+    f->p += n;
+    return true;
+}
+
+static bool fast_null(fast_t *f)
+{
+    return fast_literal(f, "null", 4);
+}
+
+/* Object members one at a time. *state is 0 with f->p at the opening brace. Returns 1
+   with the key in *key, *key_len (raw, as the general path matches keys) and f->p at
+   the value; 0 after the closing brace; -1 on anything else. */
+static int fast_member(fast_t *f, const char **key, size_t *key_len, int *state)
+{
+    if (*state == 0) {
+        if (!fast_token(f))
+            return -1;
+        f->p++;
+        fast_space(f);
+        if (f->p < f->end && *f->p == '}') {
+            f->p++;
+            return 0;
+        }
+        *state = 1;
+    } else {
+        fast_space(f);
+        if (f->p >= f->end)
+            return -1;
+        if (*f->p == '}') {
+            f->p++;
+            return 0;
+        }
+        if (*f->p != ',')
+            return -1;
+        f->p++;
+        fast_space(f);
+    }
+    const char *s, *e;
+    bool esc;
+    if (f->p >= f->end || *f->p != '"' || !fast_string(f, &s, &e, &esc))
+        return -1;
+    fast_space(f);
+    if (f->p >= f->end || *f->p != ':')
+        return -1;
+    f->p++;
+    fast_space(f);
+    if (f->p >= f->end)
+        return -1;
+    *key = s;
+    *key_len = (size_t)(e - s);
+    return 1;
+}
+
+static bool fast_value(fast_t *f, int depth);
+
+/* A value nobody reads (id, model, logprobs, tool_calls...): only checked. */
+static bool fast_container(fast_t *f, int depth)
+{
+    if (depth >= FAST_MAX_DEPTH)
+        return false;
+    if (*f->p == '{') {
+        const char *k;
+        size_t n;
+        int state = 0, r;
+        while ((r = fast_member(f, &k, &n, &state)) == 1)
+            if (!fast_value(f, depth + 1))
+                return false;
+        return r == 0;
+    }
+    if (!fast_token(f))
+        return false;
+    f->p++;
+    fast_space(f);
+    if (f->p < f->end && *f->p == ']') {
+        f->p++;
+        return true;
+    }
+    for (;;) {
+        if (!fast_value(f, depth + 1))
+            return false;
+        fast_space(f);
+        if (f->p >= f->end)
+            return false;
+        if (*f->p == ']') {
+            f->p++;
+            return true;
+        }
+        if (*f->p != ',')
+            return false;
+        f->p++;
+        fast_space(f);
+    }
+}
+
+static bool fast_value(fast_t *f, int depth)
+{
+    if (f->p >= f->end)
+        return false;
+    const char *s, *e;
+    bool esc;
+    switch (*f->p) {
+    case '{':
+    case '[':
+        return fast_container(f, depth);
+    case '"':
+        return fast_string(f, &s, &e, &esc);
+    case 't':
+        return fast_literal(f, "true", 4);
+    case 'f':
+        return fast_literal(f, "false", 5);
+    case 'n':
+        return fast_null(f);
+    default:
+        return fast_number(f);
+    }
+}
+
+/* A string-or-null text field: adds the bytes it holds once unescaped. */
+static bool fast_text(fast_t *f, size_t *bytes)
+{
+    if (*f->p == 'n')
+        return fast_null(f);
+    const char *s, *e;
+    bool esc;
+    if (*f->p != '"' || !fast_string(f, &s, &e, &esc))
+        return false;
+    *bytes += esc ? range_decoded_bytes(s, e) : (size_t)(e - s);
+    return true;
+}
+
+/* delta or message: as message_read. */
+static bool fast_message(fast_t *f, int depth, size_t *content, size_t *reasoning)
+{
+    if (*f->p == 'n')
+        return fast_null(f);
+    if (*f->p != '{' || depth >= FAST_MAX_DEPTH)
+        return false;
+    size_t reasoning_content = 0, reasoning_plain = 0;
+    unsigned seen = 0;
+    const char *k;
+    size_t n;
+    int state = 0, r;
+    while ((r = fast_member(f, &k, &n, &state)) == 1) {
+        unsigned bit = 0;
+        size_t *into = NULL;
+        if (KEY_IS(k, n, "content")) {
+            bit = 1;
+            into = content;
+        } else if (KEY_IS(k, n, "reasoning_content")) {
+            bit = 2;
+            into = &reasoning_content;
+        } else if (KEY_IS(k, n, "reasoning")) {
+            bit = 4;
+            into = &reasoning_plain;
+        }
+        if (!bit) {
+            if (!fast_value(f, depth + 1))
+                return false;
+            continue;
+        }
+        if ((seen & bit) || !fast_text(f, into))
+            return false;
+        seen |= bit;
+    }
+    if (r < 0)
+        return false;
+    *reasoning += reasoning_content > reasoning_plain ? reasoning_content : reasoning_plain;
+    return true;
+}
+
+/* One element of choices[]: as choice_read. */
+static bool fast_choice(fast_t *f, int depth)
+{
+    if (*f->p != '{' || depth >= FAST_MAX_DEPTH)
+        return false;
+    oai_event_t *out = f->out;
+    size_t content = 0, reasoning = 0;
+    unsigned seen = 0;
+    const char *k;
+    size_t n;
+    int state = 0, r;
+    while ((r = fast_member(f, &k, &n, &state)) == 1) {
+        bool ok;
+        unsigned bit = 0;
+        if (KEY_IS(k, n, "delta")) {
+            bit = 1;
+            ok = fast_message(f, depth + 1, &content, &reasoning);
+        } else if (KEY_IS(k, n, "finish_reason")) {
+            bit = 2;
+            const char *s, *e;
+            bool esc;
+            if (*f->p == 'n') {
+                ok = fast_null(f);
+            } else {
+                ok = *f->p == '"' && fast_string(f, &s, &e, &esc);
+                if (ok && out->finish_reason[0] == '\0')
+                    range_copy(s, e, out->finish_reason, sizeof out->finish_reason);
+            }
+        } else if (KEY_IS(k, n, "text")) {
+            bit = 4;
+            ok = fast_text(f, &content);
+        } else if (KEY_IS(k, n, "message")) {
+            bit = 8;
+            ok = fast_message(f, depth + 1, &content, &reasoning);
+        } else {
+            ok = fast_value(f, depth + 1);
+        }
+        if (!ok || (seen & bit))
+            return false;
+        seen |= bit;
+    }
+    if (r < 0)
+        return false;
+    out->content_bytes += content;
+    out->reasoning_bytes += reasoning;
+    if (content > 0 || reasoning > 0)
+        out->content_choices++;
+    return true;
+}
+
+static bool fast_choices(fast_t *f)
+{
+    if (*f->p == 'n')
+        return fast_null(f);
+    if (*f->p != '[' || !fast_token(f))
+        return false;
+    f->p++;
+    fast_space(f);
+    int count = 0;
+    if (f->p < f->end && *f->p == ']') {
+        f->p++;
+        return true;
+    }
+    for (;;) {
+        if (f->p >= f->end || !fast_choice(f, 2))
+            return false;
+        count++;
+        fast_space(f);
+        if (f->p >= f->end)
+            return false;
+        if (*f->p == ']') {
+            f->p++;
+            break;
+        }
+        if (*f->p != ',')
+            return false;
+        f->p++;
+        fast_space(f);
+    }
+    f->out->choices = count;
+    return true;
+}
+
+/* A token count: as count_read, null leaves it absent. */
+static bool fast_count(fast_t *f, int64_t *value)
+{
+    if (*f->p == 'n')
+        return fast_null(f);
+    const char *start = f->p;
+    if (!fast_number(f))
+        return false;
+    int64_t v = 0;
+    for (const char *p = start; p < f->p; p++) {
+        char c = *p;
+        if (!is_digit(c) || v > (INT64_MAX - (c - '0')) / 10)
+            return false;
+        v = v * 10 + (c - '0');
+    }
+    *value = v;
+    return true;
+}
+
+static bool fast_usage(fast_t *f, int depth)
+{
+    if (*f->p == 'n')
+        return fast_null(f);
+    if (*f->p != '{')
+        return false;
+    unsigned seen = 0;
+    const char *k;
+    size_t n;
+    int state = 0, r;
+    while ((r = fast_member(f, &k, &n, &state)) == 1) {
+        bool ok;
+        unsigned bit = 0;
+        if (KEY_IS(k, n, "prompt_tokens")) {
+            bit = 1;
+            ok = fast_count(f, &f->out->prompt_tokens);
+        } else if (KEY_IS(k, n, "completion_tokens")) {
+            bit = 2;
+            ok = fast_count(f, &f->out->completion_tokens);
+        } else {
+            ok = fast_value(f, depth + 1);
+        }
+        if (!ok || (seen & bit))
+            return false;
+        seen |= bit;
+    }
+    return r == 0;
+}
+
+/* Payload trimmed, starting with '{'. True when *out is the answer (a CHUNK). */
+static bool fast_parse(const char *data, size_t len, int max_tokens, oai_event_t *out)
+{
+    fast_t f = {.p = data, .end = data + len, .max_tokens = max_tokens, .out = out};
+    unsigned seen = 0;
+    const char *k;
+    size_t n;
+    int state = 0, r;
+    while ((r = fast_member(&f, &k, &n, &state)) == 1) {
+        bool ok;
+        unsigned bit = 0;
+        if (KEY_IS(k, n, "choices")) {
+            bit = 1;
+            ok = fast_choices(&f);
+        } else if (KEY_IS(k, n, "usage")) {
+            bit = 2;
+            ok = fast_usage(&f, 1);
+        } else if (KEY_IS(k, n, "error")) {
+            return false; /* error objects are the general path's */
+        } else if (KEY_IS(k, n, "object") && *f.p == '"') {
+            const char *s, *e;
+            bool esc;
+            ok = fast_string(&f, &s, &e, &esc) && !KEY_IS(s, (size_t)(e - s), "error");
+        } else {
+            ok = fast_value(&f, 1);
+        }
+        if (!ok || (seen & bit))
+            return false;
+        seen |= bit;
+    }
+    fast_space(&f);
+    return r == 0 && f.p == f.end && seen != 0;
+}
+
 static void event_clear(oai_event_t *out)
 {
     out->kind = OAI_EVENT_CHUNK;
@@ -612,6 +1107,7 @@ oai_event_kind_t oai_parser_parse(oai_parser_t *self, const char *data, size_t l
                                   oai_event_t *out)
 {
     event_clear(out);
+    self->answered_fast = false;
     while (len > 0 && is_json_space(data[0])) {
         data++;
         len--;
@@ -628,6 +1124,13 @@ oai_event_kind_t oai_parser_parse(oai_parser_t *self, const char *data, size_t l
         return malformed(out, "top-level JSON value is not an object");
     if (len > (size_t)INT_MAX / 2)
         return malformed(out, "payload of %zu bytes is too large", len);
+    if (self->fast_path) {
+        if (fast_parse(data, len, self->max_tokens, out)) {
+            self->answered_fast = true;
+            return OAI_EVENT_CHUNK;
+        }
+        event_clear(out); /* what it read before giving up */
+    }
 
     jsmn_parser jp;
     jsmn_init(&jp);
@@ -651,6 +1154,16 @@ oai_event_kind_t oai_parser_parse(oai_parser_t *self, const char *data, size_t l
     if (bad >= 0)
         return malformed(out, "unexpected character at byte %d", bad);
     return body_read(&doc);
+}
+
+void oai_parser_set_fast_path(oai_parser_t *self, bool enabled)
+{
+    self->fast_path = enabled;
+}
+
+bool oai_parser_answered_fast(const oai_parser_t *self)
+{
+    return self->answered_fast;
 }
 
 void oai_tokens_reset(oai_tokens_t *self)

@@ -7,7 +7,8 @@
     appears in every chunk, cumulative), `finish_reason`, and error objects
     ({"error": {...}} or {"object": "error", ...}).
 
-    Hot path: uses a tokenizer with a token array allocated once in the parser; no
+    Hot path: a single-pass scanner answers the common chunk shapes; anything it is
+    unsure of goes to a tokenizer with a token array allocated once in the parser. No
     allocation per event. Content text is not copied: only its byte length and
     whether it is non-empty matter for timing (TTFT = first non-empty content).
 
@@ -61,6 +62,13 @@ void oai_parser_destroy(oai_parser_t **self_p);
 /* Parses one payload (not NUL-terminated necessarily). Always fills *out; returns kind. */
 oai_event_kind_t oai_parser_parse(oai_parser_t *self, const char *data, size_t len,
                                   oai_event_t *out);
+/* A single-pass scanner for the common chunk shapes is tried first (on by default);
+   whatever it is unsure of goes to the general tokenizer path. Results are identical
+   either way (tests/fuzz/fuzz_oai_equiv.c): the switch exists for that proof and for
+   benchmarks. */
+void oai_parser_set_fast_path(oai_parser_t *self, bool enabled);
+/* Whether the last parse was answered by the fast path (tests, benchmarks). */
+bool oai_parser_answered_fast(const oai_parser_t *self);
 
 /* The first event for which this is true is the first token (TTFT): non-empty content
    or reasoning in any choice. A role-only first chunk ("content": "") is not. */
