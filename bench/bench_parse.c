@@ -9,7 +9,8 @@
     Reference, measured in the same run: the same SSE reassembly with each event parsed by
     a general JSON library (jansson: build the tree, look up choices/delta/content and
     usage, free it), which is what a client without a purpose-built extractor does; the
-    last line gives the ratio.
+    last line gives the ratio. "general" is surge's parser with its fast path off (what
+    every event cost before the fast path), in the same run.
 
         build/bench/bench_parse [runs]
 */
@@ -25,10 +26,13 @@
 
 #define STREAM_EVENTS 1000
 
-typedef enum { PARSE_NONE, PARSE_SURGE, PARSE_JANSSON } parse_t;
+/* PARSE_GENERAL: surge's parser with its fast path off (every event tokenized by jsmn),
+   the cost before the fast path, measured in the same run */
+typedef enum { PARSE_NONE, PARSE_SURGE, PARSE_GENERAL, PARSE_JANSSON } parse_t;
 
 typedef struct {
     oai_parser_t *oai;
+    oai_parser_t *oai_general;
     oai_tokens_t tokens;
     parse_t parse;
     int64_t events;
@@ -49,9 +53,10 @@ static int on_event(void *arg, const sse_event_t *ev)
         sink->output_events += text && *text;
         sink->usage_tokens = json_integer_value(json_object_get(usage, "completion_tokens"));
         json_decref(root);
-    } else if (sink->parse == PARSE_SURGE) {
+    } else if (sink->parse != PARSE_NONE) {
         oai_event_t out;
-        oai_parser_parse(sink->oai, ev->data, ev->data_len, &out);
+        oai_parser_parse(sink->parse == PARSE_SURGE ? sink->oai : sink->oai_general, ev->data,
+                         ev->data_len, &out);
         oai_tokens_add(&sink->tokens, &out);
         sink->output_events += oai_event_has_output(&out);
     }
@@ -143,18 +148,19 @@ int main(int argc, char **argv)
     size_t nends = event_ends(&b, ends, STREAM_EVENTS + 1);
 
     sse_parser_t *sse = sse_parser_new(0);
-    sink_t sink = {.oai = oai_parser_new(0)};
+    sink_t sink = {.oai = oai_parser_new(0), .oai_general = oai_parser_new(0)};
+    oai_parser_set_fast_path(sink.oai_general, false);
     printf("stream: %zu events, %zu bytes (%.0f bytes/event)\n\n", nends, b.len,
            (double)b.len / (double)nends);
     printf("%-22s %-12s %12s %10s\n", "work", "feeding", "ns/event", "MB/s");
 
     static const char *const feed_names[] = {"event/callback", "16KiB", "1 byte"};
-    static const char *const parse_names[] = {"SSE only", "SSE + JSON event",
+    static const char *const parse_names[] = {"SSE only", "SSE + JSON event", "SSE + JSON, general",
                                               "SSE + jansson (ref)"};
-    double per_event_callback[3] = {0};
-    for (int json = 0; json < 3; json++) {
+    double per_event_callback[4] = {0};
+    for (int json = 0; json < 4; json++) {
         for (int f = 0; f < 3; f++) {
-            if (json == PARSE_JANSSON && f != FEED_PER_EVENT)
+            if ((json == PARSE_JANSSON || json == PARSE_GENERAL) && f != FEED_PER_EVENT)
                 continue; /* the reference is measured in the common case only */
             sink.parse = (parse_t)json;
             /* repeat the stream so each timed sample is at least ~20 ms */
@@ -170,7 +176,7 @@ int main(int argc, char **argv)
                 }
                 samples[r] = ns;
                 if (sink.events != (int64_t)nends * reps ||
-                    (json == PARSE_SURGE &&
+                    ((json == PARSE_SURGE || json == PARSE_GENERAL) &&
                      oai_tokens_output(&sink.tokens, NULL) != STREAM_EVENTS - 4)) {
                     fprintf(stderr, "bench_parse: wrong event count\n");
                     return 3;
@@ -190,8 +196,11 @@ int main(int argc, char **argv)
     printf("\nreference / surge, event per callback: %.1fx (jansson tree per event vs "
            "surge's extractor)\n",
            per_event_callback[PARSE_JANSSON] / per_event_callback[PARSE_SURGE]);
+    printf("general path / fast path, event per callback: %.2fx\n",
+           per_event_callback[PARSE_GENERAL] / per_event_callback[PARSE_SURGE]);
     sse_parser_destroy(&sse);
     oai_parser_destroy(&sink.oai);
+    oai_parser_destroy(&sink.oai_general);
     buf_free(&b);
     return 0;
 }
