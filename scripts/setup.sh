@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 
 build_pkgs=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libcurl4-openssl-dev
     libmsgpack-dev libyaml-dev libevent-dev libjansson-dev libjsmn-dev zlib1g-dev)
-test_pkgs=(clang libclang-rt-14-dev python3 iproute2 curl procps unzip chromium clang-format git python3-prometheus-client python3-zmq)
+test_pkgs=(clang libclang-rt-14-dev python3 iproute2 curl procps unzip chromium clang-format git
+    python3-prometheus-client python3-zmq)
 
 deps_only=0 with_test=0
 for arg in "$@"; do
