@@ -47,7 +47,12 @@ typedef struct {
     int64_t hb_ns;
 
     /* clock */
-    int64_t offset_ns;     /* coordinator time - local time */
+    int64_t offset_ns; /* coordinator time - local time */
+    /* The offset the engine's run_t0 was converted with. Every later schedule time (phase
+       t0, takeover) is converted with it too: were a refined offset used instead, this
+       worker's arrivals would shift against its own interval grid and records by the
+       difference (seen: 5.6 ms under a loaded ASan run). */
+    int64_t engine_offset_ns;
     int64_t best_rtt_ns;   /* INT64_MAX until the first sample */
     int64_t lease_base_ns; /* latest of our heartbeat times the coordinator echoed */
     int64_t last_peer_time_ns, last_peer_rx_ns;
@@ -289,7 +294,8 @@ static void engine_ensure(agent_t *self)
     config.prompt_max_tokens = p->prompt_max_tokens; /* NULL: max_tokens for every prompt */
     config.threads = self->cfg->threads;
     config.max_inflight = p->max_inflight;
-    config.run_t0_ns = p->run_t0_ns - self->offset_ns;
+    self->engine_offset_ns = self->offset_ns;
+    config.run_t0_ns = p->run_t0_ns - self->engine_offset_ns;
     config.interval_ns = p->interval_ms * NS_PER_MS;
     config.record_requests = p->record_requests;
     config.slo_ttft_ms = p->slo_ttft_ms;
@@ -329,8 +335,8 @@ static void phase_apply(agent_t *self)
     phase.think_time_mean_s = p->think_time_mean_s;
     phase.segment_from = p->segment_from;
     phase.segment_to = p->segment_to;
-    phase.t0_ns = p->t0_ns - self->offset_ns;
-    phase.from_ns = p->takeover_ns > p->t0_ns ? p->takeover_ns - self->offset_ns : 0;
+    phase.t0_ns = p->t0_ns - self->engine_offset_ns;
+    phase.from_ns = p->takeover_ns > p->t0_ns ? p->takeover_ns - self->engine_offset_ns : 0;
     phase.duration_ns = p->duration_ns;
     char err[256];
     if (engine_start_phase(self->engine, &phase, err, sizeof err) != 0)
