@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "bench/bench_engine_config.h"
 #include "worker/engine.h"
 
 typedef struct {
@@ -25,25 +26,6 @@ static void on_interval(void *arg, const engine_interval_t *iv)
 {
     acc_t *acc = arg;
     metrics_add(acc->m, iv->total);
-}
-
-static engine_config_t base_config(const char *const *url, int threads)
-{
-    static const char *const prompts[] = {"Benchmark prompt."};
-    engine_config_t c;
-    memset(&c, 0, sizeof c);
-    c.target_urls = url;
-    c.target_count = 1;
-    c.api = ENGINE_API_CHAT;
-    c.model = "bench";
-    c.stream = true;
-    c.include_usage = true;
-    c.prompts = prompts;
-    c.prompt_count = 1;
-    c.threads = threads;
-    c.timeout_ms = 60000;
-    c.interval_ns = NS_PER_S;
-    return c;
 }
 
 static long rss_kib(void)
@@ -88,7 +70,7 @@ static void run_phase(engine_t *e, engine_phase_t *phase, acc_t *acc)
 static int bench_rate(const char *url, double seconds)
 {
     const char *urls[1] = {url};
-    engine_config_t c = base_config(urls, 1);
+    engine_config_t c = bench_engine_config(urls, 1);
     char err[256];
     engine_t *e = engine_new(&c, err, sizeof err);
     if (!e) {
@@ -138,7 +120,7 @@ static int bench_rate(const char *url, double seconds)
 static int bench_streams(const char *url, int n, double seconds)
 {
     const char *urls[1] = {url};
-    engine_config_t c = base_config(urls, 0);
+    engine_config_t c = bench_engine_config(urls, 0);
     char err[256];
     engine_t *e = engine_new(&c, err, sizeof err);
     if (!e) {
@@ -188,7 +170,7 @@ static int bench_streams(const char *url, int n, double seconds)
 static int bench_overhead(const char *url, int n, double t_ms, double i_ms, double seconds)
 {
     const char *urls[1] = {url};
-    engine_config_t c = base_config(urls, 0);
+    engine_config_t c = bench_engine_config(urls, 0);
     c.prewarm = true;
     char err[256];
     engine_t *e = engine_new(&c, err, sizeof err);

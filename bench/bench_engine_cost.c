@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "bench/bench_engine_config.h"
 #include "worker/engine.h"
 
 static void on_interval(void *arg, const engine_interval_t *iv)
@@ -30,20 +31,7 @@ int main(int argc, char **argv)
     }
     const char *urls[1] = {argv[1]};
     double rate_per_s = atof(argv[2]), seconds = atof(argv[3]);
-    static const char *const prompts[] = {"Benchmark prompt."};
-    engine_config_t c;
-    memset(&c, 0, sizeof c);
-    c.target_urls = urls;
-    c.target_count = 1;
-    c.api = ENGINE_API_CHAT;
-    c.model = "bench";
-    c.stream = true;
-    c.include_usage = true;
-    c.prompts = prompts;
-    c.prompt_count = 1;
-    c.threads = 1;
-    c.timeout_ms = 60000;
-    c.interval_ns = NS_PER_S;
+    engine_config_t c = bench_engine_config(urls, 1);
     c.prewarm = true;
     char err[256];
     engine_t *e = engine_new(&c, err, sizeof err);
