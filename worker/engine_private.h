@@ -181,7 +181,8 @@ void pacer_set_phase(pacer_t *self, const engine_phase_t *phase);
 /* Ends the current and any pending phase now; arrivals already due but not sent
    (held back by catch-up) are counted as scheduled and dropped. */
 void pacer_halt(engine_thread_t *thread, int64_t now_ns);
-/* Sends everything due at now_ns; returns the next time something is due (INT64_MAX). */
+/* Sends what is due at now_ns, up to a budget per call (pacer.c); returns the next time
+   something is due: now_ns when the budget ran out, INT64_MAX when nothing is. */
 int64_t pacer_run(engine_thread_t *thread, int64_t now_ns);
 /* A closed-loop user's request ended: schedules the user's next send. */
 void pacer_user_done(engine_thread_t *thread, int64_t user, int64_t now_ns);

@@ -403,6 +403,58 @@ static void test_catch_up_after_a_stall_is_at_most_twice_the_rate(void)
     testkit_server_stop(&srv);
 }
 
+/* An engine asked for far more than it can send (100,000/s: a send costs more than the
+   5 us catch-up gap, so every arrival is due the moment the last one went out) still
+   reads its sockets between sends: answers complete while it is sending, and their
+   connections are reused. Before the pacer had a send budget per turn it sent the whole
+   overdue schedule before reading anything: no request could end before the last send,
+   and every request opened a connection of its own. */
+static void test_an_overloaded_engine_still_reads_answers_while_sending(void)
+{
+    testkit_server_t srv;
+    if (!server_start(&srv, "0", "1"))
+        return;
+    const char *urls[1] = {srv.url};
+    engine_config_t config = testkit_config(urls, 1);
+    config.threads = 1;
+    int64_t t0 = clock_now_ns();
+    config.run_t0_ns = t0;
+    engine_phase_t phase = testkit_rate_phase(ARRIVAL_CONSTANT, 100000, 0.01, t0); /* 1,000 */
+    testkit_run_t run;
+    if (run_phase(&config, &phase, &run)) {
+        const metrics_counters_t *c = &run.total->c;
+        CHECK_INT_EQ(c->scheduled, 1000);
+        CHECK_INT_EQ(c->sent + c->dropped, 1000);
+        CHECK_INT_EQ(c->ok, c->sent);
+        /* records: when each request was sent and when it ended */
+        size_t ended_before_last_send = 0, n = 0;
+        double last_send = 0;
+        const char *line = run.jsonl.data;
+        static double ends[1000];
+        while (line && *line && n < 1000) {
+            const char *nl = strchr(line, '\n');
+            size_t len = nl ? (size_t)(nl - line) : strlen(line);
+            json_t *r = json_loadb(line, len, 0, NULL);
+            if (r) {
+                double send = json_number_value(json_object_get(r, "t_send_s"));
+                ends[n++] = send + json_number_value(json_object_get(r, "e2e_ms")) / 1e3;
+                last_send = fmax(last_send, send);
+                json_decref(r);
+            }
+            line = nl ? nl + 1 : NULL;
+        }
+        for (size_t i = 0; i < n; i++)
+            ended_before_last_send += ends[i] < last_send;
+        long conns = testkit_server_stat(&srv, "connections") - 1; /* minus /stats */
+        printf("  %zu of %zu requests ended before the last send; %ld connections\n",
+               ended_before_last_send, n, conns);
+        CHECK_MSG(ended_before_last_send > 0, "no answer was read while sending (%zu requests)", n);
+        CHECK_MSG(conns < (long)n, "%ld connections for %zu requests: none reused", conns, n);
+        testkit_run_free(&run);
+    }
+    testkit_server_stop(&srv);
+}
+
 static void test_phase_with_an_old_epoch_is_ignored(void)
 {
     testkit_server_t srv;
@@ -620,6 +672,7 @@ CHECK_MAIN(test_constant_rate_sends_exact_count_with_even_gaps,
            test_closed_loop_concurrency_reaches_but_never_exceeds_n,
            test_users_think_between_answer_and_next_send,
            test_catch_up_after_a_stall_is_at_most_twice_the_rate,
+           test_an_overloaded_engine_still_reads_answers_while_sending,
            test_phase_with_an_old_epoch_is_ignored,
            test_least_inflight_sends_more_to_the_faster_target,
            test_connection_cap_per_user_and_prewarm_shape_the_pool,
