@@ -151,6 +151,7 @@ struct _coordinator_t {
 
     /* outputs */
     FILE *intervals_file, *requests_file;
+    int out_lock_fd; /* RESULTS_DIR/.lock, held (flock) while the run writes there; -1 */
     FILE *hlog_files[METRIC_HIST_COUNT];
     buf_t scratch;
 
@@ -229,6 +230,8 @@ void summary_print(const json_t *results, FILE *out);
 /* The summary of run phase i as results.json has it (new reference; NULL when it did not
    run). */
 json_t *outputs_phase_summary(coordinator_t *self, int i);
+/* 0, -1 on error, OUTPUTS_IN_USE when another live run holds the directory. */
+#define OUTPUTS_IN_USE (-2)
 int outputs_open(coordinator_t *self, char *err, size_t err_size);
 void outputs_close(coordinator_t *self);
 /* At the run's start (run_t0 and the wall time are known): the *.hlog headers. */

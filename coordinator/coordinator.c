@@ -383,6 +383,7 @@ coordinator_t *coordinator_new(const plan_t *plan, const coordinator_config_t *c
     coordinator_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
+    self->out_lock_fd = -1;
     self->plan = plan;
     self->cfg = *config;
     self->bind = strdup(config->bind);
@@ -423,7 +424,10 @@ coordinator_t *coordinator_new(const plan_t *plan, const coordinator_config_t *c
     }
     merge_init(self);
 
-    if (outputs_open(self, err, err_size) != 0) {
+    int opened = outputs_open(self, err, err_size);
+    if (opened != 0) {
+        if (opened == OUTPUTS_IN_USE)
+            *exit_code = SURGE_EXIT_USAGE; /* nothing ran: the command line needs another --out */
         coordinator_destroy(&self);
         return NULL;
     }

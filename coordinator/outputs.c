@@ -6,11 +6,16 @@
     <metric>.hlog    HdrHistogram interval logs, one file per metric, Tag = phase name
     results.json     the whole run, written once at the end to a temporary file, fsynced
                      and renamed over the final name (readers never see half a file)
+    .lock            held with flock(2) while the run writes the directory: a second run
+                     given the same directory is refused before it writes anything (two
+                     runs appending to one intervals.jsonl interleave their lines). The
+                     kernel drops the lock when the process ends, even killed.
 */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,6 +59,31 @@ int outputs_open(coordinator_t *self, char *err, size_t err_size)
                  strerror(errno));
         return -1;
     }
+    char lock_path[4200];
+    snprintf(lock_path, sizeof lock_path, "%s/.lock", self->out_dir);
+    self->out_lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (self->out_lock_fd < 0) {
+        snprintf(err, err_size, "%s: %s", lock_path, strerror(errno));
+        return -1;
+    }
+    if (flock(self->out_lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = pread(self->out_lock_fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        snprintf(err, err_size,
+                 "%s: the results directory is in use by another run (pid %s); give this "
+                 "one its own --out",
+                 self->out_dir, pid[0] ? pid : "unknown");
+        close(self->out_lock_fd);
+        self->out_lock_fd = -1;
+        return OUTPUTS_IN_USE;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(self->out_lock_fd, 0) != 0 ||
+        pwrite(self->out_lock_fd, pid, (size_t)len, 0) != len)
+        log_warn("%s: cannot write the pid: %s", lock_path, strerror(errno));
     self->intervals_file = open_in(self, "intervals.jsonl", err, err_size);
     if (!self->intervals_file)
         return -1;
@@ -86,6 +116,9 @@ void outputs_close(coordinator_t *self)
     }
     self->intervals_file = self->requests_file = NULL;
     buf_free(&self->scratch);
+    if (self->out_lock_fd >= 0)
+        close(self->out_lock_fd); /* releases the lock */
+    self->out_lock_fd = -1;
 }
 
 void outputs_begin(coordinator_t *self)

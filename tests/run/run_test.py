@@ -19,6 +19,10 @@ workers on loopback) with a hard time limit, and reads results.json. Scenarios:
   per_request_max_tokens   a workload mix whose classes have different fixed output
                            lengths: with ignore_eos, each request generates exactly its own
                            class's length (requests.jsonl), never the plan-wide mean
+  results_dir_in_use       a second run given the directory a live run writes is refused
+                           (exit 2, the message names the other run's pid) and the first
+                           run's intervals.jsonl stays whole: every line parses, indices
+                           0, 1, 2... once each
 """
 import json
 import os
@@ -279,12 +283,62 @@ def per_request_max_tokens():
     print("per-request max_tokens: %d requests, lengths %s" % (len(lengths), seen))
 
 
+# ---- results_dir_in_use ----------------------------------------------------------------
+
+IN_USE = """
+name: in-use
+targets: [sim://instant]
+model: surge-sim-instant
+timeout: 10s
+phases:
+  - {name: steady, kind: constant, rate: 20/s, arrival: constant, duration: 5s}
+"""
+
+
+def results_dir_in_use():
+    path = os.path.join(TMP, "inuse.yaml")
+    with open(path, "w") as f:
+        f.write(IN_USE)
+    out = os.path.join(TMP, "inuse-results")
+    first_log = open(os.path.join(TMP, "inuse-first.log"), "w")
+    first = subprocess.Popen([SURGE, "run", path, "--out", out, "--workers", "1", "--quiet"],
+                             stdout=subprocess.DEVNULL, stderr=first_log, cwd=TMP)
+    try:
+        lock = os.path.join(out, ".lock")
+        for _ in range(100):  # the first run holds the directory once its pid is in .lock
+            if os.path.exists(lock) and open(lock).read().strip():
+                break
+            subprocess.run(["sleep", "0.1"])
+        check(first.poll() is None, "the first run ended before the second started")
+        second = subprocess.run([SURGE, "run", path, "--out", out, "--workers", "1", "--quiet"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                timeout=60, cwd=TMP)
+        check(second.returncode == 2, "second run: exit %d, want 2; stderr: %s" %
+              (second.returncode, second.stderr))
+        want = "in use by another run (pid %d)" % first.pid
+        check(want in second.stderr, "second run's error %r lacks %r" % (second.stderr, want))
+        code = first.wait(timeout=90)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    check(code == 0, "first run: exit %d, want 0 (log %s)" % (code, first_log.name))
+    with open(os.path.join(out, "intervals.jsonl")) as f:
+        indices = [json.loads(line)["interval"] for line in f if line.strip()]
+    check(indices == list(range(len(indices))) and len(indices) >= 5,
+          "intervals.jsonl indices %s" % indices)
+    with open(os.path.join(out, "results.json")) as f:
+        ok = json.load(f)["summary"]["requests"]["ok"]
+    check(ok >= 90, "first run: %d requests ok, want ~100" % ok)
+    print("second run refused; first run whole: %d intervals, %d requests" % (len(indices), ok))
+
+
 if __name__ == "__main__":
     if not SURGE:
         print("SURGE_BIN is not set")
         sys.exit(77)
     scenarios = {"phase_kinds": phase_kinds, "saturation_knee_and_sla": saturation_knee_and_sla,
                  "sla_failure_exit_1": sla_failure_exit_1,
-                 "per_request_max_tokens": per_request_max_tokens}
+                 "per_request_max_tokens": per_request_max_tokens,
+                 "results_dir_in_use": results_dir_in_use}
     scenarios[sys.argv[1]]()
     print("ok: " + sys.argv[1])
