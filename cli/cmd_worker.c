@@ -35,6 +35,9 @@ static void usage(FILE *out)
         "  --connect ENDPOINT       the coordinator (tcp://host:5555)\n"
         "  --threads N              engine threads (default: one per core)\n"
         "  --capacity N             weight for this worker's share (default: threads)\n"
+        "  --idle MODE              auto (poll while the engine is busy, else sleep),\n"
+        "                           sleep (never poll: CPU-limited or shared cores),\n"
+        "                           poll (dedicated cores); default auto (docs/worker.md)\n"
         "  --id NAME                worker id (default hostname:pid); unique in the fleet\n"
         "  --allow-target PATTERN   a target this worker may load: HOSTGLOB[:PORT]\n"
         "                           (\"vllm-0.svc:8000\", \"*.inference.svc\", \"10.0.*:8000\",\n"
@@ -65,6 +68,7 @@ int cmd_worker(int argc, char **argv)
         {"connect", required_argument, 0, 'c'},
         {"threads", required_argument, 0, 't'},
         {"capacity", required_argument, 0, 'k'},
+        {"idle", required_argument, 0, 'I'},
         {"id", required_argument, 0, 'i'},
         {"allow-target", required_argument, 0, 'a'},
         {"allow", required_argument, 0, 'a'}, /* the first spelling, kept as an alias */
@@ -91,6 +95,12 @@ int cmd_worker(int argc, char **argv)
             break;
         case 'k':
             config.capacity = atoi(optarg);
+            break;
+        case 'I':
+            if (!idle_mode_parse(optarg, &config.idle)) {
+                fprintf(stderr, "surge worker: --idle: auto, sleep or poll\n");
+                return SURGE_EXIT_USAGE;
+            }
             break;
         case 'i':
             config.worker_id = optarg;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/cpus.h"
 #include "common/exit_codes.h"
 #include "common/log.h"
 #include "coordinator/coordinator.h"
@@ -32,6 +33,7 @@ typedef struct {
     coordinator_config_t coord;
     int local_workers;
     int worker_threads;
+    const char *worker_idle; /* --idle for the local workers, or NULL (their default) */
     bool sim;
     const char *sim_profile;
     int sim_replicas; /* 0 = the plan's (simulator.replicas), else --sim-replicas */
@@ -106,6 +108,8 @@ static void usage(FILE *out, launch_mode_t mode)
                 "(docs/security.md)\n");
     else
         fprintf(out, "  --threads N           engine threads per local worker (default 1)\n"
+                     "  --idle MODE           the local workers' engines: auto (poll while busy),\n"
+                     "                        sleep, poll (docs/worker.md; default auto)\n"
                      "  --sim                 start a local `surge sim` and use it as the target\n"
                      "  --sim-profile NAME    its profile (default tiny); sim://NAME targets "
                      "also start one\n"
@@ -147,6 +151,7 @@ enum {
     OPT_CTL_BIND,
     OPT_CTL_ALLOWED_KEYS,
     OPT_THREADS,
+    OPT_IDLE,
     OPT_SIM,
     OPT_SIM_PROFILE,
     OPT_SIM_REPLICAS,
@@ -209,6 +214,7 @@ static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv
         {"ctl-bind", required_argument, 0, OPT_CTL_BIND},
         {"ctl-allowed-keys", required_argument, 0, OPT_CTL_ALLOWED_KEYS},
         {"threads", required_argument, 0, OPT_THREADS},
+        {"idle", required_argument, 0, OPT_IDLE},
         {"sim", no_argument, 0, OPT_SIM},
         {"sim-profile", required_argument, 0, OPT_SIM_PROFILE},
         {"sim-replicas", required_argument, 0, OPT_SIM_REPLICAS},
@@ -238,8 +244,7 @@ static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv
     o->sim_profile = "tiny";
     o->coord.summary = true;
     if (mode == LAUNCH_RUN) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        o->local_workers = cores > 0 ? (int)cores : 1;
+        o->local_workers = cpus_usable(); /* affinity and CPU quota included */
     }
     optind = 1;
     opterr = 1;
@@ -307,6 +312,14 @@ static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv
             break;
         case OPT_THREADS:
             rc = parse_int("--threads", optarg, 1, &o->worker_threads);
+            break;
+        case OPT_IDLE: /* checked here, applied by the workers (worker/idle.h) */
+            if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "sleep") != 0 &&
+                strcmp(optarg, "poll") != 0) {
+                fprintf(stderr, "surge run: --idle: auto, sleep or poll\n");
+                rc = -1;
+            }
+            o->worker_idle = optarg;
             break;
         case OPT_SIM:
             o->sim = true;
@@ -689,7 +702,7 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
             else
                 snprintf(key_dir, sizeof key_dir, ".");
         }
-        char *wargv[14 + 2 * PLAN_MAX_TARGETS];
+        char *wargv[16 + 2 * PLAN_MAX_TARGETS];
         for (int i = 0; i < o.local_workers; i++) {
             char id[32];
             snprintf(id, sizeof id, "local-%d", i + 1);
@@ -700,6 +713,10 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
             wargv[n++] = (char *)coordinator_endpoint(coordinator);
             wargv[n++] = "--threads";
             wargv[n++] = threads;
+            if (o.worker_idle) {
+                wargv[n++] = "--idle";
+                wargv[n++] = (char *)o.worker_idle;
+            }
             wargv[n++] = "--id";
             wargv[n++] = id;
             wargv[n++] = "--reconnect-timeout";

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/cpus.h"
 #include "common/exit_codes.h"
 #include "common/log.h"
 #include "proto/curve.h"
@@ -98,7 +99,7 @@ static void send_msg(agent_t *self, const proto_msg_t *msg)
 static void send_hello(agent_t *self)
 {
     proto_msg_t msg = {.type = PROTO_HELLO};
-    int threads = self->cfg->threads > 0 ? self->cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = self->cfg->threads > 0 ? self->cfg->threads : cpus_for_engine_threads();
     if (threads < 1)
         threads = 1;
     msg.u.hello = (proto_hello_t){self->id,
@@ -293,6 +294,7 @@ static void engine_ensure(agent_t *self)
     config.prompt_count = p->prompt_count;
     config.prompt_max_tokens = p->prompt_max_tokens; /* NULL: max_tokens for every prompt */
     config.threads = self->cfg->threads;
+    config.idle = self->cfg->idle;
     config.max_inflight = p->max_inflight;
     self->engine_offset_ns = self->offset_ns;
     config.run_t0_ns = p->run_t0_ns - self->engine_offset_ns;

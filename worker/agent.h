@@ -20,11 +20,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "worker/idle.h"
+
 typedef struct {
     const char *endpoint;  /* "tcp://host:5555" */
     const char *worker_id; /* NULL: hostname:pid */
     int threads;           /* engine threads, 0 = one per core */
     int capacity;          /* weight for segment sizing, 0 = threads */
+    engine_idle_t idle;    /* the engine threads' idle policy (worker/idle.h) */
     bool insecure;         /* allow a non-loopback endpoint without CURVE */
     /* CURVE (proto/curve.h): this worker's secret certificate and the coordinator's public
        one; both or neither (plain text). */

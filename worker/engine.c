@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/cpus.h"
 #include "common/log.h"
 #include "worker/engine_private.h"
 
@@ -97,8 +98,10 @@ engine_t *engine_new(const engine_config_t *config, char *err, size_t err_size)
     nofile_raise();
     if (config->interval_ns < 0 || config->timeout_ms < 0 || config->max_inflight < 0 ||
         config->max_connections_per_target < 0 || config->threads < 0 ||
-        config->max_event_bytes < 0) {
-        snprintf(err, err_size, "engine: negative interval, timeout, cap or thread count");
+        config->max_event_bytes < 0 || (int)config->idle < 0 || config->idle > ENGINE_IDLE_POLL) {
+        snprintf(
+            err, err_size,
+            "engine: negative interval, timeout, cap or thread count, or an unknown idle mode");
         return NULL;
     }
     engine_t *self = calloc(1, sizeof *self);
@@ -127,10 +130,10 @@ engine_t *engine_new(const engine_config_t *config, char *err, size_t err_size)
     shared->slo_e2e_ms = config->slo_e2e_ms;
     shared->max_inflight = config->max_inflight;
     shared->max_connections_per_target = config->max_connections_per_target;
+    shared->idle = config->idle;
     shared->connection_per_user = config->connection_per_user;
     shared->prewarm = config->prewarm;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    shared->thread_count = config->threads > 0 ? config->threads : (cores > 0 ? (int)cores : 1);
+    shared->thread_count = config->threads > 0 ? config->threads : cpus_for_engine_threads();
 
     int64_t now = clock_now_ns();
     self->first_index =

@@ -28,6 +28,7 @@
 
 #include "common/metrics.h"
 #include "common/schedule.h"
+#include "worker/idle.h"
 
 #define ENGINE_MAX_TARGETS 256
 
@@ -74,6 +75,7 @@ typedef struct {
     int max_connections_per_target; /* 0 = no cap */
     bool connection_per_user;       /* one dedicated connection per virtual user */
     bool prewarm;                   /* open connections before the first phase */
+    engine_idle_t idle;             /* poll or sleep when nothing is due (worker/idle.h) */
 
     int64_t run_t0_ns;    /* CLOCK_MONOTONIC (local) origin of the intervals */
     int64_t interval_ns;  /* snapshot interval (default 1 s) */

@@ -84,6 +84,7 @@ typedef struct {
     int max_connections_per_target;
     bool connection_per_user;
     bool prewarm;
+    engine_idle_t idle;
     int thread_count;
 
     _Atomic int64_t inflight;
@@ -213,6 +214,8 @@ struct engine_thread_s {
     _Atomic bool running; /* a phase is active or pending (engine_status) */
     uint64_t rr_counter, rng;
     pacer_t pacer;
+    idle_t idle;    /* poll or sleep (worker/idle.h) */
+    uint64_t sends; /* requests handed to curl, ever */
 
     interval_t *cur; /* being recorded */
     int64_t cur_end_ns;

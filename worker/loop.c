@@ -12,6 +12,7 @@
     per interval) and to read the mailbox (once per command).
 */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +318,7 @@ bool engine_thread_send(engine_thread_t *self, int64_t t_sched_ns, int64_t index
 
     r->t_send_ns = clock_now_ns();
     curl_multi_add_handle(self->multi, r->easy);
+    self->sends++;
     inflight_link(self, r);
     self->inflight++;
     atomic_fetch_add(&shared->inflight, 1);
@@ -477,6 +479,13 @@ static void *thread_main(void *arg)
     if (self->shared->prewarm)
         prewarm_send(self);
 
+    /* A turn: from epoll_wait's return to the next call. It did work when it read a
+       socket or sent a request; idle.c turns the share of time spent working into
+       "poll" or "sleep" for the next wait. */
+    int64_t turn_start = clock_now_ns();
+    uint64_t sends_before = self->sends;
+    bool worked = false;
+    idle_init(&self->idle, self->shared->idle, turn_start);
     for (;;) {
         int64_t now = clock_now_ns();
         engine_thread_interval(self, now);
@@ -486,6 +495,7 @@ static void *thread_main(void *arg)
         if (self->curl_deadline_ns <= now) {
             kick_curl(self);
             drain_done(self);
+            worked = true;
             continue;
         }
         int64_t wake = next;
@@ -493,20 +503,37 @@ static void *thread_main(void *arg)
             wake = self->cur_end_ns;
         if (self->curl_deadline_ns < wake)
             wake = self->curl_deadline_ns;
+        if (worked || self->sends != sends_before)
+            idle_add_work(&self->idle, now - turn_start);
         int timeout_ms = -1;
-        if (wake <= now)
+        bool idle_poll = false;
+        if (wake <= now) {
             timeout_ms = 0;
-        else
+        } else if (idle_should_poll(&self->idle, now, wake, self->inflight > 0)) {
+            timeout_ms = 0;
+            idle_poll = true;
+            if (self->timer_armed_ns == TIMER_FIRED)
+                timer_arm(self, INT64_MAX); /* else it stays readable: every poll sees it */
+        } else {
             timer_arm(self, wake);
+        }
 
         int n = epoll_wait(self->epoll_fd, events, EPOLL_BATCH, timeout_ms);
+        turn_start = clock_now_ns();
+        sends_before = self->sends;
+        worked = false;
         if (n < 0 && errno != EINTR) {
             log_error("engine thread %d: epoll_wait: %s", self->id, strerror(errno));
             break;
         }
+        if (n <= 0 && idle_poll) {
+            sched_yield(); /* an empty poll: let the other threads of this core run */
+            continue;
+        }
         bool stop = false;
         for (int i = 0; i < n; i++) {
             int fd = events[i].data.fd;
+            worked = worked || fd != self->timer_fd;
             if (fd == self->timer_fd) {
                 /* Fired. Not read: it stays readable until timer_arm sets or clears it
                    on a later turn (timerfd_settime resets the count), which saves a
@@ -530,6 +557,9 @@ static void *thread_main(void *arg)
             break;
     }
     abort_all(self, false);
+    log_debug("engine thread %d: idle %s, polled in %lld of %lld windows of %lld ms", self->id,
+              idle_mode_name(self->idle.mode), (long long)self->idle.busy_windows,
+              (long long)self->idle.windows, (long long)(IDLE_WINDOW_NS / NS_PER_MS));
     return NULL;
 }
 
