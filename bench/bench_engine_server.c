@@ -8,6 +8,14 @@
     (timerfd) keeps the server's own lateness in microseconds; it measures it and
     reports it at GET /stats, so a client figure can be read against it.
 
+    GET /stats also gives the server's own view of what it served, exactly (every
+    sample kept, sorted at the request): the actual time to first token (request
+    handled -> first token handed to the socket) and the actual gaps between tokens,
+    as P50/P99 deviations from the fixed timings. A client's TTFT or ITL percentile
+    minus the target's actual one at the same percentile is the client's own error,
+    with the target's lateness taken out. GET /reset forgets every sample (called
+    when a client's warm-up ends, so both sides cover the same requests).
+
     usage: bench_engine_server [--ttft-ms T] [--itl-ms I] [--tokens N]
     prints "listening on http://127.0.0.1:PORT"
 */
@@ -17,6 +25,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +38,40 @@ static int tokens = 10;
 static struct event_base *base;
 static hist_t *late_us; /* server timer lateness, microseconds */
 static long streams_open, streams_max, requests;
+
+/* Deviations from the fixed timings, microseconds, every sample kept (bounded). */
+#define MAX_SAMPLES (4 * 1024 * 1024)
+typedef struct {
+    int32_t *v;
+    size_t n;
+} samples_t;
+static samples_t ttft_dev, itl_dev;
+
+static void sample_add(samples_t *s, int64_t us)
+{
+    if (!s->v)
+        s->v = malloc(MAX_SAMPLES * sizeof *s->v);
+    if (s->v && s->n < MAX_SAMPLES)
+        s->v[s->n++] = (int32_t)(us > INT32_MAX ? INT32_MAX : us < INT32_MIN ? INT32_MIN : us);
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The value at percentile p (nearest rank) in microseconds; sorts in place. */
+static long long sample_pct(samples_t *s, double p)
+{
+    if (s->n == 0)
+        return 0;
+    qsort(s->v, s->n, sizeof *s->v, cmp_i32);
+    size_t rank = (size_t)(p / 100.0 * (double)s->n + 0.999999);
+    if (rank < 1)
+        rank = 1;
+    return s->v[rank > s->n ? s->n - 1 : rank - 1];
+}
 
 static const char chunk_fmt[] =
     "data: {\"id\":\"chatcmpl-b\",\"object\":\"chat.completion.chunk\",\"created\":1,"
@@ -44,6 +87,7 @@ typedef struct {
     struct event *timer;
     int sent;
     int64_t t0_ns;
+    int64_t prev_ns; /* when the previous token was handed to the socket */
 } stream_t;
 
 static void stream_end(stream_t *s)
@@ -72,6 +116,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     int64_t now = clock_now_ns();
     int64_t intended = s->t0_ns + (int64_t)((ttft_ms + itl_ms * s->sent) * 1e6);
     hist_record(late_us, (now - intended) / 1000 > 0 ? (now - intended) / 1000 : 0);
+    if (s->sent == 0)
+        sample_add(&ttft_dev, (now - s->t0_ns) / 1000 - (int64_t)(ttft_ms * 1000));
+    else
+        sample_add(&itl_dev, (now - s->prev_ns) / 1000 - (int64_t)(itl_ms * 1000));
+    s->prev_ns = now;
     struct evbuffer *b = evbuffer_new();
     add_token(b, s->sent == tokens - 1);
     evhttp_send_reply_chunk(s->req, b);
@@ -92,9 +141,13 @@ static void on_stats(struct evhttp_request *req)
     evbuffer_add_printf(
         b,
         "{\"requests\": %ld, \"open\": %ld, \"max_open\": %ld, "
-        "\"late_p50_us\": %lld, \"late_p99_us\": %lld, \"late_max_us\": %lld}\n",
+        "\"late_p50_us\": %lld, \"late_p99_us\": %lld, \"late_max_us\": %lld, "
+        "\"ttft_samples\": %zu, \"ttft_dev_p50_us\": %lld, \"ttft_dev_p99_us\": %lld, "
+        "\"itl_samples\": %zu, \"itl_dev_p50_us\": %lld, \"itl_dev_p99_us\": %lld}\n",
         requests, streams_open, streams_max, (long long)hist_value_at_percentile(late_us, 50),
-        (long long)hist_value_at_percentile(late_us, 99), (long long)hist_max(late_us));
+        (long long)hist_value_at_percentile(late_us, 99), (long long)hist_max(late_us), ttft_dev.n,
+        sample_pct(&ttft_dev, 50), sample_pct(&ttft_dev, 99), itl_dev.n, sample_pct(&itl_dev, 50),
+        sample_pct(&itl_dev, 99));
     evhttp_send_reply(req, 200, "OK", b);
     evbuffer_free(b);
 }
@@ -103,6 +156,12 @@ static void on_request(struct evhttp_request *req, void *arg)
 {
     (void)arg;
     if (evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
+        if (strcmp(evhttp_request_get_uri(req), "/reset") == 0) {
+            hist_reset(late_us);
+            ttft_dev.n = itl_dev.n = 0;
+            evhttp_send_reply(req, 200, "OK", NULL);
+            return;
+        }
         on_stats(req);
         return;
     }
@@ -167,5 +226,7 @@ int main(int argc, char **argv)
     evhttp_free(http);
     event_base_free(base);
     hist_destroy(&late_us);
+    free(ttft_dev.v);
+    free(itl_dev.v);
     return 0;
 }

@@ -71,6 +71,21 @@ stop_target() {
     TARGET_PID=""
 }
 
+# target_count: "COUNT SECONDS": requests the target has answered so far (bench_engine_server's
+# /stats, or the sim's vllm:request_success_total without aborts) and when it said so
+target_count() {
+    t=$(date +%s.%N)
+    n=$(curl -s --max-time 2 "$TARGET_URL/stats" 2>/dev/null |
+        sed -n 's/.*"requests": *\([0-9]*\).*/\1/p')
+    [ -n "$n" ] || n=$(curl -s --max-time 2 "$TARGET_URL/metrics" |
+        awk '/^vllm:request_success_total/ && !/abort/ { s += $NF } END { print s + 0 }')
+    echo "$n $t"
+}
+# counted_rate FILE0 FILE1: requests/s between two target_count lines
+counted_rate() {
+    awk 'NR == FNR { n0 = $1; t0 = $2; next } { if ($2 > t0) printf "%.1f", ($1 - n0) / ($2 - t0); else print "-" }' "$1" "$2"
+}
+
 # target_cpu_ticks: CPU ticks the target used so far
 target_cpu_ticks() { awk '{print $14 + $15}' "/proc/$TARGET_PID/stat"; }
 
