@@ -67,21 +67,24 @@ static void run_phase(engine_t *e, engine_phase_t *phase, acc_t *acc)
     engine_collect(e, true, on_interval, acc);
 }
 
-static int bench_rate(const char *url, double seconds)
+static int bench_rate(const char *url, double seconds, engine_idle_t idle)
 {
     const char *urls[1] = {url};
     engine_config_t c = bench_engine_config(urls, 1);
+    c.idle = idle;
     char err[256];
     engine_t *e = engine_new(&c, err, sizeof err);
     if (!e) {
         fprintf(stderr, "engine: %s\n", err);
         return 3;
     }
-    printf("# one engine thread, streaming chat, constant arrivals, %.0f s per step\n", seconds);
+    printf("# one engine thread (idle %s), streaming chat, constant arrivals, %.0f s per step\n",
+           idle_mode_name(idle), seconds);
     printf("%10s %9s %9s %9s %10s %10s %10s %12s\n", "rate/s", "sent", "ok", "errors", "lag_p50ms",
            "lag_p99ms", "lag_maxms", "events/s");
-    static const double rates[] = {500,  1000, 1500, 2000, 2500, 3000,
-                                   4000, 5000, 6000, 8000, 10000};
+    static const double rates[] = {500,   1000,  1500,  2000,  2500,  3000,  4000,
+                                   5000,  6000,  8000,  10000, 12000, 15000, 20000,
+                                   25000, 30000, 35000, 40000, 50000};
     uint64_t epoch = 1;
     for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++) {
         acc_t acc = {metrics_new(3)};
@@ -205,14 +208,20 @@ static int bench_overhead(const char *url, int n, double t_ms, double i_ms, doub
 
 int main(int argc, char **argv)
 {
-    if (argc >= 3 && strcmp(argv[1], "rate") == 0)
-        return bench_rate(argv[2], argc > 3 ? atof(argv[3]) : 3);
+    if (argc >= 3 && strcmp(argv[1], "rate") == 0) {
+        engine_idle_t idle = ENGINE_IDLE_AUTO;
+        if (argc > 4 && !idle_mode_parse(argv[4], &idle)) {
+            fprintf(stderr, "bench_engine rate: idle is auto, sleep or poll\n");
+            return 2;
+        }
+        return bench_rate(argv[2], argc > 3 ? atof(argv[3]) : 3, idle);
+    }
     if (argc >= 4 && strcmp(argv[1], "streams") == 0)
         return bench_streams(argv[2], atoi(argv[3]), argc > 4 ? atof(argv[4]) : 10);
     if (argc >= 6 && strcmp(argv[1], "overhead") == 0)
         return bench_overhead(argv[2], atoi(argv[3]), atof(argv[4]), atof(argv[5]),
                               argc > 6 ? atof(argv[6]) : 5);
-    fprintf(stderr, "usage: bench_engine rate URL [s] | streams URL N [s] | "
+    fprintf(stderr, "usage: bench_engine rate URL [s [auto|sleep|poll]] | streams URL N [s] | "
                     "overhead URL N T_MS I_MS [s]\n");
     return 2;
 }

@@ -25,8 +25,10 @@ start_server() {
 stats() { curl -s "$url/stats"; }
 
 echo "== streaming rate one engine thread sustains (instant source, 10 tokens/request)"
+echo "   sleeping between events, then polling when busy (the default, worker/idle.h)"
 start_server --ttft-ms 0 --itl-ms 0 --tokens 10
-"$bench/bench_engine" rate "$url" 3
+"$bench/bench_engine" rate "$url" 3 sleep
+"$bench/bench_engine" rate "$url" 3 auto
 
 echo "== client overhead on TTFT (server: first token 50 ms, then 1 every 20 ms, 10 tokens)"
 start_server --ttft-ms 50 --itl-ms 20 --tokens 10
