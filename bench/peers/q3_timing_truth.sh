@@ -17,6 +17,9 @@
 # samples are reset WARMUP + 1.5 s after each tool starts, inside every tool's measured
 # window): error = the tool's percentile - the target's actual one at the same
 # percentile. The second is the client's own error: what it adds to what happened.
+# The target polls (--poll 1: its core never sleeps), so its own lateness is as small as
+# it gets, and it answers anything but /stats and /reset with 404 at once (surge's
+# coordinator scrapes /metrics once per interval).
 . "$(dirname "$0")/lib.sh"
 SECS=10 WARMUP=2 TTFT=50 ITL=20 TOKENS=10
 [ "$QUICK" = 1 ] && SECS=4
@@ -39,7 +42,7 @@ vs_cols() { # TTFT_P50 TTFT_P99 ITL_P50 ITL_P99
 # reset_later: forget the target's samples once the tool's warm-up is over
 reset_later() { (sleep "$(awk -v w=$WARMUP 'BEGIN { print w + 1.5 }')"; curl -s "$TARGET_URL/reset" >/dev/null) & }
 for n in 100 1000; do
-    start_fixed --ttft-ms $TTFT --itl-ms $ITL --tokens $TOKENS
+    start_fixed --ttft-ms $TTFT --itl-ms $ITL --tokens $TOKENS --poll 1
     reset_later
     surge_run "s$n" --target "$TARGET_URL" --model bench --concurrency $n --warmup "${WARMUP}s" --duration "${SECS}s"
     stats
@@ -54,7 +57,7 @@ for n in 100 1000; do
     # loop against fixed timings keeps every stream in lockstep, so the target and the
     # client handle all N events in the same instant; arrivals spread them as users do.
     rate=$(awk -v n=$n -v t=$TTFT -v i=$ITL -v k=$TOKENS 'BEGIN { printf "%d", n * 1000 / (t + (k - 1) * i) }')
-    start_fixed --ttft-ms $TTFT --itl-ms $ITL --tokens $TOKENS
+    start_fixed --ttft-ms $TTFT --itl-ms $ITL --tokens $TOKENS --poll 1
     reset_later
     surge_run "p$n" --target "$TARGET_URL" --model bench --rate "$rate" --warmup "${WARMUP}s" --duration "${SECS}s"
     stats
@@ -65,7 +68,7 @@ for n in 100 1000; do
             "$(surge_field "p$n" "s['itl_ms']['p50']")" "$(surge_field "p$n" "s['itl_ms']['p99']")")"
     stop_target
 
-    start_fixed --ttft-ms $TTFT --itl-ms $ITL --tokens $TOKENS
+    start_fixed --ttft-ms $TTFT --itl-ms $ITL --tokens $TOKENS --poll 1
     reset_later
     timed "a$n" $PY "$PEERS/aiohttp_harness.py" --url "$TARGET_URL" --model bench \
         --concurrency $n --warmup $WARMUP --duration $SECS
@@ -77,7 +80,7 @@ for n in 100 1000; do
             "$(json_field "a$n" itl_p50_ms)" "$(json_field "a$n" itl_p99_ms)")"
     stop_target
 
-    start_fixed --ttft-ms $TTFT --itl-ms $ITL --tokens $TOKENS
+    start_fixed --ttft-ms $TTFT --itl-ms $ITL --tokens $TOKENS --poll 1
     reset_later
     LOCUST_ARGS=--reset-stats
     locust_run "l$n" "$TARGET_URL" $n $((WARMUP + SECS)) SURGE_PEER_MODEL=bench SURGE_PEER_ITL=1
