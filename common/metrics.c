@@ -99,6 +99,14 @@ int64_t metrics_add(metrics_t *self, const metrics_t *other)
     return out_of_range;
 }
 
+int64_t metrics_add_requests(metrics_t *self, const metrics_t *other)
+{
+    int64_t received = self->c.output_tokens_received;
+    int64_t out_of_range = metrics_add(self, other);
+    self->c.output_tokens_received = received;
+    return out_of_range;
+}
+
 bool metrics_is_empty(const metrics_t *self)
 {
     const int64_t *c = (const int64_t *)&self->c;
@@ -153,6 +161,12 @@ static double per_s(int64_t count, double duration_s)
 
 void metrics_write_summary(const metrics_t *self, jsonw_t *w, double duration_s, double offered_rps)
 {
+    metrics_write_summary_window(self, w, duration_s, duration_s, self->c.ok, offered_rps);
+}
+
+void metrics_write_summary_window(const metrics_t *self, jsonw_t *w, double duration_s,
+                                  double received_s, int64_t delivered_ok, double offered_rps)
+{
     const metrics_counters_t *c = &self->c;
     int64_t finished = c->ok + c->failed;
 
@@ -183,10 +197,12 @@ void metrics_write_summary(const metrics_t *self, jsonw_t *w, double duration_s,
     jsonw_kv_double(w, "offered_rps", offered_rps);
     jsonw_kv_double(w, "achieved_rps", per_s(c->sent, duration_s));
     jsonw_kv_double(w, "completed_rps", per_s(finished, duration_s));
+    jsonw_kv_double(w, "delivered_rps", per_s(delivered_ok, duration_s));
     jsonw_kv_double(w, "goodput_rps", per_s(c->slo_ok, duration_s));
-    jsonw_kv_double(w, "output_tokens_per_s", per_s(c->output_tokens, duration_s));
+    jsonw_kv_double(w, "output_tokens_per_s", per_s(c->output_tokens_received, received_s));
     jsonw_kv_double(w, "input_tokens_per_s", per_s(c->input_tokens, duration_s));
     jsonw_kv_int(w, "output_tokens", c->output_tokens);
+    jsonw_kv_int(w, "output_tokens_received", c->output_tokens_received);
     jsonw_kv_int(w, "input_tokens", c->input_tokens);
     jsonw_kv_int(w, "tokens_estimated_requests", c->tokens_estimated);
     jsonw_kv_int(w, "bytes_in", c->bytes_in);

@@ -15,9 +15,19 @@
       e2e            end of response - actual send (service time)
       response       end of response - intended send (response time, includes client queueing)
       lag            actual send - intended send (schedule lag; grows when the client limits)
-    A request is recorded in the interval in which it ends (or fails). Errors are
-    classified once per request (error_class_t); a dropped arrival (a cap was reached,
-    nothing was sent) is counted in `dropped`, never silently skipped.
+    Two views of the same requests (docs/results.md, "Two views"):
+      by time     a request is recorded in the interval in which it ends (or fails); the
+                  interval series (intervals.jsonl, the over-time charts) is this view;
+      by phase    the same records also count in the phase (level, iteration) that
+                  scheduled the request, whenever it ends: a phase's latencies, outcomes
+                  and tokens are those of its own requests, not of a backlog it inherited.
+    Throughput is neither: output_tokens_received counts output tokens in the span in
+    which they arrived (every streamed chunk as it comes; the server's final usage
+    corrects the count when the request ends), so tokens/s of a span is what the cluster
+    delivered during it. It is recorded only in the by-time view; a phase gets the tokens
+    received inside its window (coordinator/merge.c), never those of its own requests.
+    Errors are classified once per request (error_class_t); a dropped arrival (a cap was
+    reached, nothing was sent) is counted in `dropped`, never silently skipped.
 
     Hot path: metrics_record_* allocate nothing and take no lock; a metrics_t belongs
     to one thread at a time.
@@ -68,6 +78,8 @@ typedef struct {
     int64_t tokens_estimated; /* requests whose output tokens were counted from events */
     int64_t slo_ok;           /* requests meeting every SLO of the phase (goodput numerator) */
     int64_t bytes_in;         /* response bytes received */
+    /* output tokens that arrived during the span these metrics cover (see above) */
+    int64_t output_tokens_received;
 } metrics_counters_t;
 
 typedef struct {
@@ -83,6 +95,10 @@ void metrics_reset(metrics_t *self);
 /* Exact merge: histograms add, counters add. Returns the number of histogram values that
    fell out of self's range (0 when layouts are equal). */
 int64_t metrics_add(metrics_t *self, const metrics_t *other);
+/* metrics_add of what belongs to requests only: every histogram and counter except
+   output_tokens_received, which belongs to the time span the tokens arrived in. Used
+   where by-time metrics stand for the requests of one phase. */
+int64_t metrics_add_requests(metrics_t *self, const metrics_t *other);
 bool metrics_is_empty(const metrics_t *self);
 
 const char *metric_hist_name(metric_hist_t metric);      /* "ttft", "itl", ... */
@@ -106,9 +122,18 @@ static inline void metrics_count_error(metrics_t *self, error_class_t error_clas
       "ttft_ms": {"p50","p90","p95","p99","max","mean"}, ... for every histogram,
       "offered_rps", "achieved_rps", "output_tokens_per_s", "input_tokens_per_s",
       "goodput_rps", ...}
-   duration_s is the wall time the metrics cover (rates are per second of it);
-   offered_rps is given by the caller (the plan's rate, or scheduled / duration). */
+   duration_s is the wall time the metrics cover (rates are per second of it; the output
+   token rate is output_tokens_received over it); offered_rps is given by the caller (the
+   plan's rate, or scheduled / duration). */
 void metrics_write_summary(const metrics_t *self, jsonw_t *w, double duration_s,
                            double offered_rps);
+/* A phase's summary, where the by-phase metrics meet the time window (merge.c):
+   received_s is the span of the whole intervals where output_tokens_received was counted
+   (the window, when it ends on the interval grid), delivered_ok the requests (of any
+   phase) that ended successfully inside the window: "delivered_rps", what the cluster
+   completed while the phase offered its load. metrics_write_summary is this with the
+   metrics' own span: received_s = duration_s, delivered_ok = c.ok. */
+void metrics_write_summary_window(const metrics_t *self, jsonw_t *w, double duration_s,
+                                  double received_s, int64_t delivered_ok, double offered_rps);
 
 #endif

@@ -140,10 +140,19 @@ struct _coordinator_t {
 
     /* merge */
     open_interval_t open[COORD_MAX_OPEN];
-    int64_t next_close;         /* every interval below is closed */
-    metrics_t **phase_metrics;  /* per phase, lazily; owned */
-    metrics_t *run_metrics;     /* measured phases */
-    metrics_t **target_metrics; /* per target, whole run (2 digits) */
+    int64_t next_close; /* every interval below is closed */
+    /* By phase (metrics.h, "two views"): each phase's own requests, whenever they
+       ended, plus the output tokens received inside its window. */
+    metrics_t **phase_metrics;                        /* per phase, lazily; owned */
+    int64_t *phase_tail_requests, *phase_tail_max_ns; /* ended after the phase's end */
+    int64_t *phase_window_ok; /* by time: requests that ended ok inside the window */
+    int64_t run_window_ok;    /* the same, over the measured phases' windows */
+    metrics_t *run_metrics;   /* measured phases */
+    /* Intervals after the last phase's window (by time): the drain, its own span. Reset
+       when a phase is decided after them (they were then a recovery gap). */
+    metrics_t *drain_metrics;
+    int64_t drain_first_index, drain_last_index; /* -1 = none */
+    metrics_t **target_metrics;                  /* per target, whole run (2 digits) */
     int64_t late_snapshots, rejected_messages;
     int64_t rejected_by[REJECT_CLASS_COUNT]; /* rejected_messages by class (reject.c) */
     metrics_t *last_closed; /* for the progress line; borrowed from nowhere: a copy */
@@ -204,7 +213,11 @@ void merge_free(coordinator_t *self);
 void merge_snapshot(coordinator_t *self, worker_t *worker, const proto_snapshot_t *snap);
 /* Closes intervals that are complete or past grace; all of them when `all`. */
 void merge_close_ready(coordinator_t *self, int64_t now_ns, bool all);
+/* The phase whose window [start, end) holds the interval's start; -1 for an interval
+   outside every window (before the first phase, a recovery gap, the drain). */
 int phase_of_interval(const coordinator_t *self, int64_t index);
+/* A phase was decided after the last: intervals counted as drain were a gap. */
+void merge_phase_decided(coordinator_t *self);
 /* The planned global rate at offset t (from run_t0); 0 outside rate phases. */
 double planned_rate_at(const coordinator_t *self, int64_t offset_ns);
 

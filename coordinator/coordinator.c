@@ -550,6 +550,7 @@ static void schedule_decided(coordinator_t *self, int64_t now)
     int64_t soonest = now - self->run_t0_ns + self->lead_ns;
     if (at < soonest)
         at = soonest;
+    merge_phase_decided(self);
     self->phase_start_ns[i] = align_up(at, self->interval_ns);
     self->phase_end_ns[i] = self->phase_start_ns[i] + self->phases[i].phase.duration_ms * 1000000LL;
     self->run_end_ns = self->phase_end_ns[i];

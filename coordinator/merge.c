@@ -2,16 +2,25 @@
 
     Snapshots arrive here checked (reject.c: the sender's own id, an interval it can
     have measured, plausible counts), and the seq bitmap has kept replays out.
-    A snapshot of interval k is added to the open interval k; interval k closes when every
-    live worker expected to report it has, or when grace_ns has passed after its end.
-    Closing appends it to intervals.jsonl and the *.hlog files and adds it to its phase
-    (and, for measured phases, to the run). A snapshot that arrives after its interval
-    closed (a worker's re-sent backlog after a reconnect, a departed worker's last
-    words) is added straight to the phase and run totals: it is late for the time
-    series but never lost. Per-target totals are added as snapshots arrive.
 
-    Cost: one metrics_add per snapshot (hist_add of 7 histograms) plus, per closed
-    interval, two more; nothing here blocks on the network.
+    Two views (common/metrics.h). By time: a snapshot's total of interval k is added to
+    the open interval k; interval k closes when every live worker expected to report it
+    has, or when grace_ns has passed after its end, and closing appends it to
+    intervals.jsonl and the *.hlog files. By phase: the snapshot's parts (its requests
+    split by the phase that scheduled them) are added to those phases (and, for measured
+    phases, to the run) as they arrive, whatever the interval: a saturated level's
+    backlog counts in the level that sent it, never in the next. Throughput joins the
+    two: the output tokens received in an interval count in the phase whose window holds
+    the interval (or in the drain after the last phase), added when the interval closes.
+
+    A snapshot that arrives after its interval closed (a worker's re-sent backlog after
+    a reconnect, a departed worker's last words) is late for the time series only: its
+    parts go to their phases as always, and its received tokens to the window of its
+    interval. Per-target totals are added as snapshots arrive.
+
+    Cost: one metrics_add per snapshot into its interval and one per phase part (one
+    part, sent without metrics, in all intervals but those where phases hand over);
+    per closed interval, one more; nothing here blocks on the network.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +33,12 @@ void merge_init(coordinator_t *self)
     for (int i = 0; i < COORD_MAX_OPEN; i++)
         self->open[i].index = -1;
     self->phase_metrics = calloc((size_t)self->phase_cap, sizeof *self->phase_metrics);
+    self->phase_tail_requests = calloc((size_t)self->phase_cap, sizeof(int64_t));
+    self->phase_tail_max_ns = calloc((size_t)self->phase_cap, sizeof(int64_t));
+    self->phase_window_ok = calloc((size_t)self->phase_cap, sizeof(int64_t));
     self->run_metrics = metrics_new(HIST_DEFAULT_DIGITS);
+    self->drain_metrics = metrics_new(HIST_DEFAULT_DIGITS);
+    self->drain_first_index = self->drain_last_index = -1;
     self->target_metrics = calloc((size_t)self->plan->target_count, sizeof *self->target_metrics);
     for (int i = 0; i < self->plan->target_count; i++)
         self->target_metrics[i] = metrics_new(2);
@@ -39,6 +53,11 @@ void merge_free(coordinator_t *self)
         metrics_destroy(&self->phase_metrics[i]);
     free(self->phase_metrics);
     self->phase_metrics = NULL;
+    free(self->phase_tail_requests);
+    free(self->phase_tail_max_ns);
+    free(self->phase_window_ok);
+    self->phase_tail_requests = self->phase_tail_max_ns = self->phase_window_ok = NULL;
+    metrics_destroy(&self->drain_metrics);
     for (int i = 0; self->target_metrics && i < self->plan->target_count; i++)
         metrics_destroy(&self->target_metrics[i]);
     free(self->target_metrics);
@@ -50,12 +69,17 @@ void merge_free(coordinator_t *self)
 int phase_of_interval(const coordinator_t *self, int64_t index)
 {
     int64_t start = index * self->interval_ns;
-    int phase = 0;
-    for (int i = 0; i < self->phase_count; i++) {
+    for (int i = self->phase_count - 1; i >= 0; i--) {
         if (self->phase_start_ns[i] <= start)
-            phase = i;
+            return start < self->phase_end_ns[i] ? i : -1;
     }
-    return phase;
+    return -1;
+}
+
+void merge_phase_decided(coordinator_t *self)
+{
+    metrics_reset(self->drain_metrics);
+    self->drain_first_index = self->drain_last_index = -1;
 }
 
 double planned_rate_at(const coordinator_t *self, int64_t offset_ns)
@@ -74,16 +98,70 @@ double planned_rate_at(const coordinator_t *self, int64_t offset_ns)
     return 0;
 }
 
-static void add_to_totals(coordinator_t *self, const metrics_t *m, int phase)
+static metrics_t *phase_totals(coordinator_t *self, int phase)
 {
     if (phase < 0 || phase >= self->phase_count)
-        return;
+        return NULL;
     if (!self->phase_metrics[phase])
         self->phase_metrics[phase] = metrics_new(HIST_DEFAULT_DIGITS);
-    if (self->phase_metrics[phase])
-        metrics_add(self->phase_metrics[phase], m);
+    return self->phase_metrics[phase];
+}
+
+/* By phase: the requests of `phase` (a snapshot part) count there and in the run. */
+static void add_phase_requests(coordinator_t *self, int phase, const metrics_t *m)
+{
+    metrics_t *totals = phase_totals(self, phase);
+    if (!totals)
+        return; /* a phase this run never decided: reject.c lets none through */
+    metrics_add_requests(totals, m);
     if (self->phases[phase].phase.measure)
-        metrics_add(self->run_metrics, m);
+        metrics_add_requests(self->run_metrics, m);
+}
+
+/* By time: tokens received and requests completed in interval `index` count in the
+   window that holds it. */
+static void add_received(coordinator_t *self, int64_t index, const metrics_t *interval)
+{
+    int64_t tokens = interval->c.output_tokens_received;
+    int phase = phase_of_interval(self, index);
+    metrics_t *totals = phase_totals(self, phase);
+    if (totals) {
+        totals->c.output_tokens_received += tokens;
+        self->phase_window_ok[phase] += interval->c.ok;
+        if (self->phases[phase].phase.measure) {
+            self->run_metrics->c.output_tokens_received += tokens;
+            self->run_window_ok += interval->c.ok;
+        }
+        return;
+    }
+    int last = self->phase_count - 1;
+    if (last < 0 || index * self->interval_ns < self->phase_end_ns[last])
+        return; /* before the first phase, or between two */
+    /* The drain: by time, kept apart (results.json "drain"); tokens only here once. */
+    if (self->drain_first_index < 0 || index < self->drain_first_index)
+        self->drain_first_index = index;
+    if (index > self->drain_last_index)
+        self->drain_last_index = index;
+    metrics_add(self->drain_metrics, interval);
+}
+
+static void merge_parts(coordinator_t *self, const proto_snapshot_t *snap)
+{
+    if (snap->phase_count == 0) {
+        /* A worker that does not split by phase: its total counts in the window. */
+        add_phase_requests(self, phase_of_interval(self, snap->interval), snap->total);
+        return;
+    }
+    for (int i = 0; i < snap->phase_count; i++) {
+        const proto_phase_part_t *part = &snap->phases[i];
+        int p = part->phase_index;
+        add_phase_requests(self, p, part->metrics ? part->metrics : snap->total);
+        if (p < 0 || p >= self->phase_count)
+            continue;
+        self->phase_tail_requests[p] += part->tail_requests;
+        if (part->tail_max_ns > self->phase_tail_max_ns[p])
+            self->phase_tail_max_ns[p] = part->tail_max_ns;
+    }
 }
 
 static open_interval_t *open_slot(coordinator_t *self, int64_t index)
@@ -123,6 +201,7 @@ void merge_snapshot(coordinator_t *self, worker_t *worker, const proto_snapshot_
         metrics_add(self->target_metrics[i], snap->per_target[i]);
     if (snap->requests_jsonl_len)
         outputs_write_requests(self, snap->requests_jsonl, snap->requests_jsonl_len);
+    merge_parts(self, snap);
 
     open_interval_t *slot =
         snap->interval >= self->next_close ? open_slot(self, snap->interval) : NULL;
@@ -131,7 +210,7 @@ void merge_snapshot(coordinator_t *self, worker_t *worker, const proto_snapshot_
         self->late_snapshots++;
         log_info("worker %s: late snapshot for interval %lld merged into the totals", worker->id,
                  (long long)snap->interval);
-        add_to_totals(self, snap->total, phase_of_interval(self, snap->interval));
+        add_received(self, snap->interval, snap->total);
         return;
     }
     metrics_add(slot->metrics, snap->total);
@@ -188,7 +267,7 @@ void merge_close_ready(coordinator_t *self, int64_t now_ns, bool all)
                 break;
         }
         int phase = phase_of_interval(self, k);
-        add_to_totals(self, slot->metrics, phase);
+        add_received(self, k, slot->metrics);
         outputs_write_interval(self, k, slot, phase);
 
         /* Keep the closed interval for the progress line: swap, do not copy. */

@@ -24,7 +24,9 @@
 #include "coordinator/coord_internal.h"
 #include "coordinator/plan_yaml.h"
 
-#define RESULTS_FORMAT_VERSION 1
+/* 2: a phase's figures are those of the requests it scheduled, whenever they ended, and
+   output_tokens_per_s counts tokens as they arrived (docs/results.md, "Two views"). */
+#define RESULTS_FORMAT_VERSION 2
 
 static int mkdir_p(const char *path)
 {
@@ -141,7 +143,9 @@ void outputs_write_interval(coordinator_t *self, int64_t index, const open_inter
         return;
     double interval_s = (double)self->interval_ns / 1e9;
     double start_s = (double)index * interval_s;
-    const char *phase_name = phase < self->phase_count ? self->phases[phase].phase.name : "";
+    /* "" and -1 outside every phase's window (before the first, a gap, the drain) */
+    const char *phase_name =
+        phase >= 0 && phase < self->phase_count ? self->phases[phase].phase.name : "";
 
     buf_clear(&self->scratch);
     jsonw_t w;
@@ -233,11 +237,21 @@ static double phase_duration_s(const coordinator_t *self, int i)
     return (double)(self->phase_end_ns[i] - self->phase_start_ns[i]) / 1e9;
 }
 
+/* The intervals whose start lies in phase i's window: where its received tokens were
+   counted (merge.c). Equal to its duration when that is a whole number of intervals. */
+static double phase_received_s(const coordinator_t *self, int i)
+{
+    int64_t I = self->interval_ns;
+    int64_t first = self->phase_start_ns[i] / I, end = (self->phase_end_ns[i] + I - 1) / I;
+    return (double)((end - first) * I) / 1e9;
+}
+
 static void write_phase_summary(coordinator_t *self, int i, jsonw_t *w)
 {
     double d = phase_duration_s(self, i);
-    metrics_write_summary(self->phase_metrics[i], w, d,
-                          phase_offered_rps(&self->phases[i].phase, d));
+    metrics_write_summary_window(self->phase_metrics[i], w, d, phase_received_s(self, i),
+                                 self->phase_window_ok[i],
+                                 phase_offered_rps(&self->phases[i].phase, d));
 }
 
 json_t *outputs_phase_summary(coordinator_t *self, int i)
@@ -299,9 +313,35 @@ static void write_phases(coordinator_t *self, jsonw_t *w)
             write_phase_summary(self, i, w);
         else
             jsonw_null(w);
+        /* The tail a saturated phase leaves: its requests that ended after its end. */
+        jsonw_key(w, "tail");
+        jsonw_object_begin(w);
+        jsonw_kv_int(w, "requests", self->phase_tail_requests[i]);
+        jsonw_kv_double(w, "last_end_after_s", (double)self->phase_tail_max_ns[i] / 1e9);
+        jsonw_object_end(w);
         jsonw_object_end(w);
     }
     jsonw_array_end(w);
+}
+
+/* The span after the last phase's window, by time: what ended and arrived there. */
+static void write_drain(coordinator_t *self, jsonw_t *w)
+{
+    jsonw_key(w, "drain");
+    if (self->drain_first_index < 0 || self->phase_count == 0) {
+        jsonw_null(w);
+        return;
+    }
+    double interval_s = (double)self->interval_ns / 1e9;
+    double start_s = (double)self->phase_end_ns[self->phase_count - 1] / 1e9;
+    double end_s = (double)(self->drain_last_index + 1) * interval_s;
+    const metrics_counters_t *c = &self->drain_metrics->c;
+    jsonw_object_begin(w);
+    jsonw_kv_double(w, "start_s", start_s);
+    jsonw_kv_double(w, "end_s", end_s);
+    jsonw_kv_int(w, "requests_ended", c->ok + c->failed);
+    jsonw_kv_int(w, "output_tokens_received", c->output_tokens_received);
+    jsonw_object_end(w);
 }
 
 static void write_workers(coordinator_t *self, jsonw_t *w)
@@ -377,27 +417,30 @@ static void write_document(coordinator_t *self, jsonw_t *w)
     jsonw_object_end(w);
 
     /* The run summary covers the measured phases (warm-up excluded). */
-    double measured_s = 0, expected = 0;
+    double measured_s = 0, received_s = 0, expected = 0;
     for (int i = 0; i < self->phase_count; i++) {
         const plan_phase_t *p = &self->phases[i].phase;
         if (!p->measure || !self->phase_metrics[i])
             continue;
         double d = phase_duration_s(self, i);
         measured_s += d;
+        received_s += phase_received_s(self, i);
         expected += phase_offered_rps(p, d) * d;
     }
+    double offered = measured_s > 0 ? expected / measured_s : 0;
     buf_t overall_text;
     buf_init(&overall_text);
     jsonw_t ow;
     jsonw_init(&ow, &overall_text);
-    metrics_write_summary(self->run_metrics, &ow, measured_s,
-                          measured_s > 0 ? expected / measured_s : 0);
+    metrics_write_summary_window(self->run_metrics, &ow, measured_s, received_s,
+                                 self->run_window_ok, offered);
     json_t *overall = json_loadb(overall_text.data, overall_text.len, 0, NULL);
     buf_free(&overall_text);
     jsonw_key(w, "summary");
-    metrics_write_summary(self->run_metrics, w, measured_s,
-                          measured_s > 0 ? expected / measured_s : 0);
+    metrics_write_summary_window(self->run_metrics, w, measured_s, received_s, self->run_window_ok,
+                                 offered);
     write_phases(self, w);
+    write_drain(self, w);
     write_workers(self, w);
 
     jsonw_key(w, "targets");

@@ -1174,7 +1174,8 @@ typedef enum {
 static const char *const kind_names[KIND_COUNT] = {
     "warmup", "baseline", "constant", "soak", "sla", "concurrency", "users", "ramp", "saturation"};
 
-#define COMMON_PHASE_KEYS "name", "kind", "arrival", "burstiness", "seed", "settle", "pause"
+#define COMMON_PHASE_KEYS                                                                          \
+    "name", "kind", "arrival", "burstiness", "seed", "settle", "pause", "recover"
 static const char *const simple_keys[] = {COMMON_PHASE_KEYS, "iterations", "rate",
                                           "concurrency",     "users",      "think_time",
                                           "duration",        NULL};
@@ -1631,6 +1632,18 @@ static int read_phase(ctx_t *c, yaml_node_t *node, int index)
     int64_t pause_ms = 0;
     if (read_phase_common(c, &f, &tpl, &stage->iterations, &stage->settle_ms, &pause_ms) != 0)
         return -1;
+    stage->recover = -1;
+    yaml_node_t *recover = field(&f, "recover");
+    if (recover) {
+        bool yes;
+        if (get_bool(c, recover, "recover", &yes) != 0)
+            return -1;
+        if (kind == KIND_SATURATION && !yes)
+            return fail(c, recover,
+                        "'recover: false' on a saturation search: the search always waits "
+                        "for the fleet to drain, so its floor and its levels are complete");
+        stage->recover = yes;
+    }
     int rc = kind == KIND_RAMP         ? read_ramp(c, node, &f, stage, &tpl)
              : kind == KIND_SATURATION ? read_saturation(c, node, &f, stage, &tpl)
                                        : read_simple(c, node, &f, stage, &tpl, (stage_kind_t)kind);

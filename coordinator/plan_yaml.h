@@ -54,13 +54,15 @@ typedef struct {
     int line;        /* 1-based line of the entry in the file */
     int first_phase; /* its phases: plan->phases[first_phase .. first_phase + phase_count) */
     int phase_count;
-    int levels;                  /* ramp steps / coarse search levels (1 for a simple stage) */
-    int iterations;              /* measured repetitions per level, averaged with their spread */
-    int64_t settle_ms;           /* unmeasured time at the start of each level */
-    int64_t hold_ms;             /* measured time of each iteration */
-    bool measured;               /* false for warm-up */
-    bool baseline;               /* its summary gives the search its TTFT floor */
-    bool sla;                    /* judged by the SLA checks (kind sla, or sla.phase names it) */
+    int levels;        /* ramp steps / coarse search levels (1 for a simple stage) */
+    int iterations;    /* measured repetitions per level, averaged with their spread */
+    int64_t settle_ms; /* unmeasured time at the start of each level */
+    int64_t hold_ms;   /* measured time of each iteration */
+    bool measured;     /* false for warm-up */
+    bool baseline;     /* its summary gives the search its TTFT floor */
+    bool sla;          /* judged by the SLA checks (kind sla, or sla.phase names it) */
+    int recover;       /* wait for the fleet to drain before it starts: 1 yes, 0 no, -1 the default
+                          (yes, except right after a warm-up; docs/plans.md "Recovery") */
     sat_config_t search;         /* PLAN_STAGE_SATURATION */
     plan_phase_t level_template; /* PLAN_STAGE_SATURATION: one level's load (arrival,
                                     seed, duration = hold_ms); name, kind NULL */

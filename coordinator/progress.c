@@ -49,7 +49,10 @@ void progress_update(coordinator_t *self, int64_t now_ns, bool force)
         snprintf(line, sizeof line,
                  "%-12s offered %7.1f/s  achieved %7.1f/s  in-flight %5lld  TTFT p50 %7.1f ms "
                  "p99 %7.1f ms  errors %5.1f%%  workers %d  left %5.0fs",
-                 phase < self->phase_count ? self->phases[phase].phase.name : "",
+                 phase >= 0 ? self->phases[phase].phase.name
+                 : self->phase_count > 0 && offset >= self->phase_end_ns[self->phase_count - 1]
+                     ? "drain"
+                     : "between",
                  planned_rate_at(self, offset), achieved, (long long)inflight, p50, p99, error_rate,
                  live, left_s > 0 ? left_s : 0);
     }

@@ -14,10 +14,13 @@
         rate: the SLA then has no data and fails).
 
     Recovery: phases of one stage follow each other at once (a ramp is continuous, a
-    settle part leads into its level). Between stages and between search levels the
-    coordinator waits until every phase interval is closed and the fleet reports nothing in
-    flight, at most the recovery bound (coordinator.c), so a saturated level's backlog
-    never lands in the next phase's numbers.
+    settle part leads into its level), and so does the stage after a warm-up (warming up
+    is for measuring from steady state). Before any other stage and between search levels
+    the coordinator waits until every phase interval is closed and the fleet reports
+    nothing in flight, at most the recovery bound (coordinator.c): a search level is judged
+    on all of its requests, and the next phase starts on an idle cluster. A stage's
+    `recover: true|false` overrides the default (a search always recovers). Requests count
+    in the phase that sent them either way (merge.c).
 */
 #include <math.h>
 #include <stdlib.h>
@@ -210,8 +213,17 @@ bool sequence_next_continues(const coordinator_t *self)
         return seq->level_parts_left > 0;
     int next = seq->next_plan_phase;
     const run_phase_t *last = &self->phases[self->phase_count - 1];
-    return next < self->plan->phase_count && x->phases[next].stage == last->stage &&
-           x->stages[x->phases[next].stage].type != PLAN_STAGE_SATURATION;
+    if (next >= self->plan->phase_count)
+        return false;
+    const plan_stage_t *stage = &x->stages[x->phases[next].stage];
+    if (stage->type == PLAN_STAGE_SATURATION)
+        return false; /* its floor (the baseline) must be complete */
+    if (x->phases[next].stage == last->stage)
+        return true;
+    if (stage->recover >= 0)
+        return !stage->recover;
+    /* A warm-up hands over at once: warming up is for measuring from steady state. */
+    return last->stage >= 0 && !x->stages[last->stage].measured;
 }
 
 bool sequence_next(coordinator_t *self)

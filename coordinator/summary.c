@@ -34,8 +34,11 @@ static void print_ms(FILE *out, double ms)
 static void print_phases(const json_t *results, FILE *out)
 {
     const json_t *phases = json_object_get(results, "phases");
-    fprintf(out, "\n%-22s %-11s %10s %9s %9s %8s %8s %8s %7s\n", "phase", "kind", "load",
-            "offered/s", "done/s", "ttft p50", "ttft p99", "e2e p99", "errors");
+    /* sent/s and the percentiles are the phase's own requests; done/s and tok/s what the
+       cluster completed and delivered inside its window; tail: its requests that ended
+       after it (docs/results.md, "Two views"). */
+    fprintf(out, "\n%-22s %-11s %10s %9s %9s %9s %8s %8s %8s %7s %6s\n", "phase", "kind", "load",
+            "sent/s", "done/s", "tok/s", "ttft p50", "ttft p99", "e2e p99", "errors", "tail");
     size_t i;
     const json_t *p;
     json_array_foreach(phases, i, p)
@@ -53,11 +56,13 @@ static void print_phases(const json_t *results, FILE *out)
             fprintf(out, "  (did not run)\n");
             continue;
         }
-        fprintf(out, " %9.2f %9.2f", number(s, "achieved_rps"), number(s, "completed_rps"));
+        fprintf(out, " %9.2f %9.2f %9.0f", number(s, "achieved_rps"), number(s, "delivered_rps"),
+                number(s, "output_tokens_per_s"));
         print_ms(out, number(s, "ttft_ms.p50"));
         print_ms(out, number(s, "ttft_ms.p99"));
         print_ms(out, number(s, "e2e_ms.p99"));
-        fprintf(out, " %6.2f%%%s\n", 100.0 * number(s, "error_rate"),
+        double tail = number(p, "tail.requests");
+        fprintf(out, " %6.2f%% %6.0f%s\n", 100.0 * number(s, "error_rate"), isnan(tail) ? 0 : tail,
                 json_is_false(json_object_get(p, "measured")) ? "  (not counted)" : "");
     }
 }

@@ -42,9 +42,13 @@
 #define PROTO_MAX_DEPTH          6          /* our deepest message nests 4 levels */
 /* Monotonic times (run_t0, t0, takeover, heartbeats) are within +-2^60 ns (36 years of
    uptime): then the clock-offset arithmetic (sums of a few of them) cannot overflow. */
-#define PROTO_MAX_TIME_NS        (1LL << 60)
-#define PROTO_MAX_CTL_COMMAND    32         /* "set-rate", "mark-start", ... */
-#define PROTO_MAX_CTL_BODY_BYTES (64 << 10) /* a status document (JSON text) */
+#define PROTO_MAX_TIME_NS (1LL << 60)
+/* Phases one snapshot may name: those whose requests ended in one interval. A request
+   lives at most its timeout, so even a ramp of 1 s levels with 60 s requests names ~60. */
+#define PROTO_MAX_SNAPSHOT_PHASES 256
+#define PROTO_MAX_PHASE_INDEX     (1 << 20)  /* positions in a plan; a search adds < 1,000 */
+#define PROTO_MAX_CTL_COMMAND     32         /* "set-rate", "mark-start", ... */
+#define PROTO_MAX_CTL_BODY_BYTES  (64 << 10) /* a status document (JSON text) */
 
 typedef enum {
     PROTO_HELLO = 0,
@@ -138,6 +142,16 @@ typedef struct {
     int64_t duration_ns; /* from t0 */
 } proto_phase_t;
 
+/* The requests of one phase that ended in a snapshot's interval (by the phase that
+   scheduled them, docs/protocol.md). metrics is NULL when the snapshot names one phase
+   only: the total is then that phase's (less output_tokens_received). */
+typedef struct {
+    int phase_index;
+    metrics_t *metrics;
+    int64_t tail_requests; /* of them, ended after the phase's planned end */
+    int64_t tail_max_ns;   /* how long after that end the latest of them ended */
+} proto_phase_part_t;
+
 /* worker -> coordinator: one closed interval of measurements. */
 typedef struct {
     uint64_t seq;     /* per worker process, from 1; acked by the coordinator */
@@ -150,6 +164,8 @@ typedef struct {
     int target_count;
     char *requests_jsonl; /* one JSON line per request, or NULL */
     size_t requests_jsonl_len;
+    proto_phase_part_t *phases; /* by scheduling phase; absent (0) from older workers */
+    int phase_count;
 } proto_snapshot_t;
 
 typedef struct {

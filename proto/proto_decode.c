@@ -637,6 +637,51 @@ static void decode_phase(dec_t *d, const msgpack_object *o, proto_phase_t *p)
     free(arrival);
 }
 
+/* "phases" (optional: older workers do not send it). One entry may leave its metrics
+   out (the total is the phase's); with several, each carries its own. */
+static void decode_snapshot_phases(dec_t *d, const msgpack_object *o, proto_snapshot_t *s)
+{
+    const msgpack_object *phases = find(d, o, "phases", false);
+    if (!phases || d->status != PROTO_OK)
+        return;
+    if (phases->type != MSGPACK_OBJECT_ARRAY) {
+        wrong_type(d, "phases", "array", phases);
+        return;
+    }
+    uint32_t n = phases->via.array.size;
+    if (n > PROTO_MAX_SNAPSHOT_PHASES) {
+        fail(d, PROTO_ERR_OVERSIZE, "field phases: %u entries (cap %d)", n,
+             PROTO_MAX_SNAPSHOT_PHASES);
+        return;
+    }
+    if (n == 0)
+        return;
+    s->phases = calloc(n, sizeof *s->phases);
+    if (!s->phases)
+        return;
+    d->where = "phases[]";
+    for (uint32_t i = 0; i < n && d->status == PROTO_OK; i++) {
+        const msgpack_object *e = &phases->via.array.ptr[i];
+        if (e->type != MSGPACK_OBJECT_MAP) {
+            wrong_type(d, "phases[]", "map", e);
+            break;
+        }
+        proto_phase_part_t *part = &s->phases[i];
+        part->phase_index = (int)get_i64(d, e, "p", true, 0, PROTO_MAX_PHASE_INDEX, 0);
+        part->tail_requests = get_i64(d, e, "tail", true, 0, INT64_MAX / 4, 0);
+        part->tail_max_ns = get_i64(d, e, "tail_ns", true, 0, PROTO_MAX_TIME_NS, 0);
+        const msgpack_object *m = find(d, e, "m", false);
+        if (d->status != PROTO_OK)
+            break;
+        s->phase_count++;
+        if (m)
+            part->metrics = decode_metrics(d, m);
+        else if (n > 1)
+            fail(d, PROTO_ERR_MISSING, "field phases[].m: required when several phases are named");
+    }
+    d->where = "";
+}
+
 static void decode_snapshot(dec_t *d, const msgpack_object *o, proto_snapshot_t *s)
 {
     s->seq = get_u64(d, o, "seq", true);
@@ -696,6 +741,7 @@ static void decode_snapshot(dec_t *d, const msgpack_object *o, proto_snapshot_t 
         s->requests_jsonl[requests->via.bin.size] = '\0';
         s->requests_jsonl_len = requests->via.bin.size;
     }
+    decode_snapshot_phases(d, o, s);
 }
 
 static void decode_body(dec_t *d, const msgpack_object *o, proto_msg_t *msg)
@@ -840,6 +886,9 @@ void proto_msg_clear(proto_msg_t *msg)
                 metrics_destroy(&msg->u.snapshot.per_target[i]);
             free(msg->u.snapshot.per_target);
             free(msg->u.snapshot.requests_jsonl);
+            for (int i = 0; i < msg->u.snapshot.phase_count; i++)
+                metrics_destroy(&msg->u.snapshot.phases[i].metrics);
+            free(msg->u.snapshot.phases);
             break;
         case PROTO_STOP:
             free(msg->u.stop.reason);

@@ -201,7 +201,7 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
     case PROTO_SNAPSHOT: {
         const proto_snapshot_t *s = &msg->u.snapshot;
         bool has_requests = s->requests_jsonl && s->requests_jsonl_len > 0;
-        msgpack_pack_map(pk, 2 + 7 + (has_requests ? 1 : 0));
+        msgpack_pack_map(pk, 2 + 7 + (has_requests ? 1 : 0) + (s->phase_count > 0 ? 1 : 0));
         kv_u64(pk, "seq", s->seq);
         kv_i64(pk, "interval", s->interval);
         kv_str(pk, "id", s->worker_id);
@@ -219,6 +219,26 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
             pack_str(pk, "requests");
             msgpack_pack_bin(pk, s->requests_jsonl_len);
             msgpack_pack_bin_body(pk, s->requests_jsonl, s->requests_jsonl_len);
+        }
+        if (s->phase_count > 0) {
+            /* [{"p": index, "tail": n, "tail_ns": ns, "m": metrics}]; "m" only when the
+               snapshot names more than one phase (else the total is the phase's). */
+            pack_str(pk, "phases");
+            msgpack_pack_array(pk, (size_t)s->phase_count);
+            buf_init(&scratch);
+            for (int i = 0; i < s->phase_count; i++) {
+                const proto_phase_part_t *part = &s->phases[i];
+                bool with_metrics = s->phase_count > 1 && part->metrics;
+                msgpack_pack_map(pk, 3 + (with_metrics ? 1 : 0));
+                kv_i64(pk, "p", part->phase_index);
+                kv_i64(pk, "tail", part->tail_requests);
+                kv_i64(pk, "tail_ns", part->tail_max_ns);
+                if (with_metrics) {
+                    pack_str(pk, "m");
+                    pack_metrics(pk, part->metrics, &scratch);
+                }
+            }
+            buf_free(&scratch);
         }
         break;
     }

@@ -22,11 +22,17 @@ typedef struct {
 #field, offsetof(metrics_counters_t, field)                                                \
     }
 static const proto_counter_field_t proto_counter_fields[] = {
-    PROTO_COUNTER(scheduled),    PROTO_COUNTER(sent),
-    PROTO_COUNTER(ok),           PROTO_COUNTER(failed),
-    PROTO_COUNTER(dropped),      PROTO_COUNTER(output_tokens),
-    PROTO_COUNTER(input_tokens), PROTO_COUNTER(tokens_estimated),
-    PROTO_COUNTER(slo_ok),       PROTO_COUNTER(bytes_in),
+    PROTO_COUNTER(scheduled),
+    PROTO_COUNTER(sent),
+    PROTO_COUNTER(ok),
+    PROTO_COUNTER(failed),
+    PROTO_COUNTER(dropped),
+    PROTO_COUNTER(output_tokens),
+    PROTO_COUNTER(input_tokens),
+    PROTO_COUNTER(tokens_estimated),
+    PROTO_COUNTER(slo_ok),
+    PROTO_COUNTER(bytes_in),
+    PROTO_COUNTER(output_tokens_received),
 };
 #undef PROTO_COUNTER
 #define PROTO_COUNTER_FIELD_COUNT (sizeof proto_counter_fields / sizeof proto_counter_fields[0])

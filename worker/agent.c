@@ -161,6 +161,19 @@ static void on_interval(void *arg, const engine_interval_t *interval)
     agent_t *self = arg;
     engine_status_t status;
     engine_status(self->engine, &status);
+    proto_phase_part_t parts[PROTO_MAX_SNAPSHOT_PHASES];
+    int part_count = interval->phase_count;
+    if (part_count > PROTO_MAX_SNAPSHOT_PHASES) {
+        log_error("interval %lld: requests of %d phases ended in it; only %d fit a snapshot, "
+                  "the others count in the time series only",
+                  (long long)interval->index, part_count, PROTO_MAX_SNAPSHOT_PHASES);
+        part_count = PROTO_MAX_SNAPSHOT_PHASES;
+    }
+    for (int i = 0; i < part_count; i++)
+        parts[i] = (proto_phase_part_t){.phase_index = interval->phases[i].phase_index,
+                                        .metrics = (metrics_t *)interval->phases[i].metrics,
+                                        .tail_requests = interval->phases[i].tail_requests,
+                                        .tail_max_ns = interval->phases[i].tail_max_ns};
     proto_msg_t msg = {.type = PROTO_SNAPSHOT};
     msg.u.snapshot = (proto_snapshot_t){.seq = ++self->next_seq,
                                         .interval = interval->index,
@@ -171,7 +184,9 @@ static void on_interval(void *arg, const engine_interval_t *interval)
                                         .per_target = (metrics_t **)interval->per_target,
                                         .target_count = interval->target_count,
                                         .requests_jsonl = (char *)interval->requests_jsonl,
-                                        .requests_jsonl_len = interval->requests_jsonl_len};
+                                        .requests_jsonl_len = interval->requests_jsonl_len,
+                                        .phases = parts,
+                                        .phase_count = part_count};
     unacked_t *u = calloc(1, sizeof *u);
     if (!u)
         return;
@@ -323,6 +338,7 @@ static void phase_apply(agent_t *self)
     const proto_phase_t *p = &self->phase.u.phase;
     engine_phase_t phase = {0};
     phase.epoch = p->epoch;
+    phase.phase_index = p->phase_index;
     phase.load = p->load == PROTO_LOAD_RATE          ? ENGINE_LOAD_RATE
                  : p->load == PROTO_LOAD_CONCURRENCY ? ENGINE_LOAD_CONCURRENCY
                                                      : ENGINE_LOAD_USERS;

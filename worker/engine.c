@@ -45,6 +45,9 @@ void interval_destroy(interval_t **self_p, int target_count)
     if (!self_p || !*self_p)
         return;
     interval_t *self = *self_p;
+    for (int i = 0; i < self->part_cap; i++)
+        metrics_destroy(&self->parts[i].metrics);
+    free(self->parts);
     metrics_destroy(&self->total);
     for (int i = 0; self->per_target && i < target_count; i++)
         metrics_destroy(&self->per_target[i]);
@@ -59,7 +62,81 @@ void interval_reset(interval_t *self, int target_count)
     metrics_reset(self->total);
     for (int i = 0; i < target_count; i++)
         metrics_reset(self->per_target[i]);
+    for (int i = 0; self->split && i < self->part_count; i++)
+        metrics_reset(self->parts[i].metrics);
+    self->part_count = 0;
+    self->split = false;
     buf_clear(&self->jsonl);
+}
+
+/* A part's own metrics, empty: allocated the first time the slot is used, then kept. */
+static bool part_own_metrics(phase_part_t *part)
+{
+    if (!part->metrics)
+        part->metrics = metrics_new(3);
+    return part->metrics != NULL;
+}
+
+phase_part_t *interval_part_slow(interval_t *self, int phase_index)
+{
+    for (int i = 0; i < self->part_count; i++) {
+        if (self->parts[i].phase_index == phase_index)
+            return &self->parts[i];
+    }
+    if (self->part_count == self->part_cap) {
+        int cap = self->part_cap ? 2 * self->part_cap : 2;
+        phase_part_t *parts = realloc(self->parts, (size_t)cap * sizeof *parts);
+        if (!parts)
+            return NULL;
+        memset(parts + self->part_cap, 0, (size_t)(cap - self->part_cap) * sizeof *parts);
+        self->parts = parts;
+        self->part_cap = cap;
+    }
+    phase_part_t *part = &self->parts[self->part_count];
+    if (self->part_count == 1 && !self->split) {
+        /* The second phase: until now the total was the first phase's, so it becomes the
+           first part's own metrics, once. */
+        if (!part_own_metrics(&self->parts[0]) || !part_own_metrics(part))
+            return NULL;
+        metrics_add_requests(self->parts[0].metrics, self->total);
+        self->split = true;
+    } else if (self->split && !part_own_metrics(part)) {
+        return NULL;
+    }
+    part->phase_index = phase_index;
+    part->tail_requests = part->tail_max_ns = 0;
+    self->part_count++;
+    return part;
+}
+
+const metrics_t *interval_part_metrics(const interval_t *self, int i)
+{
+    return self->split ? self->parts[i].metrics : self->total;
+}
+
+void interval_add(interval_t *self, const interval_t *other, int target_count)
+{
+    /* First every phase of other gets its part here: that may split self, copying self's
+       total as it is before other's records are added. Then the records. */
+    for (int i = 0; i < other->part_count; i++) {
+        const phase_part_t *from = &other->parts[i];
+        phase_part_t *to = interval_part(self, from->phase_index);
+        if (!to)
+            continue;
+        to->tail_requests += from->tail_requests;
+        if (from->tail_max_ns > to->tail_max_ns)
+            to->tail_max_ns = from->tail_max_ns;
+    }
+    for (int i = 0; self->split && i < other->part_count; i++) {
+        phase_part_t *to = interval_part(self, other->parts[i].phase_index);
+        if (to)
+            metrics_add_requests(to->metrics, interval_part_metrics(other, i));
+    }
+    metrics_add(self->total, other->total);
+    for (int t = 0; t < target_count; t++)
+        metrics_add(self->per_target[t], other->per_target[t]);
+    if (other->jsonl.len)
+        buf_append(&self->jsonl, other->jsonl.data, other->jsonl.len);
 }
 
 bool interval_is_empty(const interval_t *self, int target_count)
@@ -198,6 +275,7 @@ void engine_destroy(engine_t **self_p)
     free(self->threads);
     if (self->merged)
         interval_destroy(&self->merged, self->shared.targets.count);
+    free(self->part_views);
     targets_free(&self->shared.targets);
     free(self->shared.capture_header);
     free(self->shared.ca_file);
@@ -324,17 +402,30 @@ void engine_collect(engine_t *self, bool flush, engine_interval_fn *fn, void *ar
         for (int i = 0; i < self->thread_count; i++) {
             while (cursor[i] && cursor[i]->index < index)
                 cursor[i] = cursor[i]->next;
-            for (interval_t *iv = cursor[i]; iv && iv->index == index; iv = iv->next) {
-                metrics_add(m->total, iv->total);
-                for (int t = 0; t < targets; t++)
-                    metrics_add(m->per_target[t], iv->per_target[t]);
-                if (iv->jsonl.len)
-                    buf_append(&m->jsonl, iv->jsonl.data, iv->jsonl.len);
+            for (interval_t *iv = cursor[i]; iv && iv->index == index; iv = iv->next)
+                interval_add(m, iv, targets);
+        }
+        if (m->part_count > self->part_view_cap) {
+            engine_phase_part_t *views =
+                realloc(self->part_views, (size_t)m->part_count * sizeof *views);
+            if (views) {
+                self->part_views = views;
+                self->part_view_cap = m->part_count;
             }
         }
+        int parts = m->part_count <= self->part_view_cap ? m->part_count : 0;
+        for (int p = 0; p < parts; p++)
+            self->part_views[p] = (engine_phase_part_t){
+                .phase_index = m->parts[p].phase_index,
+                .metrics = interval_part_metrics(m, p),
+                .tail_requests = m->parts[p].tail_requests,
+                .tail_max_ns = m->parts[p].tail_max_ns,
+            };
         engine_interval_t view = {
             .index = index,
             .total = m->total,
+            .phases = self->part_views,
+            .phase_count = parts,
             .per_target = (const metrics_t *const *)m->per_target,
             .target_count = targets,
             .requests_jsonl = m->jsonl.len ? m->jsonl.data : NULL,

@@ -87,7 +87,8 @@ typedef struct {
 } engine_config_t;
 
 typedef struct {
-    uint64_t epoch; /* stamped by the coordinator; later epochs replace earlier */
+    uint64_t epoch;  /* stamped by the coordinator; later epochs replace earlier */
+    int phase_index; /* the plan's phase: every request it sends counts there */
     engine_load_t load;
     schedule_spec_t schedule; /* ENGINE_LOAD_RATE: the global arrival process */
     int concurrency;          /* ENGINE_LOAD_CONCURRENCY: global in-flight target */
@@ -102,9 +103,21 @@ typedef struct {
     int64_t duration_ns; /* phase length; arrivals stop after t0 + duration */
 } engine_phase_t;
 
+/* The requests of one phase that ended in an interval (the by-phase view, metrics.h). */
+typedef struct {
+    int phase_index;
+    const metrics_t *metrics; /* 3 significant digits; output_tokens_received is 0 */
+    int64_t tail_requests;    /* of them, ended after the phase's planned end */
+    int64_t tail_max_ns;      /* how long after that end the latest of them ended */
+} engine_phase_part_t;
+
 typedef struct engine_interval_s {
-    int64_t index;                      /* interval number since run_t0 */
-    const metrics_t *total;             /* all targets merged (3 significant digits) */
+    int64_t index;          /* interval number since run_t0 */
+    const metrics_t *total; /* all targets merged (3 significant digits) */
+    /* The same records split by the phase that scheduled them: one part per phase with
+       any record in the interval; their sum equals total except output_tokens_received. */
+    const engine_phase_part_t *phases;
+    int phase_count;
     const metrics_t *const *per_target; /* target_count entries (2 significant digits) */
     int target_count;
     const char *requests_jsonl; /* one JSON line per request ended in this interval, or NULL */

@@ -95,10 +95,24 @@ typedef struct {
 
 /* ---- one interval of one thread ------------------------------------------------- */
 
+/* One phase's share of an interval. Almost every interval holds the requests of one
+   phase only; then its records are the interval's total and `metrics` stays unused (the
+   hot path records nothing twice). When a second phase appears (the interval where a
+   level hands over to the next, or a backlog ending), the interval splits: the total so
+   far is copied into the first part once and every record goes to its own part too. */
+typedef struct {
+    int phase_index;
+    int64_t tail_requests, tail_max_ns; /* see engine_phase_part_t */
+    metrics_t *metrics;                 /* split intervals only; allocated once, reused */
+} phase_part_t;
+
 typedef struct interval_s {
     int64_t index;
     metrics_t *total;       /* 3 digits */
     metrics_t **per_target; /* 2 digits each */
+    phase_part_t *parts;    /* the phases with records here, in order of appearance */
+    int part_count, part_cap;
+    bool split; /* parts[i].metrics hold the records (else parts[0] is the total) */
     buf_t jsonl;
     struct interval_s *next;
 } interval_t;
@@ -107,6 +121,36 @@ interval_t *interval_new(int target_count);
 void interval_destroy(interval_t **self_p, int target_count);
 void interval_reset(interval_t *self, int target_count);
 bool interval_is_empty(const interval_t *self, int target_count);
+/* The part of phase_index, added on first use (splitting the interval when it is the
+   second phase); NULL when out of memory. The common case is one compare. Records of the
+   phase go to the total, and also to part->metrics once self->split. */
+phase_part_t *interval_part_slow(interval_t *self, int phase_index);
+static inline phase_part_t *interval_part(interval_t *self, int phase_index)
+{
+    if (self->part_count > 0 && self->parts[0].phase_index == phase_index)
+        return &self->parts[0];
+    return interval_part_slow(self, phase_index);
+}
+/* Where a record of phase_index goes besides the total and its target's metrics: the
+   part's own metrics once the interval is split, else NULL (the total is the phase's). */
+static inline metrics_t *interval_phase_metrics(interval_t *self, int phase_index)
+{
+    phase_part_t *part = interval_part(self, phase_index);
+    return part && self->split ? part->metrics : NULL;
+}
+/* Arrivals of phase_index that were never sent: scheduled and dropped (never skipped). */
+static inline void interval_count_dropped(interval_t *self, int phase_index, int64_t n)
+{
+    metrics_t *into[2] = {self->total, interval_phase_metrics(self, phase_index)};
+    for (int k = 0; k < 2 && into[k]; k++) {
+        into[k]->c.scheduled += n;
+        into[k]->c.dropped += n;
+    }
+}
+/* The metrics of part i: its own once split, else the total (borrowed). */
+const metrics_t *interval_part_metrics(const interval_t *self, int i);
+/* Adds other's records into self (the engine's per-interval merge of its threads). */
+void interval_add(interval_t *self, const interval_t *other, int target_count);
 
 /* ---- requests (request.c) ------------------------------------------------------- */
 
@@ -121,15 +165,18 @@ typedef struct request_s {
     struct request_s *prev_inflight, *next_inflight; /* the thread's in-flight list */
 
     int target;
-    int64_t user;  /* closed-loop user, -1 for open-loop arrivals */
-    int64_t index; /* global arrival index, -1 when closed-loop */
-    bool prewarm;  /* a connection warm-up: never recorded */
+    int64_t user;         /* closed-loop user, -1 for open-loop arrivals */
+    int64_t index;        /* global arrival index, -1 when closed-loop */
+    int phase_index;      /* the phase that sent it: its records count there */
+    int64_t phase_end_ns; /* that phase's planned end (for its tail) */
+    bool prewarm;         /* a connection warm-up: never recorded */
     bool aborted;
 
     int64_t t_sched_ns, t_send_ns, t_first_byte_ns, t_first_token_ns, t_prev_content_ns;
     int64_t t_last_byte_ns;
     int64_t chunks, bytes;
-    oai_tokens_t tokens; /* output/input token accounting (common/oai_event.h) */
+    oai_tokens_t tokens;     /* output/input token accounting (common/oai_event.h) */
+    int64_t tokens_received; /* output tokens already counted as received */
     long status;
     bool done_seen, finish_seen, stream_error, malformed, body_too_large;
     char group[ENGINE_GROUP_MAX];
@@ -241,6 +288,8 @@ struct _engine_t {
     int64_t first_index; /* the interval current when the engine started */
     int64_t next_collect_index;
     interval_t *merged;
+    engine_phase_part_t *part_views; /* the merged interval's parts, as handed out */
+    int part_view_cap;
 };
 
 int engine_thread_start(engine_thread_t *self, struct _engine_t *engine, int id, char *err,

@@ -292,17 +292,15 @@ bool engine_thread_send(engine_thread_t *self, int64_t t_sched_ns, int64_t index
     int64_t now = clock_now_ns();
     interval_t *iv = engine_thread_interval(self, now);
     bool concurrency_wait = user >= 0 && self->pacer.phase.load == ENGINE_LOAD_CONCURRENCY;
+    int phase = self->pacer.phase.phase_index;
     if (shared->max_inflight > 0 && atomic_load(&shared->inflight) >= shared->max_inflight) {
-        if (!concurrency_wait) {
-            iv->total->c.scheduled++;
-            iv->total->c.dropped++;
-        }
+        if (!concurrency_wait)
+            interval_count_dropped(iv, phase, 1);
         return false;
     }
     request_t *r = request_take(self);
     if (!r) { /* out of memory: not sent, so dropped (scheduled = sent + dropped) */
-        iv->total->c.scheduled++;
-        iv->total->c.dropped++;
+        interval_count_dropped(iv, phase, 1);
         return false;
     }
     targets_t *targets = &shared->targets;
@@ -311,6 +309,8 @@ bool engine_thread_send(engine_thread_t *self, int64_t t_sched_ns, int64_t index
                      (uint64_t)targets->body_count);
     r->user = user;
     r->index = index;
+    r->phase_index = phase;
+    r->phase_end_ns = self->pacer.end_ns;
     r->prewarm = false;
     r->t_sched_ns = t_sched_ns;
     request_prepare(r, target, body, share);
@@ -327,11 +327,11 @@ bool engine_thread_send(engine_thread_t *self, int64_t t_sched_ns, int64_t index
 
     int64_t lag_us = (r->t_send_ns - t_sched_ns) / NS_PER_US;
     atomic_store(&shared->lag_us_last, lag_us);
-    metrics_t *both[2] = {iv->total, iv->per_target[target]};
-    for (int k = 0; k < 2; k++) {
-        both[k]->c.scheduled++;
-        both[k]->c.sent++;
-        metrics_record_us(both[k], METRIC_LAG, lag_us);
+    metrics_t *into[3] = {iv->total, iv->per_target[target], interval_phase_metrics(iv, phase)};
+    for (int k = 0; k < 3 && into[k]; k++) {
+        into[k]->c.scheduled++;
+        into[k]->c.sent++;
+        metrics_record_us(into[k], METRIC_LAG, lag_us);
     }
     if (user >= 0)
         self->pacer.users[user].request = r;

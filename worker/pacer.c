@@ -253,11 +253,9 @@ static void open_loop_drop_due(engine_thread_t *thread, int64_t until_ns)
         self->have_next = false;
         dropped++;
     }
-    if (dropped) {
-        interval_t *iv = engine_thread_interval(thread, clock_now_ns());
-        iv->total->c.scheduled += dropped;
-        iv->total->c.dropped += dropped;
-    }
+    if (dropped)
+        interval_count_dropped(engine_thread_interval(thread, clock_now_ns()),
+                               self->phase.phase_index, dropped);
 }
 
 void pacer_halt(engine_thread_t *thread, int64_t now_ns)

@@ -148,17 +148,26 @@ static int on_event(void *arg, const sse_event_t *event)
         break;
     }
     bool first = self->tokens.content_events == 0;
-    oai_tokens_add(&self->tokens, &ev);
+    int64_t carried = oai_tokens_add(&self->tokens, &ev);
+    if (carried > 0) {
+        /* Throughput counts tokens in the interval they arrive in (metrics.h). */
+        interval_t *iv = engine_thread_interval(self->thread, now);
+        self->tokens_received += carried;
+        iv->total->c.output_tokens_received += carried;
+        iv->per_target[self->target]->c.output_tokens_received += carried;
+    }
     if (oai_event_has_output(&ev)) {
         if (first) {
             self->t_first_token_ns = now;
         } else {
             /* ITL: every gap between consecutive content events (vLLM's definition),
-               recorded when the gap ends. */
+               recorded when the gap ends, in the phase that sent the request. */
             interval_t *iv = engine_thread_interval(self->thread, now);
             int64_t gap_us = (now - self->t_prev_content_ns) / NS_PER_US;
-            metrics_record_us(iv->total, METRIC_ITL, gap_us);
-            metrics_record_us(iv->per_target[self->target], METRIC_ITL, gap_us);
+            metrics_t *into[3] = {iv->total, iv->per_target[self->target],
+                                  interval_phase_metrics(iv, self->phase_index)};
+            for (int k = 0; k < 3 && into[k]; k++)
+                metrics_record_us(into[k], METRIC_ITL, gap_us);
         }
         self->t_prev_content_ns = now;
     }
@@ -273,6 +282,7 @@ void request_prepare(request_t *self, int target, int body_index, CURLSH *share)
     self->t_last_byte_ns = 0;
     self->chunks = self->bytes = 0;
     oai_tokens_reset(&self->tokens);
+    self->tokens_received = 0;
     self->status = 0;
     self->done_seen = self->finish_seen = self->stream_error = self->malformed = false;
     self->body_too_large = self->aborted = false;
@@ -439,6 +449,7 @@ static void write_record(const request_t *self, interval_t *iv, const outcome_t 
     jsonw_kv_double(&w, "t_sched_s", (double)(self->t_sched_ns - shared->run_t0_ns) / 1e9);
     jsonw_kv_double(&w, "t_send_s", (double)(self->t_send_ns - shared->run_t0_ns) / 1e9);
     jsonw_kv_int(&w, "index", self->index);
+    jsonw_kv_int(&w, "phase", self->phase_index);
     jsonw_kv_int(&w, "target", self->target);
     jsonw_kv_int(&w, "status", self->status);
     if (o->error >= 0)
@@ -512,9 +523,23 @@ void request_finish(request_t *self, CURLcode result, int64_t now_ns)
     o.has_first_token = self->tokens.content_events > 0;
 
     interval_t *iv = engine_thread_interval(self->thread, now_ns);
-    metrics_t *both[2] = {iv->total, iv->per_target[self->target]};
-    for (int k = 0; k < 2; k++) {
-        metrics_t *m = both[k];
+    /* Tokens the server's final count says arrived and no event counted yet (usage at
+       the end of a stream, a whole non-streaming answer) arrive now. */
+    if (o.output_tokens > self->tokens_received) {
+        int64_t rest = o.output_tokens - self->tokens_received;
+        iv->total->c.output_tokens_received += rest;
+        iv->per_target[self->target]->c.output_tokens_received += rest;
+    }
+    phase_part_t *part = interval_part(iv, self->phase_index);
+    if (part && o.end_ns > self->phase_end_ns) {
+        part->tail_requests++;
+        if (o.end_ns - self->phase_end_ns > part->tail_max_ns)
+            part->tail_max_ns = o.end_ns - self->phase_end_ns;
+    }
+    metrics_t *into[3] = {iv->total, iv->per_target[self->target],
+                          part && iv->split ? part->metrics : NULL};
+    for (int k = 0; k < 3 && into[k]; k++) {
+        metrics_t *m = into[k];
         m->c.bytes_in += self->bytes;
         if (o.error >= 0)
             metrics_count_error(m, (error_class_t)o.error);
