@@ -991,7 +991,7 @@ static void section_breakdown(buf_t *o, const report_run_t *run)
                       "<th>start s</th><th>end s</th><th>requests</th><th>sent/s</th>"
                       "<th>done/s</th><th>TTFT p50</th><th>TTFT p99</th><th>ITL p50</th>"
                       "<th>E2E p99</th><th>out tok/s</th><th>errors</th><th>lag p99</th>"
-                      "<th>dropped</th></tr>\n");
+                      "<th>dropped</th><th>tail</th><th>tail ends +s</th></tr>\n");
     size_t i;
     const json_t *p;
     json_array_foreach(json_object_get(r, "phases"), i, p)
@@ -1006,12 +1006,12 @@ static void section_breakdown(buf_t *o, const report_run_t *run)
         td_num(o, "%.1f", report_number(p, "start_s"));
         td_num(o, "%.1f", report_number(p, "end_s"));
         if (!json_is_object(s)) {
-            buf_append_str(o, "<td class=\"t\" colspan=\"11\">did not run</td></tr>\n");
+            buf_append_str(o, "<td class=\"t\" colspan=\"13\">did not run</td></tr>\n");
             continue;
         }
         td_num(o, "%.0f", report_number(s, "requests.total"));
         td_num(o, "%.2f", report_number(s, "achieved_rps"));
-        td_num(o, "%.2f", report_number(s, "completed_rps"));
+        td_num(o, "%.2f", report_number(s, "delivered_rps"));
         td_num(o, "%.1f", report_number(s, "ttft_ms.p50"));
         td_num(o, "%.1f", report_number(s, "ttft_ms.p99"));
         td_num(o, "%.1f", report_number(s, "itl_ms.p50"));
@@ -1020,10 +1020,16 @@ static void section_breakdown(buf_t *o, const report_run_t *run)
         td_num(o, "%.2f%%", 100 * report_number(s, "error_rate"));
         td_num(o, "%.2f", report_number(s, "lag_ms.p99"));
         td_num(o, "%.0f", report_number(s, "requests.dropped"));
+        td_num(o, "%.0f", report_number(p, "tail.requests"));
+        td_num(o, "%.1f", report_number(p, "tail.last_end_after_s"));
         buf_append_str(o, "</tr>\n");
     }
     buf_append_str(o, "</table></div>\n<p class=\"note\">Grey rows (warm-up, settling) are not "
-                      "counted in the summary. Latencies in ms.</p>\n");
+                      "counted in the summary. Latencies in ms. Requests, latencies and errors "
+                      "are the phase's own requests, whenever they ended; done/s and out tok/s "
+                      "are what the cluster completed and delivered inside the phase's window; "
+                      "tail: the phase's requests that ended after it, the last this many "
+                      "seconds after.</p>\n");
 
     buf_append_str(o, "<h2>Targets</h2>\n<div class=\"scroll\"><table><tr><th class=\"t\">"
                       "target</th><th>requests</th><th>errors</th><th>done/s</th><th>TTFT "

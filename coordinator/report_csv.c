@@ -26,6 +26,7 @@ static const char *const SUMMARY_COLUMNS[] = {"requests.total",
                                               "offered_rps",
                                               "achieved_rps",
                                               "completed_rps",
+                                              "delivered_rps",
                                               "goodput_rps",
                                               "output_tokens_per_s",
                                               "input_tokens_per_s",
@@ -129,10 +130,25 @@ static void summary_row(buf_t *o, const json_t *summary)
     buf_append_char(o, '\n');
 }
 
-static const char *const PHASE_COLUMNS[] = {
-    "name",    "kind",    "stage",       "level", "load",        "measured",
-    "settle",  "ran",     "start_s",     "end_s", "target_rps",  "start_rps",
-    "end_rps", "arrival", "concurrency", "users", "think_time_s"};
+static const char *const PHASE_COLUMNS[] = {"name",
+                                            "kind",
+                                            "stage",
+                                            "level",
+                                            "load",
+                                            "measured",
+                                            "settle",
+                                            "ran",
+                                            "start_s",
+                                            "end_s",
+                                            "target_rps",
+                                            "start_rps",
+                                            "end_rps",
+                                            "arrival",
+                                            "concurrency",
+                                            "users",
+                                            "think_time_s",
+                                            "tail.requests",
+                                            "tail.last_end_after_s"};
 #define PHASE_COLUMN_COUNT ((int)(sizeof PHASE_COLUMNS / sizeof PHASE_COLUMNS[0]))
 
 static const char *const INTERVAL_COLUMNS[] = {"interval",     "start_s",     "end_s",
@@ -145,8 +161,12 @@ static void rows(buf_t *o, const json_t *items, const char *const *columns, int 
 {
     if (index_column)
         buf_append_str(o, "index,");
-    for (int c = 0; c < column_count; c++)
-        buf_printf(o, "%s%s", c ? "," : "", columns[c]);
+    for (int c = 0; c < column_count; c++) {
+        if (c)
+            buf_append_char(o, ',');
+        for (const char *p = columns[c]; *p; p++) /* dots become underscores, as below */
+            buf_append_char(o, *p == '.' ? '_' : *p);
+    }
     summary_header(o);
     size_t i;
     const json_t *item;
@@ -157,7 +177,10 @@ static void rows(buf_t *o, const json_t *items, const char *const *columns, int 
         for (int c = 0; c < column_count; c++) {
             if (c)
                 buf_append_char(o, ',');
-            csv_value(o, json_object_get(item, columns[c]));
+            if (strchr(columns[c], '.'))
+                csv_number(o, report_number(item, columns[c])); /* nested: numbers only */
+            else
+                csv_value(o, json_object_get(item, columns[c]));
         }
         summary_row(o, json_object_get(item, "summary"));
     }

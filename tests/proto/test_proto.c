@@ -216,6 +216,54 @@ static void test_snapshot_carries_metrics_exactly(void)
     metrics_destroy(&t1);
 }
 
+static void test_snapshot_carries_its_phase_parts(void)
+{
+    metrics_t *total = sample_metrics(3, 500, 997);
+    metrics_t *a = sample_metrics(3, 300, 991), *b = sample_metrics(3, 200, 983);
+    proto_phase_part_t parts[] = {
+        {.phase_index = 4, .metrics = a, .tail_requests = 7, .tail_max_ns = 2500000000LL},
+        {.phase_index = 5, .metrics = b}};
+    proto_msg_t in = {.type = PROTO_SNAPSHOT}, out;
+    in.u.snapshot = (proto_snapshot_t){.seq = 1,
+                                       .interval = 2,
+                                       .worker_id = "w",
+                                       .total = total,
+                                       .phases = parts,
+                                       .phase_count = 2};
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    const proto_snapshot_t *s = &out.u.snapshot;
+    REQUIRE(s->phase_count == 2);
+    CHECK_INT_EQ(s->phases[0].phase_index, 4);
+    CHECK_INT_EQ(s->phases[0].tail_requests, 7);
+    CHECK_INT_EQ(s->phases[0].tail_max_ns, 2500000000LL);
+    CHECK(metrics_equal(s->phases[0].metrics, a));
+    CHECK_INT_EQ(s->phases[1].phase_index, 5);
+    CHECK(metrics_equal(s->phases[1].metrics, b));
+    proto_msg_clear(&out);
+
+    /* One phase travels without metrics: the total is that phase's. */
+    in.u.snapshot.phase_count = 1;
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    REQUIRE(out.u.snapshot.phase_count == 1);
+    CHECK(out.u.snapshot.phases[0].metrics == NULL);
+    CHECK_INT_EQ(out.u.snapshot.phases[0].tail_requests, 7);
+    proto_msg_clear(&out);
+
+    /* Several phases, one without its metrics: refused, naming the field. */
+    parts[1].metrics = NULL;
+    in.u.snapshot.phase_count = 2;
+    buf_t bytes;
+    buf_init(&bytes);
+    proto_encode(&in, &bytes);
+    char err[256];
+    CHECK_INT_EQ(proto_decode(&out, bytes.data, bytes.len, err, sizeof err), PROTO_ERR_MISSING);
+    CHECK(strstr(err, "phases[].m") != NULL);
+    buf_free(&bytes);
+    metrics_destroy(&total);
+    metrics_destroy(&a);
+    metrics_destroy(&b);
+}
+
 /* ---- rejections --------------------------------------------------------------- */
 
 static int write_cb(void *data, const char *bytes, size_t len)
@@ -563,7 +611,8 @@ static void test_bad_values_are_refused(void)
 
 CHECK_MAIN(test_hello_round_trips, test_welcome_plan_phase_round_trip,
            test_small_messages_round_trip, test_snapshot_carries_metrics_exactly,
-           test_unknown_keys_are_ignored, test_wrong_field_type_is_refused_naming_the_field,
+           test_snapshot_carries_its_phase_parts, test_unknown_keys_are_ignored,
+           test_wrong_field_type_is_refused_naming_the_field,
            test_missing_field_is_refused_naming_the_field, test_unknown_type_is_refused,
            test_other_version_is_refused_and_reported,
            test_truncated_and_trailing_bytes_are_refused, test_not_a_map_and_garbage_are_refused,
