@@ -110,12 +110,23 @@ int snapshot_refusal(const coordinator_t *self, const worker_t *w, const proto_s
         snap->inflight <= COORD_MAX_COUNT_PER_SNAPSHOT && metrics_plausible(snap->total);
     for (int i = 0; plausible && i < snap->target_count; i++)
         plausible = metrics_plausible(snap->per_target[i]);
+    for (int i = 0; plausible && i < snap->phase_count; i++)
+        plausible = (!snap->phases[i].metrics || metrics_plausible(snap->phases[i].metrics)) &&
+                    snap->phases[i].tail_requests <= COORD_MAX_COUNT_PER_SNAPSHOT;
     if (!plausible) {
         snprintf(why, why_size,
                  "a count above %lld, more than one worker can measure in one "
                  "interval",
                  (long long)COORD_MAX_COUNT_PER_SNAPSHOT);
         return REJECT_IMPLAUSIBLE;
+    }
+    /* A part names a phase this run has decided (a worker runs only phases it was sent). */
+    for (int i = 0; i < snap->phase_count; i++) {
+        if (snap->phases[i].phase_index >= self->phase_count) {
+            snprintf(why, why_size, "its requests name phase %d, and the run has %d",
+                     snap->phases[i].phase_index, self->phase_count);
+            return REJECT_BAD_VALUE;
+        }
     }
     return -1;
 }
