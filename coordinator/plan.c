@@ -70,6 +70,8 @@ void plan_destroy(plan_t **self_p)
     free(self->api);
     free(self->extra_body_json);
     free(self->api_key_env);
+    free(self->capture_header);
+    free(self->ca_file);
     plan_clear_prompts(self);
     for (int i = 0; i < self->phase_count; i++) {
         free(self->phases[i].name);

@@ -88,6 +88,13 @@ typedef struct {
     char *extra_body_json; /* JSON object merged into every request body, or NULL; owned */
     char *api_key_env;     /* name of the env var holding the API key, or NULL; owned */
     int max_inflight;      /* per worker cap, 0 = none */
+    /* Connections and TLS, passed to every worker's engine (worker/engine.h) */
+    int max_connections_per_target; /* per worker, 0 = no cap */
+    bool connection_per_user;       /* users phases: one connection per virtual user */
+    bool prewarm;                   /* open the connections before the first phase */
+    char *capture_header;           /* response header filling requests.jsonl group; owned */
+    char *ca_file;                  /* https: CA bundle path (on the workers' hosts); owned */
+    bool insecure_tls;              /* https: do not verify certificates */
 
     /* With what */
     char **prompts;         /* owned array of owned strings */

@@ -1679,11 +1679,56 @@ static int read_chaos(ctx_t *c, yaml_node_t *node)
 /* ---- The document ------------------------------------------------------------------------- */
 
 static const char *const top_keys[] = {
-    "name",       "description",  "targets",        "model",      "api",         "stream",
-    "max_tokens", "ignore_eos",   "timeout",        "headers",    "api_key_env", "api_key_file",
-    "extra_body", "max_inflight", "balance",        "seed",       "interval",    "simulator",
-    "workload",   "slo",          "phases",         "sla",        "cost",        "users",
-    "outputs",    "chaos",        "server_metrics", "prometheus", NULL};
+    "name", "description", "targets", "model", "api", "stream", "max_tokens", "ignore_eos",
+    "timeout", "headers", "api_key_env", "api_key_file", "extra_body", "max_inflight", "balance",
+    "seed", "interval", "simulator", "workload", "slo", "phases", "sla", "cost", "users", "outputs",
+    "chaos", "server_metrics", "prometheus",
+    /* connections and TLS: engine options (worker/engine.h) */
+    "max_connections_per_target", "connection_per_user", "prewarm", "capture_header", "ca_file",
+    "insecure_tls", NULL};
+
+/* The engine's connection and TLS options (worker/engine.h), top-level keys. */
+static int read_connections(ctx_t *c, const fields_t *f)
+{
+    plan_t *plan = c->plan;
+    yaml_node_t *v;
+    const char *text;
+    if ((v = field(f, "max_connections_per_target")) &&
+        get_int(c, v, "max_connections_per_target", 1, 1 << 20,
+                &plan->max_connections_per_target) != 0)
+        return -1;
+    if ((v = field(f, "connection_per_user")) &&
+        get_bool(c, v, "connection_per_user", &plan->connection_per_user) != 0)
+        return -1;
+    if ((v = field(f, "prewarm")) && get_bool(c, v, "prewarm", &plan->prewarm) != 0)
+        return -1;
+    if ((v = field(f, "capture_header"))) {
+        if (get_string(c, v, "capture_header", &text) != 0)
+            return -1;
+        for (const char *p = text; *p; p++) {
+            if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+                return fail(c, v,
+                            "'capture_header': '%.40s' is not a header name (letters, digits, -)",
+                            text);
+        }
+        if (strlen(text) > 255)
+            return fail(c, v, "'capture_header': at most 255 characters");
+        plan_set_string(&plan->capture_header, text);
+    }
+    if ((v = field(f, "ca_file"))) {
+        if (get_string(c, v, "ca_file", &text) != 0)
+            return -1;
+        char *path = resolve_path(c, text);
+        plan_set_string(&plan->ca_file, path);
+        free(path);
+    }
+    if ((v = field(f, "insecure_tls")) && get_bool(c, v, "insecure_tls", &plan->insecure_tls) != 0)
+        return -1;
+    if (plan->ca_file && plan->insecure_tls)
+        return fail(c, field(f, "insecure_tls"),
+                    "give ca_file (verify with this CA) or insecure_tls (do not verify), not both");
+    return 0;
+}
 
 static int read_top(ctx_t *c, yaml_node_t *root)
 {
@@ -1774,6 +1819,8 @@ static int read_top(ctx_t *c, yaml_node_t *root)
             return fail(c, v, "'balance': expected round_robin, random or least_inflight");
         x->balance = xstrdup(text);
     }
+    if (read_connections(c, &f) != 0)
+        return -1;
     if ((v = field(&f, "seed"))) {
         double seed;
         if (get_double(c, v, "seed", 1, 9007199254740992.0, &seed) != 0)
