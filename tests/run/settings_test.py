@@ -18,6 +18,11 @@ requests.jsonl or in results.json. Scenarios:
   prewarm_opens_connections_before_load
                                      `prewarm: true`: GET /v1/models on each connection
                                      before the first completion
+  balance_least_inflight_avoids_the_slow_node
+                                     two `surge sim` nodes, one slowed 10x (the sim's slow
+                                     fault): least_inflight sends it less than a third of the
+                                     requests (counted by each sim's /metrics), where
+                                     round_robin sends it half
   tls_self_signed_needs_insecure_tls_or_ca_file
                                      an HTTPS target with a self-signed certificate: every
                                      request fails with class tls by default, succeeds with
@@ -311,10 +316,46 @@ def tls_self_signed_needs_insecure_tls_or_ca_file():
         stub.stop()
 
 
+def served_by(sim):
+    import simlib
+    _, samples = sim.metrics()
+    return simlib.metric_sum(samples, "vllm:request_success_total")
+
+
+def balance_least_inflight_avoids_the_slow_node():
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sim"))
+    import simlib
+    with simlib.Sim("--profile", "tiny") as fast, \
+            simlib.Sim("--profile", "tiny", "--fault", "kind=slow,factor=10") as slow:
+        share = {}
+        for policy in ("least_inflight", "round_robin"):
+            before = (served_by(fast), served_by(slow))
+            text = ("name: balance\ntargets: [http://127.0.0.1:%d, http://127.0.0.1:%d]\n"
+                    "model: surge-sim-tiny\nmax_tokens: 8\nignore_eos: true\ntimeout: 20s\n"
+                    "balance: %s\nserver_metrics: off\nphases:\n"
+                    "  - {name: main, kind: constant, rate: 20/s, duration: 3s}\n"
+                    % (fast.port, slow.port, policy))
+            code, _, err, _ = run_plan("balance-" + policy, text, extra_args=("--drain", "20s"))
+            check(code == 0, "%s: exit %d, want 0: %s" % (policy, code, err[-2000:]))
+            to_fast = served_by(fast) - before[0]
+            to_slow = served_by(slow) - before[1]
+            check(to_fast + to_slow >= 50, "%s: only %d requests served" %
+                  (policy, to_fast + to_slow))
+            share[policy] = to_slow / (to_fast + to_slow)
+            print("%s: fast node %d, slow node %d" % (policy, to_fast, to_slow), flush=True)
+        check(share["least_inflight"] < 1 / 3,
+              "least_inflight sent %.0f%% of the requests to the slowed node, want < 33%%" %
+              (100 * share["least_inflight"]))
+        check(abs(share["round_robin"] - 0.5) < 0.1,
+              "round_robin sent %.0f%% to the slowed node, want 50%%" %
+              (100 * share["round_robin"]))
+
+
 SCENARIOS = {f.__name__: f for f in (
     headers_reach_every_request, capture_header_fills_group,
     max_connections_per_target_caps_connections,
     connection_per_user_gives_each_user_a_connection, prewarm_opens_connections_before_load,
+    balance_least_inflight_avoids_the_slow_node,
     tls_self_signed_needs_insecure_tls_or_ca_file)}
 
 
