@@ -24,6 +24,7 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/launch.h"
 #include "coordinator/plan_yaml.h"
+#include "simulator/sim.h"
 
 #define MAX_CHILDREN 1024
 
@@ -580,13 +581,19 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
     } else {
         if (mode == LAUNCH_RUN && o.sim && !o.flags.target)
             o.flags.target = "sim://";
-        /* The simulator serves "surge-sim-PROFILE" unless told otherwise. */
-        static char sim_model[128];
+        /* No --model for a simulated node: the model its profile serves (the real name,
+           meta-llama/..., for the hardware profiles), so the quick starts get answers,
+           not 404s. */
         if (mode == LAUNCH_RUN && !o.flags.model && o.flags.target &&
             strncmp(o.flags.target, "sim://", 6) == 0) {
-            snprintf(sim_model, sizeof sim_model, "surge-sim-%s",
-                     o.flags.target[6] ? o.flags.target + 6 : o.sim_profile);
-            o.flags.model = sim_model;
+            const char *name = o.flags.target[6] ? o.flags.target + 6 : o.sim_profile;
+            const sim_profile_t *profile = sim_profile_find(name);
+            if (!profile) {
+                fprintf(stderr, "surge: sim://%s: no such simulator profile (surge sim --help)\n",
+                        name);
+                return SURGE_EXIT_USAGE;
+            }
+            o.flags.model = profile->model;
         }
         plan = plan_new_from_flags(&o.flags, err, sizeof err);
     }

@@ -172,7 +172,8 @@ typedef struct {
     uint64_t seed;
 } plan_flags_t;
 
-/* A one-phase (or warm-up + one) plan from flags, with the built-in prompts. NULL with a
+/* A one-phase (or warm-up + one) plan from flags, with the built-in workload (surge's
+   default prompts, coordinator/default_prompts.c). NULL with a
    reason in err when the flags do not make a valid plan. */
 plan_t *plan_new_from_flags(const plan_flags_t *flags, char *err, size_t err_size);
 

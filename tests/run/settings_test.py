@@ -23,6 +23,15 @@ requests.jsonl or in results.json. Scenarios:
                                      fault): least_inflight sends it less than a third of the
                                      requests (counted by each sim's /metrics), where
                                      round_robin sends it half
+  documented_quick_starts_get_no_errors
+                                     `surge run --target sim://llama-3.1-8b-h100 --rate 5`
+                                     (docs/fleet.md), the 70B profile and `--sim
+                                     --sim-profile`, with no --model: every request answered
+                                     (the profile's model is used), 0 errors
+  flag_only_run_uses_the_builtin_workload
+                                     `surge run --target URL --rate R` without a plan sends
+                                     surge's default prompts (coordinator/default_prompts.c),
+                                     not a handful of placeholders
   tls_self_signed_needs_insecure_tls_or_ca_file
                                      an HTTPS target with a self-signed certificate: every
                                      request fails with class tls by default, succeeds with
@@ -72,6 +81,7 @@ class Stub:
     def __init__(self, delay_ms=20, answer_headers=None, tls_context=None):
         self.lock = threading.Lock()
         self.requests = []  # (monotonic time, method, path, {header: value}, connection id)
+        self.prompts = []  # the prompt of each completion
         self.connections = 0
         stub = self
 
@@ -105,8 +115,14 @@ class Stub:
             def do_POST(self):
                 self.record()
                 length = int(self.headers.get("Content-Length", "0"))
-                if length:
-                    self.rfile.read(length)
+                body = self.rfile.read(length) if length else b"{}"
+                try:
+                    request = json.loads(body)
+                    prompt = request.get("prompt") or request["messages"][-1]["content"]
+                except (ValueError, KeyError, IndexError, TypeError):
+                    prompt = None
+                with stub.lock:
+                    stub.prompts.append(prompt)
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Transfer-Encoding", "chunked")
@@ -351,11 +367,67 @@ def balance_least_inflight_avoids_the_slow_node():
               (100 * share["round_robin"]))
 
 
+def run_flags(name, args, limit_s=90):
+    """Runs `surge run ARGS` without a plan; returns (exit code, stdout, stderr, results)."""
+    out = os.path.join(TMP, name + "-results")
+    try:
+        p = subprocess.run([SURGE, "run", *args, "--out", out, "--workers", "1", "--threads",
+                            "1", "--progress", "plain"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=limit_s, cwd=TMP)
+    except subprocess.TimeoutExpired:
+        fail("%s: surge run did not finish within %d s" % (name, limit_s))
+    with open(os.path.join(TMP, name + ".log"), "w") as f:
+        f.write(p.stdout + "\n---- stderr\n" + p.stderr)
+    return p.returncode, p.stdout, p.stderr, out
+
+
+def documented_quick_starts_get_no_errors():
+    for name, args, model in (
+            ("qs-8b", ["--target", "sim://llama-3.1-8b-h100"], "meta-llama/Llama-3.1-8B-Instruct"),
+            ("qs-70b", ["--target", "sim://llama-3.1-70b-fp8-h100x4"],
+             "meta-llama/Llama-3.1-70B-Instruct"),
+            ("qs-sim-profile", ["--sim", "--sim-profile", "llama-3.1-8b-h100"],
+             "meta-llama/Llama-3.1-8B-Instruct"),
+            ("qs-sim", ["--sim"], "surge-sim-tiny")):
+        code, _, err, out = run_flags(name, args + ["--rate", "5", "--duration", "3s"])
+        check(code == 0, "%s: exit %d, want 0: %s" % (name, code, err[-2000:]))
+        r = results_of(out)
+        s = r["summary"]["requests"]
+        check(s["ok"] >= 10 and s["errors"] == 0,
+              "surge run %s: %d ok, %d errors (%s), want 0 errors" %
+              (" ".join(args), s["ok"], s["errors"], r["summary"]["errors_by_class"]))
+        check(r["plan"]["model"] == model, "%s: model %s, want %s" %
+              (name, r["plan"]["model"], model))
+
+
+def flag_only_run_uses_the_builtin_workload():
+    stub = Stub(delay_ms=2)
+    code, _, err, out = run_flags("flags-workload", ["--target", stub.url, "--model", "stub",
+                                                     "--rate", "40", "--duration", "3s",
+                                                     "--max-tokens", "2"])
+    stub.stop()
+    check(code == 0, "exit %d, want 0: %s" % (code, err[-2000:]))
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                           "coordinator", "default_prompts.c")) as f:
+        source = f.read()
+    seen = {p for p in stub.prompts if p}
+    check(len(stub.prompts) >= 100, "only %d completions" % len(stub.prompts))
+    check(len(seen) > 40, "a flag-only run sent %d distinct prompts, want the built-in "
+          "workload's (66)" % len(seen))
+    for prompt in seen:
+        check(json.dumps(prompt.split("\n")[0][:40])[1:-1] in source,
+              "a flag-only run sent a prompt that is not a default prompt: %r" % prompt[:80])
+    check(results_of(out)["plan"]["prompts"] == source.count('\n    {"'),
+          "results.json plan.prompts %s" % results_of(out)["plan"]["prompts"])
+
+
 SCENARIOS = {f.__name__: f for f in (
     headers_reach_every_request, capture_header_fills_group,
     max_connections_per_target_caps_connections,
     connection_per_user_gives_each_user_a_connection, prewarm_opens_connections_before_load,
-    balance_least_inflight_avoids_the_slow_node,
+    balance_least_inflight_avoids_the_slow_node, documented_quick_starts_get_no_errors,
+    flag_only_run_uses_the_builtin_workload,
     tls_self_signed_needs_insecure_tls_or_ca_file)}
 
 
