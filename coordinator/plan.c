@@ -72,6 +72,7 @@ void plan_destroy(plan_t **self_p)
     free(self->sim_profile);
     free(self->out_dir);
     plan_extra_destroy(&self->extra);
+    free_strings(self->overrides, self->override_count);
     free(self);
     *self_p = NULL;
 }
@@ -125,6 +126,17 @@ plan_phase_t *plan_add_phase(plan_t *self, const char *name, const char *kind)
     phase->arrival = ARRIVAL_CONSTANT;
     phase->gamma_shape = 1.0;
     return phase;
+}
+
+void plan_add_override(plan_t *self, const char *what, const char *value, const char *was)
+{
+    size_t len = strlen(what) + strlen(value) + (was ? strlen(was) : 0) + 32;
+    char *line = malloc(len);
+    if (!line)
+        abort();
+    snprintf(line, len, "%s: %s (the plan says %s)", what, value, was ? was : "nothing");
+    self->overrides = grow(self->overrides, self->override_count, sizeof(char *));
+    self->overrides[self->override_count++] = line;
 }
 
 plan_slo_t *plan_add_slo(plan_t *self, const char *metric, double percentile, double limit)

@@ -124,6 +124,11 @@ typedef struct {
     /* Stages, saturation search, operating point, SLA, cost, users, workload of a plan
        file: the executor reads them (coordinator/sequence.c). */
     struct plan_extra *extra; /* owned (coordinator/plan_yaml.h); NULL for flag plans */
+
+    /* What the command line changed in a plan file ("model: X (the plan says Y)"), owned;
+       results.json plan.overrides */
+    char **overrides;
+    int override_count;
 } plan_t;
 
 /* An empty plan with the defaults above (stream, chat, 1 s interval). */
@@ -141,6 +146,8 @@ void plan_clear_prompts(plan_t *self);
 /* Appends a phase with defaults (rate load, constant arrival, measured) named `name`;
    returns it for the caller to fill. NULL when PLAN_MAX_PHASES is reached. */
 plan_phase_t *plan_add_phase(plan_t *self, const char *name, const char *kind);
+/* Records that `what` was set to `value` over the plan's `was` (a command-line override). */
+void plan_add_override(plan_t *self, const char *what, const char *value, const char *was);
 plan_slo_t *plan_add_slo(plan_t *self, const char *metric, double percentile, double limit);
 
 /* Checks what the executor needs: targets, model, prompts, at least one phase, positive

@@ -32,6 +32,14 @@ requests.jsonl or in results.json. Scenarios:
                                      `surge run --target URL --rate R` without a plan sends
                                      surge's default prompts (coordinator/default_prompts.c),
                                      not a handful of placeholders
+  plan_file_with_target_and_model_states_the_override
+                                     `surge run PLAN --target URL --model M`: the load goes to
+                                     URL asking for M, "override: ..." is printed and
+                                     results.json plan.overrides lists both
+  flags_that_would_be_ignored_are_refused
+                                     --rate, --duration or --concurrency with a plan file,
+                                     --concurrency beside --rate, --burstiness 0 or abc or
+                                     without --arrival gamma: exit 2 naming the flag
   tls_self_signed_needs_insecure_tls_or_ca_file
                                      an HTTPS target with a self-signed certificate: every
                                      request fails with class tls by default, succeeds with
@@ -82,6 +90,7 @@ class Stub:
         self.lock = threading.Lock()
         self.requests = []  # (monotonic time, method, path, {header: value}, connection id)
         self.prompts = []  # the prompt of each completion
+        self.models = []  # the model each completion asked for
         self.connections = 0
         stub = self
 
@@ -123,6 +132,8 @@ class Stub:
                     prompt = None
                 with stub.lock:
                     stub.prompts.append(prompt)
+                    stub.models.append(request.get("model") if isinstance(request, dict)
+                                       else None)
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Transfer-Encoding", "chunked")
@@ -422,12 +433,59 @@ def flag_only_run_uses_the_builtin_workload():
           "results.json plan.prompts %s" % results_of(out)["plan"]["prompts"])
 
 
+def plan_file_with_target_and_model_states_the_override():
+    planned, given = Stub(), Stub()
+    code, _, err, out = run_plan("override", plan_for(planned.url, "").replace(
+        "model: stub", "model: plan-model"), extra_args=("--target", given.url, "--model",
+                                                         "flag-model"))
+    planned.stop()
+    given.stop()
+    check(code == 0, "exit %d, want 0: %s" % (code, err[-2000:]))
+    check(not planned.completions(), "the plan's own target still got %d requests" %
+          len(planned.completions()))
+    check(len(given.completions()) >= 10 and set(given.models) == {"flag-model"},
+          "--target/--model: the given target got %d requests for models %s" %
+          (len(given.completions()), set(given.models)))
+    for what, value, was in (("target", given.url, planned.url),
+                             ("model", "flag-model", "plan-model")):
+        line = "override: %s: %s (the plan says %s)" % (what, value, was)
+        check(line in err, "no '%s' on stderr:\n%s" % (line, err[-2000:]))
+    overrides = results_of(out)["plan"].get("overrides")
+    check(overrides and len(overrides) == 2 and "model: flag-model" in overrides[1],
+          "results.json plan.overrides %s" % overrides)
+
+
+def flags_that_would_be_ignored_are_refused():
+    plan = os.path.join(TMP, "refuse.yaml")
+    with open(plan, "w") as f:
+        f.write(plan_for("http://127.0.0.1:9", ""))
+    flags = ["--target", "http://127.0.0.1:9", "--model", "m"]
+    for args, named in (([plan, "--rate", "5"], "--rate"),
+                        ([plan, "--duration", "5s"], "--duration"),
+                        ([plan, "--concurrency", "4"], "--concurrency"),
+                        (flags + ["--rate", "5", "--concurrency", "3"], "--concurrency"),
+                        (flags + ["--rate", "5", "--arrival", "gamma", "--burstiness", "0"],
+                         "--burstiness"),
+                        (flags + ["--rate", "5", "--arrival", "gamma", "--burstiness", "abc"],
+                         "--burstiness"),
+                        (flags + ["--rate", "5", "--burstiness", "0.5"], "--burstiness")):
+        p = subprocess.run([SURGE, "run", *args, "--out", os.path.join(TMP, "refused"),
+                            "--workers", "1"], capture_output=True, text=True, timeout=30,
+                           cwd=TMP)
+        check(p.returncode == 2 and named in p.stderr,
+              "surge run %s: exit %d, want 2 with %s named; stderr: %s" %
+              (" ".join(args), p.returncode, named, p.stderr[-1000:]))
+        check(not os.path.exists(os.path.join(TMP, "refused")),
+              "surge run %s was refused but ran anyway" % " ".join(args))
+
+
 SCENARIOS = {f.__name__: f for f in (
     headers_reach_every_request, capture_header_fills_group,
     max_connections_per_target_caps_connections,
     connection_per_user_gives_each_user_a_connection, prewarm_opens_connections_before_load,
     balance_least_inflight_avoids_the_slow_node, documented_quick_starts_get_no_errors,
     flag_only_run_uses_the_builtin_workload,
+    plan_file_with_target_and_model_states_the_override, flags_that_would_be_ignored_are_refused,
     tls_self_signed_needs_insecure_tls_or_ca_file)}
 
 
