@@ -2265,15 +2265,15 @@ bool plan_verdicts_write(const plan_t *plan, const plan_extra_t *x, json_t *cons
                          const json_t *overall, const sat_search_t *search, jsonw_t *w,
                          FILE *sla_table, buf_t *junit_out)
 {
-    const plan_stage_t *baseline = NULL, *saturation = NULL, *judged = NULL, *at_op = NULL;
+    const plan_stage_t *baseline = NULL, *saturation = NULL, *at_op = NULL;
+    int judged_count = 0; /* stages marked sla: each is judged */
     for (int i = 0; i < x->stage_count; i++) {
         const plan_stage_t *s = &x->stages[i];
         if (s->baseline && !baseline)
             baseline = s;
         if (s->type == PLAN_STAGE_SATURATION)
             saturation = s;
-        if (s->sla && !judged)
-            judged = s;
+        judged_count += s->sla;
         if (s->phase_count > 0 && x->phases[s->first_phase].rate_ref == PLAN_RATE_OPERATING_POINT)
             at_op = s;
     }
@@ -2297,20 +2297,39 @@ bool plan_verdicts_write(const plan_t *plan, const plan_extra_t *x, json_t *cons
         sat_search_destroy(&replayed);
     }
 
+    /* Every stage marked sla is judged on its own (its measured phases averaged), one
+       after the other in one table; without any, the whole run is. */
     bool passed = true;
-    json_t *judged_summary = judged ? stage_summary(x, judged, -1, phase_summaries) : NULL;
-    const json_t *sla_summary = judged ? judged_summary : overall;
     if (x->sla_check_count > 0) {
-        sla_result_t results[64];
-        int n = x->sla_check_count < 64 ? x->sla_check_count : 64;
-        passed = sla_evaluate(x->sla_checks, n, sla_summary, results);
+        int n = x->sla_check_count;
+        int groups = judged_count > 0 ? judged_count : 1;
+        sla_result_t *results = calloc((size_t)(groups * n), sizeof *results);
+        if (!results)
+            return false;
+        double duration_s = 0;
+        int g = 0;
+        for (int i = 0; i < x->stage_count || g == 0; i++) {
+            const plan_stage_t *s = i < x->stage_count ? &x->stages[i] : NULL;
+            if (s ? !s->sla : judged_count > 0)
+                continue; /* not judged; past the stages, the whole run when none was */
+            json_t *stage = s ? stage_summary(x, s, -1, phase_summaries) : NULL;
+            const json_t *summary = s ? stage : overall;
+            passed = sla_evaluate(x->sla_checks, n, summary, &results[g * n]) && passed;
+            for (int k = 0; k < n; k++)
+                results[g * n + k].phase = s ? s->name : NULL;
+            double d = summary_number(summary, "duration_s");
+            duration_s += isnan(d) ? 0 : d;
+            json_decref(stage);
+            g++;
+        }
         jsonw_key(w, "sla");
-        sla_write_json(results, n, w);
+        sla_write_json(results, g * n, w);
         if (sla_table)
-            sla_write_text(results, n, sla_table);
+            sla_write_text(results, g * n, sla_table);
         if (junit_out)
-            sla_write_junit(results, n, plan->name ? plan->name : "surge.sla",
-                            summary_number(sla_summary, "duration_s"), junit_out);
+            sla_write_junit(results, g * n, plan->name ? plan->name : "surge.sla", duration_s,
+                            junit_out);
+        free(results);
     }
 
     json_t *op_summary = at_op ? stage_summary(x, at_op, -1, phase_summaries) : NULL;
@@ -2331,6 +2350,5 @@ bool plan_verdicts_write(const plan_t *plan, const plan_extra_t *x, json_t *cons
         users_write_json(rate, e2e_s, x->users_think_time_s, w);
     }
     json_decref(op_summary);
-    json_decref(judged_summary);
     return passed;
 }

@@ -526,6 +526,10 @@ static void section_sla(buf_t *o, const json_t *sla)
     {
         bool ok = json_is_true(json_object_get(c, "passed"));
         buf_append_str(o, "<tr><td class=\"t\">");
+        if (*report_text(c, "phase")) { /* the phase judged, when not the whole run */
+            report_escape(o, report_text(c, "phase"));
+            buf_append_str(o, ": ");
+        }
         report_escape(o, report_text(c, "metric"));
         buf_append_str(o, " ");
         report_escape(o, report_text(c, "op"));

@@ -108,9 +108,13 @@ static void print_sla(const json_t *sla, FILE *out)
         fprintf(out, "  %-4s  %-32s actual ",
                 json_is_true(json_object_get(c, "passed")) ? "PASS" : "FAIL", check);
         if (isnan(actual))
-            fprintf(out, "(no data)\n");
+            fprintf(out, "(no data)");
         else
-            fprintf(out, "%g\n", actual);
+            fprintf(out, "%g", actual);
+        const char *phase = text(c, "phase"); /* the phase judged, when not the whole run */
+        if (*phase)
+            fprintf(out, "  (phase %s)", phase);
+        fputc('\n', out);
     }
 }
 

@@ -40,6 +40,10 @@ requests.jsonl or in results.json. Scenarios:
                                      --rate, --duration or --concurrency with a plan file,
                                      --concurrency beside --rate, --burstiness 0 or abc or
                                      without --arrival gamma: exit 2 naming the flag
+  every_sla_phase_is_judged          two phases of kind sla against sim://tiny, the first
+                                     well below its knee, the second far past it: the second
+                                     fails its check, exit 1, and results.json sla lists the
+                                     checks of both phases by name
   tls_self_signed_needs_insecure_tls_or_ca_file
                                      an HTTPS target with a self-signed certificate: every
                                      request fails with class tls by default, succeeds with
@@ -479,6 +483,37 @@ def flags_that_would_be_ignored_are_refused():
               "surge run %s was refused but ran anyway" % " ".join(args))
 
 
+TWO_SLA_PHASES = """
+name: two-sla-phases
+targets: [sim://tiny]
+model: surge-sim-tiny
+ignore_eos: true
+timeout: 10s
+workload:
+  synthetic: {input_tokens: 64, output_tokens: 32}
+phases:
+  - {name: calm, kind: sla, rate: 1/s, arrival: constant, duration: 4s}
+  - {name: flood, kind: sla, rate: 14/s, arrival: constant, duration: 4s}
+sla:
+  - ttft_ms.p99 <= 1500
+"""
+
+
+def every_sla_phase_is_judged():
+    code, out, err, results = run_plan("two-sla", TWO_SLA_PHASES, limit_s=90)
+    r = results_of(results)
+    check(code == 1, "exit %d, want 1 (the second SLA phase is far past the knee): %s" %
+          (code, err[-1500:]))
+    sla = r.get("sla") or {}
+    by_phase = {c.get("phase"): c for c in sla.get("checks", [])}
+    check(set(by_phase) == {"calm", "flood"}, "results.json sla checks %s, want one for each "
+          "phase of kind sla" % sla.get("checks"))
+    check(by_phase["calm"]["passed"] and not by_phase["flood"]["passed"] and
+          sla["passed"] is False, "sla %s: want calm passed, flood failed" % sla)
+    check("(phase flood)" in out and "SLA: FAIL" in out,
+          "the terminal table does not name the failing phase:\n%s" % out[-1500:])
+
+
 SCENARIOS = {f.__name__: f for f in (
     headers_reach_every_request, capture_header_fills_group,
     max_connections_per_target_caps_connections,
@@ -486,6 +521,7 @@ SCENARIOS = {f.__name__: f for f in (
     balance_least_inflight_avoids_the_slow_node, documented_quick_starts_get_no_errors,
     flag_only_run_uses_the_builtin_workload,
     plan_file_with_target_and_model_states_the_override, flags_that_would_be_ignored_are_refused,
+    every_sla_phase_is_judged,
     tls_self_signed_needs_insecure_tls_or_ca_file)}
 
 
