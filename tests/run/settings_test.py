@@ -44,6 +44,10 @@ requests.jsonl or in results.json. Scenarios:
                                      well below its knee, the second far past it: the second
                                      fails its check, exit 1, and results.json sla lists the
                                      checks of both phases by name
+  iterations_are_averaged_in_table_report_and_csv
+                                     a stage with `iterations: 3`: the terminal table, the
+                                     report and stages.csv show the mean of the iterations,
+                                     equal to results.json stages[]
   tls_self_signed_needs_insecure_tls_or_ca_file
                                      an HTTPS target with a self-signed certificate: every
                                      request fails with class tls by default, succeeds with
@@ -514,6 +518,46 @@ def every_sla_phase_is_judged():
           "the terminal table does not name the failing phase:\n%s" % out[-1500:])
 
 
+ITERATIONS = """
+name: iterations
+targets: [sim://instant]
+model: surge-sim-instant
+max_tokens: 4
+phases:
+  - {name: once, kind: constant, rate: 10/s, duration: 1s}
+  - {name: repeat, kind: constant, rate: 8/s, arrival: constant, duration: 1s, iterations: 3}
+"""
+
+
+def iterations_are_averaged_in_table_report_and_csv():
+    import csv
+    code, out, err, results = run_plan("iterations", ITERATIONS, limit_s=60)
+    check(code == 0, "exit %d, want 0: %s" % (code, err[-1500:]))
+    r = results_of(results)
+    stage = [s for s in r["stages"] if s["name"] == "repeat"][0]
+    mean = stage["levels"][0]["summary"]
+    check(mean["iterations"] == 3, "results.json: %s iterations" % mean.get("iterations"))
+    # The terminal: a row for the stage with its run count and mean rates.
+    rows = [line.split() for line in out.splitlines() if line.startswith("repeat ")]
+    check(rows and rows[0][1] == "3" and
+          abs(float(rows[0][3]) - mean["completed_rps"]) < 0.01,
+          "the terminal has no averaged row for repeat (mean done/s %.2f):\n%s" %
+          (mean["completed_rps"], out[-2000:]))
+    # stages.csv: one row per stage level, the mean summary.
+    with open(os.path.join(results, "stages.csv")) as f:
+        table = {row["stage"]: row for row in csv.DictReader(f)}
+    check("repeat" in table and table["repeat"]["iterations"] == "3" and
+          abs(float(table["repeat"]["requests_total"]) - mean["requests"]["total"]) < 1e-6,
+          "stages.csv: %s, want the mean of repeat's iterations (%s requests)" %
+          (table.get("repeat"), mean["requests"]["total"]))
+    # report.html: the averaged table.
+    with open(os.path.join(results, "report.html")) as f:
+        html = f.read()
+    at = html.find("Iterations averaged")
+    check(at >= 0 and "repeat" in html[at:at + 2000],
+          "report.html has no 'Iterations averaged' table with repeat")
+
+
 SCENARIOS = {f.__name__: f for f in (
     headers_reach_every_request, capture_header_fills_group,
     max_connections_per_target_caps_connections,
@@ -521,7 +565,7 @@ SCENARIOS = {f.__name__: f for f in (
     balance_least_inflight_avoids_the_slow_node, documented_quick_starts_get_no_errors,
     flag_only_run_uses_the_builtin_workload,
     plan_file_with_target_and_model_states_the_override, flags_that_would_be_ignored_are_refused,
-    every_sla_phase_is_judged,
+    every_sla_phase_is_judged, iterations_are_averaged_in_table_report_and_csv,
     tls_self_signed_needs_insecure_tls_or_ca_file)}
 
 
