@@ -2182,6 +2182,10 @@ void plan_yaml_describe(const plan_t *plan, const plan_extra_t *x, FILE *out)
                 plan->target_count == 1 ? "" : "s", plan->target_urls[0],
                 plan->target_count > 1 ? ", ..." : "");
     fprintf(out, ", model %s, %s API%s", plan->model, plan->api, plan->stream ? ", streaming" : "");
+    if (plan->insecure_tls)
+        fprintf(out, " (TLS certificates NOT verified: insecure_tls)");
+    else if (plan->ca_file)
+        fprintf(out, " (TLS verified with the CA in %s)", plan->ca_file);
     if (x && x->workload) {
         fprintf(out, "; workload: %d request templates", x->workload->count);
         if (x->workload->class_count > 1) {
@@ -2205,6 +2209,13 @@ void plan_yaml_describe(const plan_t *plan, const plan_extra_t *x, FILE *out)
             sla_check_format(&x->sla_checks[i], text, sizeof text);
             fprintf(out, "%s%s", i ? ", " : "", text);
         }
+        int judged = 0;
+        for (int i = 0; i < x->stage_count; i++) {
+            if (x->stages[i].sla)
+                fprintf(out, "%s%s", judged++ ? ", " : " judged per phase: ", x->stages[i].name);
+        }
+        if (!judged)
+            fprintf(out, " judged over the whole run");
         if (x->junit_path)
             fprintf(out, " (JUnit XML to %s)", x->junit_path);
     }
