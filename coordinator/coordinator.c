@@ -74,6 +74,15 @@ static void send_plan(coordinator_t *self, worker_t *w)
     /* A path the worker reads on its own host (under its --api-key-dir): the key itself
        never crosses the wire. */
     p->api_key_file = plan->extra ? plan->extra->api_key_file : NULL;
+    p->headers = plan->extra ? plan->extra->headers : NULL;
+    p->header_count = plan->extra ? plan->extra->header_count : 0;
+    p->balance = plan->extra ? plan->extra->balance : NULL;
+    p->capture_header = plan->capture_header;
+    p->ca_file = plan->ca_file;
+    p->insecure_tls = plan->insecure_tls;
+    p->max_connections_per_target = plan->max_connections_per_target;
+    p->connection_per_user = plan->connection_per_user;
+    p->prewarm = plan->prewarm;
     send_to(self, w, &msg);
     w->has_plan = true;
     int64_t offset = clock_now_ns() - self->run_t0_ns;

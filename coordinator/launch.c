@@ -8,6 +8,7 @@
 #include <czmq.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/launch.h"
 #include "coordinator/plan_yaml.h"
+#include "simulator/sim.h"
 
 #define MAX_CHILDREN 1024
 
@@ -41,6 +43,9 @@ typedef struct {
     const char *cert_path;            /* --cert: the coordinator's secret certificate */
     const char *allowed_keys_dir;     /* --allowed-keys: public certificates of admitted workers */
     const char *ctl_allowed_keys_dir; /* --ctl-allowed-keys: operator certificates (ctl) */
+    /* The flags of a plan from flags (--target ... --seed) given, by getopt code, so that
+       with a plan file each one is applied and stated, or refused: never ignored. */
+    bool plan_flag_given[16]; /* >= OPT_PLAN_FLAG_LAST - OPT_PLAN_FLAG_FIRST + 1 */
 } options_t;
 
 typedef struct {
@@ -116,7 +121,8 @@ static void usage(FILE *out, launch_mode_t mode)
                      "  --sim-replicas N      simulated GPU replicas behind it (default: the "
                      "plan's simulator.replicas, else 1)\n");
     fprintf(out,
-            "\nplan from flags (without PLAN.yaml):\n"
+            "\nplan from flags (without PLAN.yaml; with it, --target and --model override the\n"
+            "plan's, stated on stderr and in results.json, and the others are refused):\n"
             "  --target URL          base URL (http://host:8000) or sim://PROFILE\n"
             "  --model NAME          model name sent in requests\n"
             "  --rate R              open loop: requests per second (whole fleet)\n"
@@ -124,7 +130,8 @@ static void usage(FILE *out, launch_mode_t mode)
             "  --duration D          e.g. 60s, 5m (default 60s)\n"
             "  --warmup D            a warm-up phase first, left out of the summary\n"
             "  --arrival KIND        poisson (default), constant, gamma\n"
-            "  --burstiness K        gamma shape (< 1 burstier than Poisson)\n"
+            "  --burstiness K        gamma shape > 0 (< 1 burstier than Poisson); --arrival "
+            "gamma only\n"
             "  --max-tokens N        max_tokens of every request\n"
             "  --ignore-eos          ask the server to ignore EOS (vLLM)\n"
             "  --api KIND            chat (default) or completions\n"
@@ -171,6 +178,9 @@ enum {
     OPT_METRICS_LINGER,
     OPT_PROMETHEUS
 };
+/* The flags of a plan from flags: OPT_TARGET..OPT_SEED (options_t.plan_flag_given). */
+enum { OPT_PLAN_FLAG_FIRST = OPT_TARGET, OPT_PLAN_FLAG_LAST = OPT_SEED };
+_Static_assert(OPT_PLAN_FLAG_LAST - OPT_PLAN_FLAG_FIRST < 16, "options_t.plan_flag_given");
 
 static int parse_int(const char *flag, const char *text, int min, int *out)
 {
@@ -191,6 +201,65 @@ static int parse_duration(const char *flag, const char *text, int64_t *out_ms)
                 flag, text);
         return -1;
     }
+    return 0;
+}
+
+static bool given(const options_t *o, int code)
+{
+    return o->plan_flag_given[code - OPT_PLAN_FLAG_FIRST];
+}
+
+/* Flags that would otherwise be ignored are refused. With a plan file, --target and
+   --model are overrides (plan_flags_override) and every other flag of a plan from flags
+   is an error: the plan's phases say the load. 0 or -1 (message printed). */
+static int check_plan_flags(const options_t *o, const struct option *longopts)
+{
+    if (o->plan_path) {
+        for (const struct option *opt = longopts; opt->name; opt++) {
+            if (opt->val >= OPT_PLAN_FLAG_FIRST && opt->val <= OPT_PLAN_FLAG_LAST &&
+                opt->val != OPT_TARGET && opt->val != OPT_MODEL && given(o, opt->val)) {
+                fprintf(stderr,
+                        "surge: --%s with a plan file: the phases of %s set the load "
+                        "(docs/plans.md); only --target and --model override a plan file\n",
+                        opt->name, o->plan_path);
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (given(o, OPT_RATE) && given(o, OPT_CONCURRENCY)) {
+        fprintf(stderr, "surge: give --rate R (open loop) or --concurrency N (closed loop), not "
+                        "both\n");
+        return -1;
+    }
+    if (given(o, OPT_BURSTINESS) && (!o->flags.arrival || strcmp(o->flags.arrival, "gamma") != 0)) {
+        fprintf(stderr, "surge: --burstiness is the shape of --arrival gamma\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* --target and --model given with a plan file replace the plan's, and the run says so:
+   on stderr now and in results.json plan.overrides. 0, or -1 with a reason in err. */
+static int plan_flags_override(const options_t *o, plan_t *plan, char *err, size_t err_size)
+{
+    if (given(o, OPT_TARGET)) {
+        if (plan->target_count != 1) {
+            snprintf(err, err_size,
+                     "--target: %s has %d targets; one --target cannot say which to replace "
+                     "(edit the plan)",
+                     o->plan_path, plan->target_count);
+            return -1;
+        }
+        plan_add_override(plan, "target", o->flags.target, plan->target_urls[0]);
+        plan_set_string(&plan->target_urls[0], o->flags.target);
+    }
+    if (given(o, OPT_MODEL)) {
+        plan_add_override(plan, "model", o->flags.model, plan->model);
+        plan_set_string(&plan->model, o->flags.model);
+    }
+    for (int i = 0; i < plan->override_count; i++)
+        fprintf(stderr, "surge: override: %s\n", plan->overrides[i]);
     return 0;
 }
 
@@ -355,9 +424,16 @@ static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv
         case OPT_ARRIVAL:
             o->flags.arrival = optarg;
             break;
-        case OPT_BURSTINESS:
-            o->flags.burstiness = strtod(optarg, NULL);
+        case OPT_BURSTINESS: {
+            char *end = NULL;
+            o->flags.burstiness = strtod(optarg, &end);
+            if (end == optarg || *end || !(o->flags.burstiness > 0) ||
+                !isfinite(o->flags.burstiness)) {
+                fprintf(stderr, "surge: --burstiness: '%s' is not a gamma shape > 0\n", optarg);
+                rc = -1;
+            }
             break;
+        }
         case OPT_MAX_TOKENS:
             rc = parse_int("--max-tokens", optarg, 1, &o->flags.max_tokens);
             break;
@@ -385,6 +461,8 @@ static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv
         }
         if (rc != 0)
             return -1;
+        if (c >= OPT_PLAN_FLAG_FIRST && c <= OPT_PLAN_FLAG_LAST)
+            o->plan_flag_given[c - OPT_PLAN_FLAG_FIRST] = true;
     }
     if (mode == LAUNCH_COORDINATOR && (o->local_workers || o->sim)) {
         /* --workers is the expected count here; --sim only makes sense with `run`. */
@@ -413,7 +491,7 @@ static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv
         fprintf(stderr, "surge: unexpected argument '%s'\n", argv[optind]);
         return -1;
     }
-    return 0;
+    return check_plan_flags(o, longopts);
 }
 
 /* ---- child processes --------------------------------------------------------------- */
@@ -577,16 +655,24 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
     plan_t *plan = NULL;
     if (o.plan_path) {
         plan = plan_load_file(o.plan_path, err, sizeof err);
+        if (plan && plan_flags_override(&o, plan, err, sizeof err) != 0)
+            plan_destroy(&plan);
     } else {
         if (mode == LAUNCH_RUN && o.sim && !o.flags.target)
             o.flags.target = "sim://";
-        /* The simulator serves "surge-sim-PROFILE" unless told otherwise. */
-        static char sim_model[128];
+        /* No --model for a simulated node: the model its profile serves (the real name,
+           meta-llama/..., for the hardware profiles), so the quick starts get answers,
+           not 404s. */
         if (mode == LAUNCH_RUN && !o.flags.model && o.flags.target &&
             strncmp(o.flags.target, "sim://", 6) == 0) {
-            snprintf(sim_model, sizeof sim_model, "surge-sim-%s",
-                     o.flags.target[6] ? o.flags.target + 6 : o.sim_profile);
-            o.flags.model = sim_model;
+            const char *name = o.flags.target[6] ? o.flags.target + 6 : o.sim_profile;
+            const sim_profile_t *profile = sim_profile_find(name);
+            if (!profile) {
+                fprintf(stderr, "surge: sim://%s: no such simulator profile (surge sim --help)\n",
+                        name);
+                return SURGE_EXIT_USAGE;
+            }
+            o.flags.model = profile->model;
         }
         plan = plan_new_from_flags(&o.flags, err, sizeof err);
     }

@@ -229,6 +229,13 @@ static void write_plan(jsonw_t *w, const plan_t *plan)
     jsonw_kv_int(w, "interval_ms", plan->interval_ms);
     jsonw_kv_int(w, "seed", (int64_t)plan->seed);
     jsonw_kv_int(w, "duration_ms", plan_duration_ms(plan));
+    if (plan->override_count > 0) { /* command-line overrides of the plan file */
+        jsonw_key(w, "overrides");
+        jsonw_array_begin(w);
+        for (int i = 0; i < plan->override_count; i++)
+            jsonw_string(w, plan->overrides[i]);
+        jsonw_array_end(w);
+    }
     jsonw_object_end(w);
 }
 

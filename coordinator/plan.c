@@ -1,23 +1,11 @@
 /*  plan.c: the plan model and its flag-form builder (see plan.h). */
 #include "coordinator/plan.h"
 #include "coordinator/plan_yaml.h"
+#include "coordinator/workload.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Placeholders until the workload module ships the project's default prompt set: short,
-   varied prompts so output lengths are governed by max_tokens / the server. */
-static const char *const builtin_prompts[] = {
-    "Explain how a hash table handles collisions, in a few sentences.",
-    "Write a short poem about the sea at night.",
-    "Summarise the causes of the French Revolution in one paragraph.",
-    "List five tips for writing clear technical documentation.",
-    "What is the difference between a process and a thread?",
-    "Describe a sunrise over the mountains to someone who has never seen one.",
-    "Give three arguments for and against remote work.",
-    "Translate 'the quick brown fox jumps over the lazy dog' into French and explain it.",
-};
 
 static char *dup_or_null(const char *text)
 {
@@ -70,6 +58,8 @@ void plan_destroy(plan_t **self_p)
     free(self->api);
     free(self->extra_body_json);
     free(self->api_key_env);
+    free(self->capture_header);
+    free(self->ca_file);
     plan_clear_prompts(self);
     for (int i = 0; i < self->phase_count; i++) {
         free(self->phases[i].name);
@@ -82,6 +72,7 @@ void plan_destroy(plan_t **self_p)
     free(self->sim_profile);
     free(self->out_dir);
     plan_extra_destroy(&self->extra);
+    free_strings(self->overrides, self->override_count);
     free(self);
     *self_p = NULL;
 }
@@ -135,6 +126,17 @@ plan_phase_t *plan_add_phase(plan_t *self, const char *name, const char *kind)
     phase->arrival = ARRIVAL_CONSTANT;
     phase->gamma_shape = 1.0;
     return phase;
+}
+
+void plan_add_override(plan_t *self, const char *what, const char *value, const char *was)
+{
+    size_t len = strlen(what) + strlen(value) + (was ? strlen(was) : 0) + 32;
+    char *line = malloc(len);
+    if (!line)
+        abort();
+    snprintf(line, len, "%s: %s (the plan says %s)", what, value, was ? was : "nothing");
+    self->overrides = grow(self->overrides, self->override_count, sizeof(char *));
+    self->overrides[self->override_count++] = line;
 }
 
 plan_slo_t *plan_add_slo(plan_t *self, const char *metric, double percentile, double limit)
@@ -264,8 +266,11 @@ plan_t *plan_new_from_flags(const plan_flags_t *flags, char *err, size_t err_siz
     self->ignore_eos = flags->ignore_eos;
     if (flags->seed)
         self->seed = flags->seed;
-    for (size_t i = 0; i < sizeof builtin_prompts / sizeof builtin_prompts[0]; i++)
-        plan_add_prompt(self, builtin_prompts[i]);
+    /* The built-in workload, as a plan file without `workload:` has it (docs/workloads.md). */
+    int count;
+    const default_prompt_t *prompts = default_prompts(&count);
+    for (int i = 0; i < count; i++)
+        plan_add_prompt(self, prompts[i].text);
 
     for (int warm = flags->warmup_ms > 0 ? 1 : 0; warm >= 0; warm--) {
         plan_phase_t *p =

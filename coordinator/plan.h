@@ -88,6 +88,13 @@ typedef struct {
     char *extra_body_json; /* JSON object merged into every request body, or NULL; owned */
     char *api_key_env;     /* name of the env var holding the API key, or NULL; owned */
     int max_inflight;      /* per worker cap, 0 = none */
+    /* Connections and TLS, passed to every worker's engine (worker/engine.h) */
+    int max_connections_per_target; /* per worker, 0 = no cap */
+    bool connection_per_user;       /* users phases: one connection per virtual user */
+    bool prewarm;                   /* open the connections before the first phase */
+    char *capture_header;           /* response header filling requests.jsonl group; owned */
+    char *ca_file;                  /* https: CA bundle path (on the workers' hosts); owned */
+    bool insecure_tls;              /* https: do not verify certificates */
 
     /* With what */
     char **prompts;         /* owned array of owned strings */
@@ -117,6 +124,11 @@ typedef struct {
     /* Stages, saturation search, operating point, SLA, cost, users, workload of a plan
        file: the executor reads them (coordinator/sequence.c). */
     struct plan_extra *extra; /* owned (coordinator/plan_yaml.h); NULL for flag plans */
+
+    /* What the command line changed in a plan file ("model: X (the plan says Y)"), owned;
+       results.json plan.overrides */
+    char **overrides;
+    int override_count;
 } plan_t;
 
 /* An empty plan with the defaults above (stream, chat, 1 s interval). */
@@ -134,6 +146,8 @@ void plan_clear_prompts(plan_t *self);
 /* Appends a phase with defaults (rate load, constant arrival, measured) named `name`;
    returns it for the caller to fill. NULL when PLAN_MAX_PHASES is reached. */
 plan_phase_t *plan_add_phase(plan_t *self, const char *name, const char *kind);
+/* Records that `what` was set to `value` over the plan's `was` (a command-line override). */
+void plan_add_override(plan_t *self, const char *what, const char *value, const char *was);
 plan_slo_t *plan_add_slo(plan_t *self, const char *metric, double percentile, double limit);
 
 /* Checks what the executor needs: targets, model, prompts, at least one phase, positive
@@ -165,7 +179,8 @@ typedef struct {
     uint64_t seed;
 } plan_flags_t;
 
-/* A one-phase (or warm-up + one) plan from flags, with the built-in prompts. NULL with a
+/* A one-phase (or warm-up + one) plan from flags, with the built-in workload (surge's
+   default prompts, coordinator/default_prompts.c). NULL with a
    reason in err when the flags do not make a valid plan. */
 plan_t *plan_new_from_flags(const plan_flags_t *flags, char *err, size_t err_size);
 

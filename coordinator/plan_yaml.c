@@ -1692,11 +1692,56 @@ static int read_chaos(ctx_t *c, yaml_node_t *node)
 /* ---- The document ------------------------------------------------------------------------- */
 
 static const char *const top_keys[] = {
-    "name",       "description",  "targets",        "model",      "api",         "stream",
-    "max_tokens", "ignore_eos",   "timeout",        "headers",    "api_key_env", "api_key_file",
-    "extra_body", "max_inflight", "balance",        "seed",       "interval",    "simulator",
-    "workload",   "slo",          "phases",         "sla",        "cost",        "users",
-    "outputs",    "chaos",        "server_metrics", "prometheus", NULL};
+    "name", "description", "targets", "model", "api", "stream", "max_tokens", "ignore_eos",
+    "timeout", "headers", "api_key_env", "api_key_file", "extra_body", "max_inflight", "balance",
+    "seed", "interval", "simulator", "workload", "slo", "phases", "sla", "cost", "users", "outputs",
+    "chaos", "server_metrics", "prometheus",
+    /* connections and TLS: engine options (worker/engine.h) */
+    "max_connections_per_target", "connection_per_user", "prewarm", "capture_header", "ca_file",
+    "insecure_tls", NULL};
+
+/* The engine's connection and TLS options (worker/engine.h), top-level keys. */
+static int read_connections(ctx_t *c, const fields_t *f)
+{
+    plan_t *plan = c->plan;
+    yaml_node_t *v;
+    const char *text;
+    if ((v = field(f, "max_connections_per_target")) &&
+        get_int(c, v, "max_connections_per_target", 1, 1 << 20,
+                &plan->max_connections_per_target) != 0)
+        return -1;
+    if ((v = field(f, "connection_per_user")) &&
+        get_bool(c, v, "connection_per_user", &plan->connection_per_user) != 0)
+        return -1;
+    if ((v = field(f, "prewarm")) && get_bool(c, v, "prewarm", &plan->prewarm) != 0)
+        return -1;
+    if ((v = field(f, "capture_header"))) {
+        if (get_string(c, v, "capture_header", &text) != 0)
+            return -1;
+        for (const char *p = text; *p; p++) {
+            if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+                return fail(c, v,
+                            "'capture_header': '%.40s' is not a header name (letters, digits, -)",
+                            text);
+        }
+        if (strlen(text) > 255)
+            return fail(c, v, "'capture_header': at most 255 characters");
+        plan_set_string(&plan->capture_header, text);
+    }
+    if ((v = field(f, "ca_file"))) {
+        if (get_string(c, v, "ca_file", &text) != 0)
+            return -1;
+        char *path = resolve_path(c, text);
+        plan_set_string(&plan->ca_file, path);
+        free(path);
+    }
+    if ((v = field(f, "insecure_tls")) && get_bool(c, v, "insecure_tls", &plan->insecure_tls) != 0)
+        return -1;
+    if (plan->ca_file && plan->insecure_tls)
+        return fail(c, field(f, "insecure_tls"),
+                    "give ca_file (verify with this CA) or insecure_tls (do not verify), not both");
+    return 0;
+}
 
 static int read_top(ctx_t *c, yaml_node_t *root)
 {
@@ -1787,6 +1832,8 @@ static int read_top(ctx_t *c, yaml_node_t *root)
             return fail(c, v, "'balance': expected round_robin, random or least_inflight");
         x->balance = xstrdup(text);
     }
+    if (read_connections(c, &f) != 0)
+        return -1;
     if ((v = field(&f, "seed"))) {
         double seed;
         if (get_double(c, v, "seed", 1, 9007199254740992.0, &seed) != 0)
@@ -2148,6 +2195,10 @@ void plan_yaml_describe(const plan_t *plan, const plan_extra_t *x, FILE *out)
                 plan->target_count == 1 ? "" : "s", plan->target_urls[0],
                 plan->target_count > 1 ? ", ..." : "");
     fprintf(out, ", model %s, %s API%s", plan->model, plan->api, plan->stream ? ", streaming" : "");
+    if (plan->insecure_tls)
+        fprintf(out, " (TLS certificates NOT verified: insecure_tls)");
+    else if (plan->ca_file)
+        fprintf(out, " (TLS verified with the CA in %s)", plan->ca_file);
     if (x && x->workload) {
         fprintf(out, "; workload: %d request templates", x->workload->count);
         if (x->workload->class_count > 1) {
@@ -2171,6 +2222,13 @@ void plan_yaml_describe(const plan_t *plan, const plan_extra_t *x, FILE *out)
             sla_check_format(&x->sla_checks[i], text, sizeof text);
             fprintf(out, "%s%s", i ? ", " : "", text);
         }
+        int judged = 0;
+        for (int i = 0; i < x->stage_count; i++) {
+            if (x->stages[i].sla)
+                fprintf(out, "%s%s", judged++ ? ", " : " judged per phase: ", x->stages[i].name);
+        }
+        if (!judged)
+            fprintf(out, " judged over the whole run");
         if (x->junit_path)
             fprintf(out, " (JUnit XML to %s)", x->junit_path);
     }
@@ -2231,15 +2289,15 @@ bool plan_verdicts_write(const plan_t *plan, const plan_extra_t *x, json_t *cons
                          const json_t *overall, const sat_search_t *search, jsonw_t *w,
                          FILE *sla_table, buf_t *junit_out)
 {
-    const plan_stage_t *baseline = NULL, *saturation = NULL, *judged = NULL, *at_op = NULL;
+    const plan_stage_t *baseline = NULL, *saturation = NULL, *at_op = NULL;
+    int judged_count = 0; /* stages marked sla: each is judged */
     for (int i = 0; i < x->stage_count; i++) {
         const plan_stage_t *s = &x->stages[i];
         if (s->baseline && !baseline)
             baseline = s;
         if (s->type == PLAN_STAGE_SATURATION)
             saturation = s;
-        if (s->sla && !judged)
-            judged = s;
+        judged_count += s->sla;
         if (s->phase_count > 0 && x->phases[s->first_phase].rate_ref == PLAN_RATE_OPERATING_POINT)
             at_op = s;
     }
@@ -2263,20 +2321,39 @@ bool plan_verdicts_write(const plan_t *plan, const plan_extra_t *x, json_t *cons
         sat_search_destroy(&replayed);
     }
 
+    /* Every stage marked sla is judged on its own (its measured phases averaged), one
+       after the other in one table; without any, the whole run is. */
     bool passed = true;
-    json_t *judged_summary = judged ? stage_summary(x, judged, -1, phase_summaries) : NULL;
-    const json_t *sla_summary = judged ? judged_summary : overall;
     if (x->sla_check_count > 0) {
-        sla_result_t results[64];
-        int n = x->sla_check_count < 64 ? x->sla_check_count : 64;
-        passed = sla_evaluate(x->sla_checks, n, sla_summary, results);
+        int n = x->sla_check_count;
+        int groups = judged_count > 0 ? judged_count : 1;
+        sla_result_t *results = calloc((size_t)(groups * n), sizeof *results);
+        if (!results)
+            return false;
+        double duration_s = 0;
+        int g = 0;
+        for (int i = 0; i < x->stage_count || g == 0; i++) {
+            const plan_stage_t *s = i < x->stage_count ? &x->stages[i] : NULL;
+            if (s ? !s->sla : judged_count > 0)
+                continue; /* not judged; past the stages, the whole run when none was */
+            json_t *stage = s ? stage_summary(x, s, -1, phase_summaries) : NULL;
+            const json_t *summary = s ? stage : overall;
+            passed = sla_evaluate(x->sla_checks, n, summary, &results[g * n]) && passed;
+            for (int k = 0; k < n; k++)
+                results[g * n + k].phase = s ? s->name : NULL;
+            double d = summary_number(summary, "duration_s");
+            duration_s += isnan(d) ? 0 : d;
+            json_decref(stage);
+            g++;
+        }
         jsonw_key(w, "sla");
-        sla_write_json(results, n, w);
+        sla_write_json(results, g * n, w);
         if (sla_table)
-            sla_write_text(results, n, sla_table);
+            sla_write_text(results, g * n, sla_table);
         if (junit_out)
-            sla_write_junit(results, n, plan->name ? plan->name : "surge.sla",
-                            summary_number(sla_summary, "duration_s"), junit_out);
+            sla_write_junit(results, g * n, plan->name ? plan->name : "surge.sla", duration_s,
+                            junit_out);
+        free(results);
     }
 
     json_t *op_summary = at_op ? stage_summary(x, at_op, -1, phase_summaries) : NULL;
@@ -2297,6 +2374,5 @@ bool plan_verdicts_write(const plan_t *plan, const plan_extra_t *x, json_t *cons
         users_write_json(rate, e2e_s, x->users_think_time_s, w);
     }
     json_decref(op_summary);
-    json_decref(judged_summary);
     return passed;
 }

@@ -140,9 +140,9 @@ void plan_yaml_describe(const plan_t *plan, const plan_extra_t *extra, FILE *out
    a search: `search`, the one the executor ran for the last saturation stage, or when
    NULL the search replayed over the written-out levels that ran), "sla", "cost" and
    "users" (when the plan asks) into the object `w` is writing; prints the PASS/FAIL table to
-   sla_table and appends JUnit XML to junit_out when they are not NULL. The SLA judges the first
-   stage marked sla (its measured phases averaged), else the overall summary. Returns false when an
-   SLA check failed (exit code 1). */
+   sla_table and appends JUnit XML to junit_out when they are not NULL. The SLA judges every
+   stage marked sla, each on its own (its measured phases averaged), else the overall summary.
+   Returns false when an SLA check failed (exit code 1). */
 bool plan_verdicts_write(const plan_t *plan, const plan_extra_t *extra,
                          json_t *const *phase_summaries, const json_t *overall,
                          const sat_search_t *search, jsonw_t *w, FILE *sla_table, buf_t *junit_out);

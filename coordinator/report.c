@@ -526,6 +526,10 @@ static void section_sla(buf_t *o, const json_t *sla)
     {
         bool ok = json_is_true(json_object_get(c, "passed"));
         buf_append_str(o, "<tr><td class=\"t\">");
+        if (*report_text(c, "phase")) { /* the phase judged, when not the whole run */
+            report_escape(o, report_text(c, "phase"));
+            buf_append_str(o, ": ");
+        }
         report_escape(o, report_text(c, "metric"));
         buf_append_str(o, " ");
         report_escape(o, report_text(c, "op"));
@@ -983,6 +987,52 @@ static void section_errors(buf_t *o, const report_run_t *run, const time_overlay
 
 /* ---- Tables: phases, targets, workers --------------------------------------------- */
 
+/* Stages run more than once (`iterations:`): the mean of their iterations, with the
+   spread of TTFT p99 (results.json stages[]). Nothing when no stage repeats. */
+static void section_iterations(buf_t *o, const json_t *r)
+{
+    bool header = false;
+    size_t i, k;
+    const json_t *stage, *level;
+    json_array_foreach(json_object_get(r, "stages"), i, stage)
+    {
+        if (report_number(stage, "iterations") < 2)
+            continue;
+        json_array_foreach(json_object_get(stage, "levels"), k, level)
+        {
+            const json_t *s = json_object_get(level, "summary");
+            if (!json_is_object(s))
+                continue;
+            if (!header) {
+                buf_append_str(o, "<h3>Iterations averaged</h3>\n<div class=\"scroll\"><table>"
+                                  "<tr><th class=\"t\">stage</th><th>level</th><th>runs</th>"
+                                  "<th>sent/s</th><th>done/s</th><th>TTFT p50</th>"
+                                  "<th>TTFT p99</th><th>&plusmn; sd</th><th>E2E p99</th>"
+                                  "<th>out tok/s</th><th>errors</th></tr>\n");
+                header = true;
+            }
+            const json_t *sd = json_object_get(json_object_get(s, "spread"), "ttft_ms.p99");
+            buf_append_str(o, "<tr>");
+            td_text(o, report_text(stage, "name"));
+            td_num(o, "%.0f", report_number(level, "level") + 1);
+            td_num(o, "%.0f", report_number(s, "iterations"));
+            td_num(o, "%.2f", report_number(s, "achieved_rps"));
+            td_num(o, "%.2f", report_number(s, "completed_rps"));
+            td_num(o, "%.1f", report_number(s, "ttft_ms.p50"));
+            td_num(o, "%.1f", report_number(s, "ttft_ms.p99"));
+            td_num(o, "%.1f", report_number(sd, "stddev"));
+            td_num(o, "%.1f", report_number(s, "e2e_ms.p99"));
+            td_num(o, "%.0f", report_number(s, "output_tokens_per_s"));
+            td_num(o, "%.2f%%", 100 * report_number(s, "error_rate"));
+            buf_append_str(o, "</tr>\n");
+        }
+    }
+    if (header)
+        buf_append_str(o, "</table></div>\n<p class=\"note\">Each row is the mean of the "
+                          "stage's iterations at that level (the figures the verdicts use); "
+                          "&plusmn; sd is the standard deviation of TTFT p99 across them.</p>\n");
+}
+
 static void section_breakdown(buf_t *o, const report_run_t *run)
 {
     const json_t *r = run->results;
@@ -1030,6 +1080,7 @@ static void section_breakdown(buf_t *o, const report_run_t *run)
                       "are what the cluster completed and delivered inside the phase's window; "
                       "tail: the phase's requests that ended after it, the last this many "
                       "seconds after.</p>\n");
+    section_iterations(o, r);
 
     buf_append_str(o, "<h2>Targets</h2>\n<div class=\"scroll\"><table><tr><th class=\"t\">"
                       "target</th><th>requests</th><th>errors</th><th>done/s</th><th>TTFT "

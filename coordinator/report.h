@@ -9,6 +9,7 @@
                       no script and no URL that a browser would fetch; every string from
                       the results is HTML-escaped (it can hold server text)
       phases.csv      one row per phase: the summary fields
+      stages.csv      one row per stage level: the mean of its iterations
       intervals.csv   one row per interval
       summary         the terminal summary `surge run` prints, from results.json
       compare         several runs side by side, relative differences highlighted

@@ -1,4 +1,5 @@
-/*  report_csv.c: phases.csv and intervals.csv (docs/report.md, "CSV exports").
+/*  report_csv.c: phases.csv, stages.csv, intervals.csv and server.csv (docs/report.md,
+    "CSV exports").
 
     RFC 4180: comma-separated, CRLF-free (\n), a header row, fields quoted when they hold a
     comma, a quote or a line break. A text field that starts with = + - @ (which a
@@ -227,6 +228,46 @@ static bool server_rows(buf_t *o, const json_t *intervals)
     return any;
 }
 
+/* stages.csv: one row per level of every stage of a plan file (results.json stages[]), its
+   summary the mean of the level's iterations. False when the results have no stages. */
+static bool stage_rows(buf_t *o, const json_t *stages)
+{
+    if (json_array_size(stages) == 0)
+        return false;
+    buf_append_str(o, "stage,kind,level,iterations,phases");
+    summary_header(o);
+    size_t i, k;
+    const json_t *stage, *level;
+    json_array_foreach(stages, i, stage)
+    {
+        json_array_foreach(json_object_get(stage, "levels"), k, level)
+        {
+            csv_value(o, json_object_get(stage, "name"));
+            buf_append_char(o, ',');
+            csv_value(o, json_object_get(stage, "kind"));
+            buf_append_char(o, ',');
+            csv_value(o, json_object_get(level, "level"));
+            buf_append_char(o, ',');
+            csv_value(o, json_object_get(json_object_get(level, "summary"), "iterations"));
+            buf_append_char(o, ',');
+            /* The phases averaged, space-separated (names hold no spaces). */
+            buf_t names;
+            buf_init(&names);
+            size_t n;
+            const json_t *name;
+            json_array_foreach(json_object_get(level, "phases"), n, name)
+            {
+                const char *text = json_string_value(name);
+                buf_printf(&names, "%s%s", n ? " " : "", text ? text : "");
+            }
+            csv_text(o, names.len ? names.data : "");
+            buf_free(&names);
+            summary_row(o, json_object_get(level, "summary"));
+        }
+    }
+    return true;
+}
+
 int report_csv_write(const report_run_t *run, const char *csv_dir, char *err, size_t err_size)
 {
     buf_t o;
@@ -240,6 +281,13 @@ int report_csv_write(const report_run_t *run, const char *csv_dir, char *err, si
         rows(&o, run->intervals, INTERVAL_COLUMNS, INTERVAL_COLUMN_COUNT, false);
         snprintf(path, sizeof path, "%s/intervals.csv", csv_dir);
         rc = report_file_write(path, o.data, o.len, err, err_size);
+    }
+    if (rc == 0) {
+        buf_clear(&o);
+        if (stage_rows(&o, json_object_get(run->results, "stages"))) {
+            snprintf(path, sizeof path, "%s/stages.csv", csv_dir);
+            rc = report_file_write(path, o.data, o.len, err, err_size);
+        }
     }
     if (rc == 0) {
         buf_clear(&o);

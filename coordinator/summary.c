@@ -67,6 +67,62 @@ static void print_phases(const json_t *results, FILE *out)
     }
 }
 
+/* The stddev over a stage level's iterations of the field at `path` (results.json
+   stages[].levels[].summary.spread), NAN when absent. */
+static double spread_stddev(const json_t *summary, const char *path)
+{
+    const json_t *spread = json_object_get(json_object_get(summary, "spread"), path);
+    return json_is_number(json_object_get(spread, "stddev"))
+               ? json_number_value(json_object_get(spread, "stddev"))
+               : NAN;
+}
+
+/* Stages run more than once (`iterations:`): the mean of their iterations, as the
+   verdicts see it, with the spread of TTFT p99 (results.json stages[]). */
+static void print_iterations(const json_t *results, FILE *out)
+{
+    bool header = false;
+    size_t i, k;
+    const json_t *stage, *level;
+    json_array_foreach(json_object_get(results, "stages"), i, stage)
+    {
+        if (number(stage, "iterations") < 2)
+            continue;
+        size_t levels = json_array_size(json_object_get(stage, "levels"));
+        json_array_foreach(json_object_get(stage, "levels"), k, level)
+        {
+            const json_t *s = json_object_get(level, "summary");
+            if (!json_is_object(s))
+                continue;
+            if (!header) {
+                fprintf(out,
+                        "\niterations averaged (mean of the runs; +- the standard deviation of "
+                        "TTFT p99)\n");
+                fprintf(out, "%-22s %4s %9s %9s %8s %17s %8s %7s\n", "stage", "runs", "offered/s",
+                        "done/s", "ttft p50", "ttft p99", "e2e p99", "errors");
+                header = true;
+            }
+            char name[64];
+            if (levels > 1)
+                snprintf(name, sizeof name, "%.40s.%d", text(stage, "name"),
+                         (int)number(level, "level") + 1);
+            else
+                snprintf(name, sizeof name, "%.40s", text(stage, "name"));
+            fprintf(out, "%-22.22s %4d %9.2f %9.2f", name, (int)number(s, "iterations"),
+                    number(s, "achieved_rps"), number(s, "completed_rps"));
+            print_ms(out, number(s, "ttft_ms.p50"));
+            print_ms(out, number(s, "ttft_ms.p99"));
+            double sd = spread_stddev(s, "ttft_ms.p99");
+            if (isnan(sd))
+                fprintf(out, " %8s", "");
+            else
+                fprintf(out, " +-%6.1f", sd);
+            print_ms(out, number(s, "e2e_ms.p99"));
+            fprintf(out, " %6.2f%%\n", 100.0 * number(s, "error_rate"));
+        }
+    }
+}
+
 static void print_saturation(const json_t *sat, FILE *out)
 {
     if (!json_is_object(sat))
@@ -113,9 +169,13 @@ static void print_sla(const json_t *sla, FILE *out)
         fprintf(out, "  %-4s  %-32s actual ",
                 json_is_true(json_object_get(c, "passed")) ? "PASS" : "FAIL", check);
         if (isnan(actual))
-            fprintf(out, "(no data)\n");
+            fprintf(out, "(no data)");
         else
-            fprintf(out, "%g\n", actual);
+            fprintf(out, "%g", actual);
+        const char *phase = text(c, "phase"); /* the phase judged, when not the whole run */
+        if (*phase)
+            fprintf(out, "  (phase %s)", phase);
+        fputc('\n', out);
     }
 }
 
@@ -185,6 +245,7 @@ static void print_client_warning(const json_t *results, FILE *out)
 void summary_print(const json_t *results, FILE *out)
 {
     print_phases(results, out);
+    print_iterations(results, out);
     const json_t *overall = json_object_get(results, "summary");
     if (json_is_object(overall))
         fprintf(out,

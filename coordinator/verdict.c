@@ -481,6 +481,7 @@ bool sla_evaluate(const sla_check_t *checks, int count, const json_t *summary,
     for (int i = 0; i < count; i++) {
         sla_result_t *r = &results[i];
         r->check = checks[i];
+        r->phase = NULL;
         r->actual = summary_number(summary, checks[i].metric);
         if (isnan(r->actual))
             r->passed = false; /* no data is not a pass */
@@ -495,7 +496,11 @@ bool sla_evaluate(const sla_check_t *checks, int count, const json_t *summary,
 
 void sla_write_text(const sla_result_t *results, int count, FILE *out)
 {
-    bool all = true;
+    bool all = true, phases = false;
+    for (int i = 0; i < count; i++)
+        phases = phases || results[i].phase;
+    if (phases)
+        fprintf(out, "%-20s ", "phase");
     fprintf(out, "%-32s %-4s %12s %12s  %s\n", "SLA check", "", "limit", "actual", "result");
     for (int i = 0; i < count; i++) {
         const sla_result_t *r = &results[i];
@@ -504,6 +509,8 @@ void sla_write_text(const sla_result_t *results, int count, FILE *out)
             snprintf(actual, sizeof actual, "no data");
         else
             snprintf(actual, sizeof actual, "%.4g", r->actual);
+        if (phases)
+            fprintf(out, "%-20s ", r->phase ? r->phase : "(run)");
         fprintf(out, "%-32s %-4s %12.4g %12s  %s\n", r->check.metric,
                 r->check.op == SLA_AT_MOST ? "<=" : ">=", r->check.limit, actual,
                 r->passed ? "PASS" : "FAIL");
@@ -529,6 +536,8 @@ void sla_write_json(const sla_result_t *results, int count, jsonw_t *w)
         jsonw_kv_double(w, "limit", r->check.limit);
         jsonw_kv_double(w, "actual", r->actual); /* NAN is written as null */
         jsonw_kv_bool(w, "passed", r->passed);
+        if (r->phase)
+            jsonw_kv_string(w, "phase", r->phase);
         jsonw_object_end(w);
     }
     jsonw_array_end(w);
@@ -574,8 +583,12 @@ void sla_write_junit(const sla_result_t *results, int count, const char *suite_n
                failures, isfinite(time_s) ? time_s : 0.0);
     for (int i = 0; i < count; i++) {
         const sla_result_t *r = &results[i];
-        char name[128];
-        sla_check_format(&r->check, name, sizeof name);
+        char name[192], check[128];
+        sla_check_format(&r->check, check, sizeof check);
+        if (r->phase)
+            snprintf(name, sizeof name, "%.60s: %s", r->phase, check);
+        else
+            snprintf(name, sizeof name, "%s", check);
         buf_append_str(out, "    <testcase classname=\"surge.sla\" name=\"");
         xml_escape_into(out, name);
         buf_append_str(out, "\"");
@@ -583,12 +596,15 @@ void sla_write_junit(const sla_result_t *results, int count, const char *suite_n
             buf_append_str(out, "/>\n");
             continue;
         }
-        char message[192];
+        char message[256];
+        const char *in = r->phase ? " in phase " : "";
+        const char *phase = r->phase ? r->phase : "";
         if (isnan(r->actual))
-            snprintf(message, sizeof message, "%s: no data", r->check.metric);
+            snprintf(message, sizeof message, "%s%s%.60s: no data", r->check.metric, in, phase);
         else
-            snprintf(message, sizeof message, "%s = %.6g, limit %s %.6g", r->check.metric,
-                     r->actual, r->check.op == SLA_AT_MOST ? "<=" : ">=", r->check.limit);
+            snprintf(message, sizeof message, "%s%s%.60s = %.6g, limit %s %.6g", r->check.metric,
+                     in, phase, r->actual,
+                     r->check.op == SLA_AT_MOST ? "<=" : ">=", r->check.limit);
         buf_append_str(out, ">\n      <failure type=\"sla\" message=\"");
         xml_escape_into(out, message);
         buf_append_str(out, "\">");

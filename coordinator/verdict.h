@@ -123,6 +123,7 @@ typedef struct {
     sla_check_t check;
     double actual; /* NAN when the summary has no such number (no data: fails) */
     bool passed;
+    const char *phase; /* the phase (plan stage) judged, borrowed; NULL: the whole run */
 } sla_result_t;
 
 /* True when `path` names a numeric field of a summary (docs/plans.md lists them). */
@@ -136,9 +137,12 @@ void sla_check_format(const sla_check_t *check, char *out, size_t out_size);
 /* Evaluates every check against one summary into results[count]; true when all pass. */
 bool sla_evaluate(const sla_check_t *checks, int count, const json_t *summary,
                   sla_result_t *results);
+/* Results of several judged phases (each phase's checks in turn) in one table, document
+   and JUnit suite: the functions below show each result's phase when it has one. */
 /* The PASS/FAIL table for a terminal. */
 void sla_write_text(const sla_result_t *results, int count, FILE *out);
-/* results.json "sla": {"passed", "checks": [{"metric","op","limit","actual","passed"}]} */
+/* results.json "sla": {"passed", "checks": [{"metric","op","limit","actual","passed",
+   "phase"?}]} ("phase" when the check judged a phase, not the whole run) */
 void sla_write_json(const sla_result_t *results, int count, jsonw_t *w);
 /* A JUnit XML document (one testsuite, one testcase per check, <failure> when it fails),
    appended to out. suite_name is escaped. */

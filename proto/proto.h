@@ -36,6 +36,7 @@
 #define PROTO_MAX_PROMPTS        100000     /* a dataset's worth */
 #define PROTO_MAX_TARGETS        256        /* = ENGINE_MAX_TARGETS */
 #define PROTO_MAX_ALLOW          256        /* allow-list entries announced in hello */
+#define PROTO_MAX_HEADERS        64         /* a plan's headers: = the plan file's own cap */
 #define PROTO_MAX_HIST_BYTES     (1 << 20) /* one V2 histogram (a full 1 us..1 h one is ~200 KiB) */
 #define PROTO_MAX_REQUESTS_BYTES (12 << 20) /* requests.jsonl lines of one interval */
 #define PROTO_MAX_MAP_KEYS       64         /* keys of any map: known fields plus room to grow */
@@ -120,6 +121,16 @@ typedef struct {
     char *extra_body_json; /* "" = none */
     char *api_key_env;     /* "" = none */
     char *api_key_file;    /* a path on the worker's host (the key never travels); "" = none */
+    /* Optional keys (a worker given none keeps the engine's defaults): */
+    char **headers; /* "Name: value" lines sent with every request (no CR/LF) */
+    int header_count;
+    char *balance;        /* "round_robin" (default), "random" or "least_inflight" */
+    char *capture_header; /* response header whose value is requests.jsonl's group; "" = none */
+    char *ca_file;        /* https: a CA bundle on the worker's host; "" = the system's */
+    bool insecure_tls;    /* https: do not verify the certificate (explicit opt-in) */
+    int max_connections_per_target; /* per worker; 0 = no cap */
+    bool connection_per_user;       /* users: one dedicated connection per virtual user */
+    bool prewarm;                   /* open the connections before the first phase */
 } proto_plan_t;
 
 /* coordinator -> worker: run this (global) load from t0, this worker's segment [from, to). */

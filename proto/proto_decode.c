@@ -588,9 +588,37 @@ static void decode_plan(dec_t *d, const msgpack_object *o, proto_plan_t *p)
     p->extra_body_json = get_str(d, o, "extra_body", true, 65536);
     p->api_key_env = get_str(d, o, "api_key_env", true, 256);
     p->api_key_file = get_str(d, o, "api_key_file", false, PROTO_MAX_STRING_BYTES);
+    /* Optional keys, so a worker still takes the plan of a coordinator that sends none. */
+    if (find(d, o, "headers", false))
+        p->headers = get_str_array(d, o, "headers", &p->header_count, PROTO_MAX_HEADERS,
+                                   PROTO_MAX_STRING_BYTES);
+    p->balance = get_str(d, o, "balance", false, 32);
+    p->capture_header = get_str(d, o, "capture_header", false, 256);
+    p->ca_file = get_str(d, o, "ca_file", false, PROTO_MAX_STRING_BYTES);
+    p->insecure_tls = get_bool(d, o, "insecure_tls", false, false);
+    p->max_connections_per_target =
+        (int)get_i64(d, o, "max_conns_per_target", false, 0, 1 << 20, 0);
+    p->connection_per_user = get_bool(d, o, "conn_per_user", false, false);
+    p->prewarm = get_bool(d, o, "prewarm", false, false);
     if (d->status != PROTO_OK)
         return;
-    if (strcmp(p->api, "chat") != 0 && strcmp(p->api, "completions") != 0)
+    for (int i = 0; i < p->header_count; i++) {
+        /* One line each: a CR or LF would let a header smuggle others into the request. */
+        if (!strchr(p->headers[i], ':') || strpbrk(p->headers[i], "\r\n")) {
+            fail(d, PROTO_ERR_BAD_VALUE, "field headers: entry %d is not one \"Name: value\" line",
+                 i);
+            return;
+        }
+    }
+    if (strpbrk(p->capture_header, ":\r\n ")) {
+        fail(d, PROTO_ERR_BAD_VALUE, "field capture_header: not a header name");
+        return;
+    }
+    if (*p->balance && strcmp(p->balance, "round_robin") != 0 &&
+        strcmp(p->balance, "random") != 0 && strcmp(p->balance, "least_inflight") != 0)
+        fail(d, PROTO_ERR_BAD_VALUE,
+             "field balance: '%s' is not round_robin, random or least_inflight", p->balance);
+    else if (strcmp(p->api, "chat") != 0 && strcmp(p->api, "completions") != 0)
         fail(d, PROTO_ERR_BAD_VALUE, "field api: '%s' is neither chat nor completions", p->api);
     else if (p->target_count < 1)
         fail(d, PROTO_ERR_BAD_VALUE, "field targets: empty");
@@ -875,6 +903,10 @@ void proto_msg_clear(proto_msg_t *msg)
             free(msg->u.plan.extra_body_json);
             free(msg->u.plan.api_key_env);
             free(msg->u.plan.api_key_file);
+            free_str_array(msg->u.plan.headers, msg->u.plan.header_count);
+            free(msg->u.plan.balance);
+            free(msg->u.plan.capture_header);
+            free(msg->u.plan.ca_file);
             break;
         case PROTO_PHASE:
             free(msg->u.phase.name);

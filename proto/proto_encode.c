@@ -148,7 +148,7 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
            ignore it as an unknown key). */
         bool per_prompt = p->prompt_max_tokens && p->prompt_count > 0;
         bool key_file = p->api_key_file && *p->api_key_file; /* optional too */
-        msgpack_pack_map(pk, 2 + 17 + (per_prompt ? 1 : 0) + (key_file ? 1 : 0));
+        msgpack_pack_map(pk, 2 + 17 + 8 + (per_prompt ? 1 : 0) + (key_file ? 1 : 0));
         kv_str_array(pk, "targets", p->targets, p->target_count);
         kv_str(pk, "model", p->model);
         kv_str(pk, "api", p->api);
@@ -174,6 +174,14 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         kv_str(pk, "api_key_env", p->api_key_env);
         if (key_file)
             kv_str(pk, "api_key_file", p->api_key_file);
+        kv_str_array(pk, "headers", p->headers, p->header_count);
+        kv_str(pk, "balance", p->balance && *p->balance ? p->balance : "round_robin");
+        kv_str(pk, "capture_header", p->capture_header);
+        kv_str(pk, "ca_file", p->ca_file);
+        kv_bool(pk, "insecure_tls", p->insecure_tls);
+        kv_i64(pk, "max_conns_per_target", p->max_connections_per_target);
+        kv_bool(pk, "conn_per_user", p->connection_per_user);
+        kv_bool(pk, "prewarm", p->prewarm);
         break;
     }
     case PROTO_PHASE: {

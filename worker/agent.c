@@ -311,6 +311,17 @@ static void engine_ensure(agent_t *self)
     config.threads = self->cfg->threads;
     config.idle = self->cfg->idle;
     config.max_inflight = p->max_inflight;
+    config.headers = (const char *const *)p->headers;
+    config.header_count = p->header_count;
+    config.balance = strcmp(p->balance, "random") == 0           ? ENGINE_BALANCE_RANDOM
+                     : strcmp(p->balance, "least_inflight") == 0 ? ENGINE_BALANCE_LEAST_INFLIGHT
+                                                                 : ENGINE_BALANCE_ROUND_ROBIN;
+    config.capture_header = *p->capture_header ? p->capture_header : NULL;
+    config.ca_file = *p->ca_file ? p->ca_file : NULL;
+    config.insecure_tls = p->insecure_tls;
+    config.max_connections_per_target = p->max_connections_per_target;
+    config.connection_per_user = p->connection_per_user;
+    config.prewarm = p->prewarm;
     self->engine_offset_ns = self->offset_ns;
     config.run_t0_ns = p->run_t0_ns - self->engine_offset_ns;
     config.interval_ns = p->interval_ms * NS_PER_MS;
@@ -327,6 +338,8 @@ static void engine_ensure(agent_t *self)
         self->exit_code = SURGE_EXIT_RUNTIME;
         return;
     }
+    if (p->insecure_tls)
+        log_warn("insecure_tls: the targets' TLS certificates are not verified (the plan asks)");
     log_info("engine ready: %d targets, clock offset %+.3f ms (rtt %.3f ms)", p->target_count,
              (double)self->offset_ns / 1e6, (double)self->best_rtt_ns / 1e6);
 }

@@ -119,6 +119,28 @@ static void test_every_top_level_setting_lands_in_the_plan(void)
     plan_destroy(&p);
 }
 
+static void test_connection_and_tls_settings_land_in_the_plan(void)
+{
+    plan_extra_t *x = NULL;
+    plan_t *p = load_ok(HEAD "max_connections_per_target: 4\nconnection_per_user: true\n"
+                             "prewarm: true\ncapture_header: X-Pool\nca_file: /etc/ca.pem\n"
+                             "phases:\n  - {kind: constant, rate: 1, duration: 1s}\n",
+                        &x);
+    REQUIRE(p);
+    CHECK_INT_EQ(p->max_connections_per_target, 4);
+    CHECK(p->connection_per_user && p->prewarm && !p->insecure_tls);
+    CHECK_STR_EQ(p->capture_header, "X-Pool");
+    CHECK_STR_EQ(p->ca_file, "/etc/ca.pem");
+    plan_extra_destroy(&x);
+    plan_destroy(&p);
+    p = load_ok(HEAD "insecure_tls: true\nphases:\n  - {kind: constant, rate: 1, duration: 1s}\n",
+                &x);
+    REQUIRE(p);
+    CHECK(p->insecure_tls && p->ca_file == NULL);
+    plan_extra_destroy(&x);
+    plan_destroy(&p);
+}
+
 static void test_stepped_ramp_is_written_out_with_settle_and_iterations(void)
 {
     plan_extra_t *x = NULL;
@@ -380,6 +402,13 @@ static void test_every_error_names_the_place_and_what_was_expected(void)
     expect_error(HEAD "interval: 10ms\n" PH, "t.yaml:3:11:", "'interval': expected 100ms to 60s");
     expect_error(HEAD "headers: {Authorization: Bearer x}\n" PH,
                  "t.yaml:3:11:", "secrets do not belong in a plan");
+    expect_error(HEAD "max_connections_per_target: 0\n" PH,
+                 "t.yaml:3:29:", "'max_connections_per_target': expected an integer from 1");
+    expect_error(HEAD "prewarm: please\n" PH, "t.yaml:3:10:", "'prewarm': expected true or false");
+    expect_error(HEAD "capture_header: 'X Pool'\n" PH,
+                 "t.yaml:3:17:", "'capture_header': 'X Pool' is not a header name");
+    expect_error(HEAD "ca_file: ca.pem\ninsecure_tls: true\n" PH, "t.yaml:4:15:",
+                 "give ca_file (verify with this CA) or insecure_tls (do not verify), not both");
     expect_error(HEAD "api_key_env: sk-123abc\n" PH,
                  "t.yaml:3:14:", "expected the NAME of an environment variable");
     expect_error(HEAD "extra_body: [1]\n" PH, "t.yaml:3:13:", "'extra_body': expected a mapping");
@@ -601,6 +630,7 @@ static void test_verdicts_of_a_run_come_from_its_phase_summaries(void)
 }
 
 CHECK_MAIN(test_minimal_plan_has_defaults_and_default_prompts,
+           test_connection_and_tls_settings_land_in_the_plan,
            test_every_top_level_setting_lands_in_the_plan,
            test_stepped_ramp_is_written_out_with_settle_and_iterations,
            test_linear_and_concurrency_ramps,

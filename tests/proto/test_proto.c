@@ -433,6 +433,67 @@ static void test_plan_carries_per_prompt_max_tokens_strictly(void)
     CHECK(out.u.plan.prompt_max_tokens == NULL); /* a refused message owns nothing */
 }
 
+static void test_plan_carries_headers_balance_connections_and_tls(void)
+{
+    char *targets[] = {"https://127.0.0.1:8443", "https://127.0.0.1:8444"};
+    char *prompts[] = {"hi"};
+    char *headers[] = {"X-Tenant: team-a", "X-Trace: 1"};
+    proto_msg_t in = {.type = PROTO_PLAN}, out;
+    in.u.plan = (proto_plan_t){.targets = targets,
+                               .target_count = 2,
+                               .model = "m",
+                               .api = "chat",
+                               .prompts = prompts,
+                               .prompt_count = 1,
+                               .interval_ms = 1000,
+                               .headers = headers,
+                               .header_count = 2,
+                               .balance = "least_inflight",
+                               .capture_header = "X-Pool",
+                               .ca_file = "/etc/surge/ca.pem",
+                               .insecure_tls = true,
+                               .max_connections_per_target = 3,
+                               .connection_per_user = true,
+                               .prewarm = true};
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    CHECK_INT_EQ(out.u.plan.header_count, 2);
+    CHECK_STR_EQ(out.u.plan.headers[1], "X-Trace: 1");
+    CHECK_STR_EQ(out.u.plan.balance, "least_inflight");
+    CHECK_STR_EQ(out.u.plan.capture_header, "X-Pool");
+    CHECK_STR_EQ(out.u.plan.ca_file, "/etc/surge/ca.pem");
+    CHECK(out.u.plan.insecure_tls && out.u.plan.connection_per_user && out.u.plan.prewarm);
+    CHECK_INT_EQ(out.u.plan.max_connections_per_target, 3);
+    proto_msg_clear(&out);
+
+    /* A plan that sets none of them: the engine's defaults. */
+    char err[256];
+    CHECK_INT_EQ(decode_plan_with(pack_two_ints, &out, err, sizeof err), PROTO_OK);
+    CHECK_INT_EQ(out.u.plan.header_count, 0);
+    CHECK_STR_EQ(out.u.plan.balance, "round_robin");
+    CHECK_STR_EQ(out.u.plan.capture_header, "");
+    CHECK_STR_EQ(out.u.plan.ca_file, "");
+    CHECK(!out.u.plan.insecure_tls && !out.u.plan.prewarm && !out.u.plan.connection_per_user);
+    proto_msg_clear(&out);
+
+    /* A header line that would smuggle another header, a policy we do not know. */
+    buf_t b;
+    char *smuggling[] = {"X-A: 1\r\nX-Admin: yes"};
+    in.u.plan.headers = smuggling;
+    in.u.plan.header_count = 1;
+    buf_init(&b);
+    proto_encode(&in, &b);
+    CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), PROTO_ERR_BAD_VALUE);
+    CHECK(strstr(err, "headers") != NULL);
+    buf_free(&b);
+    in.u.plan.headers = headers;
+    in.u.plan.balance = "fastest";
+    buf_init(&b);
+    proto_encode(&in, &b);
+    CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), PROTO_ERR_BAD_VALUE);
+    CHECK(strstr(err, "balance") != NULL);
+    buf_free(&b);
+}
+
 static void test_unknown_keys_are_ignored(void)
 {
     char err[256];
@@ -617,4 +678,5 @@ CHECK_MAIN(test_hello_round_trips, test_welcome_plan_phase_round_trip,
            test_other_version_is_refused_and_reported,
            test_truncated_and_trailing_bytes_are_refused, test_not_a_map_and_garbage_are_refused,
            test_oversize_values_are_refused, test_bad_values_are_refused,
-           test_plan_carries_per_prompt_max_tokens_strictly)
+           test_plan_carries_per_prompt_max_tokens_strictly,
+           test_plan_carries_headers_balance_connections_and_tls)
