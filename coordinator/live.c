@@ -103,6 +103,7 @@ struct _live_t {
     int last_phase;
     int64_t intervals;
     int64_t last_state_ns;
+    const char *state_name; /* the control loop's word at the last tick (static) */
     buf_t scratch;
 };
 
@@ -454,6 +455,7 @@ live_t *live_new(const live_config_t *cfg, char *err, size_t err_size)
     buf_init(&self->scratch);
     self->last_index = -1;
     self->last_phase = -1;
+    self->state_name = "waiting";
     self->total = metrics_new(HIST_DEFAULT_DIGITS);
     self->last = metrics_new(HIST_DEFAULT_DIGITS);
     self->base = event_base_new();
@@ -898,7 +900,7 @@ static void state_targets(jsonw_t *w, scrape_t *scrape)
     jsonw_array_end(w);
 }
 
-/* Renders everything of /live.json but "intervals" (docs/live.md) and publishes it. */
+/* Renders everything of /live.json but "intervals" (docs/live.md) into scratch. */
 static void render_state(live_t *self, const coordinator_t *c, const char *state, int64_t now_ns)
 {
     buf_t *o = &self->scratch;
@@ -933,14 +935,18 @@ static void render_state(live_t *self, const coordinator_t *c, const char *state
     chaos_write_events(c->chaos, &w);
     jsonw_object_end(&w);
     /* left open: the server appends "intervals" and closes it */
-    pthread_mutex_lock(&self->lock);
-    buf_clear(&self->state);
-    buf_append(&self->state, o->data, o->len);
-    pthread_mutex_unlock(&self->lock);
     self->last_state_ns = now_ns;
+    self->state_name = state;
 }
 
 /* ---- publishing ---------------------------------------------------------------------- */
+
+/* The rendered state becomes /live.json's; the caller holds the lock. */
+static void publish_state(live_t *self)
+{
+    buf_clear(&self->state);
+    buf_append(&self->state, self->scratch.data, self->scratch.len);
+}
 
 void live_interval_closed(live_t *self, const coordinator_t *coordinator, int64_t index, int phase,
                           const metrics_t *interval, int64_t inflight, const char *line,
@@ -956,11 +962,14 @@ void live_interval_closed(live_t *self, const coordinator_t *coordinator, int64_
     self->last_inflight = inflight;
     self->intervals++;
     render_metrics(self, coordinator, false);
+    /* The state names this interval as the last: both change under one lock. */
+    render_state(self, coordinator, self->state_name, clock_now_ns());
     while (line_len > 0 && (line[line_len - 1] == '\n' || line[line_len - 1] == '\r'))
         line_len--;
     char *copy = line ? strndup(line, line_len) : NULL;
+    pthread_mutex_lock(&self->lock);
+    publish_state(self);
     if (copy) {
-        pthread_mutex_lock(&self->lock);
         int k = (self->line_head + self->line_count) % LIVE_KEEP_INTERVALS;
         if (self->line_count == LIVE_KEEP_INTERVALS) {
             free(self->lines[k]);
@@ -970,15 +979,19 @@ void live_interval_closed(live_t *self, const coordinator_t *coordinator, int64_
         }
         self->lines[k] = copy;
         self->line_index[k] = index;
-        pthread_mutex_unlock(&self->lock);
     }
+    pthread_mutex_unlock(&self->lock);
 }
 
 void live_tick(live_t *self, const coordinator_t *coordinator, const char *state, int64_t now_ns,
                bool force)
 {
-    if (self && (force || now_ns - self->last_state_ns >= LIVE_STATE_EVERY_NS))
-        render_state(self, coordinator, state, now_ns);
+    if (!self || (!force && now_ns - self->last_state_ns < LIVE_STATE_EVERY_NS))
+        return;
+    render_state(self, coordinator, state, now_ns);
+    pthread_mutex_lock(&self->lock);
+    publish_state(self);
+    pthread_mutex_unlock(&self->lock);
 }
 
 void live_finished(live_t *self, const coordinator_t *coordinator)
@@ -986,7 +999,7 @@ void live_finished(live_t *self, const coordinator_t *coordinator)
     if (!self)
         return;
     render_metrics(self, coordinator, true);
-    render_state(self, coordinator, "finished", clock_now_ns());
+    live_tick(self, coordinator, "finished", clock_now_ns(), true);
 }
 
 /* ---- the coordinator's hooks (coord_internal.h) ------------------------------------ */
