@@ -20,6 +20,13 @@ kills what it started on exit, and is bounded in time. Scenarios:
                       (unshare -n; skipped with a message where it cannot be made), a
                       coordinator bound to 0.0.0.0 (off loopback) generates a token, prints
                       it once, stores it 0600 in RESULTS_DIR/live.token, and answers 401/200.
+  prometheus          `promtool check metrics` finds nothing on pages read during the run and
+                      after it; a real Prometheus (Debian's, on loopback, a tiny config,
+                      storage in the scratch directory) scrapes the page every 250 ms: for
+                      every scrape, the P99 TTFT it stored beside surge_interval_index = N
+                      equals interval N's ttft_ms.p99 in intervals.jsonl (the raw samples of
+                      one scrape share a timestamp, so the check is exact, not sampled).
+                      Skipped (77) without promtool and prometheus.
   idle_connections    50 idle connections (and 10 that send half a request head) do not
                       delay another client's /metrics or /live.json by more than 100 ms.
 """
@@ -33,6 +40,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 SURGE = os.environ.get("SURGE_BIN")
@@ -360,7 +368,93 @@ def idle_connections():
                                                   worst["/live.json"] * 1e3))
 
 
-SCENARIOS = {"page_in_chromium": page_in_chromium, "json_equals_intervals": json_equals_intervals,
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def prom_api(url, query):
+    with urllib.request.urlopen(url + "/api/v1/query?" + urllib.parse.urlencode(
+            {"query": query}), timeout=10) as r:
+        answer = json.load(r)
+    if answer.get("status") != "success":
+        fail("Prometheus: %s: %r" % (query, answer))
+    return answer["data"]["result"]
+
+
+def promtool_check(text, where):
+    r = subprocess.run(["promtool", "check", "metrics"], input=text, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=30)
+    if r.returncode != 0 or r.stdout.strip():
+        fail("promtool check metrics on the page %s: exit %d\n%s" % (where, r.returncode,
+                                                                     r.stdout[:3000]))
+
+
+def prometheus():
+    if not shutil.which("promtool") or not shutil.which("prometheus"):
+        print("SKIP: needs promtool and prometheus (Debian's prometheus package; "
+              "scripts/setup.sh --test-deps)")
+        sys.exit(77)
+    sim = start_sim()
+    p, out, base = start_run(write_plan(sim, 15, 8), extra=["--metrics-linger", "3s"])
+    hostport = base[len("http://"):]
+    web = "127.0.0.1:%d" % free_port()
+    config = os.path.join(TMP, "prometheus.yml")
+    with open(config, "w") as f:
+        f.write("global:\n  scrape_interval: 250ms\n  scrape_timeout: 200ms\n"
+                "scrape_configs:\n  - job_name: surge\n    static_configs:\n"
+                "      - targets: ['%s']\n" % hostport)
+    prom = start(["prometheus", "--config.file=" + config,
+                  "--storage.tsdb.path=" + os.path.join(TMP, "tsdb"),
+                  "--web.listen-address=" + web, "--log.level=warn"], "prometheus")
+    prom_url = "http://" + web
+    checked = 0
+    while p.poll() is None:
+        status, body = get(base + "/metrics")
+        if status != 200:
+            break
+        text = body.decode()
+        promtool_check(text, "during the run" if "surge_run_finished 0" in text else "at the end")
+        checked += 1
+        if "surge_run_finished 1" in text:
+            break
+        time.sleep(1)
+    time.sleep(1)  # one more scrape of the final page
+    finish(p)
+    lines = intervals_of(out)
+    index = {}
+    for series in prom_api(prom_url, "surge_interval_index[10m]"):
+        for t, v in series["values"]:
+            index[t] = int(float(v))
+    pairs = []
+    for series in prom_api(prom_url, 'surge_ttft_interval_seconds{quantile="0.99"}[10m]'):
+        for t, v in series["values"]:
+            if t in index and index[t] >= 0:
+                pairs.append((index[t], float(v)))
+    matched = set()
+    for i, v in pairs:
+        want = lines[i]["summary"]["ttft_ms"]["p99"]
+        if want is None:
+            if v == v:  # not NaN
+                fail("interval %d has no TTFT in intervals.jsonl but Prometheus has %r" % (i, v))
+            continue
+        if abs(v * 1e3 - want) > 1e-6 * max(1.0, want):
+            fail("interval %d: Prometheus P99 TTFT %.6f ms, intervals.jsonl %.6f ms"
+                 % (i, v * 1e3, want))
+        matched.add(i)
+    if len(matched) < 5:
+        fail("Prometheus stored the P99 of only %d intervals (%d scrapes paired)"
+             % (len(matched), len(pairs)))
+    prom.terminate()
+    wait_exit(prom, 30)
+    print("ok: promtool clean on %d pages; Prometheus's P99 TTFT equals intervals.jsonl for "
+          "%d intervals (%d scrapes)" % (checked, len(matched), len(pairs)))
+
+
+SCENARIOS = {"prometheus": prometheus, "page_in_chromium": page_in_chromium, "json_equals_intervals": json_equals_intervals,
              "token": token, "idle_connections": idle_connections}
 
 if __name__ == "__main__":
