@@ -1047,6 +1047,11 @@ void observe_run_started(coordinator_t *self)
     }
 }
 
+void observe_write_targets(coordinator_t *self, jsonw_t *w)
+{
+    state_targets(w, self->scrape);
+}
+
 void observe_tick(coordinator_t *self, const char *state, int64_t now_ns)
 {
     live_tick(self->live, self, state, now_ns, false);

@@ -27,6 +27,10 @@ kills what it started on exit, and is bounded in time. Scenarios:
                       equals interval N's ttft_ms.p99 in intervals.jsonl (the raw samples of
                       one scrape share a timestamp, so the check is exact, not sampled).
                       Skipped (77) without promtool and prometheus.
+  watch_under_tmux    `surge ctl --coordinator EP watch` in a detached tmux session (its own
+                      server socket): capture-pane shows the phase, the rates and the TTFT
+                      percentiles, redrawn in place (one frame on the screen); the command
+                      ends by itself when the run does. Skipped (77) without tmux.
   idle_connections    50 idle connections (and 10 that send half a request head) do not
                       delay another client's /metrics or /live.json by more than 100 ms.
 """
@@ -368,6 +372,51 @@ def idle_connections():
                                                   worst["/live.json"] * 1e3))
 
 
+def watch_under_tmux():
+    if not shutil.which("tmux"):
+        print("SKIP: needs tmux (scripts/setup.sh --test-deps)")
+        sys.exit(77)
+    sim = start_sim()
+    p, out, base = start_run(write_plan(sim, 12, 8, "watched"))
+    wait_run_time(base, 4)
+    sock = "surge-live-%d" % os.getpid()
+    done = os.path.join(TMP, "watch.exit")
+    tmux = ["tmux", "-L", sock, "-f", "/dev/null"]
+    cmd = "%s ctl --coordinator %s watch; echo $? > %s; sleep 60" % (SURGE, ctl_endpoint(out), done)
+    subprocess.run(tmux + ["new-session", "-d", "-s", "watch", "-x", "120", "-y", "30", cmd],
+                   check=True, timeout=10)
+    try:
+        screen = ""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            screen = subprocess.run(tmux + ["capture-pane", "-p", "-t", "watch"],
+                                    stdout=subprocess.PIPE, text=True, timeout=10).stdout
+            if re.search(r"offered +12\.0 +sent +[\d.]+ +completed +[\d.]+", screen) and \
+                    re.search(r"TTFT ms +p50 [\d.]+ +p90 [\d.]+ +p99 [\d.]+", screen):
+                break
+        for pattern in (r"phase +steady \(constant, 12\.0 req/s\)", r"rates +offered 12\.0",
+                        r"TTFT ms +p50 [\d.]+", r"workers +1 live of 1", r"target +http://"):
+            if not re.search(pattern, screen):
+                fail("the tmux pane does not show %r:\n%s" % (pattern, screen))
+        if screen.count("surge watch") != 1:
+            fail("the frame was not redrawn in place:\n%s" % screen)
+        finish(p)
+        deadline = time.monotonic() + 15
+        while not os.path.exists(done) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if not os.path.exists(done):
+            fail("surge ctl watch did not end with the run")
+        with open(done) as f:
+            code = f.read().strip()
+        if code != "0":
+            fail("surge ctl watch exited %s after the run" % code)
+    finally:
+        subprocess.run(tmux + ["kill-server"], stderr=subprocess.DEVNULL, timeout=10)
+    print("ok: tmux shows the phase, the rates and the percentiles; watch ended with the run:\n"
+          + "\n".join(l for l in screen.splitlines() if l.strip()))
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -454,7 +503,7 @@ def prometheus():
           "%d intervals (%d scrapes)" % (checked, len(matched), len(pairs)))
 
 
-SCENARIOS = {"prometheus": prometheus, "page_in_chromium": page_in_chromium, "json_equals_intervals": json_equals_intervals,
+SCENARIOS = {"watch_under_tmux": watch_under_tmux, "prometheus": prometheus, "page_in_chromium": page_in_chromium, "json_equals_intervals": json_equals_intervals,
              "token": token, "idle_connections": idle_connections}
 
 if __name__ == "__main__":
