@@ -18,7 +18,7 @@ for arg in "$@"; do
     case "$arg" in
     --deps-only) deps_only=1 ;;
     --test-deps) with_test=1 ;;
-    -h | --help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
     esac
 done
