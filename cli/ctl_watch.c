@@ -209,15 +209,16 @@ int ctl_watch(ctl_watch_fetch_fn fetch, void *ctx, int64_t every_ms, FILE *out, 
             /* The coordinator exits soon after the plan's end, perhaps between two looks. */
             ending = strcmp(state, "draining") == 0 || strcmp(state, "done") == 0 ||
                      num(st, "phase.end_s") - num(st, "t_s") < 2.0 * (double)every_ms / 1e3;
+            bool done = strcmp(state, "done") == 0;
             ctl_watch_frame(st, tty ? terminal_width(out) : 200, frame, sizeof frame);
-            json_decref(st);
+            json_decref(st); /* state pointed into it */
             if (tty)
                 fputs("\033[H\033[2J", out); /* home, clear: the frame replaces the last */
             fputs(frame, out);
             if (!tty)
                 fputc('\n', out);
             fflush(out);
-            if (strcmp(state, "done") == 0)
+            if (done)
                 return SURGE_EXIT_OK;
         }
         struct timespec ts = {every_ms / 1000, (every_ms % 1000) * 1000000L};
