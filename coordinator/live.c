@@ -145,6 +145,13 @@ static void reply(struct evhttp_request *req, int code, const char *reason, cons
     evhttp_add_header(h, "Cache-Control", "no-store");
     evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
     evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+    if (body && evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+        /* evhttp 2.1 would send a HEAD answer's body, and without its length */
+        char length[32];
+        snprintf(length, sizeof length, "%zu", evbuffer_get_length(body));
+        evhttp_add_header(h, "Content-Length", length);
+        evbuffer_drain(body, evbuffer_get_length(body));
+    }
     evhttp_send_reply(req, code, reason, body);
 }
 

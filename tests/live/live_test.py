@@ -31,6 +31,10 @@ kills what it started on exit, and is bounded in time. Scenarios:
                       server socket): capture-pane shows the phase, the rates and the TTFT
                       percentiles, redrawn in place (one frame on the screen); the command
                       ends by itself when the run does. Skipped (77) without tmux.
+  http_framing        on one keep-alive connection, pipelined: HEAD / and HEAD /metrics
+                      answer headers only, with the Content-Length of the GET's body; a GET
+                      after them is answered whole; POST is 405 with `Allow: GET, HEAD`; an
+                      unknown path 404; a request head over 8 KiB is refused.
   idle_connections    50 idle connections (and 10 that send half a request head) do not
                       delay another client's /metrics or /live.json by more than 100 ms.
 """
@@ -335,6 +339,58 @@ def token():
           "0600; 401 without it, 200 with it")
 
 
+def read_response(f):
+    status = f.readline().decode()
+    headers = {}
+    for line in iter(f.readline, b"\r\n"):
+        k, _, v = line.decode().partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return status, headers
+
+
+def http_framing():
+    sim = start_sim()
+    p, out, base = start_run(write_plan(sim, 5, 4))
+    wait_run_time(base, 2)
+    host, port = base[len("http://"):].rsplit(":", 1)
+    sizes = {path: len(get(base + path)[1]) for path in ("/",)}
+    s = socket.create_connection((host, int(port)), timeout=5)
+    s.sendall(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\nHEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+              b"GET /live.json HTTP/1.1\r\nHost: x\r\n\r\n"
+              b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx"
+              b"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    f = s.makefile("rb")
+    status, h = read_response(f)
+    if " 200 " not in status or int(h.get("content-length", -1)) != sizes["/"] or \
+            "text/html" not in h.get("content-type", ""):
+        fail("HEAD /: %r %r (the page is %d bytes)" % (status, h, sizes["/"]))
+    status, h = read_response(f)
+    if " 200 " not in status or int(h.get("content-length", 0)) < 1000:
+        fail("HEAD /metrics: %r %r" % (status, h))
+    status, h = read_response(f)  # no HEAD body came before this, or it would not parse
+    if " 200 " not in status:
+        fail("GET /live.json after two HEADs: %r" % status)
+    body = f.read(int(h["content-length"]))
+    json.loads(body)
+    status, h = read_response(f)
+    if " 405 " not in status or h.get("allow") != "GET, HEAD":
+        fail("POST: %r %r" % (status, h))
+    f.read(int(h.get("content-length", 0)))
+    status, h = read_response(f)
+    if " 404 " not in status:
+        fail("GET /nope: %r" % status)
+    s.close()
+    s = socket.create_connection((host, int(port)), timeout=5)
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n")
+    answer = s.recv(200)
+    if b" 200 " in answer.split(b"\r\n")[0]:
+        fail("a 9 KB request head was answered: %r" % answer)
+    s.close()
+    finish(p)
+    print("ok: HEAD framed (Content-Length, no body), 405 with Allow, 404, a 9 KB head refused "
+          "(%r)" % answer.split(b"\r\n")[0])
+
+
 def timed_get(url):
     t = time.monotonic()
     status, body = get(url, timeout=5)
@@ -503,7 +559,7 @@ def prometheus():
           "%d intervals (%d scrapes)" % (checked, len(matched), len(pairs)))
 
 
-SCENARIOS = {"watch_under_tmux": watch_under_tmux, "prometheus": prometheus, "page_in_chromium": page_in_chromium, "json_equals_intervals": json_equals_intervals,
+SCENARIOS = {"http_framing": http_framing, "watch_under_tmux": watch_under_tmux, "prometheus": prometheus, "page_in_chromium": page_in_chromium, "json_equals_intervals": json_equals_intervals,
              "token": token, "idle_connections": idle_connections}
 
 if __name__ == "__main__":
