@@ -87,6 +87,7 @@ struct _live_t {
     struct evconnlistener *listener; /* evhttp's, borrowed */
     struct event *count_timer;
     bool paused; /* server thread: accepting stopped at the connection cap */
+    int own_fds; /* descriptors of the base itself that count_one sees (its wake-up fd) */
     struct conn_count counting;
 
     pthread_mutex_t lock;             /* guards everything down to the renderer's fields */
@@ -269,16 +270,24 @@ static int count_one(const struct event_base *base, const struct event *ev, void
     return 0;
 }
 
+/* Sockets with an event on the base, less the listener (and less own_fds). */
+static int count_connections(live_t *self)
+{
+    struct conn_count *cc = &self->counting;
+    memset(cc->seen, 0, sizeof cc->seen);
+    cc->count = 0;
+    cc->listen_fd = self->listen_fd;
+    event_base_foreach_event(self->base, count_one, cc);
+    return cc->count - self->own_fds;
+}
+
 static void on_count(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     live_t *self = arg;
     struct conn_count *cc = &self->counting;
-    memset(cc->seen, 0, sizeof cc->seen);
-    cc->count = 0;
-    cc->listen_fd = self->listen_fd;
-    event_base_foreach_event(self->base, count_one, cc);
+    cc->count = count_connections(self);
     bool full = cc->count >= LIVE_MAX_CONNECTIONS;
     if (full && !self->paused) {
         evconnlistener_disable(self->listener);
@@ -503,6 +512,7 @@ live_t *live_new(const live_config_t *cfg, char *err, size_t err_size)
     evhttp_set_max_body_size(self->http, LIVE_MAX_BODY_BYTES);
     evhttp_set_timeout(self->http, LIVE_CLIENT_TIMEOUT_S);
     evhttp_set_gencb(self->http, on_request, self);
+    self->own_fds = count_connections(self); /* before any client: the base's own */
     struct timeval every = {0, LIVE_COUNT_EVERY_MS * 1000};
     event_add(self->count_timer, &every);
     buf_append_str(&self->page, "# surge: no interval has closed yet\n");
