@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/ctl_watch.h"
 #include "common/buf.h"
 #include "common/exit_codes.h"
 #include "proto/curve.h"
@@ -26,7 +28,8 @@ static void usage(FILE *out)
             "  pause                 no new requests (in-flight ones finish) until resume\n"
             "  resume                the plan's load again\n"
             "  set-rate R            R req/s for the whole fleet, for the rest of this phase\n"
-            "  stop                  end the run now: stop, drain, write the results\n\n"
+            "  stop                  end the run now: stop, drain, write the results\n"
+            "  watch                 a dashboard of the run, redrawn every second (read-only)\n\n"
             "options:\n"
             "  --coordinator ENDPOINT  the ctl endpoint (`ctl on ...` in the coordinator's log,\n"
             "                        RESULTS_DIR/ctl.endpoint); --connect is the same; default:\n"
@@ -207,6 +210,26 @@ done:
     return rc;
 }
 
+/* `watch`: one status exchange per frame (ctl_watch.c draws it). */
+typedef struct {
+    const char *endpoint, *cert, *coordinator_key;
+    int64_t timeout_ms;
+} watch_ctx_t;
+
+static int watch_fetch(void *arg, json_t **status)
+{
+    const watch_ctx_t *w = arg;
+    proto_msg_t request = {.type = PROTO_CTL_REQUEST}, reply;
+    request.u.ctl_request = (proto_ctl_request_t){(uint64_t)getpid(), "status", "", 0};
+    memset(&reply, 0, sizeof reply);
+    int rc = exchange(w->endpoint, w->cert, w->coordinator_key, w->timeout_ms, &request, &reply);
+    if (rc != SURGE_EXIT_OK)
+        return rc;
+    *status = reply.u.ctl_reply.ok ? json_loads(reply.u.ctl_reply.body_json, 0, NULL) : NULL;
+    proto_msg_clear(&reply);
+    return *status ? SURGE_EXIT_OK : SURGE_EXIT_RUNTIME;
+}
+
 int cmd_ctl(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -303,15 +326,16 @@ int cmd_ctl(int argc, char **argv)
             fprintf(stderr, "surge ctl: set-rate R: R in requests per second (> 0)\n");
             return SURGE_EXIT_USAGE;
         }
-    } else if (strcmp(command, "status") == 0 || strcmp(command, "pause") == 0 ||
-               strcmp(command, "resume") == 0 || strcmp(command, "stop") == 0) {
+    } else if (strcmp(command, "status") == 0 || strcmp(command, "watch") == 0 ||
+               strcmp(command, "pause") == 0 || strcmp(command, "resume") == 0 ||
+               strcmp(command, "stop") == 0) {
         if (args) {
             fprintf(stderr, "surge ctl: %s takes no argument\n", command);
             return SURGE_EXIT_USAGE;
         }
     } else {
         fprintf(stderr,
-                "surge ctl: unknown command '%s' (status, mark, pause, resume, "
+                "surge ctl: unknown command '%s' (status, watch, mark, pause, resume, "
                 "set-rate, stop)\n",
                 command);
         return SURGE_EXIT_USAGE;
@@ -319,6 +343,11 @@ int cmd_ctl(int argc, char **argv)
 
     zsys_init();
     zsys_set_logstream(stderr);
+    if (strcmp(command, "watch") == 0) {
+        /* A gone coordinator is the usual end of a watch: do not wait 5 s to say so. */
+        watch_ctx_t w = {endpoint, cert, coordinator_key, timeout_ms < 2000 ? timeout_ms : 2000};
+        return ctl_watch(watch_fetch, &w, 1000, stdout, isatty(STDOUT_FILENO));
+    }
     proto_msg_t request = {.type = PROTO_CTL_REQUEST};
     request.u.ctl_request =
         (proto_ctl_request_t){(uint64_t)getpid(), (char *)command, (char *)text, value};

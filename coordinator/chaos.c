@@ -522,6 +522,36 @@ int chaos_mark_count(const chaos_t *self)
     return self->mark_count;
 }
 
+void chaos_write_events(const chaos_t *self, jsonw_t *w)
+{
+    jsonw_key(w, "marks");
+    jsonw_array_begin(w);
+    for (int i = 0; self && i < self->mark_count; i++) {
+        jsonw_object_begin(w);
+        jsonw_kv_double(w, "t_s", self->marks[i].t_s);
+        jsonw_kv_string(w, "text", self->marks[i].text);
+        jsonw_kv_string(w, "source", self->marks[i].source);
+        jsonw_object_end(w);
+    }
+    jsonw_array_end(w);
+    jsonw_key(w, "faults");
+    jsonw_array_begin(w);
+    for (int i = 0; self && i < self->fault_count; i++) {
+        const fault_t *f = &self->faults[i];
+        jsonw_object_begin(w);
+        jsonw_kv_string(w, "name", f->name);
+        jsonw_kv_double(w, "start_s", f->start_s);
+        jsonw_key(w, "end_s");
+        if (isnan(f->end_s))
+            jsonw_null(w);
+        else
+            jsonw_double(w, f->end_s);
+        jsonw_kv_string(w, "source", f->source);
+        jsonw_object_end(w);
+    }
+    jsonw_array_end(w);
+}
+
 void chaos_add_interval(chaos_t *self, double start_s, double end_s, const metrics_t *m)
 {
     if (self->interval_count == self->interval_cap) {

@@ -82,6 +82,10 @@ void chaos_override(chaos_t *self, double t_s, const char *command, const char *
 /* Names of the fault windows open now, comma-separated, into out. */
 void chaos_open_faults(const chaos_t *self, char *out, size_t size);
 int chaos_mark_count(const chaos_t *self);
+/* The live page (live.c): every mark as "marks": [{t_s, text, source}] and every fault
+   window as "faults": [{name, start_s, end_s (null while open), source}], as two keys of
+   the object being written. */
+void chaos_write_events(const chaos_t *self, jsonw_t *w);
 
 /* A closed interval's figures, for the impact table. */
 void chaos_add_interval(chaos_t *self, double start_s, double end_s, const metrics_t *m);

@@ -260,6 +260,11 @@ int outputs_write_results(coordinator_t *self, char *err, size_t err_size);
 int observe_open(coordinator_t *self, char *err, size_t err_size);
 void observe_close(coordinator_t *self);
 void observe_run_started(coordinator_t *self);
+/* Each turn of the control loop: the live page's state (`state`: waiting, running, ...). */
+void observe_tick(coordinator_t *self, const char *state, int64_t now_ns);
+/* "targets": [{url, running, waiting, kv_cache_usage, scrape_errors}], the targets' own
+   figures as last scraped (empty without the scraper); for /live.json and ctl status. */
+void observe_write_targets(coordinator_t *self, jsonw_t *w);
 void observe_run_finished(coordinator_t *self);
 /* results.json: "server" (the scraper's summary) and "prometheus" (range queries over the
    run's window, when a Prometheus URL was given; blocks up to 10 s per query). */

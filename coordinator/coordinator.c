@@ -799,6 +799,7 @@ int coordinator_run(coordinator_t *self)
             break;
         }
         merge_close_ready(self, now, state == STATE_DONE);
+        observe_tick(self, state_name(state), now);
         progress_update(self, now, false);
     }
     zpoller_destroy(&poller);

@@ -66,6 +66,9 @@ typedef struct {
        up metrics_linger_ms after the run so that a last scrape sees the final figures. */
     const char *metrics_listen;
     int64_t metrics_linger_ms;
+    /* The live page's bearer token (docs/live.md): its first line; NULL = a token only off
+       loopback, generated per run into RESULTS_DIR/live.token. */
+    const char *live_token_file;
     /* Prometheus range queries at the end (prom_query.h): the server, overriding the
        plan's prometheus.url; NULL = the plan's, if any. */
     const char *prometheus_url;

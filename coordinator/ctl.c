@@ -303,7 +303,16 @@ static void write_status(ctl_t *self, coordinator_t *c, const char *state, int64
     jsonw_object_begin(w);
     jsonw_kv_int(w, "live", registry_live_count(c));
     jsonw_kv_int(w, "expected", c->cfg.workers);
+    int lost = 0;
+    int64_t inflight = 0;
+    for (int i = 0; i < c->worker_count; i++) {
+        lost += c->workers[i]->state == WORKER_DEAD;
+        inflight += c->workers[i]->state == WORKER_LIVE ? c->workers[i]->inflight : 0;
+    }
+    jsonw_kv_int(w, "lost", lost);
     jsonw_object_end(w);
+    jsonw_kv_int(w, "inflight", inflight);
+    observe_write_targets(c, w); /* "targets": their scraped figures (surge ctl watch) */
     jsonw_key(w, "last_interval");
     if (c->last_closed && c->last_closed_index >= 0) {
         double interval_s = (double)c->interval_ns / 1e9;

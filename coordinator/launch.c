@@ -85,9 +85,11 @@ static void usage(FILE *out, launch_mode_t mode)
             "  --quiet               no progress output\n"
             "  --progress MODE       auto (live line on a terminal, else plain lines), line, "
             "plain\n"
-            "  --metrics-listen H:P  serve live Prometheus metrics on http://H:P/metrics\n"
-            "                        (docs/metrics.md)\n"
+            "  --metrics-listen H:P  serve the live page on http://H:P/ (docs/live.md), its\n"
+            "                        figures at /live.json, Prometheus metrics at /metrics\n"
             "  --metrics-linger D    keep serving them this long after the run (default 0s)\n"
+            "  --live-token-file F   the live page's bearer token (first line of F), required\n"
+            "                        even on loopback (default: generated off loopback)\n"
             "  --prometheus URL      at the end, range queries to this Prometheus over the\n"
             "                        run's window (the plan's prometheus.queries, else DCGM)\n"
             "  --heartbeat D         heartbeat interval (default 500ms; dead after 3 missed)\n"
@@ -176,6 +178,7 @@ enum {
     OPT_SEED,
     OPT_METRICS_LISTEN,
     OPT_METRICS_LINGER,
+    OPT_LIVE_TOKEN_FILE,
     OPT_PROMETHEUS
 };
 /* The flags of a plan from flags: OPT_TARGET..OPT_SEED (options_t.plan_flag_given). */
@@ -301,6 +304,7 @@ static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv
         {"seed", required_argument, 0, OPT_SEED},
         {"metrics-listen", required_argument, 0, OPT_METRICS_LISTEN},
         {"metrics-linger", required_argument, 0, OPT_METRICS_LINGER},
+        {"live-token-file", required_argument, 0, OPT_LIVE_TOKEN_FILE},
         {"prometheus", required_argument, 0, OPT_PROMETHEUS},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -448,6 +452,9 @@ static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv
             break;
         case OPT_METRICS_LINGER:
             rc = parse_duration("--metrics-linger", optarg, &o->coord.metrics_linger_ms);
+            break;
+        case OPT_LIVE_TOKEN_FILE:
+            o->coord.live_token_file = optarg;
             break;
         case OPT_PROMETHEUS:
             o->coord.prometheus_url = optarg;

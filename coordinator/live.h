@@ -1,20 +1,20 @@
-/*  live.h: the coordinator's own /metrics, for Prometheus and Grafana during a run
-    (--metrics-listen HOST:PORT; docs/metrics.md lists every metric).
+/*  live.h: the coordinator's live view during a run (--metrics-listen HOST:PORT):
+    /metrics for Prometheus (docs/metrics.md), the live page at / and its figures at
+    /live.json (docs/live.md).
 
-    A small HTTP server (poll(2), GET only) in a thread of its own serves the last rendered
-    page; the coordinator renders a new page each time an interval closes and swaps it in
-    under a mutex. A scrape therefore never touches the coordinator's state and never
-    waits for its loop, and the loop never waits for a slow scraper.
+    A libevent evhttp server on an event base and thread of its own serves what the
+    coordinator last published: the Prometheus page and the last intervals' lines
+    (rendered when an interval closes) and the run's state (rendered a few times a second
+    by live_tick). Publishing swaps buffers under a mutex, so a client never touches the
+    coordinator's state nor waits for its loop, and the loop never waits for a client.
 
-    The page: the run (info, phase, finished), rates and in-flight of the last interval,
-    cumulative counters (requests by outcome, errors by class, tokens, dropped arrivals),
-    workers by state, TTFT/ITL/TPOT/E2E/schedule lag as summaries over the run so far plus
-    gauges of the last interval's quantiles, and the targets' scraped figures
-    (surge_server_*{target=...}) when the scraper runs.
+    Off loopback every path needs the run's bearer token (generated per run into
+    RESULTS_DIR/live.token, 0600, or --live-token-file's, which applies on loopback too).
 */
 #ifndef SURGE_LIVE_H
 #define SURGE_LIVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,19 +23,35 @@
 
 typedef struct _live_t live_t;
 
-/* Binds HOST:PORT (an IPv6 host in brackets; port 0 = the kernel's choice) and starts
-   the server thread. NULL with a reason in err. */
-live_t *live_new(const char *listen, char *err, size_t err_size);
-/* Stops the server thread and frees everything. */
+typedef struct {
+    const char *listen;     /* HOST:PORT, an IPv6 host in brackets; port 0 = the kernel's */
+    const char *token_file; /* NULL: a token only off loopback, generated */
+    const char *out_dir;    /* where a generated token goes (live.token); NULL: nowhere */
+} live_config_t;
+
+/* Binds, sets up the token and starts the server thread. NULL with a reason in err. */
+live_t *live_new(const live_config_t *config, char *err, size_t err_size);
+/* Stops the server thread, closes every connection and frees everything. */
 void live_destroy(live_t **self_p);
 /* "HOST:PORT" with the bound port. */
 const char *live_address(const live_t *self);
+/* The token clients must send, or NULL when none is needed. */
+const char *live_token(const live_t *self);
 
-/* Renders and publishes the page after interval `index` (of phase `phase`) closed with
-   the merged figures `interval` (borrowed) and `inflight` requests in flight. */
+/* After interval `index` (of phase `phase`) closed with the merged figures `interval`
+   (borrowed), `inflight` requests in flight, and `line` (line_len bytes), its
+   intervals.jsonl line: renders /metrics and keeps the line for /live.json. */
 void live_interval_closed(live_t *self, const coordinator_t *coordinator, int64_t index, int phase,
-                          const metrics_t *interval, int64_t inflight);
-/* Publishes the page once more with surge_run_finished 1 (the run is over). */
+                          const metrics_t *interval, int64_t inflight, const char *line,
+                          size_t line_len);
+/* Renders the run's state (`state`: waiting, running, draining, done) for /live.json when
+   it is older than a fifth of a second, or at once with `force`. */
+void live_tick(live_t *self, const coordinator_t *coordinator, const char *state, int64_t now_ns,
+               bool force);
+/* Publishes once more with the run over (surge_run_finished 1, state "finished"). */
 void live_finished(live_t *self, const coordinator_t *coordinator);
+
+/* The page at / (live_page.c): one self-contained HTML document. */
+extern const char live_page_html[];
 
 #endif

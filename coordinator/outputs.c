@@ -179,7 +179,8 @@ void outputs_write_interval(coordinator_t *self, int64_t index, const open_inter
     fflush(self->intervals_file);
     if (self->requests_file)
         fflush(self->requests_file);
-    live_interval_closed(self->live, self, index, phase, iv->metrics, iv->inflight);
+    live_interval_closed(self->live, self, index, phase, iv->metrics, iv->inflight,
+                         self->scratch.data, self->scratch.len);
 
     for (int i = 0; i < METRIC_HIST_COUNT; i++) {
         if (hist_total_count(iv->metrics->hist[i]) == 0)

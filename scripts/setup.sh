@@ -3,14 +3,15 @@
 # they are missing (apt-get; sudo when not root), then build build/surge.
 #   --deps-only   install, do not build
 #   --test-deps   also the packages only the test suite needs (clang's fuzzer runtime,
-#                 node for the interop tests, chromium for the report test, ...)
+#                 node for the interop tests, chromium for the report and live tests,
+#                 prometheus and tmux for the live tests, ...)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_pkgs=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libcurl4-openssl-dev
     libmsgpack-dev libyaml-dev libevent-dev libjansson-dev libjsmn-dev zlib1g-dev)
 test_pkgs=(clang libclang-rt-14-dev python3 iproute2 curl procps unzip chromium clang-format git
-    python3-prometheus-client python3-zmq)
+    python3-prometheus-client python3-zmq prometheus tmux)
 
 deps_only=0 with_test=0
 for arg in "$@"; do

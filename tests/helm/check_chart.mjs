@@ -393,7 +393,10 @@ checks.api_key_referenced_from_secret_never_inlined = () => {
     expect(env && env.value === undefined, "VLLM_KEY has no literal value");
     expectEqual(env && env.valueFrom, { secretKeyRef: { name: "vllm-api-key", key: "token" } }, "VLLM_KEY from the Secret");
     expect(!(coordinatorContainer(docs).env || []).some((e) => e.name === "VLLM_KEY"), "coordinator does not get the key");
-    expectEqual(byKind(docs, "Secret").length, 0, "the chart renders no Secret");
+    // The one Secret the chart renders is the live page's random token (docs/live.md).
+    expectEqual(byKind(docs, "Secret").map((d) => d.metadata.name.endsWith("-live-token")), [true], "the chart renders no Secret but the live token's");
+    for (const sec of byKind(docs, "Secret"))
+        expect(!JSON.stringify(sec).includes("vllm-api-key"), `Secret ${sec.metadata.name} does not mention the key`);
     for (const cm of byKind(docs, "ConfigMap"))
         expect(!JSON.stringify(cm).includes("vllm-api-key"), `ConfigMap ${cm.metadata.name} does not mention the key`);
 
@@ -420,6 +423,43 @@ checks.api_key_referenced_from_secret_never_inlined = () => {
 // values.schema.json refuses wrong types, out-of-range numbers, unknown keys and bad enums
 // with a message naming the key; the same command with good values renders (so the
 // refusals come from the values, not from a broken chart).
+// The live page (docs/live.md): the coordinator Service has a port named `live` onto the
+// server of /metrics; its token is in a Secret (the chart's random one, or yours), mounted
+// read-only and named by --live-token-file; the ServiceMonitor sends it; NOTES.txt says
+// how to port-forward and open the page.
+checks.live_page_on_service_port_with_token_secret = () => {
+    const docs = render([], "default");
+    const svc = one(docs, "Service");
+    const live = (svc.spec.ports || []).find((p) => p.name === "live");
+    expect(live && live.targetPort === "metrics", `Service ${svc.metadata.name} has port live -> metrics`);
+    const secret = byKind(docs, "Secret").find((d) => d.metadata.name.endsWith("-live-token"));
+    expect(secret && Buffer.from(secret.data.token || "", "base64").toString().length >= 32, "a random token of 32+ characters in the chart's Secret");
+    const args = coordinatorArgs(docs);
+    expectEqual(flagValues(args, "--live-token-file"), ["/etc/surge/live/token"], "--live-token-file names the mounted token");
+    const c = coordinatorContainer(docs);
+    const job = one(docs, "Job").spec.template.spec;
+    const vol = (job.volumes || []).find((v) => v.name === "live-token");
+    expect(vol && secret && vol.secret && vol.secret.secretName === secret.metadata.name, "the token volume is the Secret");
+    expect((c.volumeMounts || []).some((m) => m.name === "live-token" && m.mountPath === "/etc/surge/live" && m.readOnly), "mounted read-only at /etc/surge/live");
+
+    const own = render(["--set", "metrics.liveToken.existingSecret=my-token", "--set", "metrics.liveToken.secretKey=t",
+                        "--set", "metrics.serviceMonitor.enabled=true"], "own token");
+    expectEqual(byKind(own, "Secret").length, 0, "with existingSecret the chart renders no Secret");
+    const ovol = (one(own, "Job").spec.template.spec.volumes || []).find((v) => v.name === "live-token");
+    expect(ovol && ovol.secret.secretName === "my-token" && ovol.secret.items[0].key === "t", "the volume uses your Secret and key");
+    const sm = one(own, "ServiceMonitor");
+    expectEqual(sm && sm.spec.endpoints[0].authorization, { type: "Bearer", credentials: { name: "my-token", key: "t" } }, "the ServiceMonitor sends the token");
+
+    const off = render(["--set", "metrics.enabled=false"], "metrics off");
+    expect(!coordinatorArgs(off).includes("--live-token-file"), "metrics off: no token flag");
+    expectEqual(byKind(off, "Secret").length, 0, "metrics off: no Secret");
+    expect(!(one(off, "Service").spec.ports || []).some((p) => p.name === "live"), "metrics off: no live port");
+
+    const notes = readFileSync(join(CHART, "templates/NOTES.txt"), "utf8");
+    expect(/port-forward svc\/\{\{ \$svc \}\} 8080:live/.test(notes), "NOTES.txt port-forwards the live port");
+    expect(notes.includes("?token=$TOKEN") && notes.includes("surge.liveTokenSecret"), "NOTES.txt says how to read the token and open the page");
+};
+
 checks.schema_rejects_wrong_values = () => {
     const good = helm(["template", RELEASE, CHART, "--set", "workers.replicas=8"]);
     expect(good.ok, `control: workers.replicas=8 renders (${good.err.trim()})`);
@@ -538,11 +578,12 @@ checks.notes_and_docs_create_the_secrets_the_pods_mount = () => {
     };
     const mounted = (docs) => {
         const need = {};
+        const rendered = new Set(byKind(docs, "Secret").map((d) => d.metadata.name)); // the chart's own
         for (const { pod } of podSpecs(docs)) {
             for (const v of pod.spec.volumes || []) {
                 const sources = v.projected ? v.projected.sources : v.secret ? [{ secret: { ...v.secret, name: v.secret.secretName } }] : [];
                 for (const src of sources)
-                    if (src.secret) need[src.secret.name] = [...(need[src.secret.name] || []), ...src.secret.items.map((i) => i.key)];
+                    if (src.secret && !rendered.has(src.secret.name)) need[src.secret.name] = [...(need[src.secret.name] || []), ...src.secret.items.map((i) => i.key)];
             }
             for (const c of allContainers(pod.spec))
                 for (const e of c.env || [])

@@ -333,7 +333,7 @@ def live():
         sys.exit(77)
     p, out = run(["--sim", "--rate", "15", "--duration", "5s", "--max-tokens", "32",
                   "--metrics-listen", "127.0.0.1:0", "--metrics-linger", "4s"])
-    page_url = url_in(wait_for_log(p, "live metrics on http://", timeout_s=20)) + "/metrics"
+    page_url = url_in(wait_for_log(p, "live page on http://", timeout_s=20)) + "/metrics"
 
     def scrape():
         with urllib.request.urlopen(page_url, timeout=5) as r:

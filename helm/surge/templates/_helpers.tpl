@@ -72,6 +72,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default (printf "%s-curve-worker" (include "surge.fullname" . | trunc 49 | trimSuffix "-")) .Values.curve.workerSecret }}
 {{- end }}
 
+{{/* The live page's bearer token (--live-token-file): the chart's Secret, or the user's. */}}
+{{- define "surge.liveTokenSecret" -}}
+{{- default (printf "%s-live-token" (include "surge.fullname" . | trunc 52 | trimSuffix "-")) .Values.metrics.liveToken.existingSecret }}
+{{- end }}
+
 {{- define "surge.resultsClaim" -}}
 {{- default (printf "%s-results" (include "surge.fullname" . | trunc 55 | trimSuffix "-")) .Values.results.persistence.existingClaim }}
 {{- end }}
