@@ -239,6 +239,21 @@ static void on_message(coordinator_t *self, zmsg_t *zmsg, run_state_t state)
     zframe_t *payload = zmsg_next(zmsg);
     describe_peer(identity, peer, sizeof peer);
 
+    /* Who may send what is settled before a body is decoded: a snapshot's histograms are
+       the one part of a message whose decoding costs more than its bytes, so only a worker
+       that was sent a plan gets them decoded (docs/security.md, "Hostile peers"). */
+    proto_type_t peeked;
+    if (proto_peek_type(zframe_data(payload), zframe_size(payload), &peeked) == PROTO_OK &&
+        peeked == PROTO_SNAPSHOT) {
+        worker_t *sender = registry_find_identity(self, identity);
+        if (!sender || sender->planned_from_interval < 0) {
+            coord_reject(self, sender ? REJECT_UNPLANNED : REJECT_UNKNOWN_PEER);
+            log_warn("%s: snapshot from a %s: refused unread", peer,
+                     sender ? "worker never sent a plan" : "connection that never said hello");
+            return;
+        }
+    }
+
     proto_msg_t msg;
     char err[256];
     int rc = proto_decode(&msg, zframe_data(payload), zframe_size(payload), err, sizeof err);
