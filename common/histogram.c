@@ -1030,8 +1030,8 @@ hist_t *hist_decode_compressed(const void *data, size_t len, char *err, size_t e
     return decode_v2(data, len, NULL, err, err_size);
 }
 
-hist_t *hist_decode_compressed_layout(const void *data, size_t len, int64_t lowest,
-                                      int64_t highest, int digits, char *err, size_t err_size)
+hist_t *hist_decode_compressed_layout(const void *data, size_t len, int64_t lowest, int64_t highest,
+                                      int digits, char *err, size_t err_size)
 {
     v2_expect_t expect = {lowest, highest, digits};
     return decode_v2(data, len, &expect, err, err_size);

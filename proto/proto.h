@@ -42,7 +42,7 @@
 #define PROTO_MAX_DEPTH          6          /* our deepest message nests 4 levels */
 /* Monotonic times (run_t0, t0, takeover, heartbeats) are within +-2^60 ns (36 years of
    uptime): then the clock-offset arithmetic (sums of a few of them) cannot overflow. */
-#define PROTO_MAX_TIME_NS        (1LL << 60)
+#define PROTO_MAX_TIME_NS (1LL << 60)
 /* Memory a message may cost (issue 18: a 1 KB snapshot of 5-digit histograms cost 112 MiB,
    a 208 KB plan 826 MB). msgpack-c spends 16-32 bytes per object, so objects are counted
    before it unpacks (a plan of PROTO_MAX_PROMPTS prompts and their max_tokens is 200,000). */
@@ -63,7 +63,7 @@
 /* Cap of a worker's hello capacity: its share of the load is capacity / the fleet's sum,
    so one peer announcing 2^20 took a whole run (issue 18). 4096 = the most engine threads
    a worker may announce (threads is 1..4096, and capacity defaults to threads). */
-#define PROTO_MAX_CAPACITY 4096
+#define PROTO_MAX_CAPACITY       4096
 #define PROTO_MAX_CTL_COMMAND    32         /* "set-rate", "mark-start", ... */
 #define PROTO_MAX_CTL_BODY_BYTES (64 << 10) /* a status document (JSON text) */
 

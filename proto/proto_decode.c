@@ -581,17 +581,18 @@ static metrics_t *decode_metrics(dec_t *d, const msgpack_object *o, int want_dig
         char herr[160] = "";
         /* Merges are exact only between equal layouts: anything else is refused from its
            header, before its counters cost anything. */
-        m->hist[i] = hist_decode_compressed_layout(h->via.bin.ptr, h->via.bin.size,
-                                                   HIST_DEFAULT_LOWEST, HIST_DEFAULT_HIGHEST,
-                                                   digits, herr, sizeof herr);
+        m->hist[i] =
+            hist_decode_compressed_layout(h->via.bin.ptr, h->via.bin.size, HIST_DEFAULT_LOWEST,
+                                          HIST_DEFAULT_HIGHEST, digits, herr, sizeof herr);
         if (!m->hist[i]) {
             fail(d, PROTO_ERR_BAD_VALUE, "histogram %s: %s", name, herr);
             break;
         }
         d->counters_left -= (int64_t)(hist_memory_bytes(m->hist[i]) / sizeof(int64_t));
         if (d->counters_left < 0) {
-            fail(d, PROTO_ERR_OVERSIZE, "histogram %s: the message's histograms hold more than %d counters",
-                 name, PROTO_MAX_DECODED_COUNTERS);
+            fail(d, PROTO_ERR_OVERSIZE,
+                 "histogram %s: the message's histograms hold more than %d counters", name,
+                 PROTO_MAX_DECODED_COUNTERS);
             break;
         }
     }
@@ -709,8 +710,8 @@ static void decode_plan(dec_t *d, const msgpack_object *o, proto_plan_t *p)
         fail(d, PROTO_ERR_BAD_VALUE, "field targets: empty");
     else if (p->prompt_count < 1)
         fail(d, PROTO_ERR_BAD_VALUE, "field prompts: empty");
-    else if ((uint64_t)p->prompt_count * (strlen(p->model) + strlen(p->extra_body_json) +
-                                          PROTO_BODY_OVERHEAD_BYTES) >
+    else if ((uint64_t)p->prompt_count *
+                 (strlen(p->model) + strlen(p->extra_body_json) + PROTO_BODY_OVERHEAD_BYTES) >
              PROTO_MAX_PLAN_REPEATED_BYTES)
         fail(d, PROTO_ERR_OVERSIZE,
              "field prompts: %d prompts, each repeating a %zu-byte model and a %zu-byte "

@@ -885,12 +885,110 @@ static int fake_coordinator(void)
     return 0;
 }
 
+/* ---- amplification: messages that cost the receiver more than their bytes ----------- */
+
+#define AMPLIFY_COPIES  20  /* of each amplifying message, per sender */
+#define AMPLIFY_TARGETS 256 /* per-target breakdowns in the counter-budget message */
+
+/* Every histogram holds a count every 512 counters (one per 4 KiB page of counters) from
+   1 us to 1 h, so a decoder must allocate its whole layout and touch every page of it. */
+static metrics_t *spread_metrics(int digits)
+{
+    metrics_t *m = metrics_new(digits);
+    m->c.ok = m->c.sent = m->c.scheduled = 1;
+    for (int h = 0; h < METRIC_HIST_COUNT; h++) {
+        int64_t counter = 0;
+        for (int64_t v = HIST_DEFAULT_LOWEST; v <= HIST_DEFAULT_HIGHEST;
+             v = hist_highest_equivalent(m->hist[h], v) + 1, counter++) {
+            if (counter % 512 == 0)
+                metrics_record_us(m, (metric_hist_t)h, v);
+        }
+        metrics_record_us(m, (metric_hist_t)h, HIST_DEFAULT_HIGHEST);
+    }
+    return m;
+}
+
+static void encode_snapshot(buf_t *out, const char *id, metrics_t *total, metrics_t **targets,
+                            int target_count)
+{
+    proto_msg_t msg = {.type = PROTO_SNAPSHOT};
+    msg.u.snapshot = (proto_snapshot_t){.seq = 1,
+                                        .interval = 0,
+                                        .worker_id = (char *)id,
+                                        .epoch = 1,
+                                        .total = total,
+                                        .per_target = targets,
+                                        .target_count = target_count};
+    buf_init(out);
+    proto_encode(&msg, out);
+}
+
+/* hostile_peer amplify ENDPOINT: against a `surge coordinator --workers 1`. A connection that
+   never says hello, then "amp-0" once it has the plan, each send AMPLIFY_COPIES of:
+   a snapshot whose 7 histograms claim 5 significant digits over 1 us..1 h (2.1 M counters,
+   16 MiB each, in a few hundred bytes), and one of the layouts workers send whose 256
+   per-target histograms all span 1 us..1 h (47 MiB of counters in ~100 KB). Prints the
+   sizes, then "amplified". */
+static int amplify(const char *endpoint)
+{
+    buf_t five, wide;
+    metrics_t *total5 = spread_metrics(5);
+    encode_snapshot(&five, "amp-0", total5, NULL, 0);
+    metrics_destroy(&total5);
+    metrics_t *total3 = spread_metrics(3);
+    metrics_t **targets = calloc(AMPLIFY_TARGETS, sizeof *targets);
+    for (int i = 0; i < AMPLIFY_TARGETS; i++)
+        targets[i] = spread_metrics(2);
+    encode_snapshot(&wide, "amp-0", total3, targets, AMPLIFY_TARGETS);
+    for (int i = 0; i < AMPLIFY_TARGETS; i++)
+        metrics_destroy(&targets[i]);
+    free(targets);
+    metrics_destroy(&total3);
+    printf("five-digit snapshot %zu bytes, wide snapshot %zu bytes\n", five.len, wide.len);
+    fflush(stdout);
+
+    zsock_t *stranger = zsock_new(ZMQ_DEALER);
+    zsock_connect(stranger, "%s", endpoint);
+    for (int i = 0; i < AMPLIFY_COPIES; i++) {
+        send_raw(stranger, NULL, five.data, five.len);
+        send_raw(stranger, NULL, wide.data, wide.len);
+    }
+    zsock_t *s = zsock_new(ZMQ_DEALER);
+    zsock_connect(s, "%s", endpoint);
+    proto_msg_t hello = hello_msg("amp-0", 77);
+    send_msg(s, NULL, &hello, PROTO_VERSION);
+    int rc = 0;
+    if (!wait_for(s, PROTO_PLAN, 20000, NULL)) {
+        printf("no plan\n");
+        rc = 1;
+    }
+    for (int i = 0; rc == 0 && i < AMPLIFY_COPIES; i++) {
+        send_raw(s, NULL, five.data, five.len);
+        send_raw(s, NULL, wide.data, wide.len);
+    }
+    wait_for(s, PROTO_HEARTBEAT, 1000, NULL); /* the coordinator has read what came before */
+    proto_msg_t bye = {.type = PROTO_BYE};
+    bye.u.bye.reason = "done";
+    send_msg(s, NULL, &bye, PROTO_VERSION);
+    zclock_sleep(300);
+    zsock_destroy(&s);
+    zsock_destroy(&stranger);
+    buf_free(&five);
+    buf_free(&wide);
+    printf("amplified\n");
+    fflush(stdout);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "amplify") == 0)
+        return amplify(argv[2]);
     if (argc == 3 && strcmp(argv[1], "worker") == 0)
         return fake_worker(argv[2]);
     if (argc == 2 && strcmp(argv[1], "coordinator") == 0)
         return fake_coordinator();
-    fprintf(stderr, "usage: hostile_peer worker ENDPOINT | hostile_peer coordinator\n");
+    fprintf(stderr, "usage: hostile_peer worker ENDPOINT | hostile_peer amplify ENDPOINT | "
+                    "hostile_peer coordinator\n");
     return 2;
 }

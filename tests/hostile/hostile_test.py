@@ -112,6 +112,44 @@ def fake_worker():
              fw["duplicate_snapshots"]), flush=True)
 
 
+def vm_hwm_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    fail("no VmHWM for pid %d" % pid)
+
+
+def amplifying_snapshots_leave_coordinator_memory_flat():
+    """Snapshots that cost more to decode than their bytes (5-digit histograms over
+    1 us..1 h; 256 per-target histograms spanning the whole range), from a connection that
+    never said hello and from an admitted worker: the coordinator's peak resident memory
+    (VmHWM) grows by less than 64 MiB, and each is refused with a logged reason."""
+    out = os.path.join(TMP, "out-amplify")
+    coord = start([SURGE, "coordinator", "--target", "http://127.0.0.1:9", "--model", "m",
+                   "--bind", "tcp://127.0.0.1:*", "--workers", "1", "--heartbeat", "100ms",
+                   "--rate", "1", "--duration", "30s", "--out", out, "--progress", "plain",
+                   "--ready-timeout", "40s"], "coordinator")
+    endpoint = re.search(r"coordinator on (tcp://[0-9.]+:\d+)",
+                         wait_for_log(coord, "coordinator on ")).group(1)
+    time.sleep(0.3)
+    before = vm_hwm_kib(coord.pid)
+    fake = start([PEER, "amplify", endpoint], "fake-amplifier")
+    wait_for_log(fake, "amplified", 60)
+    after = vm_hwm_kib(coord.pid)
+    clog = log_of(coord)
+    sizes = re.search(r"five-digit snapshot (\d+) bytes, wide snapshot (\d+) bytes",
+                      log_of(fake))
+    print("coordinator VmHWM %d KiB before, %d KiB after (+%d KiB) for 40 x %s B and 40 x %s B"
+          % (before, after, after - before, sizes.group(1), sizes.group(2)), flush=True)
+    if after - before > 64 * 1024:
+        fail("the coordinator's VmHWM grew by %d KiB (cap 64 MiB)" % (after - before))
+    for needle in ("refused unread", "field total.d", "counters"):
+        if needle not in clog:
+            fail("the coordinator did not log '%s':\n%s" % (needle, clog[-3000:]))
+    coord.terminate()
+
+
 def count_server(name):
     p = start([sys.executable, os.path.join(HERE, "..", "fleet", "count_server.py")], name)
     return wait_for_log(p, "listening on").split("listening on ")[1].strip()
@@ -177,7 +215,8 @@ def fake_coordinator():
           "forbidden target" % (refusals, at_fence), flush=True)
 
 
-SCENARIOS = {f.__name__: f for f in (fake_worker, fake_coordinator)}
+SCENARIOS = {f.__name__: f for f in (fake_worker, fake_coordinator,
+                                     amplifying_snapshots_leave_coordinator_memory_flat)}
 
 if __name__ == "__main__":
     if not SURGE or not PEER or len(sys.argv) != 2 or sys.argv[1] not in SCENARIOS:
