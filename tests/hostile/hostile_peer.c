@@ -928,7 +928,8 @@ static void encode_snapshot(buf_t *out, const char *id, metrics_t *total, metric
    a snapshot whose 7 histograms claim 5 significant digits over 1 us..1 h (2.1 M counters,
    16 MiB each, in a few hundred bytes), and one of the layouts workers send whose 256
    per-target histograms all span 1 us..1 h (47 MiB of counters in ~100 KB). Prints the
-   sizes, then "amplified". */
+   sizes, then "amplified". With ENDPOINT file:DIR it writes the two messages into DIR
+   instead (tests/fuzz/seeds/fuzz_proto_memory). */
 static int amplify(const char *endpoint)
 {
     buf_t five, wide;
@@ -946,6 +947,21 @@ static int amplify(const char *endpoint)
     metrics_destroy(&total3);
     printf("five-digit snapshot %zu bytes, wide snapshot %zu bytes\n", five.len, wide.len);
     fflush(stdout);
+    if (strncmp(endpoint, "file:", 5) == 0) { /* seeds for fuzz_proto_memory */
+        char path[4096];
+        const buf_t *both[2] = {&five, &wide};
+        for (int i = 0; i < 2; i++) {
+            snprintf(path, sizeof path, "%s/%s", endpoint + 5, i ? "wide_snapshot" : "five_digits");
+            FILE *f = fopen(path, "wb");
+            if (f) {
+                fwrite(both[i]->data, 1, both[i]->len, f);
+                fclose(f);
+            }
+        }
+        buf_free(&five);
+        buf_free(&wide);
+        return 0;
+    }
 
     zsock_t *stranger = zsock_new(ZMQ_DEALER);
     zsock_connect(stranger, "%s", endpoint);
