@@ -996,8 +996,75 @@ static int amplify(const char *endpoint)
     return rc;
 }
 
+/* ---- a stranger at a local run ------------------------------------------------------- */
+
+/* Says hello (capacity PROTO_MAX_CAPACITY) and a forged snapshot of "local-1" on sock for
+   2 s; returns the type of the first answer, or -1 when none came. */
+static int stranger_try(zsock_t *sock)
+{
+    proto_msg_t hello = hello_msg("stranger", 99);
+    hello.u.hello.capacity = PROTO_MAX_CAPACITY;
+    metrics_t *m = legit_metrics(HIST_DEFAULT_DIGITS, 1000);
+    int64_t deadline = clock_now_ns() + 2000 * 1000000LL;
+    int answer = -1;
+    uint64_t seq = 1;
+    while (answer < 0 && clock_now_ns() < deadline) {
+        send_msg(sock, NULL, &hello, PROTO_VERSION);
+        send_snapshot(sock, seq++, 1, "local-1", m, NULL, 0);
+        zsock_set_rcvtimeo(sock, 100);
+        zframe_t *f = zframe_recv(sock);
+        if (!f)
+            continue;
+        proto_msg_t msg;
+        char err[256];
+        if (proto_decode(&msg, zframe_data(f), zframe_size(f), err, sizeof err) == PROTO_OK)
+            answer = (int)msg.type;
+        proto_msg_clear(&msg);
+        zframe_destroy(&f);
+    }
+    metrics_destroy(&m);
+    return answer;
+}
+
+/* hostile_peer stranger ENDPOINT SERVER_KEY: a local process that is not one of a `surge
+   run`'s workers tries to join it, in plain text and then with CURVE under a key of its
+   own (SERVER_KEY: the coordinator's public certificate, which is no secret). Prints
+   "plain: ..." and "curve: ...", "no answer" when it was kept out. */
+static int stranger(const char *endpoint, const char *server_key)
+{
+    zsock_t *plain = zsock_new(ZMQ_DEALER);
+    zsock_set_linger(plain, 0);
+    zsock_set_sndtimeo(plain, 100); /* no handshake, no peer: a send would block for good */
+    zsock_connect(plain, "%s", endpoint);
+    int a = stranger_try(plain);
+    printf("plain: %s\n", a < 0 ? "no answer" : proto_type_name((proto_type_t)a));
+    zsock_destroy(&plain);
+
+    zsock_t *curve = zsock_new(ZMQ_DEALER);
+    zsock_set_linger(curve, 0);
+    zsock_set_sndtimeo(curve, 100);
+    zcert_t *own = zcert_new();
+    zcert_t *server = zcert_load(server_key);
+    if (!server) {
+        printf("curve: cannot read %s\n", server_key);
+        return 1;
+    }
+    zcert_apply(own, curve);
+    zsock_set_curve_serverkey(curve, zcert_public_txt(server));
+    zsock_connect(curve, "%s", endpoint);
+    a = stranger_try(curve);
+    printf("curve: %s\n", a < 0 ? "no answer" : proto_type_name((proto_type_t)a));
+    zsock_destroy(&curve);
+    zcert_destroy(&own);
+    zcert_destroy(&server);
+    fflush(stdout);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "stranger") == 0)
+        return stranger(argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "amplify") == 0)
         return amplify(argv[2]);
     if (argc == 3 && strcmp(argv[1], "worker") == 0)
@@ -1005,6 +1072,6 @@ int main(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "coordinator") == 0)
         return fake_coordinator();
     fprintf(stderr, "usage: hostile_peer worker ENDPOINT | hostile_peer amplify ENDPOINT | "
-                    "hostile_peer coordinator\n");
+                    "hostile_peer stranger ENDPOINT SERVER_KEY | hostile_peer coordinator\n");
     return 2;
 }

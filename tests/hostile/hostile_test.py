@@ -23,6 +23,7 @@ The liar is hostile_peer (HOSTILE_PEER, a C program speaking proto/ and raw byte
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 import urllib.request
@@ -150,6 +151,68 @@ def amplifying_snapshots_leave_coordinator_memory_flat():
     coord.terminate()
 
 
+def stranger_cannot_join_or_steer_a_local_run():
+    """A `surge run` on loopback with one local worker against a counting target; a local
+    stranger says hello (capacity 4096) and forges snapshots, in plain text and with CURVE
+    under its own key, and tries `surge ctl set-rate` without the run's key and with one of
+    its own. It gets no answer, the rate is unchanged, and the run's results equal what the
+    target counted."""
+    url = count_server("target")
+    out = os.path.join(TMP, "out-stranger")
+    rate, seconds = 10, 4
+    run = start([SURGE, "run", "--target", url, "--model", "m", "--rate", str(rate),
+                 "--duration", "%ds" % seconds, "--arrival", "constant", "--max-tokens", "4",
+                 "--workers", "1", "--out", out, "--progress", "plain"], "run")
+    endpoint = re.search(r"coordinator on (tcp://[0-9.]+:\d+)",
+                         wait_for_log(run, "coordinator on ")).group(1)
+    server_key = os.path.join(out, "ctl.coordinator.key")
+    secret = os.path.join(out, "ctl.key_secret")
+    deadline = time.monotonic() + 10
+    while not os.path.exists(secret) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not os.path.exists(secret):
+        print("note: no %s: the run has no operator key (checked below)" % secret, flush=True)
+    elif os.stat(secret).st_mode & 0o077:
+        fail("%s has mode %o: others can read the run's operator key"
+             % (secret, os.stat(secret).st_mode & 0o777))
+    fake = start([PEER, "stranger", endpoint, server_key], "stranger")
+    ctl_ep = open(os.path.join(out, "ctl.endpoint")).read().strip()
+    keys = os.path.join(TMP, "stranger-keys")
+    subprocess.run([SURGE, "keygen", keys, "--name", "stranger"], check=True,
+                   capture_output=True)
+    for what, extra in (("no key", []),
+                        ("a key of its own", ["--cert", os.path.join(keys, "stranger.key_secret"),
+                                              "--coordinator-key", server_key])):
+        r = subprocess.run([SURGE, "ctl", "--coordinator", ctl_ep, "--timeout", "1s"] + extra +
+                           ["set-rate", "200"], capture_output=True, text=True, timeout=30,
+                           env=dict(os.environ, SURGE_RESULTS_DIR=""))
+        if r.returncode != 3:
+            fail("a stranger's surge ctl with %s: exit %d (want 3): %s%s"
+                 % (what, r.returncode, r.stdout, r.stderr))
+    if wait_exit(fake, 30) != 0:
+        fail("the stranger failed:\n" + log_of(fake)[-2000:])
+    flog = log_of(fake)
+    if "plain: no answer" not in flog or "curve: no answer" not in flog:
+        fail("the stranger was answered:\n" + flog)
+    rc = wait_exit(run, 60)
+    if rc != 0:
+        fail("surge run exit %d:\n%s" % (rc, log_of(run)[-3000:]))
+    with open(os.path.join(out, "results.json")) as f:
+        res = json.load(f)
+    served = count(url)
+    s = res["summary"]["requests"]
+    if s["ok"] != served or s["total"] != served or s["sent"] != rate * seconds:
+        fail("results say ok %d / total %d / sent %d; the target served %d of %d planned"
+             % (s["ok"], s["total"], s["sent"], served, rate * seconds))
+    ids = [w["id"] for w in res["workers"]]
+    if ids != ["local-1"]:
+        fail("workers in the results: %s" % ids)
+    if os.path.exists(secret):
+        fail("the run's operator key outlived the run: %s" % secret)
+    print("ok: the stranger got no answer (plain, own CURVE key), ctl refused it twice; "
+          "results %d ok = %d served" % (s["ok"], served), flush=True)
+
+
 def count_server(name):
     p = start([sys.executable, os.path.join(HERE, "..", "fleet", "count_server.py")], name)
     return wait_for_log(p, "listening on").split("listening on ")[1].strip()
@@ -216,7 +279,8 @@ def fake_coordinator():
 
 
 SCENARIOS = {f.__name__: f for f in (fake_worker, fake_coordinator,
-                                     amplifying_snapshots_leave_coordinator_memory_flat)}
+                                     amplifying_snapshots_leave_coordinator_memory_flat,
+                                     stranger_cannot_join_or_steer_a_local_run)}
 
 if __name__ == "__main__":
     if not SURGE or not PEER or len(sys.argv) != 2 or sys.argv[1] not in SCENARIOS:
