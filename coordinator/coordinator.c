@@ -310,10 +310,20 @@ static void on_message(coordinator_t *self, zmsg_t *zmsg, run_state_t state)
             coord_reject(self, (reject_class_t)refusal);
             log_warn("worker %s: snapshot seq %llu refused: %s", w->id,
                      (unsigned long long)msg.u.snapshot.seq, why);
-        } else if (registry_mark_seq(w, msg.u.snapshot.seq))
+        } else if (!registry_mark_seq(w, msg.u.snapshot.seq)) {
+            w->duplicates++; /* a re-sent one: acked, ignored */
+        } else if (registry_interval_merged(w, msg.u.snapshot.interval)) {
+            /* Another seq for an interval merged already: a worker sends one snapshot per
+               interval, so this one would count its requests twice. */
+            coord_reject(self, REJECT_DUPLICATE_INTERVAL);
+            log_warn("worker %s: snapshot seq %llu refused: interval %lld was merged from it "
+                     "already",
+                     w->id, (unsigned long long)msg.u.snapshot.seq,
+                     (long long)msg.u.snapshot.interval);
+        } else {
+            registry_mark_interval(w, msg.u.snapshot.interval);
             merge_snapshot(self, w, &msg.u.snapshot);
-        else
-            w->duplicates++;
+        }
         proto_msg_t ack = {.type = PROTO_ACK};
         ack.u.ack.seq = msg.u.snapshot.seq;
         send_to(self, w, &ack);

@@ -188,13 +188,41 @@ void outputs_write_interval(coordinator_t *self, int64_t index, const open_inter
     }
 }
 
+/* A worker's line is 17 fields of numbers and a group name (a plan string, at most
+   PROTO_MAX_STRING_BYTES): ~4.5 KiB at most. */
+#define COORD_MAX_REQUEST_LINE_BYTES 8192
+
+static bool request_line_ok(const char *line, size_t len)
+{
+    if (len > COORD_MAX_REQUEST_LINE_BYTES)
+        return false;
+    json_t *value = json_loadb(line, len, 0, NULL);
+    bool ok = json_is_object(value);
+    json_decref(value);
+    return ok;
+}
+
 void outputs_write_requests(coordinator_t *self, const char *lines, size_t len)
 {
     if (!self->requests_file)
         return;
-    fwrite(lines, 1, len, self->requests_file);
-    if (len && lines[len - 1] != '\n')
-        fputc('\n', self->requests_file);
+    /* Lines come from workers, so a lying one could forge records or break the file's
+       format for every reader: each line must be one bounded JSON object. */
+    const char *at = lines, *end = lines + len;
+    while (at < end) {
+        const char *newline = memchr(at, '\n', (size_t)(end - at));
+        size_t n = (size_t)((newline ? newline : end) - at);
+        if (n && request_line_ok(at, n)) {
+            fwrite(at, 1, n, self->requests_file);
+            fputc('\n', self->requests_file);
+        } else if (n) {
+            if (self->requests_lines_refused++ == 0)
+                log_warn("a worker's requests.jsonl line is not one JSON object of at most %d "
+                         "bytes: dropped (counted in results.json requests_lines_refused)",
+                         COORD_MAX_REQUEST_LINE_BYTES);
+        }
+        at += n + 1;
+    }
 }
 
 static double phase_offered_rps(const plan_phase_t *p, double duration_s)
@@ -422,6 +450,7 @@ static void write_document(coordinator_t *self, jsonw_t *w)
     jsonw_kv_int(w, "intervals", self->next_close);
     jsonw_kv_int(w, "late_snapshots", self->late_snapshots);
     jsonw_kv_int(w, "rejected_messages", self->rejected_messages);
+    jsonw_kv_int(w, "requests_lines_refused", self->requests_lines_refused);
     jsonw_key(w, "rejected_by"); /* only the classes that happened: {} on a quiet run */
     jsonw_object_begin(w);
     for (int i = 0; i < REJECT_CLASS_COUNT; i++) {

@@ -34,14 +34,15 @@
 #include "common/metrics.h"
 #include "proto/proto.h"
 
-#define HB_MS          100  /* the fake coordinator's heartbeat */
-#define LEGIT_OK       7    /* the one genuine snapshot's ok count */
-#define HELLO_FLOOD    300  /* hellos of one worker id */
-#define ID_FLOOD       4200 /* hellos of distinct ids: more than the registry holds (4096) */
-#define VERSION_FLOOD  50   /* hellos in protocol version 2 */
-#define ACK_FLOOD      5000
-#define REPLAYS_BEFORE 4 /* copies of the genuine snapshot sent right after it */
-#define REPLAYS_AFTER  3 /* copies sent after its ack */
+#define HB_MS               100  /* the fake coordinator's heartbeat */
+#define LEGIT_OK            7    /* the one genuine snapshot's ok count */
+#define HELLO_FLOOD         300  /* hellos of one worker id */
+#define ID_FLOOD            4200 /* hellos of distinct ids: more than the registry holds (4096) */
+#define VERSION_FLOOD       50   /* hellos in protocol version 2 */
+#define ACK_FLOOD           5000
+#define REPLAYS_BEFORE      4 /* copies of the genuine snapshot sent right after it */
+#define REPLAYS_AFTER       3 /* copies sent after its ack */
+#define REQUEST_LINES_VALID 2
 
 /* ---- msgpack helpers (junk needs raw bytes) ---------------------------------------- */
 
@@ -440,6 +441,37 @@ static int fake_worker(const char *endpoint)
 
     /* Forged ones, each with a fresh seq so only the forgery can keep it out. */
     uint64_t seq = 2;
+    /* The genuine interval again under a new seq: one snapshot per interval. */
+    send_snapshot(s, seq++, now_index, "fake-0", legit, per_target, targets);
+    expect("duplicate_interval", 1);
+    {
+        /* requests.jsonl lines: REQUEST_LINES_VALID objects with a marker, and lines that
+           are not one bounded JSON object (counted in requests_lines_refused). */
+        static char big[9000];
+        memset(big, ' ', sizeof big - 1);
+        memcpy(big, "{\"hostile_big\": 1", 17);
+        big[sizeof big - 2] = '}';
+        buf_t lines;
+        buf_init(&lines);
+        for (int i = 0; i < REQUEST_LINES_VALID; i++)
+            buf_printf(&lines, "{\"hostile_marker\": %d}\n", i);
+        buf_append_str(&lines, "not json\n[1, 2]\n{\"hostile_marker\": 9} trailing\n");
+        buf_append_str(&lines, big);
+        buf_append_str(&lines, "\n{\"hostile_marker\": \"unterminated\n");
+        metrics_t *empty = metrics_new(HIST_DEFAULT_DIGITS);
+        proto_msg_t msg = {.type = PROTO_SNAPSHOT};
+        msg.u.snapshot = (proto_snapshot_t){.seq = seq++,
+                                            .interval = now_index + 1,
+                                            .worker_id = "fake-0",
+                                            .epoch = 1,
+                                            .total = empty,
+                                            .requests_jsonl = lines.data,
+                                            .requests_jsonl_len = lines.len};
+        send_msg(s, NULL, &msg, PROTO_VERSION);
+        metrics_destroy(&empty);
+        buf_free(&lines);
+        printf("request lines valid %d refused %d\n", REQUEST_LINES_VALID, 5);
+    }
     send_snapshot(s, seq++, now_index, "w1", legit, per_target, targets); /* another's id */
     expect("foreign_id", 1);
     send_snapshot(s, seq++, now_index + 1000, "fake-0", legit, per_target, targets);

@@ -57,7 +57,7 @@ def fake_worker():
                    "--bind", "tcp://127.0.0.1:*", "--workers", "3", "--heartbeat", "200ms",
                    "--rate", str(rate), "--duration", "%ds" % seconds, "--arrival", "constant",
                    "--max-tokens", "4", "--out", out, "--progress", "plain", "--drain", "5s",
-                   "--ready-timeout", "40s"], "coordinator")
+                   "--ready-timeout", "40s", "--record-requests"], "coordinator")
     endpoint = re.search(r"coordinator on (tcp://[0-9.]+:\d+)",
                          wait_for_log(coord, "coordinator on ")).group(1)
     fake = start([PEER, "worker", endpoint], "fake-worker")
@@ -96,6 +96,18 @@ def fake_worker():
     if s["ok"] != served + legit_ok:
         fail("merged ok %d: want the sim's %d served plus the genuine snapshot's %d (a replay "
              "or a forgery was merged)" % (s["ok"], served, legit_ok))
+    valid, refused = map(int, re.search(r"request lines valid (\d+) refused (\d+)", flog).groups())
+    with open(os.path.join(out, "requests.jsonl")) as f:
+        lines = f.read().splitlines()
+    for line in lines:
+        if not isinstance(json.loads(line), dict):
+            fail("requests.jsonl holds a line that is not an object: %r" % line[:200])
+    marked = [l for l in lines if "hostile" in l]
+    if len(marked) != valid or res.get("requests_lines_refused") != refused:
+        fail("requests.jsonl: %d of the fake's lines written (want %d), %s refused (want %d)"
+             % (len(marked), valid, res.get("requests_lines_refused"), refused))
+    if len(lines) - len(marked) != served:
+        fail("requests.jsonl: %d real lines for %d served" % (len(lines) - len(marked), served))
     workers = {w["id"]: w for w in res["workers"]}
     fw = workers.get("fake-0")
     if not fw or fw["duplicate_snapshots"] < replays:
