@@ -1014,6 +1014,13 @@ static int amplify(const char *endpoint)
         send_raw(s, NULL, five.data, five.len);
         send_raw(s, NULL, wide.data, wide.len);
     }
+    /* A worker id that would forge a log line and clear the operator's terminal. */
+    zsock_t *forger = zsock_new(ZMQ_DEALER);
+    zsock_connect(forger, "%s", endpoint);
+    proto_msg_t forged = hello_msg("evil\nsurge[coordinator] INFO  forged line\x1b[2J", 78);
+    send_msg(forger, NULL, &forged, PROTO_VERSION);
+    wait_for(forger, PROTO_WELCOME, 2000, NULL);
+    zsock_destroy(&forger);
     wait_for(s, PROTO_HEARTBEAT, 1000, NULL); /* the coordinator has read what came before */
     proto_msg_t bye = {.type = PROTO_BYE};
     bye.u.bye.reason = "done";

@@ -157,9 +157,14 @@ def amplifying_snapshots_leave_coordinator_memory_flat():
           % (before, after, after - before, sizes.group(1), sizes.group(2)), flush=True)
     if after - before > 64 * 1024:
         fail("the coordinator's VmHWM grew by %d KiB (cap 64 MiB)" % (after - before))
-    for needle in ("refused unread", "field total.d", "counters"):
+    for needle in ("refused unread", "field total.d", "counters",
+                   "worker evil\\nsurge[coordinator] INFO  forged line\\x1b[2J joined"):
         if needle not in clog:
             fail("the coordinator did not log '%s':\n%s" % (needle, clog[-3000:]))
+    # A worker id with a newline and a terminal escape stays on its line, escaped.
+    if "\x1b" in clog or any(l.startswith("surge[coordinator] INFO  forged") for l in
+                                clog.splitlines()):
+        fail("a worker id forged a log line or a terminal escape:\n%s" % clog[-3000:])
     coord.terminate()
 
 
@@ -201,6 +206,18 @@ def stranger_cannot_join_or_steer_a_local_run():
         if r.returncode != 3:
             fail("a stranger's surge ctl with %s: exit %d (want 3): %s%s"
                  % (what, r.returncode, r.stdout, r.stderr))
+    # The owner's key works; a mark text with a newline and a terminal escape is logged on
+    # its own line, escaped.
+    deadline = time.monotonic() + 10
+    while True:
+        r = subprocess.run([SURGE, "ctl", "--results", out, "mark",
+                            "ok\nsurge[run] INFO  forged mark\x1b]0;owned\x07"],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode == 0 or "run starts in" not in r.stderr or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    if r.returncode != 0:
+        fail("the owner's surge ctl --results: exit %d: %s%s" % (r.returncode, r.stdout, r.stderr))
     if wait_exit(fake, 30) != 0:
         fail("the stranger failed:\n" + log_of(fake)[-2000:])
     flog = log_of(fake)
@@ -221,6 +238,11 @@ def stranger_cannot_join_or_steer_a_local_run():
         fail("workers in the results: %s" % ids)
     if os.path.exists(secret):
         fail("the run's operator key outlived the run: %s" % secret)
+    rlog = log_of(run)
+    if ("\x1b" in rlog or "\x07" in rlog or
+            any(l.startswith("surge[run] INFO  forged") for l in rlog.splitlines()) or
+            "ok\\nsurge[run] INFO  forged mark\\x1b]0;owned\\x07" not in rlog):
+        fail("the mark text was not logged escaped on its line:\n%s" % rlog[-3000:])
     print("ok: the stranger got no answer (plain, own CURVE key), ctl refused it twice; "
           "results %d ok = %d served" % (s["ok"], served), flush=True)
 
