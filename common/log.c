@@ -86,6 +86,31 @@ void log_writev(log_level_t level, const char *fmt, va_list ap)
     (void)ignored;
 }
 
+#define LOG_THROTTLE_WINDOW_NS 1000000000LL
+
+void log_throttle_flush(log_throttle_t *self, int64_t now_ns, bool force, const char *what)
+{
+    if (!force && now_ns - self->window_start_ns < LOG_THROTTLE_WINDOW_NS)
+        return;
+    if (self->suppressed)
+        log_warn("%lld more %s in the last %.1f s (not logged one by one)",
+                 (long long)self->suppressed, what, (double)(now_ns - self->window_start_ns) / 1e9);
+    self->suppressed = 0;
+    self->logged = 0;
+    self->window_start_ns = now_ns;
+}
+
+bool log_throttle_allow(log_throttle_t *self, int64_t now_ns, int per_second, const char *what)
+{
+    log_throttle_flush(self, now_ns, false, what);
+    if (self->logged < per_second) {
+        self->logged++;
+        return true;
+    }
+    self->suppressed++;
+    return false;
+}
+
 void log_write(log_level_t level, const char *fmt, ...)
 {
     va_list ap;

@@ -346,6 +346,8 @@ static void on_message(coordinator_t *self, zmsg_t *zmsg, run_state_t state)
     proto_msg_clear(&msg);
 }
 
+#define HANDSHAKE_FAILURES "connections failed the ZeroMQ handshake"
+
 static void on_monitor_event(coordinator_t *self)
 {
     zmsg_t *zmsg = zmsg_recv(self->monitor);
@@ -358,11 +360,15 @@ static void on_monitor_event(coordinator_t *self)
         memcpy(&id, zframe_data(event), sizeof id);
         char *endpoint = where ? zframe_strdup(where) : NULL;
         coord_reject(self, REJECT_HANDSHAKE);
-        log_warn("a connection on %s failed the ZeroMQ handshake (%s): dropped",
-                 endpoint ? endpoint : "?",
-                 id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "not a ZeroMQ peer or bad protocol"
-                 : id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH   ? "authentication"
-                                                           : "no detail");
+        /* A peer can fail handshakes as fast as it can connect: the log gets a few a
+           second and a count of the rest (results.json counts every one). */
+        if (log_throttle_allow(&self->handshake_log, clock_now_ns(), COORD_HANDSHAKE_LOGS_PER_S,
+                               HANDSHAKE_FAILURES))
+            log_warn("a connection on %s failed the ZeroMQ handshake (%s): dropped",
+                     endpoint ? endpoint : "?",
+                     id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "not a ZeroMQ peer or bad protocol"
+                     : id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH   ? "authentication"
+                                                               : "no detail");
         free(endpoint);
     }
     zmsg_destroy(&zmsg);
@@ -724,6 +730,7 @@ int coordinator_run(coordinator_t *self)
         if (zpoller_terminated(poller) && !self->stop_requested)
             self->stop_requested = 1; /* czmq saw SIGINT */
         int64_t now = clock_now_ns();
+        log_throttle_flush(&self->handshake_log, now, false, HANDSHAKE_FAILURES);
         if (self->ctl)
             ctl_handle(self->ctl, self, state_name(state), now);
         chaos_tick(self->chaos, self, now, state == STATE_RUNNING && !self->operator_stopped);
@@ -825,6 +832,7 @@ int coordinator_run(coordinator_t *self)
         log_error("cannot write results.json: %s", err);
         return SURGE_EXIT_RUNTIME;
     }
+    log_throttle_flush(&self->handshake_log, clock_now_ns(), true, HANDSHAKE_FAILURES);
     log_info("results in %s (%lld intervals, %lld late snapshots)", self->out_dir,
              (long long)self->next_close, (long long)self->late_snapshots);
     if (report_write_dir(self->out_dir, err, sizeof err) != 0)

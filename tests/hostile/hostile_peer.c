@@ -43,6 +43,7 @@
 #define REPLAYS_BEFORE      4 /* copies of the genuine snapshot sent right after it */
 #define REPLAYS_AFTER       3 /* copies sent after its ack */
 #define REQUEST_LINES_VALID 2
+#define STRANGER_FLOOD      200 /* plain-text connections failing their handshakes at once */
 
 /* ---- msgpack helpers (junk needs raw bytes) ---------------------------------------- */
 
@@ -1096,6 +1097,19 @@ static int stranger(const char *endpoint, const char *server_key)
     zsock_destroy(&curve);
     zcert_destroy(&own);
     zcert_destroy(&server);
+
+    /* A handshake flood: plain-text connections to a CURVE socket fail their handshake,
+       and libzmq retries each every 100 ms. */
+    zsock_t *flood[STRANGER_FLOOD];
+    for (int i = 0; i < STRANGER_FLOOD; i++) {
+        flood[i] = zsock_new(ZMQ_DEALER);
+        zsock_set_linger(flood[i], 0);
+        zsock_connect(flood[i], "%s", endpoint);
+    }
+    zclock_sleep(1500);
+    for (int i = 0; i < STRANGER_FLOOD; i++)
+        zsock_destroy(&flood[i]);
+    printf("flood: %d connections for 1.5 s\n", STRANGER_FLOOD);
     fflush(stdout);
     return 0;
 }

@@ -239,6 +239,13 @@ def stranger_cannot_join_or_steer_a_local_run():
     if os.path.exists(secret):
         fail("the run's operator key outlived the run: %s" % secret)
     rlog = log_of(run)
+    # The handshake flood (thousands of failures in 1.5 s): a few lines a second, then counts.
+    lines = [l for l in rlog.splitlines() if "failed the ZeroMQ handshake (" in l]
+    handshakes = res["rejected_by"].get("handshake", 0)
+    if handshakes < 200 or len(lines) > 5 * 12 or "more connections failed the ZeroMQ " \
+            "handshake" not in rlog:
+        fail("handshake flood: %d refused, %d lines logged (cap 5 a second), summary %s"
+             % (handshakes, len(lines), "more connections failed" in rlog))
     if ("\x1b" in rlog or "\x07" in rlog or
             any(l.startswith("surge[run] INFO  forged") for l in rlog.splitlines()) or
             "ok\\nsurge[run] INFO  forged mark\\x1b]0;owned\\x07" not in rlog):
