@@ -43,7 +43,8 @@
 #define REPLAYS_BEFORE      4 /* copies of the genuine snapshot sent right after it */
 #define REPLAYS_AFTER       3 /* copies sent after its ack */
 #define REQUEST_LINES_VALID 2
-#define STRANGER_FLOOD      200 /* plain-text connections failing their handshakes at once */
+#define AMPLIFY_PROMPTS     12000 /* prompts of the plan that would cost a worker 720 MB */
+#define STRANGER_FLOOD      200   /* plain-text connections failing their handshakes at once */
 
 /* ---- msgpack helpers (junk needs raw bytes) ---------------------------------------- */
 
@@ -830,6 +831,24 @@ static void send_junk_plans(fake_coord_t *c, const char *url)
     raw_kv_str(&r, "t", "plan");
     raw_kv_int(&r, "targets", 8000);
     coord_send_raw(c, &r);
+
+    /* A small plan that would make the worker build gigabytes: every prompt's request
+       body repeats extra_body (AMPLIFY_PROMPTS x 60 KiB = 720 MB from ~75 KB). */
+    char **many = calloc(AMPLIFY_PROMPTS, sizeof *many);
+    for (int i = 0; i < AMPLIFY_PROMPTS; i++)
+        many[i] = "";
+    size_t pad = 60 << 10;
+    char *extra = malloc(pad + 32);
+    int n = snprintf(extra, pad + 32, "{\"pad\": \"");
+    memset(extra + n, 'x', pad);
+    snprintf(extra + n + pad, 32, "\"}");
+    plan.u.plan.target_count = 1;
+    plan.u.plan.prompts = many;
+    plan.u.plan.prompt_count = AMPLIFY_PROMPTS;
+    plan.u.plan.extra_body_json = extra;
+    coord_send(c, &plan);
+    free(extra);
+    free(many);
 }
 
 static int fake_coordinator(void)

@@ -278,6 +278,13 @@ def fake_coordinator():
         fail("traffic before the valid phase: allowed %d, forbidden %d"
              % (count(allowed), count(forbidden)))
     wait_for_log(fc, "silent", 30)
+    # The plan whose request bodies would repeat a 60 KiB extra_body 12,000 times (720 MB
+    # from ~75 KB) was refused before anything was built.
+    hwm = vm_hwm_kib(w.pid)
+    if hwm > 256 * 1024 or "bytes of request bodies" not in log_of(w):
+        fail("the amplifying plan: worker VmHWM %d KiB, refused: %s"
+             % (hwm, "bytes of request bodies" in log_of(w)))
+    print("worker VmHWM %d KiB after the amplifying plan" % hwm, flush=True)
     wait_for_log(w, "silent for 3 heartbeats", 10)
     time.sleep(0.3)  # requests on the wire at the fence have landed
     at_fence = count(allowed)
