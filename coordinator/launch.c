@@ -700,6 +700,9 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
     if (run_keys.dir[0] &&
         run_keys_publish_ctl(&run_keys, coordinator_out_dir(coordinator), err, sizeof err) != 0)
         log_warn("ctl credential: %s (surge ctl cannot reach this run)", err);
+    else if (run_keys.dir[0])
+        log_info("ctl admits only this run's operator key: surge ctl --results %s status",
+                 coordinator_out_dir(coordinator));
     running_coordinator = coordinator;
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
