@@ -34,6 +34,10 @@ static void usage(FILE *out)
             "  --coordinator ENDPOINT  the ctl endpoint (`ctl on ...` in the coordinator's log,\n"
             "                        RESULTS_DIR/ctl.endpoint); --connect is the same; default:\n"
             "                        $SURGE_CTL_ENDPOINT\n"
+            "  --results DIR         a `surge run`'s results directory: its ctl.endpoint and\n"
+            "                        the run's operator key (ctl.key_secret, mode 0600, and\n"
+            "                        ctl.coordinator.key); planned chaos commands default to\n"
+            "                        $SURGE_RESULTS_DIR\n"
             "  --cert FILE           CURVE: your operator secret certificate (NAME.key_secret)\n"
             "  --coordinator-key FILE  CURVE: the coordinator's public certificate\n"
             "  --timeout D           how long to wait for the answer (default 5s)\n"
@@ -46,6 +50,7 @@ static void usage(FILE *out)
 
 enum {
     OPT_COORDINATOR = 256,
+    OPT_RESULTS,
     OPT_CERT,
     OPT_COORDINATOR_KEY,
     OPT_TIMEOUT,
@@ -236,6 +241,7 @@ int cmd_ctl(int argc, char **argv)
         {"coordinator", required_argument, 0, OPT_COORDINATOR},
         {"connect", required_argument, 0, OPT_COORDINATOR},
         {"cert", required_argument, 0, OPT_CERT},
+        {"results", required_argument, 0, OPT_RESULTS},
         {"coordinator-key", required_argument, 0, OPT_COORDINATOR_KEY},
         {"timeout", required_argument, 0, OPT_TIMEOUT},
         {"json", no_argument, 0, OPT_JSON},
@@ -246,6 +252,7 @@ int cmd_ctl(int argc, char **argv)
     };
     const char *endpoint = getenv("SURGE_CTL_ENDPOINT");
     const char *cert = NULL, *coordinator_key = NULL, *start = NULL, *end = NULL;
+    const char *results = NULL;
     int64_t timeout_ms = 5000;
     bool json = false;
     optind = 1;
@@ -261,6 +268,9 @@ int cmd_ctl(int argc, char **argv)
             break;
         case OPT_CERT:
             cert = optarg;
+            break;
+        case OPT_RESULTS:
+            results = optarg;
             break;
         case OPT_COORDINATOR_KEY:
             coordinator_key = optarg;
@@ -282,6 +292,35 @@ int cmd_ctl(int argc, char **argv)
             end = optarg;
             break;
         default:
+            return SURGE_EXIT_USAGE;
+        }
+    }
+    /* A `surge run` admits on ctl only the holder of its operator key, which it leaves in
+       its results directory (mode 0600) while it runs; its planned commands get
+       SURGE_RESULTS_DIR. */
+    char endpoint_text[512], cert_path[4200], key_path[4200];
+    bool from_env = !results && !cert;
+    if (from_env)
+        results = getenv("SURGE_RESULTS_DIR");
+    if (results && *results) {
+        snprintf(cert_path, sizeof cert_path, "%s/ctl.key_secret", results);
+        snprintf(key_path, sizeof key_path, "%s/ctl.coordinator.key", results);
+        if (!cert && access(cert_path, R_OK) == 0) {
+            cert = cert_path;
+            coordinator_key = key_path;
+        }
+        char endpoint_path[4200];
+        snprintf(endpoint_path, sizeof endpoint_path, "%s/ctl.endpoint", results);
+        FILE *f = from_env ? NULL : fopen(endpoint_path, "r");
+        if (f) {
+            if (fgets(endpoint_text, sizeof endpoint_text, f)) {
+                endpoint_text[strcspn(endpoint_text, "\r\n")] = '\0';
+                endpoint = endpoint_text;
+            }
+            fclose(f);
+        } else if (!from_env) {
+            fprintf(stderr, "surge ctl: --results %s: no ctl.endpoint there (is the run on?)\n",
+                    results);
             return SURGE_EXIT_USAGE;
         }
     }

@@ -708,8 +708,15 @@ typedef struct {
     int64_t payload_len;
 } v2_header_t;
 
+/* The one layout a caller accepts, or NULL for any layout hist_new accepts. */
+typedef struct {
+    int64_t lowest, highest;
+    int digits;
+} v2_expect_t;
+
 /* Reads the 40-byte inner header; false with a reason when it is not acceptable. */
-static bool header_decode(const uint8_t *header, v2_header_t *out, char *err, size_t err_size)
+static bool header_decode(const uint8_t *header, const v2_expect_t *expect, v2_header_t *out,
+                          char *err, size_t err_size)
 {
     uint32_t cookie = get_be32(header);
     if ((cookie & ~0xf0u) != V2_ENCODING_COOKIE_BASE) {
@@ -723,6 +730,13 @@ static bool header_decode(const uint8_t *header, v2_header_t *out, char *err, si
     out->highest = (int64_t)get_be64(header + 24);
     /* header + 8 (normalizing_index_offset) and header + 32 (conversion ratio) are
        ignored on purpose: see histogram.h. */
+    if (expect && (out->lowest != expect->lowest || out->highest != expect->highest ||
+                   out->digits != expect->digits)) {
+        set_err(err, err_size, "layout %lld..%lld at %d digits, expected %lld..%lld at %d",
+                (long long)out->lowest, (long long)out->highest, (int)out->digits,
+                (long long)expect->lowest, (long long)expect->highest, expect->digits);
+        return false;
+    }
     char why[160];
     if (!layout_compute(out->lowest, out->highest, out->digits, &out->layout, why, sizeof why)) {
         set_err(err, err_size, "bad layout: %s", why);
@@ -880,14 +894,15 @@ static hist_t *payload_decode(const v2_header_t *header, const uint8_t *payload,
     return self;
 }
 
-static hist_t *decode_uncompressed(const uint8_t *data, size_t len, char *err, size_t err_size)
+static hist_t *decode_uncompressed(const uint8_t *data, size_t len, const v2_expect_t *expect,
+                                   char *err, size_t err_size)
 {
     if (len < V2_HEADER_BYTES) {
         set_err(err, err_size, "truncated: %zu bytes, a V2 header needs %d", len, V2_HEADER_BYTES);
         return NULL;
     }
     v2_header_t header;
-    if (!header_decode(data, &header, err, err_size))
+    if (!header_decode(data, expect, &header, err, err_size))
         return NULL;
     if ((size_t)header.payload_len != len - V2_HEADER_BYTES) {
         set_err(err, err_size, "payload length %lld does not match the %zu bytes given",
@@ -898,7 +913,8 @@ static hist_t *decode_uncompressed(const uint8_t *data, size_t len, char *err, s
                           err_size);
 }
 
-static hist_t *decode_compressed(const uint8_t *data, size_t len, char *err, size_t err_size)
+static hist_t *decode_compressed(const uint8_t *data, size_t len, const v2_expect_t *expect,
+                                 char *err, size_t err_size)
 {
     int32_t deflated_len = (int32_t)get_be32(data + 4);
     if (deflated_len <= 0 || (size_t)deflated_len != len - 8) {
@@ -930,7 +946,7 @@ static hist_t *decode_compressed(const uint8_t *data, size_t len, char *err, siz
         goto fail;
     }
     v2_header_t v2;
-    if (!header_decode(header, &v2, err, err_size))
+    if (!header_decode(header, expect, &v2, err, err_size))
         goto fail;
     int64_t payload_len = v2.payload_len;
     /* One spare byte: an inflated stream longer than payload_len fills it and is
@@ -984,7 +1000,8 @@ fail:
     return NULL;
 }
 
-hist_t *hist_decode_compressed(const void *data, size_t len, char *err, size_t err_size)
+static hist_t *decode_v2(const void *data, size_t len, const v2_expect_t *expect, char *err,
+                         size_t err_size)
 {
     if (err && err_size)
         err[0] = '\0'; /* not set_err: a printf per decode showed in the coordinator's profile */
@@ -1000,12 +1017,24 @@ hist_t *hist_decode_compressed(const void *data, size_t len, char *err, size_t e
     const uint8_t *bytes = data;
     uint32_t cookie = get_be32(bytes);
     if ((cookie & ~0xf0u) == V2_COMPRESSED_COOKIE_BASE)
-        return decode_compressed(bytes, len, err, err_size);
+        return decode_compressed(bytes, len, expect, err, err_size);
     if ((cookie & ~0xf0u) == V2_ENCODING_COOKIE_BASE)
-        return decode_uncompressed(bytes, len, err, err_size);
+        return decode_uncompressed(bytes, len, expect, err, err_size);
     set_err(err, err_size, "cookie 0x%08x is not HdrHistogram V2 (0x%08x compressed)", cookie,
             V2_COMPRESSED_COOKIE_BASE | V2_WORD_SIZE_NIBBLE);
     return NULL;
+}
+
+hist_t *hist_decode_compressed(const void *data, size_t len, char *err, size_t err_size)
+{
+    return decode_v2(data, len, NULL, err, err_size);
+}
+
+hist_t *hist_decode_compressed_layout(const void *data, size_t len, int64_t lowest, int64_t highest,
+                                      int digits, char *err, size_t err_size)
+{
+    v2_expect_t expect = {lowest, highest, digits};
+    return decode_v2(data, len, &expect, err, err_size);
 }
 
 /* ---- Base64 (RFC 4648, standard alphabet, padded) --------------------------------- */

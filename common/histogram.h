@@ -116,6 +116,11 @@ void hist_encode_compressed(const hist_t *self, buf_t *out);
    value recorded into it, or an add reaching outside that span, first gives it every
    counter. A wider one is full. */
 hist_t *hist_decode_compressed(const void *data, size_t len, char *err, size_t err_size);
+/* The same, accepting only the layout (lowest, highest, digits): any other is refused from
+   the 40-byte header, before a counter or the payload is allocated. For input from the
+   network, where a 60-byte histogram claiming 5 digits would otherwise cost 16 MiB. */
+hist_t *hist_decode_compressed_layout(const void *data, size_t len, int64_t lowest, int64_t highest,
+                                      int digits, char *err, size_t err_size);
 
 /* ---- HdrHistogram interval log ----------------------------------------------- */
 /* Lines as HdrHistogram's HistogramLogWriter writes them:

@@ -248,6 +248,21 @@ static void on_message(coordinator_t *self, zmsg_t *zmsg, run_state_t state)
     zframe_t *payload = zmsg_next(zmsg);
     describe_peer(identity, peer, sizeof peer);
 
+    /* Who may send what is settled before a body is decoded: a snapshot's histograms are
+       the one part of a message whose decoding costs more than its bytes, so only a worker
+       that was sent a plan gets them decoded (docs/security.md, "Hostile peers"). */
+    proto_type_t peeked;
+    if (proto_peek_type(zframe_data(payload), zframe_size(payload), &peeked) == PROTO_OK &&
+        peeked == PROTO_SNAPSHOT) {
+        worker_t *sender = registry_find_identity(self, identity);
+        if (!sender || sender->planned_from_interval < 0) {
+            coord_reject(self, sender ? REJECT_UNPLANNED : REJECT_UNKNOWN_PEER);
+            log_warn("%s: snapshot from a %s: refused unread", peer,
+                     sender ? "worker never sent a plan" : "connection that never said hello");
+            return;
+        }
+    }
+
     proto_msg_t msg;
     char err[256];
     int rc = proto_decode(&msg, zframe_data(payload), zframe_size(payload), err, sizeof err);
@@ -304,10 +319,20 @@ static void on_message(coordinator_t *self, zmsg_t *zmsg, run_state_t state)
             coord_reject(self, (reject_class_t)refusal);
             log_warn("worker %s: snapshot seq %llu refused: %s", w->id,
                      (unsigned long long)msg.u.snapshot.seq, why);
-        } else if (registry_mark_seq(w, msg.u.snapshot.seq))
+        } else if (!registry_mark_seq(w, msg.u.snapshot.seq)) {
+            w->duplicates++; /* a re-sent one: acked, ignored */
+        } else if (registry_interval_merged(w, msg.u.snapshot.interval)) {
+            /* Another seq for an interval merged already: a worker sends one snapshot per
+               interval, so this one would count its requests twice. */
+            coord_reject(self, REJECT_DUPLICATE_INTERVAL);
+            log_warn("worker %s: snapshot seq %llu refused: interval %lld was merged from it "
+                     "already",
+                     w->id, (unsigned long long)msg.u.snapshot.seq,
+                     (long long)msg.u.snapshot.interval);
+        } else {
+            registry_mark_interval(w, msg.u.snapshot.interval);
             merge_snapshot(self, w, &msg.u.snapshot);
-        else
-            w->duplicates++;
+        }
         proto_msg_t ack = {.type = PROTO_ACK};
         ack.u.ack.seq = msg.u.snapshot.seq;
         send_to(self, w, &ack);
@@ -330,6 +355,8 @@ static void on_message(coordinator_t *self, zmsg_t *zmsg, run_state_t state)
     proto_msg_clear(&msg);
 }
 
+#define HANDSHAKE_FAILURES "connections failed the ZeroMQ handshake"
+
 static void on_monitor_event(coordinator_t *self)
 {
     zmsg_t *zmsg = zmsg_recv(self->monitor);
@@ -342,11 +369,15 @@ static void on_monitor_event(coordinator_t *self)
         memcpy(&id, zframe_data(event), sizeof id);
         char *endpoint = where ? zframe_strdup(where) : NULL;
         coord_reject(self, REJECT_HANDSHAKE);
-        log_warn("a connection on %s failed the ZeroMQ handshake (%s): dropped",
-                 endpoint ? endpoint : "?",
-                 id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "not a ZeroMQ peer or bad protocol"
-                 : id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH   ? "authentication"
-                                                           : "no detail");
+        /* A peer can fail handshakes as fast as it can connect: the log gets a few a
+           second and a count of the rest (results.json counts every one). */
+        if (log_throttle_allow(&self->handshake_log, clock_now_ns(), COORD_HANDSHAKE_LOGS_PER_S,
+                               HANDSHAKE_FAILURES))
+            log_warn("a connection on %s failed the ZeroMQ handshake (%s): dropped",
+                     endpoint ? endpoint : "?",
+                     id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "not a ZeroMQ peer or bad protocol"
+                     : id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH   ? "authentication"
+                                                               : "no detail");
         free(endpoint);
     }
     zmsg_destroy(&zmsg);
@@ -709,6 +740,7 @@ int coordinator_run(coordinator_t *self)
         if (zpoller_terminated(poller) && !self->stop_requested)
             self->stop_requested = 1; /* czmq saw SIGINT */
         int64_t now = clock_now_ns();
+        log_throttle_flush(&self->handshake_log, now, false, HANDSHAKE_FAILURES);
         if (self->ctl)
             ctl_handle(self->ctl, self, state_name(state), now);
         chaos_tick(self->chaos, self, now, state == STATE_RUNNING && !self->operator_stopped);
@@ -811,6 +843,7 @@ int coordinator_run(coordinator_t *self)
         log_error("cannot write results.json: %s", err);
         return SURGE_EXIT_RUNTIME;
     }
+    log_throttle_flush(&self->handshake_log, clock_now_ns(), true, HANDSHAKE_FAILURES);
     log_info("results in %s (%lld intervals, %lld late snapshots)", self->out_dir,
              (long long)self->next_close, (long long)self->late_snapshots);
     if (report_write_dir(self->out_dir, err, sizeof err) != 0)

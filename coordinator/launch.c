@@ -25,6 +25,7 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/launch.h"
 #include "coordinator/plan_yaml.h"
+#include "coordinator/run_keys.h"
 #include "simulator/sim.h"
 
 #define MAX_CHILDREN 1024
@@ -732,12 +733,27 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
     calibrate_workload(plan);
 
     zsys_handler_set(NULL); /* our handler, not czmq's */
+    /* A loopback socket admits any local process: `surge run` admits only the workers it
+       starts and only its owner on ctl, with keys made for the run (run_keys.h). */
+    run_keys_t run_keys = {0};
+    if (mode == LAUNCH_RUN && !o.cert_path) {
+        if (run_keys_create(&run_keys, err, sizeof err) != 0) {
+            fprintf(stderr, "surge: %s\n", err);
+            children_stop(&children, 0);
+            plan_destroy(&plan);
+            return SURGE_EXIT_RUNTIME;
+        }
+        o.cert_path = run_keys.coordinator_cert;
+        o.allowed_keys_dir = run_keys.workers_dir;
+        o.ctl_allowed_keys_dir = run_keys.operators_dir;
+    }
     /* The ZAP handler must run before the socket binds, or the first peers go unchecked. */
     curve_server_t *curve = NULL;
     if (o.cert_path) {
         curve = curve_server_new(o.cert_path, o.allowed_keys_dir, err, sizeof err);
         if (!curve) {
             fprintf(stderr, "surge: %s\n", err);
+            run_keys_remove(&run_keys);
             children_stop(&children, 0);
             plan_destroy(&plan);
             return SURGE_EXIT_USAGE;
@@ -748,6 +764,7 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
             if (curve_server_allow_ctl(curve, o.ctl_allowed_keys_dir, err, sizeof err) != 0) {
                 fprintf(stderr, "surge: %s\n", err);
                 curve_server_destroy(&curve);
+                run_keys_remove(&run_keys);
                 children_stop(&children, 0);
                 plan_destroy(&plan);
                 return SURGE_EXIT_USAGE;
@@ -768,10 +785,17 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
     if (!coordinator) {
         fprintf(stderr, "surge: %s\n", err);
         curve_server_destroy(&curve);
+        run_keys_remove(&run_keys);
         children_stop(&children, 0);
         plan_destroy(&plan);
         return code;
     }
+    if (run_keys.dir[0] &&
+        run_keys_publish_ctl(&run_keys, coordinator_out_dir(coordinator), err, sizeof err) != 0)
+        log_warn("ctl credential: %s (surge ctl cannot reach this run)", err);
+    else if (run_keys.dir[0])
+        log_info("ctl admits only this run's operator key: surge ctl --results %s status",
+                 coordinator_out_dir(coordinator));
     running_coordinator = coordinator;
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
@@ -795,7 +819,7 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
             else
                 snprintf(key_dir, sizeof key_dir, ".");
         }
-        char *wargv[16 + 2 * PLAN_MAX_TARGETS];
+        char *wargv[20 + 2 * PLAN_MAX_TARGETS];
         for (int i = 0; i < o.local_workers; i++) {
             char id[32];
             snprintf(id, sizeof id, "local-%d", i + 1);
@@ -814,6 +838,12 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
             wargv[n++] = id;
             wargv[n++] = "--reconnect-timeout";
             wargv[n++] = "10s";
+            if (run_keys.dir[0]) {
+                wargv[n++] = "--cert";
+                wargv[n++] = run_keys.worker_cert;
+                wargv[n++] = "--coordinator-key";
+                wargv[n++] = run_keys.coordinator_public;
+            }
             for (int a = 0; a < allow_count; a++) {
                 wargv[n++] = "--allow";
                 wargv[n++] = allow[a];
@@ -833,6 +863,7 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
     coordinator_destroy(&coordinator);
     curve_server_destroy(&curve);
     children_stop(&children, 5000);
+    run_keys_remove(&run_keys);
     plan_destroy(&plan);
     return exit_code;
 }

@@ -10,7 +10,11 @@
                      given the same directory is refused before it writes anything (two
                      runs appending to one intervals.jsonl interleave their lines). The
                      kernel drops the lock when the process ends, even killed.
+    interrupted-STAMP/  a killed run's files (intervals.jsonl but no results.json), moved
+                     there by the next run given the directory, which says so: they may be
+                     the only record of what that run measured, so they are never truncated.
 */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -54,6 +58,81 @@ static FILE *open_in(coordinator_t *self, const char *name, char *err, size_t er
     return f;
 }
 
+static bool exists_in(const char *dir, const char *name)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* The files a run writes into its directory (a killed run may have left any of them). */
+static bool is_run_output(const char *name)
+{
+    static const char *const names[] = {"intervals.jsonl", "requests.jsonl", "results.json",
+                                        "report.html",     "ctl.endpoint",   "ctl.coordinator.key",
+                                        "ctl.key_secret"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        if (strcmp(name, names[i]) == 0)
+            return true;
+    }
+    size_t n = strlen(name);
+    return (n > 5 && strcmp(name + n - 5, ".hlog") == 0) ||
+           (n > 4 && strcmp(name + n - 4, ".csv") == 0);
+}
+
+/* A directory holding intervals.jsonl and no results.json is a killed run's: its files are
+   moved into DIR/interrupted-STAMP/ rather than truncated by this run. 0, or -1 with a
+   reason in err. */
+static int move_interrupted_run_aside(coordinator_t *self, char *err, size_t err_size)
+{
+    if (!exists_in(self->out_dir, "intervals.jsonl") || exists_in(self->out_dir, "results.json"))
+        return 0;
+    char stamp[32], aside[4200];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    snprintf(aside, sizeof aside, "%s/interrupted-%s", self->out_dir, stamp);
+    for (int k = 2; mkdir(aside, 0755) != 0; k++) {
+        if (errno != EEXIST || k > 99) {
+            snprintf(err, err_size, "%s: cannot move an interrupted run's files aside: %s", aside,
+                     strerror(errno));
+            return -1;
+        }
+        snprintf(aside, sizeof aside, "%s/interrupted-%s-%d", self->out_dir, stamp, k);
+    }
+    DIR *dir = opendir(self->out_dir);
+    if (!dir) {
+        snprintf(err, err_size, "%s: %s", self->out_dir, strerror(errno));
+        return -1;
+    }
+    int moved = 0;
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        if (!is_run_output(e->d_name))
+            continue;
+        char from[4400], to[4400];
+        snprintf(from, sizeof from, "%s/%s", self->out_dir, e->d_name);
+        snprintf(to, sizeof to, "%s/%s", aside, e->d_name);
+        if (strcmp(e->d_name, "ctl.key_secret") == 0) {
+            unlink(from); /* a dead run's operator key opens nothing: not kept */
+            continue;
+        }
+        if (rename(from, to) != 0) {
+            snprintf(err, err_size, "cannot move %s to %s: %s", from, to, strerror(errno));
+            closedir(dir);
+            return -1;
+        }
+        moved++;
+    }
+    closedir(dir);
+    log_warn("%s held the files of a run that did not finish (intervals.jsonl, no "
+             "results.json): %d moved to %s, not overwritten",
+             self->out_dir, moved, aside);
+    return 0;
+}
+
 int outputs_open(coordinator_t *self, char *err, size_t err_size)
 {
     if (mkdir_p(self->out_dir) != 0) {
@@ -86,6 +165,8 @@ int outputs_open(coordinator_t *self, char *err, size_t err_size)
     if (ftruncate(self->out_lock_fd, 0) != 0 ||
         pwrite(self->out_lock_fd, pid, (size_t)len, 0) != len)
         log_warn("%s: cannot write the pid: %s", lock_path, strerror(errno));
+    if (move_interrupted_run_aside(self, err, err_size) != 0)
+        return -1;
     self->intervals_file = open_in(self, "intervals.jsonl", err, err_size);
     if (!self->intervals_file)
         return -1;
@@ -193,13 +274,41 @@ void outputs_write_interval(coordinator_t *self, int64_t index, const open_inter
     }
 }
 
+/* A worker's line is 17 fields of numbers and a group name (a plan string, at most
+   PROTO_MAX_STRING_BYTES): ~4.5 KiB at most. */
+#define COORD_MAX_REQUEST_LINE_BYTES 8192
+
+static bool request_line_ok(const char *line, size_t len)
+{
+    if (len > COORD_MAX_REQUEST_LINE_BYTES)
+        return false;
+    json_t *value = json_loadb(line, len, 0, NULL);
+    bool ok = json_is_object(value);
+    json_decref(value);
+    return ok;
+}
+
 void outputs_write_requests(coordinator_t *self, const char *lines, size_t len)
 {
     if (!self->requests_file)
         return;
-    fwrite(lines, 1, len, self->requests_file);
-    if (len && lines[len - 1] != '\n')
-        fputc('\n', self->requests_file);
+    /* Lines come from workers, so a lying one could forge records or break the file's
+       format for every reader: each line must be one bounded JSON object. */
+    const char *at = lines, *end = lines + len;
+    while (at < end) {
+        const char *newline = memchr(at, '\n', (size_t)(end - at));
+        size_t n = (size_t)((newline ? newline : end) - at);
+        if (n && request_line_ok(at, n)) {
+            fwrite(at, 1, n, self->requests_file);
+            fputc('\n', self->requests_file);
+        } else if (n) {
+            if (self->requests_lines_refused++ == 0)
+                log_warn("a worker's requests.jsonl line is not one JSON object of at most %d "
+                         "bytes: dropped (counted in results.json requests_lines_refused)",
+                         COORD_MAX_REQUEST_LINE_BYTES);
+        }
+        at += n + 1;
+    }
 }
 
 static double phase_offered_rps(const plan_phase_t *p, double duration_s)
@@ -473,6 +582,7 @@ static void write_document(coordinator_t *self, jsonw_t *w)
     jsonw_kv_int(w, "intervals", self->next_close);
     jsonw_kv_int(w, "late_snapshots", self->late_snapshots);
     jsonw_kv_int(w, "rejected_messages", self->rejected_messages);
+    jsonw_kv_int(w, "requests_lines_refused", self->requests_lines_refused);
     jsonw_key(w, "rejected_by"); /* only the classes that happened: {} on a quiet run */
     jsonw_object_begin(w);
     for (int i = 0; i < REJECT_CLASS_COUNT; i++) {

@@ -64,6 +64,7 @@ static void worker_free(worker_t *w)
     free(w->id);
     zframe_destroy(&w->identity);
     free(w->seen);
+    free(w->intervals_merged);
     free(w);
 }
 
@@ -84,27 +85,48 @@ int registry_live_count(const coordinator_t *self)
     return n;
 }
 
+/* Sets bit `index` of a growing bitmap; false when it was set already or out of memory. */
+static bool bitmap_set(uint8_t **bits, size_t *bytes_p, uint64_t index)
+{
+    size_t byte = (size_t)(index / 8);
+    if (byte >= *bytes_p) {
+        size_t bytes = *bytes_p ? *bytes_p : 64;
+        while (bytes <= byte)
+            bytes *= 2;
+        uint8_t *bigger = realloc(*bits, bytes);
+        if (!bigger)
+            return false;
+        memset(bigger + *bytes_p, 0, bytes - *bytes_p);
+        *bits = bigger;
+        *bytes_p = bytes;
+    }
+    uint8_t bit = (uint8_t)(1u << (index % 8));
+    if ((*bits)[byte] & bit)
+        return false;
+    (*bits)[byte] |= bit;
+    return true;
+}
+
 bool registry_mark_seq(worker_t *worker, uint64_t seq)
 {
     if (seq == 0 || seq > COORD_MAX_SEQ)
         return false;
-    size_t byte = (size_t)(seq / 8);
-    if (byte >= worker->seen_bytes) {
-        size_t bytes = worker->seen_bytes ? worker->seen_bytes : 64;
-        while (bytes <= byte)
-            bytes *= 2;
-        uint8_t *bigger = realloc(worker->seen, bytes);
-        if (!bigger)
-            return false;
-        memset(bigger + worker->seen_bytes, 0, bytes - worker->seen_bytes);
-        worker->seen = bigger;
-        worker->seen_bytes = bytes;
-    }
-    uint8_t bit = (uint8_t)(1u << (seq % 8));
-    if (worker->seen[byte] & bit)
-        return false;
-    worker->seen[byte] |= bit;
-    return true;
+    return bitmap_set(&worker->seen, &worker->seen_bytes, seq);
+}
+
+bool registry_interval_merged(const worker_t *worker, int64_t interval)
+{
+    size_t byte = (size_t)(interval / 8);
+    return interval >= 0 && byte < worker->intervals_merged_bytes &&
+           (worker->intervals_merged[byte] & (1u << (interval % 8)));
+}
+
+void registry_mark_interval(worker_t *worker, int64_t interval)
+{
+    /* snapshot_refusal bounds interval to the run's length (+2): the bitmap is one bit
+       per interval of the run. */
+    if (interval >= 0)
+        bitmap_set(&worker->intervals_merged, &worker->intervals_merged_bytes, (uint64_t)interval);
 }
 
 static int by_id(const void *a, const void *b)

@@ -31,6 +31,7 @@ static const char *const reject_names[REJECT_CLASS_COUNT] = {
     [REJECT_FOREIGN_ID] = "foreign_id",
     [REJECT_UNPLANNED] = "unplanned",
     [REJECT_IMPLAUSIBLE] = "implausible",
+    [REJECT_DUPLICATE_INTERVAL] = "duplicate_interval",
 };
 
 const char *reject_class_name(reject_class_t why)

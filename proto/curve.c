@@ -31,9 +31,13 @@ struct _curve_server_t {
 
 /* The actor's state: owned by its thread. */
 typedef struct {
-    zcertstore_t *workers; /* DOMAIN_WORKERS */
-    zcertstore_t *ctl;     /* DOMAIN_CTL; NULL: no operator key is admitted */
+    zcertstore_t *workers;     /* DOMAIN_WORKERS */
+    zcertstore_t *ctl;         /* DOMAIN_CTL; NULL: no operator key is admitted */
+    log_throttle_t denied_log; /* a stranger may knock as fast as it can connect */
 } zap_state_t;
+
+#define ZAP_DENIALS_LOGGED_PER_S 5
+#define ZAP_DENIALS              "CURVE handshakes denied"
 
 static bool file_exists(const char *path)
 {
@@ -133,7 +137,8 @@ static void zap_answer(zap_state_t *st, zsock_t *handler)
     if (strcmp(status, "200") == 0)
         log_info("CURVE: allowed (CURVE) ipaddress=%s door=%s client_key=%s",
                  address ? address : "?", door, key_txt);
-    else
+    else if (log_throttle_allow(&st->denied_log, zclock_mono() * 1000000LL,
+                                ZAP_DENIALS_LOGGED_PER_S, ZAP_DENIALS))
         log_warn("CURVE: denied (CURVE) ipaddress=%s door=%s client_key=%s: %s",
                  address ? address : "?", door, key_txt,
                  !store ? "no operator keys are admitted here (--ctl-allowed-keys)"
@@ -194,6 +199,7 @@ static void zap_actor(zsock_t *pipe, void *args)
     }
     zpoller_destroy(&poller);
     zsock_destroy(&handler);
+    log_throttle_flush(&st.denied_log, zclock_mono() * 1000000LL, true, ZAP_DENIALS);
     zcertstore_destroy(&st.workers);
     zcertstore_destroy(&st.ctl);
 }

@@ -44,6 +44,27 @@
 /* Monotonic times (run_t0, t0, takeover, heartbeats) are within +-2^60 ns (36 years of
    uptime): then the clock-offset arithmetic (sums of a few of them) cannot overflow. */
 #define PROTO_MAX_TIME_NS (1LL << 60)
+/* Memory a message may cost (issue 18: a 1 KB snapshot of 5-digit histograms cost 112 MiB,
+   a 208 KB plan 826 MB). msgpack-c spends 16-32 bytes per object, so objects are counted
+   before it unpacks (a plan of PROTO_MAX_PROMPTS prompts and their max_tokens is 200,000). */
+#define PROTO_MAX_ELEMENTS (1 << 18)
+/* Histogram layouts: exactly the ones a worker sends (worker/engine.c: metrics_new(3) for
+   the total, metrics_new(2) per target), refused from their header before any counter is
+   allocated; and at most PROTO_MAX_DECODED_COUNTERS counters (16 MiB) decoded per
+   message: a snapshot of 64 targets whose every histogram spans 1 us..1 h needs 1.66 M. */
+#define PROTO_TOTAL_DIGITS         3
+#define PROTO_TARGET_DIGITS        2
+#define PROTO_MAX_DECODED_COUNTERS (1 << 21)
+/* A worker builds one request body per prompt, each repeating the model name and
+   extra_body: prompts x (model + extra_body + PROTO_BODY_OVERHEAD_BYTES) is capped, so a
+   small plan cannot make a worker build gigabytes (the prompts themselves are already
+   bounded by the message size). 100,000 prompts may repeat 670 bytes each. */
+#define PROTO_MAX_PLAN_REPEATED_BYTES (64 << 20)
+#define PROTO_BODY_OVERHEAD_BYTES     128 /* the JSON keys body_build adds around a prompt */
+/* Cap of a worker's hello capacity: its share of the load is capacity / the fleet's sum,
+   so one peer announcing 2^20 took a whole run (issue 18). 4096 = the most engine threads
+   a worker may announce (threads is 1..4096, and capacity defaults to threads). */
+#define PROTO_MAX_CAPACITY 4096
 /* Phases one snapshot may name: those whose requests ended in one interval. A request
    lives at most its timeout, so even a ramp of 1 s levels with 60 s requests names ~60. */
 #define PROTO_MAX_SNAPSHOT_PHASES 256
@@ -253,6 +274,11 @@ void proto_encode_version(const proto_msg_t *msg, int version, buf_t *out);
    field and the rule it broke); msg is then cleared, except version and type, which are
    kept when they could be read (so a version mismatch can be answered). */
 int proto_decode(proto_msg_t *msg, const void *data, size_t len, char *err, size_t err_size);
+/* Reads only the envelope ("v" and "t") of a message, allocating nothing in proportion to
+   it: for a receiver that must know who may send a type before it decodes the body (a
+   snapshot from a connection that never said hello is refused unread). PROTO_OK with
+   *type set, or the error proto_decode would give for the envelope. */
+int proto_peek_type(const void *data, size_t len, proto_type_t *type);
 /* Frees what a decoded message owns and zeroes it (no-op for encoder-filled messages). */
 void proto_msg_clear(proto_msg_t *msg);
 

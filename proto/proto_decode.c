@@ -27,19 +27,26 @@ static uint64_t read_be(const unsigned char *p, int n)
     return v;
 }
 
-/* Returns PROTO_OK or an error with a reason. */
-static int structure_check(const unsigned char *data, size_t len, char *err, size_t err_size)
+/* Walks the one object that starts at data[0]; *end_out is where it ends. Returns
+   PROTO_OK or an error with a reason. */
+static int object_walk(const unsigned char *data, size_t len, size_t *end_out, char *err,
+                       size_t err_size)
 {
     uint64_t pending[PROTO_MAX_DEPTH + 1]; /* elements still expected at each level */
     int depth = 0;
     pending[0] = 1;
     size_t pos = 0;
+    uint64_t objects = 0;
     while (depth >= 0) {
         if (pending[depth] == 0) {
             depth--;
             continue;
         }
         pending[depth]--;
+        if (++objects > PROTO_MAX_ELEMENTS) {
+            snprintf(err, err_size, "more than %d msgpack objects", PROTO_MAX_ELEMENTS);
+            return PROTO_ERR_OVERSIZE;
+        }
         if (pos >= len) {
             snprintf(err, err_size, "truncated msgpack at byte %zu", pos);
             return PROTO_ERR_MALFORMED;
@@ -174,11 +181,112 @@ static int structure_check(const unsigned char *data, size_t len, char *err, siz
             pending[++depth] = children;
         }
     }
+    *end_out = pos;
+    return PROTO_OK;
+}
+
+/* Returns PROTO_OK or an error with a reason. */
+static int structure_check(const unsigned char *data, size_t len, char *err, size_t err_size)
+{
+    size_t pos = 0;
+    int status = object_walk(data, len, &pos, err, err_size);
+    if (status != PROTO_OK)
+        return status;
     if (pos != len) {
         snprintf(err, err_size, "%zu trailing bytes after the message", len - pos);
         return PROTO_ERR_MALFORMED;
     }
     return PROTO_OK;
+}
+
+/* The string whose msgpack encoding is exactly data[0..len); false when it is another type. */
+static bool raw_str(const unsigned char *data, size_t len, const unsigned char **str, size_t *n)
+{
+    size_t head = data[0] >= 0xa0 && data[0] <= 0xbf ? 1
+                  : data[0] == 0xd9                  ? 2
+                  : data[0] == 0xda                  ? 3
+                  : data[0] == 0xdb                  ? 5
+                                                     : 0;
+    if (!head || head > len)
+        return false;
+    *str = data + head;
+    *n = len - head;
+    return true;
+}
+
+/* The integer whose msgpack encoding is exactly data[0..len); false when it is not one. */
+static bool raw_int(const unsigned char *data, size_t len, int64_t *value)
+{
+    unsigned char b = data[0];
+    if (b <= 0x7f || b >= 0xe0) {
+        *value = (int8_t)b;
+        return true;
+    }
+    if (b >= 0xcc && b <= 0xd3 && len > 1) {
+        uint64_t v = read_be(data + 1, (int)(len - 1));
+        bool is_signed = b >= 0xd0;
+        int bits = (int)(len - 1) * 8;
+        if (is_signed && bits < 64 && (v >> (bits - 1)) & 1)
+            v |= ~0ULL << bits; /* sign-extend */
+        if (!is_signed && v > (uint64_t)INT64_MAX)
+            return false;
+        *value = (int64_t)v;
+        return true;
+    }
+    return false;
+}
+
+int proto_peek_type(const void *data, size_t len, proto_type_t *type)
+{
+    *type = PROTO_TYPE_COUNT;
+    char err[128];
+    if (len > PROTO_MAX_MESSAGE_BYTES)
+        return PROTO_ERR_OVERSIZE;
+    int status = structure_check(data, len, err, sizeof err);
+    if (status != PROTO_OK)
+        return status;
+    const unsigned char *p = data;
+    size_t pos;
+    uint64_t pairs;
+    if (p[0] >= 0x80 && p[0] <= 0x8f) {
+        pairs = p[0] & 0x0f;
+        pos = 1;
+    } else if (p[0] == 0xde || p[0] == 0xdf) {
+        pos = p[0] == 0xde ? 3 : 5; /* structure_check saw the size bytes */
+        pairs = read_be(p + 1, (int)pos - 1);
+    } else {
+        return PROTO_ERR_NOT_MAP;
+    }
+    int64_t version = -1;
+    bool have_type = false;
+    for (uint64_t i = 0; i < pairs; i++) {
+        size_t key_len = 0, value_len = 0;
+        object_walk(p + pos, len - pos, &key_len, err, sizeof err); /* cannot fail now */
+        const unsigned char *key, *text;
+        size_t key_n, text_n;
+        bool is_str = raw_str(p + pos, key_len, &key, &key_n);
+        pos += key_len;
+        object_walk(p + pos, len - pos, &value_len, err, sizeof err);
+        if (is_str && key_n == 1 && key[0] == 't' && !have_type) {
+            have_type = true;
+            if (!raw_str(p + pos, value_len, &text, &text_n))
+                return PROTO_ERR_WRONG_TYPE;
+            for (int t = 0; t < PROTO_TYPE_COUNT; t++) {
+                if (strlen(proto_type_names[t]) == text_n &&
+                    memcmp(proto_type_names[t], text, text_n) == 0)
+                    *type = (proto_type_t)t;
+            }
+        } else if (is_str && key_n == 1 && key[0] == 'v' && version < 0) {
+            if (!raw_int(p + pos, value_len, &version) || version < 0)
+                return PROTO_ERR_WRONG_TYPE;
+        }
+        pos += value_len;
+    }
+    if (!have_type || version < 0)
+        return PROTO_ERR_MISSING;
+    if (*type == PROTO_TYPE_COUNT)
+        return PROTO_ERR_UNKNOWN_TYPE;
+    return version == PROTO_VERSION ? PROTO_OK : PROTO_ERR_VERSION;
 }
 
 /* ---- pass 2: fields ------------------------------------------------------------- */
@@ -187,7 +295,8 @@ typedef struct {
     int status; /* first error, sticky */
     char *err;
     size_t err_size;
-    const char *where; /* "total", "targets[3]", or "" */
+    const char *where;     /* "total", "targets[3]", or "" */
+    int64_t counters_left; /* histogram counters this message may still decode to */
 } dec_t;
 
 static void fail(dec_t *d, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -421,7 +530,8 @@ static const msgpack_object *get_map(dec_t *d, const msgpack_object *map, const 
 
 /* ---- metrics ----------------------------------------------------------------------- */
 
-static metrics_t *decode_metrics(dec_t *d, const msgpack_object *o)
+/* digits: the layout the sender must use (PROTO_TOTAL_DIGITS or PROTO_TARGET_DIGITS). */
+static metrics_t *decode_metrics(dec_t *d, const msgpack_object *o, int want_digits)
 {
     if (d->status != PROTO_OK)
         return NULL;
@@ -429,7 +539,7 @@ static metrics_t *decode_metrics(dec_t *d, const msgpack_object *o)
         wrong_type(d, "metrics", "map", o);
         return NULL;
     }
-    int digits = (int)get_i64(d, o, "d", true, 1, 5, 3);
+    int digits = (int)get_i64(d, o, "d", true, want_digits, want_digits, want_digits);
     const msgpack_object *counters = get_map(d, o, "c", true);
     const msgpack_object *errors = get_map(d, o, "e", true);
     const msgpack_object *hists = get_map(d, o, "h", true);
@@ -469,16 +579,20 @@ static metrics_t *decode_metrics(dec_t *d, const msgpack_object *o)
             break;
         }
         char herr[160] = "";
-        m->hist[i] = hist_decode_compressed(h->via.bin.ptr, h->via.bin.size, herr, sizeof herr);
+        /* Merges are exact only between equal layouts: anything else is refused from its
+           header, before its counters cost anything. */
+        m->hist[i] =
+            hist_decode_compressed_layout(h->via.bin.ptr, h->via.bin.size, HIST_DEFAULT_LOWEST,
+                                          HIST_DEFAULT_HIGHEST, digits, herr, sizeof herr);
         if (!m->hist[i]) {
             fail(d, PROTO_ERR_BAD_VALUE, "histogram %s: %s", name, herr);
             break;
         }
-        /* Merges are exact only between equal layouts: refuse anything else. */
-        if (hist_lowest(m->hist[i]) != HIST_DEFAULT_LOWEST ||
-            hist_highest(m->hist[i]) != HIST_DEFAULT_HIGHEST || hist_digits(m->hist[i]) != digits) {
-            fail(d, PROTO_ERR_BAD_VALUE, "histogram %s: layout differs from 1 us..1 h at %d digits",
-                 name, digits);
+        d->counters_left -= (int64_t)(hist_memory_bytes(m->hist[i]) / sizeof(int64_t));
+        if (d->counters_left < 0) {
+            fail(d, PROTO_ERR_OVERSIZE,
+                 "histogram %s: the message's histograms hold more than %d counters", name,
+                 PROTO_MAX_DECODED_COUNTERS);
             break;
         }
     }
@@ -508,7 +622,7 @@ static void decode_hello(dec_t *d, const msgpack_object *o, proto_hello_t *h)
     h->incarnation = get_u64(d, o, "inc", true);
     h->software = get_str(d, o, "sw", true, PROTO_MAX_STRING_BYTES);
     h->threads = (int)get_i64(d, o, "threads", true, 1, 4096, 1);
-    h->capacity = (int)get_i64(d, o, "capacity", true, 1, 1 << 20, 1);
+    h->capacity = (int)get_i64(d, o, "capacity", true, 1, PROTO_MAX_CAPACITY, 1);
     h->allow =
         get_str_array(d, o, "allow", &h->allow_count, PROTO_MAX_ALLOW, PROTO_MAX_STRING_BYTES);
     if (d->status == PROTO_OK && !*h->worker_id)
@@ -624,6 +738,14 @@ static void decode_plan(dec_t *d, const msgpack_object *o, proto_plan_t *p)
         fail(d, PROTO_ERR_BAD_VALUE, "field targets: empty");
     else if (p->prompt_count < 1)
         fail(d, PROTO_ERR_BAD_VALUE, "field prompts: empty");
+    else if ((uint64_t)p->prompt_count *
+                 (strlen(p->model) + strlen(p->extra_body_json) + PROTO_BODY_OVERHEAD_BYTES) >
+             PROTO_MAX_PLAN_REPEATED_BYTES)
+        fail(d, PROTO_ERR_OVERSIZE,
+             "field prompts: %d prompts, each repeating a %zu-byte model and a %zu-byte "
+             "extra_body, would make more than %d bytes of request bodies",
+             p->prompt_count, strlen(p->model), strlen(p->extra_body_json),
+             PROTO_MAX_PLAN_REPEATED_BYTES);
 }
 
 static void decode_phase(dec_t *d, const msgpack_object *o, proto_phase_t *p)
@@ -703,7 +825,7 @@ static void decode_snapshot_phases(dec_t *d, const msgpack_object *o, proto_snap
             break;
         s->phase_count++;
         if (m)
-            part->metrics = decode_metrics(d, m);
+            part->metrics = decode_metrics(d, m, PROTO_TOTAL_DIGITS);
         else if (n > 1)
             fail(d, PROTO_ERR_MISSING, "field phases[].m: required when several phases are named");
     }
@@ -727,7 +849,7 @@ static void decode_snapshot(dec_t *d, const msgpack_object *o, proto_snapshot_t 
         return;
     }
     d->where = "total";
-    s->total = decode_metrics(d, total);
+    s->total = decode_metrics(d, total, PROTO_TOTAL_DIGITS);
     d->where = "";
     if (d->status != PROTO_OK)
         return;
@@ -747,7 +869,7 @@ static void decode_snapshot(dec_t *d, const msgpack_object *o, proto_snapshot_t 
     }
     d->where = "targets[]";
     for (uint32_t i = 0; i < targets->via.array.size && d->status == PROTO_OK; i++) {
-        s->per_target[i] = decode_metrics(d, &targets->via.array.ptr[i]);
+        s->per_target[i] = decode_metrics(d, &targets->via.array.ptr[i], PROTO_TARGET_DIGITS);
         if (s->per_target[i])
             s->target_count++;
     }
@@ -832,7 +954,7 @@ int proto_decode(proto_msg_t *msg, const void *data, size_t len, char *err, size
     msg->owned = true;
     if (err && err_size)
         err[0] = '\0';
-    dec_t d = {PROTO_OK, err, err_size, ""};
+    dec_t d = {PROTO_OK, err, err_size, "", PROTO_MAX_DECODED_COUNTERS};
     if (len > PROTO_MAX_MESSAGE_BYTES) {
         fail(&d, PROTO_ERR_OVERSIZE, "message of %zu bytes (cap %d)", len, PROTO_MAX_MESSAGE_BYTES);
         return d.status;

@@ -274,11 +274,14 @@ static bool plan_allowed(agent_t *self, const proto_plan_t *p)
     char why[PATH_MAX * 2 + 128];
     if (p->api_key_file && *p->api_key_file &&
         !key_file_allowed(self->cfg->api_key_dir, p->api_key_file, why, sizeof why)) {
-        char reason[sizeof why + 1100];
-        snprintf(reason, sizeof reason, "plan refused: api_key_file %.*s: %s", 1024,
-                 p->api_key_file, why);
-        log_error("%s", reason);
-        send_bye(self, reason);
+        log_error("plan refused: api_key_file %.*s: %s", 1024, p->api_key_file, why);
+        /* The coordinator is told only which rule refused: the real path, and whether the
+           file exists, would let it map this host's files. */
+        send_bye(self, self->cfg->api_key_dir
+                           ? "plan refused: api_key_file is not a readable file inside this "
+                             "worker's --api-key-dir"
+                           : "plan refused: api_key_file: this worker reads key files only "
+                             "inside its --api-key-dir, and it was given none");
         self->state = AGENT_DONE;
         self->exit_code = SURGE_EXIT_RUNTIME;
         return false;

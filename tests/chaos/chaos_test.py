@@ -72,13 +72,18 @@ def start_run(plan, out, workers=3, extra=()):
     p = start([SURGE, "run", plan, "--workers", str(workers), "--out", out, "--progress",
                "plain"] + list(extra), "run")
     wait_for_log(p, "ctl on ", timeout_s=20)
-    with open(os.path.join(out, "ctl.endpoint")) as f:
-        return p, f.read().strip()
+    # ctl admits only the run's operator key, which the run leaves in `out` (0600).
+    deadline = time.monotonic() + 10
+    while not os.path.exists(os.path.join(out, "ctl.key_secret")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return p, out
 
 
 def ctl(endpoint, *args, timeout="5s", keys=()):
-    return run([SURGE, "ctl", "--coordinator", endpoint, "--timeout", timeout] + list(keys) +
-               list(args), timeout_s=30)
+    """endpoint: a ctl endpoint, or a `surge run`'s results directory (--results)."""
+    where = ["--results" if os.path.isdir(endpoint) else "--coordinator", endpoint]
+    return run([SURGE, "ctl"] + where + ["--timeout", timeout] + list(keys) + list(args),
+               timeout_s=30)
 
 
 def ctl_ok(endpoint, *args, keys=()):

@@ -10,8 +10,11 @@ dirs=("$corpus")
 [ -d "$seeds" ] && dirs+=("$seeds")
 log=$(mktemp)
 status=0
+extra=()
+# SURGE_FUZZ_MAX_LEN: a larger -max_len for targets whose property needs big inputs.
+[ -n "${SURGE_FUZZ_MAX_LEN:-}" ] && extra+=("-max_len=$SURGE_FUZZ_MAX_LEN")
 "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="$corpus/" "${dirs[@]}" >"$log" 2>&1 || status=$?
+    "${extra[@]}" -artifact_prefix="$corpus/" "${dirs[@]}" >"$log" 2>&1 || status=$?
 execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' || true)
 echo "$(basename "$fuzzer"): ${execs:-?} executions in ${seconds}s, exit $status"
 if [ "$status" -ne 0 ]; then

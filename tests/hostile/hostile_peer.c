@@ -34,14 +34,17 @@
 #include "common/metrics.h"
 #include "proto/proto.h"
 
-#define HB_MS          100  /* the fake coordinator's heartbeat */
-#define LEGIT_OK       7    /* the one genuine snapshot's ok count */
-#define HELLO_FLOOD    300  /* hellos of one worker id */
-#define ID_FLOOD       4200 /* hellos of distinct ids: more than the registry holds (4096) */
-#define VERSION_FLOOD  50   /* hellos in protocol version 2 */
-#define ACK_FLOOD      5000
-#define REPLAYS_BEFORE 4 /* copies of the genuine snapshot sent right after it */
-#define REPLAYS_AFTER  3 /* copies sent after its ack */
+#define HB_MS               100  /* the fake coordinator's heartbeat */
+#define LEGIT_OK            7    /* the one genuine snapshot's ok count */
+#define HELLO_FLOOD         300  /* hellos of one worker id */
+#define ID_FLOOD            4200 /* hellos of distinct ids: more than the registry holds (4096) */
+#define VERSION_FLOOD       50   /* hellos in protocol version 2 */
+#define ACK_FLOOD           5000
+#define REPLAYS_BEFORE      4 /* copies of the genuine snapshot sent right after it */
+#define REPLAYS_AFTER       3 /* copies sent after its ack */
+#define REQUEST_LINES_VALID 2
+#define AMPLIFY_PROMPTS     12000 /* prompts of the plan that would cost a worker 720 MB */
+#define STRANGER_FLOOD      200   /* plain-text connections failing their handshakes at once */
 
 /* ---- msgpack helpers (junk needs raw bytes) ---------------------------------------- */
 
@@ -440,6 +443,37 @@ static int fake_worker(const char *endpoint)
 
     /* Forged ones, each with a fresh seq so only the forgery can keep it out. */
     uint64_t seq = 2;
+    /* The genuine interval again under a new seq: one snapshot per interval. */
+    send_snapshot(s, seq++, now_index, "fake-0", legit, per_target, targets);
+    expect("duplicate_interval", 1);
+    {
+        /* requests.jsonl lines: REQUEST_LINES_VALID objects with a marker, and lines that
+           are not one bounded JSON object (counted in requests_lines_refused). */
+        static char big[9000];
+        memset(big, ' ', sizeof big - 1);
+        memcpy(big, "{\"hostile_big\": 1", 17);
+        big[sizeof big - 2] = '}';
+        buf_t lines;
+        buf_init(&lines);
+        for (int i = 0; i < REQUEST_LINES_VALID; i++)
+            buf_printf(&lines, "{\"hostile_marker\": %d}\n", i);
+        buf_append_str(&lines, "not json\n[1, 2]\n{\"hostile_marker\": 9} trailing\n");
+        buf_append_str(&lines, big);
+        buf_append_str(&lines, "\n{\"hostile_marker\": \"unterminated\n");
+        metrics_t *empty = metrics_new(HIST_DEFAULT_DIGITS);
+        proto_msg_t msg = {.type = PROTO_SNAPSHOT};
+        msg.u.snapshot = (proto_snapshot_t){.seq = seq++,
+                                            .interval = now_index + 1,
+                                            .worker_id = "fake-0",
+                                            .epoch = 1,
+                                            .total = empty,
+                                            .requests_jsonl = lines.data,
+                                            .requests_jsonl_len = lines.len};
+        send_msg(s, NULL, &msg, PROTO_VERSION);
+        metrics_destroy(&empty);
+        buf_free(&lines);
+        printf("request lines valid %d refused %d\n", REQUEST_LINES_VALID, 5);
+    }
     send_snapshot(s, seq++, now_index, "w1", legit, per_target, targets); /* another's id */
     expect("foreign_id", 1);
     send_snapshot(s, seq++, now_index + 1000, "fake-0", legit, per_target, targets);
@@ -797,6 +831,24 @@ static void send_junk_plans(fake_coord_t *c, const char *url)
     raw_kv_str(&r, "t", "plan");
     raw_kv_int(&r, "targets", 8000);
     coord_send_raw(c, &r);
+
+    /* A small plan that would make the worker build gigabytes: every prompt's request
+       body repeats extra_body (AMPLIFY_PROMPTS x 60 KiB = 720 MB from ~75 KB). */
+    char **many = calloc(AMPLIFY_PROMPTS, sizeof *many);
+    for (int i = 0; i < AMPLIFY_PROMPTS; i++)
+        many[i] = "";
+    size_t pad = 60 << 10;
+    char *extra = malloc(pad + 32);
+    int n = snprintf(extra, pad + 32, "{\"pad\": \"");
+    memset(extra + n, 'x', pad);
+    snprintf(extra + n + pad, 32, "\"}");
+    plan.u.plan.target_count = 1;
+    plan.u.plan.prompts = many;
+    plan.u.plan.prompt_count = AMPLIFY_PROMPTS;
+    plan.u.plan.extra_body_json = extra;
+    coord_send(c, &plan);
+    free(extra);
+    free(many);
 }
 
 static int fake_coordinator(void)
@@ -885,12 +937,213 @@ static int fake_coordinator(void)
     return 0;
 }
 
+/* ---- amplification: messages that cost the receiver more than their bytes ----------- */
+
+#define AMPLIFY_COPIES  20  /* of each amplifying message, per sender */
+#define AMPLIFY_TARGETS 256 /* per-target breakdowns in the counter-budget message */
+
+/* Every histogram holds a count every 512 counters (one per 4 KiB page of counters) from
+   1 us to 1 h, so a decoder must allocate its whole layout and touch every page of it. */
+static metrics_t *spread_metrics(int digits)
+{
+    metrics_t *m = metrics_new(digits);
+    m->c.ok = m->c.sent = m->c.scheduled = 1;
+    for (int h = 0; h < METRIC_HIST_COUNT; h++) {
+        int64_t counter = 0;
+        for (int64_t v = HIST_DEFAULT_LOWEST; v <= HIST_DEFAULT_HIGHEST;
+             v = hist_highest_equivalent(m->hist[h], v) + 1, counter++) {
+            if (counter % 512 == 0)
+                metrics_record_us(m, (metric_hist_t)h, v);
+        }
+        metrics_record_us(m, (metric_hist_t)h, HIST_DEFAULT_HIGHEST);
+    }
+    return m;
+}
+
+static void encode_snapshot(buf_t *out, const char *id, metrics_t *total, metrics_t **targets,
+                            int target_count)
+{
+    proto_msg_t msg = {.type = PROTO_SNAPSHOT};
+    msg.u.snapshot = (proto_snapshot_t){.seq = 1,
+                                        .interval = 0,
+                                        .worker_id = (char *)id,
+                                        .epoch = 1,
+                                        .total = total,
+                                        .per_target = targets,
+                                        .target_count = target_count};
+    buf_init(out);
+    proto_encode(&msg, out);
+}
+
+/* hostile_peer amplify ENDPOINT: against a `surge coordinator --workers 1`. A connection that
+   never says hello, then "amp-0" once it has the plan, each send AMPLIFY_COPIES of:
+   a snapshot whose 7 histograms claim 5 significant digits over 1 us..1 h (2.1 M counters,
+   16 MiB each, in a few hundred bytes), and one of the layouts workers send whose 256
+   per-target histograms all span 1 us..1 h (47 MiB of counters in ~100 KB). Prints the
+   sizes, then "amplified". With ENDPOINT file:DIR it writes the two messages into DIR
+   instead (tests/fuzz/seeds/fuzz_proto_memory). */
+static int amplify(const char *endpoint)
+{
+    buf_t five, wide;
+    metrics_t *total5 = spread_metrics(5);
+    encode_snapshot(&five, "amp-0", total5, NULL, 0);
+    metrics_destroy(&total5);
+    metrics_t *total3 = spread_metrics(3);
+    metrics_t **targets = calloc(AMPLIFY_TARGETS, sizeof *targets);
+    for (int i = 0; i < AMPLIFY_TARGETS; i++)
+        targets[i] = spread_metrics(2);
+    encode_snapshot(&wide, "amp-0", total3, targets, AMPLIFY_TARGETS);
+    for (int i = 0; i < AMPLIFY_TARGETS; i++)
+        metrics_destroy(&targets[i]);
+    free(targets);
+    metrics_destroy(&total3);
+    printf("five-digit snapshot %zu bytes, wide snapshot %zu bytes\n", five.len, wide.len);
+    fflush(stdout);
+    if (strncmp(endpoint, "file:", 5) == 0) { /* seeds for fuzz_proto_memory */
+        char path[4096];
+        const buf_t *both[2] = {&five, &wide};
+        for (int i = 0; i < 2; i++) {
+            snprintf(path, sizeof path, "%s/%s", endpoint + 5, i ? "wide_snapshot" : "five_digits");
+            FILE *f = fopen(path, "wb");
+            if (f) {
+                fwrite(both[i]->data, 1, both[i]->len, f);
+                fclose(f);
+            }
+        }
+        buf_free(&five);
+        buf_free(&wide);
+        return 0;
+    }
+
+    zsock_t *stranger = zsock_new(ZMQ_DEALER);
+    zsock_connect(stranger, "%s", endpoint);
+    for (int i = 0; i < AMPLIFY_COPIES; i++) {
+        send_raw(stranger, NULL, five.data, five.len);
+        send_raw(stranger, NULL, wide.data, wide.len);
+    }
+    zsock_t *s = zsock_new(ZMQ_DEALER);
+    zsock_connect(s, "%s", endpoint);
+    proto_msg_t hello = hello_msg("amp-0", 77);
+    send_msg(s, NULL, &hello, PROTO_VERSION);
+    int rc = 0;
+    if (!wait_for(s, PROTO_PLAN, 20000, NULL)) {
+        printf("no plan\n");
+        rc = 1;
+    }
+    for (int i = 0; rc == 0 && i < AMPLIFY_COPIES; i++) {
+        send_raw(s, NULL, five.data, five.len);
+        send_raw(s, NULL, wide.data, wide.len);
+    }
+    /* A worker id that would forge a log line and clear the operator's terminal. */
+    zsock_t *forger = zsock_new(ZMQ_DEALER);
+    zsock_connect(forger, "%s", endpoint);
+    proto_msg_t forged = hello_msg("evil\nsurge[coordinator] INFO  forged line\x1b[2J", 78);
+    send_msg(forger, NULL, &forged, PROTO_VERSION);
+    wait_for(forger, PROTO_WELCOME, 2000, NULL);
+    zsock_destroy(&forger);
+    wait_for(s, PROTO_HEARTBEAT, 1000, NULL); /* the coordinator has read what came before */
+    proto_msg_t bye = {.type = PROTO_BYE};
+    bye.u.bye.reason = "done";
+    send_msg(s, NULL, &bye, PROTO_VERSION);
+    zclock_sleep(300);
+    zsock_destroy(&s);
+    zsock_destroy(&stranger);
+    buf_free(&five);
+    buf_free(&wide);
+    printf("amplified\n");
+    fflush(stdout);
+    return rc;
+}
+
+/* ---- a stranger at a local run ------------------------------------------------------- */
+
+/* Says hello (capacity PROTO_MAX_CAPACITY) and a forged snapshot of "local-1" on sock for
+   2 s; returns the type of the first answer, or -1 when none came. */
+static int stranger_try(zsock_t *sock)
+{
+    proto_msg_t hello = hello_msg("stranger", 99);
+    hello.u.hello.capacity = PROTO_MAX_CAPACITY;
+    metrics_t *m = legit_metrics(HIST_DEFAULT_DIGITS, 1000);
+    int64_t deadline = clock_now_ns() + 2000 * 1000000LL;
+    int answer = -1;
+    uint64_t seq = 1;
+    while (answer < 0 && clock_now_ns() < deadline) {
+        send_msg(sock, NULL, &hello, PROTO_VERSION);
+        send_snapshot(sock, seq++, 1, "local-1", m, NULL, 0);
+        zsock_set_rcvtimeo(sock, 100);
+        zframe_t *f = zframe_recv(sock);
+        if (!f)
+            continue;
+        proto_msg_t msg;
+        char err[256];
+        if (proto_decode(&msg, zframe_data(f), zframe_size(f), err, sizeof err) == PROTO_OK)
+            answer = (int)msg.type;
+        proto_msg_clear(&msg);
+        zframe_destroy(&f);
+    }
+    metrics_destroy(&m);
+    return answer;
+}
+
+/* hostile_peer stranger ENDPOINT SERVER_KEY: a local process that is not one of a `surge
+   run`'s workers tries to join it, in plain text and then with CURVE under a key of its
+   own (SERVER_KEY: the coordinator's public certificate, which is no secret). Prints
+   "plain: ..." and "curve: ...", "no answer" when it was kept out. */
+static int stranger(const char *endpoint, const char *server_key)
+{
+    zsock_t *plain = zsock_new(ZMQ_DEALER);
+    zsock_set_linger(plain, 0);
+    zsock_set_sndtimeo(plain, 100); /* no handshake, no peer: a send would block for good */
+    zsock_connect(plain, "%s", endpoint);
+    int a = stranger_try(plain);
+    printf("plain: %s\n", a < 0 ? "no answer" : proto_type_name((proto_type_t)a));
+    zsock_destroy(&plain);
+
+    zsock_t *curve = zsock_new(ZMQ_DEALER);
+    zsock_set_linger(curve, 0);
+    zsock_set_sndtimeo(curve, 100);
+    zcert_t *own = zcert_new();
+    zcert_t *server = zcert_load(server_key);
+    if (!server) {
+        printf("curve: cannot read %s\n", server_key);
+        return 1;
+    }
+    zcert_apply(own, curve);
+    zsock_set_curve_serverkey(curve, zcert_public_txt(server));
+    zsock_connect(curve, "%s", endpoint);
+    a = stranger_try(curve);
+    printf("curve: %s\n", a < 0 ? "no answer" : proto_type_name((proto_type_t)a));
+    zsock_destroy(&curve);
+    zcert_destroy(&own);
+    zcert_destroy(&server);
+
+    /* A handshake flood: plain-text connections to a CURVE socket fail their handshake,
+       and libzmq retries each every 100 ms. */
+    zsock_t *flood[STRANGER_FLOOD];
+    for (int i = 0; i < STRANGER_FLOOD; i++) {
+        flood[i] = zsock_new(ZMQ_DEALER);
+        zsock_set_linger(flood[i], 0);
+        zsock_connect(flood[i], "%s", endpoint);
+    }
+    zclock_sleep(1500);
+    for (int i = 0; i < STRANGER_FLOOD; i++)
+        zsock_destroy(&flood[i]);
+    printf("flood: %d connections for 1.5 s\n", STRANGER_FLOOD);
+    fflush(stdout);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "stranger") == 0)
+        return stranger(argv[2], argv[3]);
+    if (argc == 3 && strcmp(argv[1], "amplify") == 0)
+        return amplify(argv[2]);
     if (argc == 3 && strcmp(argv[1], "worker") == 0)
         return fake_worker(argv[2]);
     if (argc == 2 && strcmp(argv[1], "coordinator") == 0)
         return fake_coordinator();
-    fprintf(stderr, "usage: hostile_peer worker ENDPOINT | hostile_peer coordinator\n");
+    fprintf(stderr, "usage: hostile_peer worker ENDPOINT | hostile_peer amplify ENDPOINT | "
+                    "hostile_peer stranger ENDPOINT SERVER_KEY | hostile_peer coordinator\n");
     return 2;
 }

@@ -35,20 +35,12 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
-from procs import cleanup, fail, init, log_of, start, wait_exit, wait_for_log  # noqa: E402
+from procs import (cleanup, fail, init, log_of, sanitized, start, wait_exit,  # noqa: E402
+                   wait_for_log)
 
 SURGE = os.environ.get("SURGE_BIN")
 SAMPLE_S = 3.0
 RSS_RATIO, RSS_SLACK_KB, FD_SLACK, POOL_SLACK = 1.10, 4096, 2, 4
-
-
-def sanitized():
-    cache = os.path.join(os.environ.get("SURGE_BUILD", ""), "CMakeCache.txt")
-    try:
-        with open(cache) as f:
-            return re.search(r"^SURGE_SANITIZE:BOOL=ON$", f.read(), re.M) is not None
-    except OSError:
-        return False
 
 
 def sample(pid):

@@ -6,6 +6,7 @@ cleanup() on the way out, which kills whatever is still running: no test leaves 
 process behind. Every wait is bounded and fails the test with the process's log.
 """
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,17 @@ def init(prefix):
     global TMP
     TMP = tempfile.mkdtemp(prefix=prefix)
     return TMP
+
+
+def sanitized():
+    """Whether SURGE_BUILD is an ASan build (its CMakeCache says SURGE_SANITIZE=ON): resident
+    memory says nothing there (shadow memory, the quarantine of freed blocks)."""
+    cache = os.path.join(os.environ.get("SURGE_BUILD", ""), "CMakeCache.txt")
+    try:
+        with open(cache) as f:
+            return re.search(r"^SURGE_SANITIZE:BOOL=ON$", f.read(), re.M) is not None
+    except OSError:
+        return False
 
 
 def fail(msg):

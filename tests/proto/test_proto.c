@@ -670,6 +670,97 @@ static void test_bad_values_are_refused(void)
     buf_free(&b);
 }
 
+/* Issue 18: what a peer may claim is bounded before it costs anything. */
+static void test_hello_capacity_above_the_cap_is_refused(void)
+{
+    proto_msg_t in = {.type = PROTO_HELLO}, out;
+    in.u.hello = (proto_hello_t){"stranger", 1, "x", 1, PROTO_MAX_CAPACITY, NULL, 0};
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    proto_msg_clear(&out);
+    in.u.hello.capacity = PROTO_MAX_CAPACITY + 1;
+    buf_t b;
+    buf_init(&b);
+    proto_encode(&in, &b);
+    char err[256];
+    CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), PROTO_ERR_BAD_VALUE);
+    CHECK(strstr(err, "capacity") != NULL);
+    buf_free(&b);
+}
+
+static void test_snapshot_layouts_other_than_the_workers_are_refused(void)
+{
+    char err[256];
+    proto_msg_t in = {.type = PROTO_SNAPSHOT}, out;
+    metrics_t *five = metrics_new(5); /* 2.1 M counters per histogram if decoded */
+    metrics_record_us(five, METRIC_E2E, 1);
+    metrics_record_us(five, METRIC_E2E, HIST_DEFAULT_HIGHEST);
+    in.u.snapshot = (proto_snapshot_t){.seq = 1, .worker_id = "w", .total = five};
+    buf_t b;
+    buf_init(&b);
+    proto_encode(&in, &b);
+    CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), PROTO_ERR_BAD_VALUE);
+    CHECK(strstr(err, "total.d") != NULL);
+    /* A total of 2 digits, or a per-target breakdown of 3: not what a worker sends. */
+    metrics_t *two = metrics_new(2), *three = metrics_new(3);
+    in.u.snapshot.total = two;
+    buf_clear(&b);
+    proto_encode(&in, &b);
+    CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), PROTO_ERR_BAD_VALUE);
+    metrics_t *targets[] = {three};
+    in.u.snapshot.total = three;
+    in.u.snapshot.per_target = targets;
+    in.u.snapshot.target_count = 1;
+    buf_clear(&b);
+    proto_encode(&in, &b);
+    CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), PROTO_ERR_BAD_VALUE);
+    /* The envelope alone is readable without decoding the histograms. */
+    proto_type_t type;
+    CHECK_INT_EQ(proto_peek_type(b.data, b.len, &type), PROTO_OK);
+    CHECK_INT_EQ(type, PROTO_SNAPSHOT);
+    CHECK_INT_EQ(proto_peek_type("\x81\xa1t\xa5hello", 9, &type), PROTO_ERR_MISSING);
+    buf_free(&b);
+    metrics_destroy(&five);
+    metrics_destroy(&two);
+    metrics_destroy(&three);
+}
+
+static void test_a_plan_whose_bodies_repeat_too_much_is_refused(void)
+{
+    char *targets[] = {"http://127.0.0.1:1"};
+    int n = 12000;
+    char **prompts = calloc((size_t)n, sizeof *prompts);
+    for (int i = 0; i < n; i++)
+        prompts[i] = "";
+    size_t pad = 60 << 10;
+    char *extra = malloc(pad + 16);
+    memset(extra, ' ', pad + 15);
+    extra[0] = '{';
+    extra[pad + 14] = '}';
+    extra[pad + 15] = '\0';
+    proto_msg_t in = {.type = PROTO_PLAN}, out;
+    in.u.plan = (proto_plan_t){.targets = targets,
+                               .target_count = 1,
+                               .model = "m",
+                               .api = "chat",
+                               .prompts = prompts,
+                               .prompt_count = n,
+                               .interval_ms = 1000,
+                               .extra_body_json = extra,
+                               .api_key_env = ""};
+    buf_t b;
+    buf_init(&b);
+    proto_encode(&in, &b);
+    char err[256];
+    CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), PROTO_ERR_OVERSIZE);
+    CHECK(strstr(err, "request bodies") != NULL);
+    in.u.plan.prompt_count = 100; /* 6 MiB of bodies: fine */
+    CHECK_INT_EQ(round_trip(&in, &out), PROTO_OK);
+    proto_msg_clear(&out);
+    buf_free(&b);
+    free(extra);
+    free(prompts);
+}
+
 CHECK_MAIN(test_hello_round_trips, test_welcome_plan_phase_round_trip,
            test_small_messages_round_trip, test_snapshot_carries_metrics_exactly,
            test_snapshot_carries_its_phase_parts, test_unknown_keys_are_ignored,
@@ -679,4 +770,7 @@ CHECK_MAIN(test_hello_round_trips, test_welcome_plan_phase_round_trip,
            test_truncated_and_trailing_bytes_are_refused, test_not_a_map_and_garbage_are_refused,
            test_oversize_values_are_refused, test_bad_values_are_refused,
            test_plan_carries_per_prompt_max_tokens_strictly,
-           test_plan_carries_headers_balance_connections_and_tls)
+           test_plan_carries_headers_balance_connections_and_tls,
+           test_hello_capacity_above_the_cap_is_refused,
+           test_snapshot_layouts_other_than_the_workers_are_refused,
+           test_a_plan_whose_bodies_repeat_too_much_is_refused)

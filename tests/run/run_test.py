@@ -23,6 +23,11 @@ workers on loopback) with a hard time limit, and reads results.json. Scenarios:
                            (exit 2, the message names the other run's pid) and the first
                            run's intervals.jsonl stays whole: every line parses, indices
                            0, 1, 2... once each
+  interrupted_run_moved_aside_not_truncated
+                           a run killed with SIGKILL leaves intervals.jsonl and no
+                           results.json; the next run given its --out moves every file of it
+                           into interrupted-STAMP/ (byte for byte, its requests.jsonl too)
+                           and says so, and writes its own results beside them
 """
 import json
 import os
@@ -332,6 +337,51 @@ def results_dir_in_use():
     print("second run refused; first run whole: %d intervals, %d requests" % (len(indices), ok))
 
 
+# ---- interrupted_run_moved_aside_not_truncated -------------------------------------------
+
+def interrupted_run_moved_aside_not_truncated():
+    path = os.path.join(TMP, "killed.yaml")
+    with open(path, "w") as f:
+        f.write(IN_USE.replace("duration: 5s", "duration: 60s"))
+    out = os.path.join(TMP, "killed-results")
+    killed = subprocess.Popen([SURGE, "run", path, "--out", out, "--workers", "1", "--quiet",
+                               "--record-requests"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, cwd=TMP)
+    intervals = os.path.join(out, "intervals.jsonl")
+    try:
+        for _ in range(300):
+            if os.path.exists(intervals) and open(intervals).read().count("\n") >= 3:
+                break
+            subprocess.run(["sleep", "0.1"])
+    finally:
+        killed.kill()  # SIGKILL: no results.json; its workers and sim follow (PDEATHSIG)
+        killed.wait()
+    saved = {name: open(os.path.join(out, name), "rb").read()
+             for name in ("intervals.jsonl", "requests.jsonl", "e2e.hlog")}
+    check(saved["intervals.jsonl"].count(b"\n") >= 3 and saved["requests.jsonl"],
+          "the killed run left too little to test with: %r" % {k: len(v) for k, v in saved.items()})
+    check(not os.path.exists(os.path.join(out, "results.json")), "the killed run has results")
+    short = os.path.join(TMP, "after-killed.yaml")
+    with open(short, "w") as f:
+        f.write(IN_USE.replace("duration: 5s", "duration: 2s"))
+    again = subprocess.run([SURGE, "run", short, "--out", out, "--workers", "1", "--quiet"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=90, cwd=TMP)
+    check(again.returncode == 0, "second run: exit %d: %s" % (again.returncode, again.stderr[-2000:]))
+    check("did not finish" in again.stderr and "moved to" in again.stderr,
+          "the second run did not say it moved the killed run aside: %s" % again.stderr[-2000:])
+    aside = [d for d in os.listdir(out) if d.startswith("interrupted-")]
+    check(len(aside) == 1, "interrupted-* directories: %s" % os.listdir(out))
+    for name, data in saved.items():
+        with open(os.path.join(out, aside[0], name), "rb") as f:
+            check(f.read() == data, "%s was not moved aside byte for byte" % name)
+    check(not os.path.exists(os.path.join(out, "requests.jsonl")),
+          "the killed run's requests.jsonl is still beside the new run's results")
+    check(os.path.exists(os.path.join(out, "results.json")), "the second run wrote no results")
+    print("killed run's %d intervals moved to %s; the new run's results beside them"
+          % (saved["intervals.jsonl"].count(b"\n"), aside[0]))
+
+
 if __name__ == "__main__":
     if not SURGE:
         print("SURGE_BIN is not set")
@@ -339,6 +389,8 @@ if __name__ == "__main__":
     scenarios = {"phase_kinds": phase_kinds, "saturation_knee_and_sla": saturation_knee_and_sla,
                  "sla_failure_exit_1": sla_failure_exit_1,
                  "per_request_max_tokens": per_request_max_tokens,
-                 "results_dir_in_use": results_dir_in_use}
+                 "results_dir_in_use": results_dir_in_use,
+                 "interrupted_run_moved_aside_not_truncated":
+                     interrupted_run_moved_aside_not_truncated}
     scenarios[sys.argv[1]]()
     print("ok: " + sys.argv[1])

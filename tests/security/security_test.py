@@ -327,8 +327,12 @@ def api_key_dir_required():
                 "phases:\n  - name: main\n    kind: constant\n    rate: 10/s\n    duration: 2s\n"
                 % (url, key_file))
     port = url.rsplit(":", 1)[1]
+    byes = {}
     for name, extra, why in (("no-dir", [], "it was given none"),
-                             ("other-dir", ["--api-key-dir", other_dir], "is not inside")):
+                             ("other-dir", ["--api-key-dir", other_dir], "is not inside"),
+                             ("missing", ["--api-key-dir", key_dir], "No such file")):
+        if name == "missing":
+            os.rename(key_file, key_file + ".moved")
         out = os.path.join(TMP, "out-" + name)
         c = start([SURGE, "coordinator", plan, "--bind", "tcp://127.0.0.1:*", "--workers", "1",
                    "--out", out, "--progress", "plain", "--ready-timeout", "5s"], "coord-" + name)
@@ -344,6 +348,13 @@ def api_key_dir_required():
         wait_exit(c, 60)
         if "plan refused: api_key_file" not in log_of(c):
             fail("%s: the coordinator did not log the refusal:\n%s" % (name, log_of(c)[-2000:]))
+        # The coordinator learns which rule refused, never a path or whether a file exists.
+        bye = re.search(r"left: (plan refused: api_key_file.*)", log_of(c)).group(1)
+        if key_dir in bye or other_dir in bye or "No such file" in bye:
+            fail("%s: the refusal tells the coordinator about the worker's files: %s" % (name, bye))
+        byes[name] = bye
+    if byes["other-dir"] != byes["missing"]:
+        fail("a file outside --api-key-dir and a missing one are told apart: %s" % byes)
     with urllib.request.urlopen(url + "/counts", timeout=5) as r:
         counts = json.load(r)
     if counts["ok"] or counts["refused"]:
