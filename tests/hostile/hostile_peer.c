@@ -488,7 +488,33 @@ static int fake_worker(const char *endpoint)
     hist_record_n(absurd->hist[METRIC_E2E], 5000, 1LL << 50); /* absurd histogram count */
     send_snapshot(s, seq++, now_index, "fake-0", absurd, per_target, targets);
     metrics_destroy(&absurd);
-    expect("implausible", 9);
+    {
+        /* By-phase parts (docs/protocol.md): one with absurd counts, one naming a phase the
+           run never decided. */
+        metrics_t *parts_m[2] = {legit_metrics(HIST_DEFAULT_DIGITS, 1),
+                                 legit_metrics(HIST_DEFAULT_DIGITS, 1)};
+        parts_m[0]->c.ok = INT64_MAX / 4;
+        proto_phase_part_t parts[2] = {{.phase_index = 0, .metrics = parts_m[0]},
+                                       {.phase_index = 1, .metrics = parts_m[1]}};
+        proto_msg_t msg = {.type = PROTO_SNAPSHOT};
+        msg.u.snapshot = (proto_snapshot_t){.seq = seq++,
+                                            .interval = now_index,
+                                            .worker_id = "fake-0",
+                                            .epoch = 1,
+                                            .total = legit,
+                                            .per_target = per_target,
+                                            .target_count = targets,
+                                            .phases = parts,
+                                            .phase_count = 2};
+        send_msg(s, NULL, &msg, PROTO_VERSION);
+        parts[0] = (proto_phase_part_t){.phase_index = 9999, .tail_requests = 1};
+        msg.u.snapshot.seq = seq++;
+        msg.u.snapshot.phase_count = 1;
+        send_msg(s, NULL, &msg, PROTO_VERSION);
+        metrics_destroy(&parts_m[0]);
+        metrics_destroy(&parts_m[1]);
+    }
+    expect("implausible", 10);
     send_corrupt_histogram(s, seq++, now_index);
     absurd = metrics_new(HIST_DEFAULT_DIGITS); /* a histogram of another layout */
     hist_destroy(&absurd->hist[METRIC_TTFT]);
@@ -497,7 +523,7 @@ static int fake_worker(const char *endpoint)
     hist_record(absurd->hist[METRIC_TTFT], 10);
     send_snapshot(s, seq++, now_index, "fake-0", absurd, per_target, targets);
     metrics_destroy(&absurd);
-    expect("bad_value", 2);
+    expect("bad_value", 3);
     {
         raw_t r; /* negative counter, negative inflight, seq 0: bad values */
         for (int k = 0; k < 4; k++) {

@@ -118,7 +118,7 @@ def fake_worker():
             fail("real worker %s did no work: %s" % (wid, workers[wid]))
     clog = log_of(coord)
     for needle in ("names worker 'w1', not the sender", "never said hello", "a count above",
-                   "message refused"):
+                   "name phase 9999", "message refused"):
         if needle not in clog:
             fail("the coordinator did not log '%s'" % needle)
     print("ok: %d served + %d genuine = %d merged; %d refusals %s; %d replays ignored"

@@ -27,7 +27,7 @@ kills what it started on exit, and is bounded in time. Scenarios:
                       equals interval N's ttft_ms.p99 in intervals.jsonl (the raw samples of
                       one scrape share a timestamp, so the check is exact, not sampled).
                       Skipped (77) without promtool and prometheus.
-  watch_under_tmux    `surge ctl --coordinator EP watch` in a detached tmux session (its own
+  watch_under_tmux    `surge ctl --results DIR watch` in a detached tmux session (its own
                       server socket): capture-pane shows the phase, the rates and the TTFT
                       percentiles, redrawn in place (one frame on the screen); the command
                       ends by itself when the run does. Skipped (77) without tmux.
@@ -130,13 +130,8 @@ def wait_run_time(base, t_s, timeout_s=40):
     fail("the run never reached %.1f s" % t_s)
 
 
-def ctl_endpoint(out):
-    with open(os.path.join(out, "ctl.endpoint")) as f:
-        return f.read().strip()
-
-
 def ctl(out, *args):
-    r = subprocess.run([SURGE, "ctl", "--coordinator", ctl_endpoint(out)] + list(args),
+    r = subprocess.run([SURGE, "ctl", "--results", out] + list(args),
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
     if r.returncode != 0:
         fail("surge ctl %s: exit %d: %s" % (" ".join(args), r.returncode, r.stdout))
@@ -438,7 +433,7 @@ def watch_under_tmux():
     sock = "surge-live-%d" % os.getpid()
     done = os.path.join(TMP, "watch.exit")
     tmux = ["tmux", "-L", sock, "-f", "/dev/null"]
-    cmd = "%s ctl --coordinator %s watch; echo $? > %s; sleep 60" % (SURGE, ctl_endpoint(out), done)
+    cmd = "%s ctl --results %s watch; echo $? > %s; sleep 60" % (SURGE, out, done)
     subprocess.run(tmux + ["new-session", "-d", "-s", "watch", "-x", "120", "-y", "30", cmd],
                    check=True, timeout=10)
     try:
