@@ -5,7 +5,8 @@
     loop (epoll + curl_multi_socket_action) with its own connection pools to every
     target, paces its share of the arrivals on absolute monotonic deadlines, streams
     the responses through the SSE and event parsers, and records into its own
-    metrics_t per target. At each interval boundary (aligned to run_t0_ns) a thread
+    metrics_t per target (and per class of a workload mix, when the config has classes).
+    At each interval boundary (aligned to run_t0_ns) a thread
     swaps its metrics out; engine_collect() merges the closed intervals of every thread
     and hands each out exactly once. No lock is taken per request.
 
