@@ -6,9 +6,9 @@
     target, paces its share of the arrivals on absolute monotonic deadlines, streams
     the responses through the SSE and event parsers, and records into its own
     metrics_t per target (and per class of a workload mix, when the config has classes).
-    At each interval boundary (aligned to run_t0_ns) a thread
-    swaps its metrics out; engine_collect() merges the closed intervals of every thread
-    and hands each out exactly once. No lock is taken per request.
+    At each interval boundary (aligned to run_t0_ns) a thread swaps its metrics out;
+    engine_collect() merges the closed intervals of every thread and hands each out
+    exactly once. No lock is taken per request.
 
     Phases: a phase describes the *global* load (the whole fleet's rate, concurrency or
     users) plus this engine's segment [from, to) of the unit interval. The engine
