@@ -160,6 +160,7 @@ struct _coordinator_t {
     metrics_t *drain_metrics;
     int64_t drain_first_index, drain_last_index; /* -1 = none */
     metrics_t **target_metrics;                  /* per target, whole run (2 digits) */
+    metrics_t **class_metrics; /* per class of a mix (plan class_count >= 2), whole run */
     int64_t late_snapshots, rejected_messages;
     int64_t rejected_by[REJECT_CLASS_COUNT]; /* rejected_messages by class (reject.c) */
     int64_t requests_lines_refused;          /* requests.jsonl lines from workers not written */

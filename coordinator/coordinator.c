@@ -61,6 +61,13 @@ static void send_plan(coordinator_t *self, worker_t *w)
     p->prompts = plan->prompts;
     p->prompt_count = plan->prompt_count;
     p->prompt_max_tokens = plan->prompt_max_tokens;
+    /* Classes only for a mix: with one class, the run's totals are the class's, and the
+       workers record nothing twice. */
+    if (plan->class_count >= 2) {
+        p->prompt_class = plan->prompt_class;
+        p->classes = plan->class_names;
+        p->class_count = plan->class_count;
+    }
     p->interval_ms = self->interval_ns / 1000000;
     p->run_t0_ns = self->run_t0_ns;
     p->record_requests = self->cfg.record_requests;

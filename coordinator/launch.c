@@ -640,9 +640,7 @@ static void calibrate_workload(plan_t *plan)
         log_warn("tokenize: rebuilding the request pool failed (%s): keeping the estimate", err);
         return;
     }
-    plan_clear_prompts(plan);
-    for (int i = 0; i < pool->count; i++)
-        plan_add_prompt_sized(plan, pool->items[i].prompt, pool->items[i].max_tokens);
+    plan_set_pool(plan, pool);
     workload_destroy(&x->workload);
     x->workload = pool;
     log_info("tokenize: %s has %.2f characters per token; request pool rebuilt",

@@ -16,7 +16,7 @@
     A snapshot that arrives after its interval closed (a worker's re-sent backlog after
     a reconnect, a departed worker's last words) is late for the time series only: its
     parts go to their phases as always, and its received tokens to the window of its
-    interval. Per-target totals are added as snapshots arrive.
+    interval. Per-target and per-class totals are added as snapshots arrive.
 
     Cost: one metrics_add per snapshot into its interval and one per phase part (one
     part, sent without metrics, in all intervals but those where phases hand over);
@@ -42,6 +42,11 @@ void merge_init(coordinator_t *self)
     self->target_metrics = calloc((size_t)self->plan->target_count, sizeof *self->target_metrics);
     for (int i = 0; i < self->plan->target_count; i++)
         self->target_metrics[i] = metrics_new(2);
+    if (self->plan->class_count >= 2) { /* one class would be the run itself */
+        self->class_metrics = calloc((size_t)self->plan->class_count, sizeof *self->class_metrics);
+        for (int i = 0; self->class_metrics && i < self->plan->class_count; i++)
+            self->class_metrics[i] = metrics_new(2);
+    }
     self->last_closed_index = -1;
 }
 
@@ -62,6 +67,10 @@ void merge_free(coordinator_t *self)
         metrics_destroy(&self->target_metrics[i]);
     free(self->target_metrics);
     self->target_metrics = NULL;
+    for (int i = 0; self->class_metrics && i < self->plan->class_count; i++)
+        metrics_destroy(&self->class_metrics[i]);
+    free(self->class_metrics);
+    self->class_metrics = NULL;
     metrics_destroy(&self->run_metrics);
     metrics_destroy(&self->last_closed);
 }
@@ -199,6 +208,13 @@ void merge_snapshot(coordinator_t *self, worker_t *worker, const proto_snapshot_
                                                                 : self->plan->target_count;
     for (int i = 0; i < targets; i++)
         metrics_add(self->target_metrics[i], snap->per_target[i]);
+    int classes = self->class_metrics ? self->plan->class_count : 0;
+    if (snap->class_count < classes)
+        classes = snap->class_count;
+    for (int i = 0; i < classes; i++) {
+        if (self->class_metrics[i])
+            metrics_add(self->class_metrics[i], snap->per_class[i]);
+    }
     if (snap->requests_jsonl_len)
         outputs_write_requests(self, snap->requests_jsonl, snap->requests_jsonl_len);
     merge_parts(self, snap);

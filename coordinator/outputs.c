@@ -570,6 +570,19 @@ static void write_document(coordinator_t *self, jsonw_t *w)
         jsonw_object_end(w);
     }
     jsonw_array_end(w);
+    /* A mix of 2+ classes: the same totals by the class of each request's prompt. */
+    if (self->class_metrics) {
+        jsonw_key(w, "classes");
+        jsonw_array_begin(w);
+        for (int i = 0; i < plan->class_count; i++) {
+            jsonw_object_begin(w);
+            jsonw_kv_string(w, "name", plan->class_names[i]);
+            jsonw_key(w, "summary");
+            metrics_write_summary(self->class_metrics[i], w, measured_s, 0);
+            jsonw_object_end(w);
+        }
+        jsonw_array_end(w);
+    }
     /* The plan's answers: saturation, SLA, cost, users (sequence.c). */
     if (!sequence_write_verdicts(self, w, overall, NULL))
         self->verdict_failed = true;

@@ -94,22 +94,53 @@ void plan_add_prompt(plan_t *self, const char *prompt)
     plan_add_prompt_sized(self, prompt, 0);
 }
 
-void plan_add_prompt_sized(plan_t *self, const char *prompt, int max_tokens)
+static void plan_add_class(plan_t *self, const char *name)
+{
+    self->class_names = grow(self->class_names, self->class_count, sizeof(char *));
+    self->class_names[self->class_count++] = dup_or_null(name);
+}
+
+static void plan_add_prompt_of_class(plan_t *self, const char *prompt, int max_tokens,
+                                     int class_index)
 {
     self->prompts = grow(self->prompts, self->prompt_count, sizeof(char *));
     self->prompt_max_tokens = grow(self->prompt_max_tokens, self->prompt_count, sizeof(int));
+    self->prompt_class = grow(self->prompt_class, self->prompt_count, sizeof(int));
     self->prompts[self->prompt_count] = dup_or_null(prompt);
     self->prompt_max_tokens[self->prompt_count] = max_tokens > 0 ? max_tokens : 0;
+    self->prompt_class[self->prompt_count] = class_index;
     self->prompt_count++;
+}
+
+void plan_add_prompt_sized(plan_t *self, const char *prompt, int max_tokens)
+{
+    if (self->class_count == 0)
+        plan_add_class(self, "default"); /* the workload's name for a plan without a mix */
+    plan_add_prompt_of_class(self, prompt, max_tokens, 0);
 }
 
 void plan_clear_prompts(plan_t *self)
 {
     free_strings(self->prompts, self->prompt_count);
     free(self->prompt_max_tokens);
+    free(self->prompt_class);
     self->prompts = NULL;
     self->prompt_max_tokens = NULL;
+    self->prompt_class = NULL;
     self->prompt_count = 0;
+    free_strings(self->class_names, self->class_count);
+    self->class_names = NULL;
+    self->class_count = 0;
+}
+
+void plan_set_pool(plan_t *self, const workload_t *pool)
+{
+    plan_clear_prompts(self);
+    for (int c = 0; c < pool->class_count; c++)
+        plan_add_class(self, pool->class_names[c]);
+    for (int i = 0; i < pool->count; i++)
+        plan_add_prompt_of_class(self, pool->items[i].prompt, pool->items[i].max_tokens,
+                                 pool->items[i].class_index);
 }
 
 plan_phase_t *plan_add_phase(plan_t *self, const char *name, const char *kind)

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "common/schedule.h"
+#include "coordinator/workload.h"
 
 #define PLAN_MAX_PHASES  1024
 #define PLAN_MAX_TARGETS 256
@@ -100,7 +101,13 @@ typedef struct {
     char **prompts;         /* owned array of owned strings */
     int *prompt_max_tokens; /* owned, prompt_count entries: each prompt's own max_tokens
                                (0 = max_tokens), from the workload's length distribution */
+    int *prompt_class;      /* owned, prompt_count entries: each prompt's index in class_names */
     int prompt_count;
+    /* The classes of the workload mix (docs/workloads.md), owned; a plan without a mix has
+       one, "default" (the workload's own name for it), which is the run itself. Workers
+       record per class, and results.json has classes[], only when there are 2 or more. */
+    char **class_names;
+    int class_count;
 
     /* How */
     plan_phase_t *phases; /* owned, executed in order */
@@ -139,10 +146,14 @@ void plan_destroy(plan_t **self_p);
 void plan_set_string(char **field, const char *value);
 void plan_add_target(plan_t *self, const char *url);
 void plan_add_prompt(plan_t *self, const char *prompt);
-/* A prompt with its own max_tokens (0 = the plan's max_tokens). */
+/* A prompt with its own max_tokens (0 = the plan's max_tokens), of class 0 ("default"
+   when the plan had no class yet). */
 void plan_add_prompt_sized(plan_t *self, const char *prompt, int max_tokens);
-/* Forgets every prompt (to rebuild the pool). */
+/* Forgets every prompt and class (to rebuild the pool). */
 void plan_clear_prompts(plan_t *self);
+/* Replaces the prompts and classes with a built request pool's (coordinator/workload.h):
+   each template's prompt, max_tokens and class, and the pool's class names. */
+void plan_set_pool(plan_t *self, const workload_t *pool);
 /* Appends a phase with defaults (rate load, constant arrival, measured) named `name`;
    returns it for the caller to fill. NULL when PLAN_MAX_PHASES is reached. */
 plan_phase_t *plan_add_phase(plan_t *self, const char *name, const char *kind);

@@ -1925,9 +1925,8 @@ static int build_workload(ctx_t *c)
         return fail(c, c->workload_node, "workload: %s", why);
     double sum = 0;
     int sized = 0;
+    plan_set_pool(c->plan, x->workload); /* prompts, max_tokens and classes */
     for (int i = 0; i < x->workload->count; i++) {
-        plan_add_prompt_sized(c->plan, x->workload->items[i].prompt,
-                              x->workload->items[i].max_tokens);
         sum += x->workload->items[i].max_tokens;
         sized += x->workload->items[i].max_tokens > 0;
     }

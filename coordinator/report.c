@@ -985,7 +985,7 @@ static void section_errors(buf_t *o, const report_run_t *run, const time_overlay
     buf_append_str(o, "</section>\n");
 }
 
-/* ---- Tables: phases, targets, workers --------------------------------------------- */
+/* ---- Tables: phases, targets, classes, workers ------------------------------------ */
 
 /* Stages run more than once (`iterations:`): the mean of their iterations, with the
    spread of TTFT p99 (results.json stages[]). Nothing when no stage repeats. */
@@ -1031,6 +1031,38 @@ static void section_iterations(buf_t *o, const json_t *r)
         buf_append_str(o, "</table></div>\n<p class=\"note\">Each row is the mean of the "
                           "stage's iterations at that level (the figures the verdicts use); "
                           "&plusmn; sd is the standard deviation of TTFT p99 across them.</p>\n");
+}
+
+/* A workload mix of 2+ classes (results.json classes[]): the same columns as Targets,
+   by the class of each request's prompt, plus its output tokens. Nothing otherwise. */
+static void section_classes(buf_t *o, const json_t *r)
+{
+    const json_t *classes = json_object_get(r, "classes");
+    if (json_array_size(classes) < 2)
+        return;
+    buf_append_str(o, "<h2 id=\"classes\">Classes</h2>\n<div class=\"scroll\"><table><tr>"
+                      "<th class=\"t\">class</th><th>requests</th><th>errors</th><th>done/s</th>"
+                      "<th>TTFT p50</th><th>TTFT p99</th><th>E2E p99</th><th>out tokens</th>"
+                      "<th>out tok/s</th></tr>\n");
+    size_t i;
+    const json_t *c;
+    json_array_foreach(classes, i, c)
+    {
+        const json_t *s = json_object_get(c, "summary");
+        buf_append_str(o, "<tr>");
+        td_text(o, report_text(c, "name"));
+        td_num(o, "%.0f", report_number(s, "requests.total"));
+        td_num(o, "%.2f%%", 100 * report_number(s, "error_rate"));
+        td_num(o, "%.2f", report_number(s, "completed_rps"));
+        td_num(o, "%.1f", report_number(s, "ttft_ms.p50"));
+        td_num(o, "%.1f", report_number(s, "ttft_ms.p99"));
+        td_num(o, "%.1f", report_number(s, "e2e_ms.p99"));
+        td_num(o, "%.0f", report_number(s, "output_tokens"));
+        td_num(o, "%.0f", report_number(s, "output_tokens_per_s"));
+        buf_append_str(o, "</tr>\n");
+    }
+    buf_append_str(o, "</table></div>\n<p class=\"note\">The workload mix's classes over the "
+                      "whole run (warm-up included, like Targets); latencies in ms.</p>\n");
 }
 
 static void section_breakdown(buf_t *o, const report_run_t *run)
@@ -1100,6 +1132,7 @@ static void section_breakdown(buf_t *o, const report_run_t *run)
         buf_append_str(o, "</tr>\n");
     }
     buf_append_str(o, "</table></div>\n");
+    section_classes(o, r);
 
     buf_append_str(o, "<h2>Workers</h2>\n<div class=\"scroll\"><table><tr><th class=\"t\">"
                       "worker</th><th class=\"t\">state</th><th>share</th><th>requests</th>"

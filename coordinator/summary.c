@@ -1,9 +1,9 @@
 /*  summary.c: the end-of-run summary on the terminal (docs/results.md, "On the terminal").
 
     Printed from the results.json document just written, so the terminal never says
-    something the file does not: the phases table, the saturation answer, the SLA
-    PASS/FAIL table, cost and users, and a warning when the client, not the target, set
-    the pace (its schedule lag or dropped arrivals).
+    something the file does not: the phases table, the classes of a workload mix, the
+    saturation answer, the SLA PASS/FAIL table, cost and users, and a warning when the
+    client, not the target, set the pace (its schedule lag or dropped arrivals).
 */
 #include <math.h>
 #include <stdio.h>
@@ -120,6 +120,29 @@ static void print_iterations(const json_t *results, FILE *out)
             print_ms(out, number(s, "e2e_ms.p99"));
             fprintf(out, " %6.2f%%\n", 100.0 * number(s, "error_rate"));
         }
+    }
+}
+
+/* A workload mix of 2+ classes (results.json classes[], whole run): each class's
+   requests, errors, latencies and output tokens. */
+static void print_classes(const json_t *results, FILE *out)
+{
+    const json_t *classes = json_object_get(results, "classes");
+    if (json_array_size(classes) < 2)
+        return;
+    fprintf(out, "\n%-22s %9s %7s %8s %8s %8s %13s\n", "class", "requests", "errors", "ttft p50",
+            "ttft p99", "e2e p99", "output tokens");
+    size_t i;
+    const json_t *c;
+    json_array_foreach(classes, i, c)
+    {
+        const json_t *s = json_object_get(c, "summary");
+        fprintf(out, "%-22.22s %9.0f %6.2f%%", text(c, "name"), number(s, "requests.total"),
+                100.0 * number(s, "error_rate"));
+        print_ms(out, number(s, "ttft_ms.p50"));
+        print_ms(out, number(s, "ttft_ms.p99"));
+        print_ms(out, number(s, "e2e_ms.p99"));
+        fprintf(out, " %13.0f\n", number(s, "output_tokens"));
     }
 }
 
@@ -246,6 +269,7 @@ void summary_print(const json_t *results, FILE *out)
 {
     print_phases(results, out);
     print_iterations(results, out);
+    print_classes(results, out);
     const json_t *overall = json_object_get(results, "summary");
     if (json_is_object(overall))
         fprintf(out,

@@ -72,6 +72,11 @@
 #define PROTO_MAX_CTL_COMMAND     32         /* "set-rate", "mark-start", ... */
 #define PROTO_MAX_CTL_BODY_BYTES  (64 << 10) /* a status document (JSON text) */
 
+/* Classes of a workload mix (plan "classes", snapshot "classes"): = WORKLOAD_MAX_CLASSES,
+   the most a plan file can declare, and ENGINE_MAX_CLASSES, what an engine records. */
+#define PROTO_MAX_CLASSES          32
+#define PROTO_MAX_CLASS_NAME_BYTES 256 /* a class name from a plan file */
+
 typedef enum {
     PROTO_HELLO = 0,
     PROTO_WELCOME,
@@ -133,6 +138,12 @@ typedef struct {
     char **prompts;
     int prompt_count;
     int *prompt_max_tokens; /* per prompt (prompt_count entries, 0 = max_tokens), or NULL */
+    /* Optional, together: the workload mix. classes names them (class_count entries,
+       1..PROTO_MAX_CLASSES); prompt_class is each prompt's class (prompt_count entries,
+       each in [0, class_count)). NULL / 0 when absent: no per-class metrics. */
+    int *prompt_class;
+    char **classes;
+    int class_count;
     int64_t interval_ms;
     int64_t run_t0_ns; /* coordinator monotonic time of interval 0 */
     bool record_requests;
@@ -198,6 +209,10 @@ typedef struct {
     size_t requests_jsonl_len;
     proto_phase_part_t *phases; /* by scheduling phase; absent (0) from older workers */
     int phase_count;
+    /* By the class of each request's prompt (the plan's classes): class_count entries
+       (2 significant digits); absent (0) when the plan has no classes. */
+    metrics_t **per_class;
+    int class_count;
 } proto_snapshot_t;
 
 typedef struct {

@@ -679,6 +679,55 @@ static int *get_prompt_max_tokens(dec_t *d, const msgpack_object *map, int promp
     return values;
 }
 
+/* Optional "classes" and "prompt_class", together: 1..PROTO_MAX_CLASSES names, and one
+   class index in [0, class_count) per prompt. */
+static void decode_plan_classes(dec_t *d, const msgpack_object *o, proto_plan_t *p)
+{
+    const msgpack_object *names = find(d, o, "classes", false);
+    const msgpack_object *of = find(d, o, "prompt_class", false);
+    if (d->status != PROTO_OK || (!names && !of))
+        return;
+    if (!names || !of) {
+        fail(d, PROTO_ERR_MISSING, "field %s: required with %s", names ? "prompt_class" : "classes",
+             names ? "classes" : "prompt_class");
+        return;
+    }
+    p->classes = get_str_array(d, o, "classes", &p->class_count, PROTO_MAX_CLASSES,
+                               PROTO_MAX_CLASS_NAME_BYTES);
+    if (d->status != PROTO_OK)
+        return;
+    if (p->class_count < 1) {
+        fail(d, PROTO_ERR_BAD_VALUE, "field classes: empty");
+        return;
+    }
+    if (of->type != MSGPACK_OBJECT_ARRAY) {
+        wrong_type(d, "prompt_class", "array", of);
+        return;
+    }
+    if (of->via.array.size != (uint32_t)p->prompt_count) {
+        fail(d, PROTO_ERR_BAD_VALUE, "field prompt_class: %u entries for %d prompts",
+             of->via.array.size, p->prompt_count);
+        return;
+    }
+    p->prompt_class = calloc((size_t)p->prompt_count + 1, sizeof *p->prompt_class);
+    if (!p->prompt_class) {
+        fail(d, PROTO_ERR_OVERSIZE, "field prompt_class: out of memory");
+        return;
+    }
+    for (int i = 0; i < p->prompt_count && d->status == PROTO_OK; i++) {
+        const msgpack_object *v = &of->via.array.ptr[i];
+        if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 < (uint64_t)p->class_count)
+            p->prompt_class[i] = (int)v->via.u64;
+        else if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+                 v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+            fail(d, PROTO_ERR_BAD_VALUE, "field prompt_class[%d]: outside [0, %d)", i,
+                 p->class_count);
+        else
+            fail(d, PROTO_ERR_WRONG_TYPE, "field prompt_class[%d]: want int, got %s", i,
+                 type_word(v));
+    }
+}
+
 static void decode_plan(dec_t *d, const msgpack_object *o, proto_plan_t *p)
 {
     p->targets =
@@ -746,6 +795,7 @@ static void decode_plan(dec_t *d, const msgpack_object *o, proto_plan_t *p)
              "extra_body, would make more than %d bytes of request bodies",
              p->prompt_count, strlen(p->model), strlen(p->extra_body_json),
              PROTO_MAX_PLAN_REPEATED_BYTES);
+    decode_plan_classes(d, o, p);
 }
 
 static void decode_phase(dec_t *d, const msgpack_object *o, proto_phase_t *p)
@@ -832,6 +882,35 @@ static void decode_snapshot_phases(dec_t *d, const msgpack_object *o, proto_snap
     d->where = "";
 }
 
+/* "classes" (optional: absent when the plan has none): one metrics per class. */
+static void decode_snapshot_classes(dec_t *d, const msgpack_object *o, proto_snapshot_t *s)
+{
+    const msgpack_object *classes = find(d, o, "classes", false);
+    if (!classes || d->status != PROTO_OK)
+        return;
+    if (classes->type != MSGPACK_OBJECT_ARRAY) {
+        wrong_type(d, "classes", "array", classes);
+        return;
+    }
+    uint32_t n = classes->via.array.size;
+    if (n > PROTO_MAX_CLASSES) {
+        fail(d, PROTO_ERR_OVERSIZE, "field classes: %u entries (cap %d)", n, PROTO_MAX_CLASSES);
+        return;
+    }
+    if (n == 0)
+        return;
+    s->per_class = calloc(n, sizeof *s->per_class);
+    if (!s->per_class)
+        return;
+    d->where = "classes[]";
+    for (uint32_t i = 0; i < n && d->status == PROTO_OK; i++) {
+        s->per_class[i] = decode_metrics(d, &classes->via.array.ptr[i]);
+        if (s->per_class[i])
+            s->class_count++;
+    }
+    d->where = "";
+}
+
 static void decode_snapshot(dec_t *d, const msgpack_object *o, proto_snapshot_t *s)
 {
     s->seq = get_u64(d, o, "seq", true);
@@ -892,6 +971,7 @@ static void decode_snapshot(dec_t *d, const msgpack_object *o, proto_snapshot_t 
         s->requests_jsonl_len = requests->via.bin.size;
     }
     decode_snapshot_phases(d, o, s);
+    decode_snapshot_classes(d, o, s);
 }
 
 static void decode_body(dec_t *d, const msgpack_object *o, proto_msg_t *msg)
@@ -1022,6 +1102,8 @@ void proto_msg_clear(proto_msg_t *msg)
             free(msg->u.plan.api);
             free_str_array(msg->u.plan.prompts, msg->u.plan.prompt_count);
             free(msg->u.plan.prompt_max_tokens);
+            free(msg->u.plan.prompt_class);
+            free_str_array(msg->u.plan.classes, msg->u.plan.class_count);
             free(msg->u.plan.extra_body_json);
             free(msg->u.plan.api_key_env);
             free(msg->u.plan.api_key_file);
@@ -1043,6 +1125,9 @@ void proto_msg_clear(proto_msg_t *msg)
             for (int i = 0; i < msg->u.snapshot.phase_count; i++)
                 metrics_destroy(&msg->u.snapshot.phases[i].metrics);
             free(msg->u.snapshot.phases);
+            for (int i = 0; i < msg->u.snapshot.class_count; i++)
+                metrics_destroy(&msg->u.snapshot.per_class[i]);
+            free(msg->u.snapshot.per_class);
             break;
         case PROTO_STOP:
             free(msg->u.stop.reason);

@@ -147,8 +147,10 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         /* Optional: left out when the run has one max_tokens for all (older workers
            ignore it as an unknown key). */
         bool per_prompt = p->prompt_max_tokens && p->prompt_count > 0;
-        bool key_file = p->api_key_file && *p->api_key_file; /* optional too */
-        msgpack_pack_map(pk, 2 + 17 + 8 + (per_prompt ? 1 : 0) + (key_file ? 1 : 0));
+        bool key_file = p->api_key_file && *p->api_key_file;  /* optional too */
+        bool classes = p->prompt_class && p->class_count > 0; /* optional: a workload mix */
+        msgpack_pack_map(pk, 2 + 17 + 8 + (per_prompt ? 1 : 0) + (key_file ? 1 : 0) +
+                                 (classes ? 2 : 0));
         kv_str_array(pk, "targets", p->targets, p->target_count);
         kv_str(pk, "model", p->model);
         kv_str(pk, "api", p->api);
@@ -161,6 +163,13 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
             msgpack_pack_array(pk, (size_t)p->prompt_count);
             for (int i = 0; i < p->prompt_count; i++)
                 msgpack_pack_int(pk, p->prompt_max_tokens[i]);
+        }
+        if (classes) {
+            kv_str_array(pk, "classes", p->classes, p->class_count);
+            pack_str(pk, "prompt_class");
+            msgpack_pack_array(pk, (size_t)p->prompt_count);
+            for (int i = 0; i < p->prompt_count; i++)
+                msgpack_pack_int(pk, p->prompt_class[i]);
         }
         kv_i64(pk, "interval_ms", p->interval_ms);
         kv_i64(pk, "run_t0", p->run_t0_ns);
@@ -209,7 +218,9 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
     case PROTO_SNAPSHOT: {
         const proto_snapshot_t *s = &msg->u.snapshot;
         bool has_requests = s->requests_jsonl && s->requests_jsonl_len > 0;
-        msgpack_pack_map(pk, 2 + 7 + (has_requests ? 1 : 0) + (s->phase_count > 0 ? 1 : 0));
+        bool has_classes = s->per_class && s->class_count > 0;
+        msgpack_pack_map(pk, 2 + 7 + (has_requests ? 1 : 0) + (s->phase_count > 0 ? 1 : 0) +
+                                 (has_classes ? 1 : 0));
         kv_u64(pk, "seq", s->seq);
         kv_i64(pk, "interval", s->interval);
         kv_str(pk, "id", s->worker_id);
@@ -246,6 +257,15 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
                     pack_metrics(pk, part->metrics, &scratch);
                 }
             }
+            buf_free(&scratch);
+        }
+        if (has_classes) {
+            /* [metrics], one per class of the plan, in its order (like "targets") */
+            pack_str(pk, "classes");
+            msgpack_pack_array(pk, (size_t)s->class_count);
+            buf_init(&scratch);
+            for (int i = 0; i < s->class_count; i++)
+                pack_metrics(pk, s->per_class[i], &scratch);
             buf_free(&scratch);
         }
         break;

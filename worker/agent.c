@@ -186,7 +186,9 @@ static void on_interval(void *arg, const engine_interval_t *interval)
                                         .requests_jsonl = (char *)interval->requests_jsonl,
                                         .requests_jsonl_len = interval->requests_jsonl_len,
                                         .phases = parts,
-                                        .phase_count = part_count};
+                                        .phase_count = part_count,
+                                        .per_class = (metrics_t **)interval->per_class,
+                                        .class_count = interval->class_count};
     unacked_t *u = calloc(1, sizeof *u);
     if (!u)
         return;
@@ -311,6 +313,8 @@ static void engine_ensure(agent_t *self)
     config.prompts = (const char *const *)p->prompts;
     config.prompt_count = p->prompt_count;
     config.prompt_max_tokens = p->prompt_max_tokens; /* NULL: max_tokens for every prompt */
+    config.prompt_class = p->prompt_class;           /* NULL: no classes (class_count 0) */
+    config.class_count = p->prompt_class ? p->class_count : 0;
     config.threads = self->cfg->threads;
     config.idle = self->cfg->idle;
     config.max_inflight = p->max_inflight;

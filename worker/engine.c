@@ -24,7 +24,7 @@
 
 /* ---- intervals ------------------------------------------------------------------ */
 
-interval_t *interval_new(int target_count)
+interval_t *interval_new(int target_count, int class_count)
 {
     interval_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -34,6 +34,14 @@ interval_t *interval_new(int target_count)
     bool ok = self->total && self->per_target;
     for (int i = 0; ok && i < target_count; i++)
         ok = (self->per_target[i] = metrics_new(2)) != NULL;
+    if (ok && class_count > 0) {
+        self->per_class = calloc((size_t)class_count, sizeof(metrics_t *));
+        ok = self->per_class != NULL;
+        if (ok)
+            self->class_count = class_count;
+        for (int i = 0; ok && i < class_count; i++)
+            ok = (self->per_class[i] = metrics_new(2)) != NULL;
+    }
     buf_init(&self->jsonl);
     if (!ok)
         interval_destroy(&self, target_count);
@@ -52,6 +60,9 @@ void interval_destroy(interval_t **self_p, int target_count)
     for (int i = 0; self->per_target && i < target_count; i++)
         metrics_destroy(&self->per_target[i]);
     free(self->per_target);
+    for (int i = 0; i < self->class_count; i++)
+        metrics_destroy(&self->per_class[i]);
+    free(self->per_class);
     buf_free(&self->jsonl);
     free(self);
     *self_p = NULL;
@@ -62,6 +73,8 @@ void interval_reset(interval_t *self, int target_count)
     metrics_reset(self->total);
     for (int i = 0; i < target_count; i++)
         metrics_reset(self->per_target[i]);
+    for (int i = 0; i < self->class_count; i++)
+        metrics_reset(self->per_class[i]);
     for (int i = 0; self->split && i < self->part_count; i++)
         metrics_reset(self->parts[i].metrics);
     self->part_count = 0;
@@ -135,13 +148,18 @@ void interval_add(interval_t *self, const interval_t *other, int target_count)
     metrics_add(self->total, other->total);
     for (int t = 0; t < target_count; t++)
         metrics_add(self->per_target[t], other->per_target[t]);
+    /* Every interval of one engine has the same classes; the smaller count is a guard. */
+    int classes = self->class_count < other->class_count ? self->class_count : other->class_count;
+    for (int k = 0; k < classes; k++)
+        metrics_add(self->per_class[k], other->per_class[k]);
     if (other->jsonl.len)
         buf_append(&self->jsonl, other->jsonl.data, other->jsonl.len);
 }
 
 bool interval_is_empty(const interval_t *self, int target_count)
 {
-    (void)target_count; /* per-target metrics are never written without the total */
+    (void)target_count; /* per-target and per-class metrics are never written without the
+                           total */
     return self->jsonl.len == 0 && metrics_is_empty(self->total);
 }
 
@@ -169,6 +187,36 @@ static char *strdup_or_null(const char *s)
     return s && *s ? strdup(s) : NULL;
 }
 
+/* The class of every body, checked and copied once: a request looks its class up by
+   its body index, so the hot path reads one int. */
+static int engine_classes_init(engine_shared_t *shared, const engine_config_t *config, char *err,
+                               size_t err_size)
+{
+    if (config->class_count == 0 && !config->prompt_class)
+        return 0;
+    if (config->class_count < 1 || config->class_count > ENGINE_MAX_CLASSES ||
+        !config->prompt_class) {
+        snprintf(err, err_size, "engine: %d classes (1..%d, each prompt with its class)",
+                 config->class_count, ENGINE_MAX_CLASSES);
+        return -1;
+    }
+    for (int i = 0; i < config->prompt_count; i++) {
+        if (config->prompt_class[i] < 0 || config->prompt_class[i] >= config->class_count) {
+            snprintf(err, err_size, "engine: prompt %d has class %d, outside [0, %d)", i,
+                     config->prompt_class[i], config->class_count);
+            return -1;
+        }
+    }
+    shared->body_class = malloc((size_t)config->prompt_count * sizeof(int));
+    if (!shared->body_class) {
+        snprintf(err, err_size, "engine: out of memory");
+        return -1;
+    }
+    memcpy(shared->body_class, config->prompt_class, (size_t)config->prompt_count * sizeof(int));
+    shared->class_count = config->class_count;
+    return 0;
+}
+
 engine_t *engine_new(const engine_config_t *config, char *err, size_t err_size)
 {
     pthread_once(&curl_once, curl_init_once);
@@ -188,6 +236,11 @@ engine_t *engine_new(const engine_config_t *config, char *err, size_t err_size)
     }
     engine_shared_t *shared = &self->shared;
     if (targets_init(&shared->targets, config, err, err_size) != 0) {
+        free(self);
+        return NULL;
+    }
+    if (engine_classes_init(shared, config, err, err_size) != 0) {
+        targets_free(&shared->targets);
         free(self);
         return NULL;
     }
@@ -279,6 +332,7 @@ void engine_destroy(engine_t **self_p)
     targets_free(&self->shared.targets);
     free(self->shared.capture_header);
     free(self->shared.ca_file);
+    free(self->shared.body_class);
     pthread_mutex_destroy(&self->lock);
     pthread_cond_destroy(&self->acked);
     free(self);
@@ -362,7 +416,7 @@ void engine_collect(engine_t *self, bool flush, engine_interval_fn *fn, void *ar
     int targets = self->shared.targets.count;
     if (flush)
         command_post(self, post_flush, NULL);
-    if (!self->merged && !(self->merged = interval_new(targets)))
+    if (!self->merged && !(self->merged = interval_new(targets, self->shared.class_count)))
         return;
 
     /* Take, under the lock, every closed interval up to the index all threads closed. */
@@ -428,6 +482,8 @@ void engine_collect(engine_t *self, bool flush, engine_interval_fn *fn, void *ar
             .phase_count = parts,
             .per_target = (const metrics_t *const *)m->per_target,
             .target_count = targets,
+            .per_class = (const metrics_t *const *)m->per_class,
+            .class_count = m->class_count,
             .requests_jsonl = m->jsonl.len ? m->jsonl.data : NULL,
             .requests_jsonl_len = m->jsonl.len,
         };

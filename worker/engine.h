@@ -5,9 +5,10 @@
     loop (epoll + curl_multi_socket_action) with its own connection pools to every
     target, paces its share of the arrivals on absolute monotonic deadlines, streams
     the responses through the SSE and event parsers, and records into its own
-    metrics_t per target. At each interval boundary (aligned to run_t0_ns) a thread
-    swaps its metrics out; engine_collect() merges the closed intervals of every thread
-    and hands each out exactly once. No lock is taken per request.
+    metrics_t per target (and per class of a workload mix, when the config has classes).
+    At each interval boundary (aligned to run_t0_ns) a thread swaps its metrics out;
+    engine_collect() merges the closed intervals of every thread and hands each out
+    exactly once. No lock is taken per request.
 
     Phases: a phase describes the *global* load (the whole fleet's rate, concurrency or
     users) plus this engine's segment [from, to) of the unit interval. The engine
@@ -31,6 +32,9 @@
 #include "worker/idle.h"
 
 #define ENGINE_MAX_TARGETS 256
+/* Request classes of a workload mix (= WORKLOAD_MAX_CLASSES): each interval holds one
+   metrics_t per class, so the cap bounds that memory per thread. */
+#define ENGINE_MAX_CLASSES 32
 
 typedef enum { ENGINE_API_CHAT = 0, ENGINE_API_COMPLETIONS = 1 } engine_api_t;
 typedef enum {
@@ -69,6 +73,10 @@ typedef struct {
     int prompt_count;
     const int *prompt_max_tokens; /* per prompt (prompt_count entries), or NULL: max_tokens for
                                      all; an entry of 0 also means max_tokens */
+    /* Classes of a workload mix: each prompt's class (prompt_count entries, each in
+       [0, class_count)), or NULL with class_count 0: no per-class metrics. */
+    const int *prompt_class;
+    int class_count; /* 0..ENGINE_MAX_CLASSES */
 
     int threads;                    /* 0 = one per core */
     int max_inflight;               /* cap on in-flight requests (whole engine), 0 = none */
@@ -120,6 +128,10 @@ typedef struct engine_interval_s {
     int phase_count;
     const metrics_t *const *per_target; /* target_count entries (2 significant digits) */
     int target_count;
+    /* The same records by the class of the request's prompt (engine_config_t.prompt_class):
+       class_count entries (2 significant digits), NULL when the engine has no classes. */
+    const metrics_t *const *per_class;
+    int class_count;
     const char *requests_jsonl; /* one JSON line per request ended in this interval, or NULL */
     size_t requests_jsonl_len;
 } engine_interval_t;

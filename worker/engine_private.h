@@ -86,6 +86,8 @@ typedef struct {
     bool prewarm;
     engine_idle_t idle;
     int thread_count;
+    int *body_class; /* the class of each body (targets.body_count entries), or NULL */
+    int class_count; /* 0 = no per-class metrics */
 
     _Atomic int64_t inflight;
     _Atomic int64_t sent_total;
@@ -110,6 +112,8 @@ typedef struct interval_s {
     int64_t index;
     metrics_t *total;       /* 3 digits */
     metrics_t **per_target; /* 2 digits each */
+    metrics_t **per_class;  /* class_count entries, 2 digits each (NULL when 0) */
+    int class_count;        /* fixed at interval_new */
     phase_part_t *parts;    /* the phases with records here, in order of appearance */
     int part_count, part_cap;
     bool split; /* parts[i].metrics hold the records (else parts[0] is the total) */
@@ -117,7 +121,7 @@ typedef struct interval_s {
     struct interval_s *next;
 } interval_t;
 
-interval_t *interval_new(int target_count);
+interval_t *interval_new(int target_count, int class_count);
 void interval_destroy(interval_t **self_p, int target_count);
 void interval_reset(interval_t *self, int target_count);
 bool interval_is_empty(const interval_t *self, int target_count);
@@ -137,6 +141,13 @@ static inline metrics_t *interval_phase_metrics(interval_t *self, int phase_inde
 {
     phase_part_t *part = interval_part(self, phase_index);
     return part && self->split ? part->metrics : NULL;
+}
+/* Where a record of a request of class_index goes besides the total: that class's
+   metrics, or NULL when the engine has no classes (class_index -1). */
+static inline metrics_t *interval_class_metrics(interval_t *self, int class_index)
+{
+    return class_index >= 0 && class_index < self->class_count ? self->per_class[class_index]
+                                                               : NULL;
 }
 /* Arrivals of phase_index that were never sent: scheduled and dropped (never skipped). */
 static inline void interval_count_dropped(interval_t *self, int phase_index, int64_t n)
@@ -167,6 +178,7 @@ typedef struct request_s {
     int target;
     int64_t user;         /* closed-loop user, -1 for open-loop arrivals */
     int64_t index;        /* global arrival index, -1 when closed-loop */
+    int class_index;      /* its prompt's class, -1 when the engine has none */
     int phase_index;      /* the phase that sent it: its records count there */
     int64_t phase_end_ns; /* that phase's planned end (for its tail) */
     bool prewarm;         /* a connection warm-up: never recorded */

@@ -229,7 +229,7 @@ static void interval_rotate(engine_thread_t *self, int64_t next_index)
             self->free_intervals = fresh->next;
         pthread_mutex_unlock(&engine->lock);
         if (!fresh)
-            fresh = interval_new(shared->targets.count);
+            fresh = interval_new(shared->targets.count, shared->class_count);
     }
     fresh->index = next_index;
     fresh->next = NULL;
@@ -309,6 +309,7 @@ bool engine_thread_send(engine_thread_t *self, int64_t t_sched_ns, int64_t index
                      (uint64_t)targets->body_count);
     r->user = user;
     r->index = index;
+    r->class_index = shared->body_class ? shared->body_class[body] : -1;
     r->phase_index = phase;
     r->phase_end_ns = self->pacer.end_ns;
     r->prewarm = false;
@@ -327,8 +328,11 @@ bool engine_thread_send(engine_thread_t *self, int64_t t_sched_ns, int64_t index
 
     int64_t lag_us = (r->t_send_ns - t_sched_ns) / NS_PER_US;
     atomic_store(&shared->lag_us_last, lag_us);
-    metrics_t *into[3] = {iv->total, iv->per_target[target], interval_phase_metrics(iv, phase)};
-    for (int k = 0; k < 3 && into[k]; k++) {
+    metrics_t *into[4] = {iv->total, iv->per_target[target], interval_phase_metrics(iv, phase),
+                          interval_class_metrics(iv, r->class_index)};
+    for (int k = 0; k < 4; k++) {
+        if (!into[k])
+            continue;
         into[k]->c.scheduled++;
         into[k]->c.sent++;
         metrics_record_us(into[k], METRIC_LAG, lag_us);
@@ -355,6 +359,7 @@ static void prewarm_send(engine_thread_t *self)
             if (!r)
                 return;
             r->user = r->index = -1;
+            r->class_index = -1;
             r->prewarm = true;
             request_prepare(r, target, 0, NULL);
             easy_socket_hooks(r->easy);
@@ -579,7 +584,7 @@ int engine_thread_start(engine_thread_t *self, engine_t *engine, int id, char *e
     pacer_init(&self->pacer, 0xD1B54A32D192ED03ULL * (uint64_t)(id + 1));
     self->oai = oai_parser_new(0);
     self->multi = curl_multi_init();
-    self->cur = interval_new(shared->targets.count);
+    self->cur = interval_new(shared->targets.count, shared->class_count);
     if (self->epoll_fd < 0 || self->timer_fd < 0 || self->wake_fd < 0 || !self->oai ||
         !self->multi || !self->cur) {
         snprintf(err, err_size, "engine thread %d: cannot create its loop: %s", id,

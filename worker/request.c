@@ -155,6 +155,9 @@ static int on_event(void *arg, const sse_event_t *event)
         self->tokens_received += carried;
         iv->total->c.output_tokens_received += carried;
         iv->per_target[self->target]->c.output_tokens_received += carried;
+        metrics_t *cls = interval_class_metrics(iv, self->class_index);
+        if (cls)
+            cls->c.output_tokens_received += carried;
     }
     if (oai_event_has_output(&ev)) {
         if (first) {
@@ -164,10 +167,13 @@ static int on_event(void *arg, const sse_event_t *event)
                recorded when the gap ends, in the phase that sent the request. */
             interval_t *iv = engine_thread_interval(self->thread, now);
             int64_t gap_us = (now - self->t_prev_content_ns) / NS_PER_US;
-            metrics_t *into[3] = {iv->total, iv->per_target[self->target],
-                                  interval_phase_metrics(iv, self->phase_index)};
-            for (int k = 0; k < 3 && into[k]; k++)
-                metrics_record_us(into[k], METRIC_ITL, gap_us);
+            metrics_t *into[4] = {iv->total, iv->per_target[self->target],
+                                  interval_phase_metrics(iv, self->phase_index),
+                                  interval_class_metrics(iv, self->class_index)};
+            for (int k = 0; k < 4; k++) {
+                if (into[k])
+                    metrics_record_us(into[k], METRIC_ITL, gap_us);
+            }
         }
         self->t_prev_content_ns = now;
     }
@@ -451,6 +457,8 @@ static void write_record(const request_t *self, interval_t *iv, const outcome_t 
     jsonw_kv_int(&w, "index", self->index);
     jsonw_kv_int(&w, "phase", self->phase_index);
     jsonw_kv_int(&w, "target", self->target);
+    jsonw_key(&w, "class"); /* the prompt's class in the workload mix (results.json classes) */
+    self->class_index >= 0 ? jsonw_int(&w, self->class_index) : jsonw_null(&w);
     jsonw_kv_int(&w, "status", self->status);
     if (o->error >= 0)
         jsonw_kv_string(&w, "error", error_class_name((error_class_t)o->error));
@@ -529,6 +537,9 @@ void request_finish(request_t *self, CURLcode result, int64_t now_ns)
         int64_t rest = o.output_tokens - self->tokens_received;
         iv->total->c.output_tokens_received += rest;
         iv->per_target[self->target]->c.output_tokens_received += rest;
+        metrics_t *cls = interval_class_metrics(iv, self->class_index);
+        if (cls)
+            cls->c.output_tokens_received += rest;
     }
     phase_part_t *part = interval_part(iv, self->phase_index);
     if (part && o.end_ns > self->phase_end_ns) {
@@ -536,10 +547,13 @@ void request_finish(request_t *self, CURLcode result, int64_t now_ns)
         if (o.end_ns - self->phase_end_ns > part->tail_max_ns)
             part->tail_max_ns = o.end_ns - self->phase_end_ns;
     }
-    metrics_t *into[3] = {iv->total, iv->per_target[self->target],
-                          part && iv->split ? part->metrics : NULL};
-    for (int k = 0; k < 3 && into[k]; k++) {
+    metrics_t *into[4] = {iv->total, iv->per_target[self->target],
+                          part && iv->split ? part->metrics : NULL,
+                          interval_class_metrics(iv, self->class_index)};
+    for (int k = 0; k < 4; k++) {
         metrics_t *m = into[k];
+        if (!m)
+            continue;
         m->c.bytes_in += self->bytes;
         if (o.error >= 0)
             metrics_count_error(m, (error_class_t)o.error);

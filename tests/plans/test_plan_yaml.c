@@ -53,6 +53,11 @@ static void test_minimal_plan_has_defaults_and_default_prompts(void)
     CHECK_INT_EQ(p->phases[0].duration_ms, 90000);
     CHECK(p->phases[0].measure);
     CHECK(p->prompt_count >= 60); /* the default prompts */
+    /* No mix: one class, "default", which every prompt belongs to. */
+    REQUIRE(p->class_count == 1);
+    CHECK_STR_EQ(p->class_names[0], "default");
+    for (int i = 0; i < p->prompt_count; i++)
+        CHECK_INT_EQ(p->prompt_class[i], 0);
     CHECK_INT_EQ(x->stage_count, 1);
     CHECK(x->workload == NULL);
     plan_extra_destroy(&x);
@@ -292,12 +297,17 @@ static void test_workload_mix_builds_the_pool_into_the_plan(void)
         const workload_item_t *it = &x->workload->items[i];
         per_class[it->class_index]++;
         CHECK_STR_EQ(p->prompts[i], it->prompt);
+        CHECK_INT_EQ(p->prompt_class[i], it->class_index); /* for per-class results */
         if (it->class_index == 1)
             CHECK(it->max_tokens >= 10 && it->max_tokens <= 20);
         if (it->class_index == 2)
             CHECK(strstr(it->prompt, "Summarize ") && !strchr(it->prompt, '{'));
     }
     CHECK(per_class[0] == 70 && per_class[1] == 20 && per_class[2] == 10);
+    REQUIRE(p->class_count == 3);
+    CHECK_STR_EQ(p->class_names[0], "chat");
+    CHECK_STR_EQ(p->class_names[1], "code");
+    CHECK_STR_EQ(p->class_names[2], "tpl");
     /* no max_tokens given: the mean of the sized items (code's 10..20) */
     CHECK(p->max_tokens >= 10 && p->max_tokens <= 20);
     plan_extra_destroy(&x);

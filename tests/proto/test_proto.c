@@ -312,10 +312,10 @@ static int decode_ack_variant(const char *type, int version, const char *seq_kin
     return rc;
 }
 
-/* A plan for 2 prompts encoded by proto_encode without "prompt_max_tokens", then given
-   that key with a value written by `pack` (appended: the map is the whole message). */
-static int decode_plan_with(void (*pack)(msgpack_packer *pk), proto_msg_t *out, char *err,
-                            size_t err_size)
+/* A plan for 2 prompts encoded by proto_encode without `key`, then given that key with a
+   value written by `pack` (appended: the map is the whole message). */
+static int decode_plan_with_key(const char *key, void (*pack)(msgpack_packer *pk), proto_msg_t *out,
+                                char *err, size_t err_size)
 {
     char *targets[] = {"http://127.0.0.1:8000"};
     char *prompts[] = {"a", "b"};
@@ -340,11 +340,17 @@ static int decode_plan_with(void (*pack)(msgpack_packer *pk), proto_msg_t *out, 
     b.data[2] = (char)(count & 0xff);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &b, write_cb);
-    pk_str(&pk, "prompt_max_tokens");
+    pk_str(&pk, key);
     pack(&pk);
     int rc = decode_buf(out, &b, err, err_size);
     buf_free(&b);
     return rc;
+}
+
+static int decode_plan_with(void (*pack)(msgpack_packer *pk), proto_msg_t *out, char *err,
+                            size_t err_size)
+{
+    return decode_plan_with_key("prompt_max_tokens", pack, out, err, err_size);
 }
 
 static void pack_two_ints(msgpack_packer *pk)
@@ -492,6 +498,119 @@ static void test_plan_carries_headers_balance_connections_and_tls(void)
     CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), PROTO_ERR_BAD_VALUE);
     CHECK(strstr(err, "balance") != NULL);
     buf_free(&b);
+}
+
+static void pack_two_class_names(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 2);
+    pk_str(pk, "short");
+    pk_str(pk, "long");
+}
+
+static void test_plan_carries_prompt_classes_strictly(void)
+{
+    char *targets[] = {"http://127.0.0.1:8000"};
+    char *prompts[] = {"a", "b", "c"};
+    char *classes[] = {"short", "long"};
+    int prompt_class[] = {1, 0, 1};
+    proto_msg_t in = {.type = PROTO_PLAN}, out;
+    in.u.plan = (proto_plan_t){.targets = targets,
+                               .target_count = 1,
+                               .model = "m",
+                               .api = "chat",
+                               .prompts = prompts,
+                               .prompt_count = 3,
+                               .prompt_class = prompt_class,
+                               .classes = classes,
+                               .class_count = 2,
+                               .interval_ms = 1000};
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    REQUIRE(out.u.plan.prompt_class != NULL);
+    REQUIRE(out.u.plan.class_count == 2);
+    CHECK_STR_EQ(out.u.plan.classes[0], "short");
+    CHECK_STR_EQ(out.u.plan.classes[1], "long");
+    for (int i = 0; i < 3; i++)
+        CHECK_INT_EQ(out.u.plan.prompt_class[i], prompt_class[i]);
+    proto_msg_clear(&out);
+    /* Without classes (an older coordinator): none, and no per-class metrics. */
+    in.u.plan.prompt_class = NULL;
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    CHECK(out.u.plan.prompt_class == NULL && out.u.plan.classes == NULL);
+    CHECK_INT_EQ(out.u.plan.class_count, 0);
+    proto_msg_clear(&out);
+
+    /* Strict: a class index outside the names, more classes than the cap, names without
+       the prompts' classes. */
+    char err[256];
+    buf_t b;
+    int outside[] = {0, 2, 1};
+    in.u.plan.prompt_class = outside;
+    buf_init(&b);
+    proto_encode(&in, &b);
+    CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), PROTO_ERR_BAD_VALUE);
+    CHECK(strstr(err, "prompt_class[1]: outside [0, 2)") != NULL);
+    CHECK(out.u.plan.prompt_class == NULL && out.u.plan.classes == NULL);
+    buf_free(&b);
+
+    char *many[PROTO_MAX_CLASSES + 1];
+    for (int i = 0; i <= PROTO_MAX_CLASSES; i++)
+        many[i] = "c";
+    in.u.plan.prompt_class = prompt_class;
+    in.u.plan.classes = many;
+    in.u.plan.class_count = PROTO_MAX_CLASSES + 1;
+    buf_init(&b);
+    proto_encode(&in, &b);
+    CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), PROTO_ERR_OVERSIZE);
+    CHECK(strstr(err, "classes") != NULL);
+    buf_free(&b);
+
+    CHECK_INT_EQ(decode_plan_with_key("classes", pack_two_class_names, &out, err, sizeof err),
+                 PROTO_ERR_MISSING);
+    CHECK(strstr(err, "prompt_class") != NULL);
+    CHECK_INT_EQ(decode_plan_with_key("prompt_class", pack_two_ints, &out, err, sizeof err),
+                 PROTO_ERR_MISSING);
+    CHECK(strstr(err, "classes") != NULL);
+}
+
+static void test_snapshot_carries_per_class_metrics_and_refuses_too_many(void)
+{
+    metrics_t *total = sample_metrics(3, 300, 997);
+    metrics_t *c0 = sample_metrics(2, 100, 1009);
+    metrics_t *c1 = sample_metrics(2, 200, 4001);
+    metrics_t *per_class[PROTO_MAX_CLASSES + 1];
+    for (int i = 0; i <= PROTO_MAX_CLASSES; i++)
+        per_class[i] = i == 0 ? c0 : c1;
+    proto_msg_t in = {.type = PROTO_SNAPSHOT}, out;
+    in.u.snapshot = (proto_snapshot_t){.seq = 1,
+                                       .interval = 2,
+                                       .worker_id = "w1",
+                                       .total = total,
+                                       .per_class = per_class,
+                                       .class_count = 2};
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    REQUIRE(out.u.snapshot.class_count == 2);
+    CHECK(metrics_equal(out.u.snapshot.per_class[0], c0));
+    CHECK(metrics_equal(out.u.snapshot.per_class[1], c1));
+    proto_msg_clear(&out);
+    /* Absent: a plan without classes. */
+    in.u.snapshot.class_count = 0;
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    CHECK_INT_EQ(out.u.snapshot.class_count, 0);
+    CHECK(out.u.snapshot.per_class == NULL);
+    proto_msg_clear(&out);
+
+    in.u.snapshot.class_count = PROTO_MAX_CLASSES + 1;
+    buf_t b;
+    buf_init(&b);
+    proto_encode(&in, &b);
+    char err[256];
+    CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), PROTO_ERR_OVERSIZE);
+    CHECK(strstr(err, "classes") != NULL);
+    CHECK(out.u.snapshot.per_class == NULL);
+    buf_free(&b);
+    metrics_destroy(&total);
+    metrics_destroy(&c0);
+    metrics_destroy(&c1);
 }
 
 static void test_unknown_keys_are_ignored(void)
@@ -773,4 +892,6 @@ CHECK_MAIN(test_hello_round_trips, test_welcome_plan_phase_round_trip,
            test_plan_carries_headers_balance_connections_and_tls,
            test_hello_capacity_above_the_cap_is_refused,
            test_snapshot_layouts_other_than_the_workers_are_refused,
-           test_a_plan_whose_bodies_repeat_too_much_is_refused)
+           test_a_plan_whose_bodies_repeat_too_much_is_refused,
+           test_plan_carries_prompt_classes_strictly,
+           test_snapshot_carries_per_class_metrics_and_refuses_too_many)

@@ -19,6 +19,14 @@ workers on loopback) with a hard time limit, and reads results.json. Scenarios:
   per_request_max_tokens   a workload mix whose classes have different fixed output
                            lengths: with ignore_eos, each request generates exactly its own
                            class's length (requests.jsonl), never the plan-wide mean
+  per_class_results_match_the_requests
+                           a mix of two classes (3 and 17 output tokens, ignore_eos) against
+                           sim://tiny with 2 workers: results.json classes[] names both, their
+                           requests add up to the run's, each class's output_tokens is its
+                           requests x its length, each request record names its class, and
+                           each class's TTFT and E2E p50/p99 are the percentiles of its own
+                           records (to the 2-digit histograms' precision); the terminal and
+                           report.html show the Classes table
   results_dir_in_use       a second run given the directory a live run writes is refused
                            (exit 2, the message names the other run's pid) and the first
                            run's intervals.jsonl stays whole: every line parses, indices
@@ -30,6 +38,7 @@ workers on loopback) with a hard time limit, and reads results.json. Scenarios:
                            and says so, and writes its own results beside them
 """
 import json
+import math
 import os
 import subprocess
 import sys
@@ -288,6 +297,80 @@ def per_request_max_tokens():
     print("per-request max_tokens: %d requests, lengths %s" % (len(lengths), seen))
 
 
+# ---- per_class_results_match_the_requests ----------------------------------------------
+
+CLASSES = """
+name: classes
+targets: [sim://tiny]
+model: surge-sim-tiny
+ignore_eos: true
+timeout: 10s
+workload:
+  pool_size: 40
+  mix:
+    - {name: short, weight: 50, builtin: chat, output_tokens: 3}
+    - {name: long, weight: 50, builtin: chat, output_tokens: 17}
+phases:
+  - {name: steady, kind: constant, rate: 4/s, arrival: constant, duration: 4s}
+"""
+
+
+def hdr_rank_value(sorted_values, p):
+    rank = max(1, int(math.ceil(p / 100.0 * len(sorted_values))))
+    return sorted_values[rank - 1]
+
+
+def per_class_results_match_the_requests():
+    code, out, r = run_plan("classes", CLASSES, 90, ["--record-requests"])
+    check(code == 0, "exit %d, want 0" % code)
+    classes = r.get("classes")
+    check(isinstance(classes, list), "results.json has no classes[]")
+    check([c["name"] for c in classes] == ["short", "long"],
+          "classes %s, want short and long" % [c.get("name") for c in classes])
+    path = os.path.join(TMP, "classes-results", "requests.jsonl")
+    with open(path) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    total = r["summary"]["requests"]["total"]
+    check(total >= 12 and len(records) == total,
+          "%d records for %d requests (want >= 12, equal)" % (len(records), total))
+    check(r["summary"]["requests"]["errors"] == 0, "errors: %s" % r["summary"]["requests"])
+    per_class = [c["summary"]["requests"]["total"] for c in classes]
+    check(sum(per_class) == total, "classes' requests %s do not add up to %d" % (per_class,
+                                                                                 total))
+    for index, (c, length) in enumerate(zip(classes, (3, 17))):
+        s = c["summary"]
+        mine = [rec for rec in records if rec.get("class") == index]
+        check(len(mine) == s["requests"]["total"] and len(mine) > 0,
+              "class %s: %d records, results.json says %d" % (c["name"], len(mine),
+                                                              s["requests"]["total"]))
+        check(all(rec["output_tokens"] == length for rec in mine),
+              "class %s: output lengths %s, want %d" % (c["name"], sorted(set(
+                  rec["output_tokens"] for rec in mine)), length))
+        check(s["output_tokens"] == s["requests"]["total"] * length,
+              "class %s: output_tokens %d, want %d x %d" % (c["name"], s["output_tokens"],
+                                                            s["requests"]["total"], length))
+        for metric in ("ttft_ms", "e2e_ms"):
+            values = sorted(rec[metric] for rec in mine)
+            for p in (50, 99):
+                exact = hdr_rank_value(values, p)
+                merged = s[metric]["p%d" % p]
+                # 2 significant digits: the highest value equivalent to the exact sample's
+                # bucket, less than 1% above it, plus 1 us of rounding.
+                check(exact - 0.001 <= merged <= exact * 1.01 + 0.001,
+                      "class %s %s p%d: %.4f ms, its records say %.4f ms" % (
+                          c["name"], metric, p, merged, exact))
+        print("class %s: %d requests x %d tokens, ttft p99 %.2f ms, e2e p99 %.2f ms" % (
+            c["name"], len(mine), length, s["ttft_ms"]["p99"], s["e2e_ms"]["p99"]))
+    check(classes[1]["summary"]["e2e_ms"]["p50"] > classes[0]["summary"]["e2e_ms"]["p50"],
+          "17-token answers should take longer than 3-token ones")
+    check(any(line.split()[:1] == ["long"] for line in out.splitlines()) and
+          "output tokens" in out, "the terminal summary has no classes table")
+    with open(os.path.join(TMP, "classes-results", "report.html")) as f:
+        html = f.read()
+    check("<h2 id=\"classes\">Classes</h2>" in html and ">short<" in html,
+          "report.html has no Classes table")
+
+
 # ---- results_dir_in_use ----------------------------------------------------------------
 
 IN_USE = """
@@ -389,6 +472,7 @@ if __name__ == "__main__":
     scenarios = {"phase_kinds": phase_kinds, "saturation_knee_and_sla": saturation_knee_and_sla,
                  "sla_failure_exit_1": sla_failure_exit_1,
                  "per_request_max_tokens": per_request_max_tokens,
+                 "per_class_results_match_the_requests": per_class_results_match_the_requests,
                  "results_dir_in_use": results_dir_in_use,
                  "interrupted_run_moved_aside_not_truncated":
                      interrupted_run_moved_aside_not_truncated}

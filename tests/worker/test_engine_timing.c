@@ -359,6 +359,43 @@ static void test_api_key_from_env_or_file_is_sent_and_never_recorded(void)
     unsetenv("SURGE_TEST_KEY");
 }
 
+/* Each request counts in its prompt's class (by body index: arrival index % prompts), and
+   its record names the class; the classes add up to the total. */
+static void test_each_request_counts_in_its_prompts_class(void)
+{
+    if (!server_up())
+        return;
+    testkit_run_t run;
+    engine_config_t config = testkit_config(NULL, 1);
+    int classes[3] = {1, 0, 1}; /* "Say hello." and "Tell a story." are class 1 */
+    config.prompt_class = classes;
+    config.class_count = 2;
+    json_t *records = run_requests(&config, 12, &run);
+    REQUIRE(records);
+    REQUIRE(run.class_count == 2);
+    CHECK_INT_EQ(run.total->c.ok, 12);
+    const metrics_t *c0 = run.per_class[0], *c1 = run.per_class[1];
+    CHECK_INT_EQ(c0->c.ok, 4);
+    CHECK_INT_EQ(c1->c.ok, 8);
+    CHECK_INT_EQ(c0->c.sent + c1->c.sent, run.total->c.sent);
+    CHECK_INT_EQ(c0->c.output_tokens + c1->c.output_tokens, run.total->c.output_tokens);
+    CHECK_INT_EQ(c0->c.output_tokens_received + c1->c.output_tokens_received,
+                 run.total->c.output_tokens_received);
+    CHECK_INT_EQ(hist_total_count(c0->hist[METRIC_TTFT]), 4);
+    CHECK_INT_EQ(hist_total_count(c0->hist[METRIC_ITL]) + hist_total_count(c1->hist[METRIC_ITL]),
+                 hist_total_count(run.total->hist[METRIC_ITL]));
+    CHECK_INT_EQ(hist_total_count(c1->hist[METRIC_LAG]), 8);
+    size_t i;
+    json_t *rec;
+    json_array_foreach(records, i, rec)
+    {
+        int64_t index = (int64_t)num(rec, "index");
+        CHECK_INT_EQ((int64_t)num(rec, "class"), classes[index % 3]);
+    }
+    json_decref(records);
+    testkit_run_free(&run);
+}
+
 static void test_bad_config_is_refused_with_a_reason(void)
 {
     char err[256];
@@ -372,6 +409,16 @@ static void test_bad_config_is_refused_with_a_reason(void)
     CHECK(engine_new(&config, err, sizeof err) == NULL);
     CHECK(strstr(err, "extra body") != NULL);
     config.extra_body_json = NULL;
+    /* Classes: each prompt's class inside [0, class_count), at most ENGINE_MAX_CLASSES. */
+    int classes[3] = {0, 2, 1};
+    config.prompt_class = classes;
+    config.class_count = 2;
+    CHECK(engine_new(&config, err, sizeof err) == NULL);
+    CHECK(strstr(err, "prompt 1 has class 2") != NULL);
+    config.class_count = ENGINE_MAX_CLASSES + 1;
+    CHECK(engine_new(&config, err, sizeof err) == NULL);
+    config.prompt_class = NULL;
+    config.class_count = 0;
     config.prompt_count = 0;
     CHECK(engine_new(&config, err, sizeof err) == NULL);
 }
@@ -413,7 +460,9 @@ CHECK_MAIN(test_chat_stream_timings_match_the_server_truth,
            test_without_usage_tokens_are_counted_from_events_and_flagged,
            test_non_streaming_e2e_and_usage_match_the_truth,
            test_non_streaming_body_of_20000_json_tokens_is_parsed_not_malformed,
-           test_each_prompt_carries_its_own_max_tokens, test_captured_header_groups_request_records,
+           test_each_prompt_carries_its_own_max_tokens,
+           test_each_request_counts_in_its_prompts_class,
+           test_captured_header_groups_request_records,
            test_api_key_from_env_or_file_is_sent_and_never_recorded,
            test_bad_config_is_refused_with_a_reason, test_proxy_environment_is_ignored,
            test_zz_stop_server)

@@ -35,7 +35,7 @@ static const metrics_t *part_of(const interval_t *iv, int phase)
 
 static void test_one_phase_interval_records_once_and_its_total_is_the_phase(void)
 {
-    interval_t *iv = interval_new(1);
+    interval_t *iv = interval_new(1, 0);
     REQUIRE(iv);
     for (int i = 0; i < 50; i++)
         record(iv, 3, 1000 + i, 10);
@@ -47,7 +47,7 @@ static void test_one_phase_interval_records_once_and_its_total_is_the_phase(void
 
 static void test_a_second_phase_splits_the_interval_and_each_keeps_its_own(void)
 {
-    interval_t *iv = interval_new(1);
+    interval_t *iv = interval_new(1, 0);
     REQUIRE(iv);
     for (int i = 0; i < 30; i++)
         record(iv, 0, 1000, 5); /* the backlog of phase 0 ... */
@@ -81,8 +81,8 @@ static void test_a_second_phase_splits_the_interval_and_each_keeps_its_own(void)
 
 static void test_merging_threads_intervals_keeps_each_phase_exact(void)
 {
-    interval_t *a = interval_new(1), *b = interval_new(1), *c = interval_new(1);
-    interval_t *merged = interval_new(1);
+    interval_t *a = interval_new(1, 0), *b = interval_new(1, 0), *c = interval_new(1, 0);
+    interval_t *merged = interval_new(1, 0);
     REQUIRE(a && b && c && merged);
     for (int i = 0; i < 10; i++)
         record(a, 0, 1000, 1); /* thread a: phase 0 only */
@@ -118,6 +118,65 @@ static void test_merging_threads_intervals_keeps_each_phase_exact(void)
     interval_destroy(&merged, 1);
 }
 
+/* One request of class `cls` ending in iv: what request_finish does beside the total. */
+static void record_class(interval_t *iv, int cls, int64_t ttft_us, int64_t tokens)
+{
+    metrics_t *into[2] = {iv->total, interval_class_metrics(iv, cls)};
+    iv->total->c.output_tokens_received += tokens;
+    into[1]->c.output_tokens_received += tokens;
+    for (int k = 0; k < 2; k++) {
+        into[k]->c.sent++;
+        into[k]->c.ok++;
+        into[k]->c.output_tokens += tokens;
+        metrics_record_us(into[k], METRIC_TTFT, ttft_us);
+    }
+}
+
+static void test_merging_threads_intervals_keeps_each_class_exact(void)
+{
+    interval_t *a = interval_new(1, 2), *b = interval_new(1, 2), *merged = interval_new(1, 2);
+    REQUIRE(a && b && merged);
+    REQUIRE(merged->class_count == 2);
+    for (int i = 0; i < 7; i++)
+        record_class(a, 0, 1000, 3); /* thread a: short answers only */
+    for (int i = 0; i < 5; i++) {
+        record_class(b, 0, 1100, 3); /* thread b: both classes */
+        record_class(b, 1, 50000, 17);
+    }
+    interval_add(merged, a, 1);
+    interval_add(merged, b, 1);
+    const metrics_t *c0 = merged->per_class[0], *c1 = merged->per_class[1];
+    CHECK_INT_EQ(c0->c.ok, 12);
+    CHECK_INT_EQ(c1->c.ok, 5);
+    CHECK_INT_EQ(c0->c.sent + c1->c.sent, merged->total->c.sent);
+    CHECK_INT_EQ(c0->c.output_tokens, 12 * 3);
+    CHECK_INT_EQ(c1->c.output_tokens, 5 * 17);
+    CHECK_INT_EQ(c0->c.output_tokens_received + c1->c.output_tokens_received,
+                 merged->total->c.output_tokens_received);
+    CHECK_INT_EQ(hist_total_count(c0->hist[METRIC_TTFT]), 12);
+    CHECK_INT_EQ(hist_max(c0->hist[METRIC_TTFT]) < 2000, 1);
+    CHECK_INT_EQ(hist_min(c1->hist[METRIC_TTFT]) > 40000, 1);
+    /* Reset empties every class for the interval's reuse. */
+    interval_reset(merged, 1);
+    CHECK(metrics_is_empty(merged->per_class[0]) && metrics_is_empty(merged->per_class[1]));
+    CHECK(!interval_class_metrics(merged, -1) && !interval_class_metrics(merged, 2));
+    interval_destroy(&a, 1);
+    interval_destroy(&b, 1);
+    interval_destroy(&merged, 1);
+}
+
+static void test_an_engine_without_classes_records_nothing_per_class(void)
+{
+    interval_t *iv = interval_new(1, 0);
+    REQUIRE(iv);
+    CHECK_INT_EQ(iv->class_count, 0);
+    CHECK(iv->per_class == NULL);
+    CHECK(!interval_class_metrics(iv, 0));
+    interval_destroy(&iv, 1);
+}
+
 CHECK_MAIN(test_one_phase_interval_records_once_and_its_total_is_the_phase,
+           test_merging_threads_intervals_keeps_each_class_exact,
+           test_an_engine_without_classes_records_nothing_per_class,
            test_a_second_phase_splits_the_interval_and_each_keeps_its_own,
            test_merging_threads_intervals_keeps_each_phase_exact)

@@ -119,6 +119,8 @@ void testkit_run_free(testkit_run_t *run)
     metrics_destroy(&run->total);
     for (int i = 0; i < 16; i++)
         metrics_destroy(&run->per_target[i]);
+    for (int i = 0; i < ENGINE_MAX_CLASSES; i++)
+        metrics_destroy(&run->per_class[i]);
     buf_free(&run->jsonl);
 }
 
@@ -129,6 +131,13 @@ void testkit_collect_fn(void *arg, const engine_interval_t *interval)
     metrics_add(run->total, interval->total);
     for (int i = 0; i < interval->target_count && i < run->target_count && i < 16; i++)
         metrics_add(run->per_target[i], interval->per_target[i]);
+    for (int i = 0; i < interval->class_count && i < ENGINE_MAX_CLASSES; i++) {
+        if (!run->per_class[i])
+            run->per_class[i] = metrics_new(2);
+        metrics_add(run->per_class[i], interval->per_class[i]);
+        if (i >= run->class_count)
+            run->class_count = i + 1;
+    }
     if (interval->requests_jsonl)
         buf_append(&run->jsonl, interval->requests_jsonl, interval->requests_jsonl_len);
 }

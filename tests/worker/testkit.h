@@ -29,6 +29,8 @@ typedef struct {
     metrics_t *total;
     metrics_t *per_target[16];
     int target_count;
+    metrics_t *per_class[ENGINE_MAX_CLASSES]; /* as the intervals carry them, else NULL */
+    int class_count;
     buf_t jsonl;
     int intervals;
 } testkit_run_t;
