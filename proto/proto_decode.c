@@ -904,7 +904,7 @@ static void decode_snapshot_classes(dec_t *d, const msgpack_object *o, proto_sna
         return;
     d->where = "classes[]";
     for (uint32_t i = 0; i < n && d->status == PROTO_OK; i++) {
-        s->per_class[i] = decode_metrics(d, &classes->via.array.ptr[i]);
+        s->per_class[i] = decode_metrics(d, &classes->via.array.ptr[i], PROTO_TARGET_DIGITS);
         if (s->per_class[i])
             s->class_count++;
     }
