@@ -26,7 +26,6 @@
 #include "coordinator/launch.h"
 #include "coordinator/plan_yaml.h"
 #include "coordinator/run_keys.h"
-#include "simulator/sim.h"
 
 #define MAX_CHILDREN 1024
 
@@ -649,7 +648,7 @@ static void calibrate_workload(plan_t *plan)
 
 /* ---- the command ------------------------------------------------------------------ */
 
-int launch_main(launch_mode_t mode, int argc, char **argv)
+int launch_main(launch_mode_t mode, int argc, char **argv, launch_sim_model_fn *sim_model)
 {
     options_t o;
     int rc = parse_options(&o, mode, argc, argv);
@@ -669,16 +668,15 @@ int launch_main(launch_mode_t mode, int argc, char **argv)
         /* No --model for a simulated node: the model its profile serves (the real name,
            meta-llama/..., for the hardware profiles), so the quick starts get answers,
            not 404s. */
-        if (mode == LAUNCH_RUN && !o.flags.model && o.flags.target &&
+        if (mode == LAUNCH_RUN && !o.flags.model && o.flags.target && sim_model &&
             strncmp(o.flags.target, "sim://", 6) == 0) {
             const char *name = o.flags.target[6] ? o.flags.target + 6 : o.sim_profile;
-            const sim_profile_t *profile = sim_profile_find(name);
-            if (!profile) {
+            o.flags.model = sim_model(name);
+            if (!o.flags.model) {
                 fprintf(stderr, "surge: sim://%s: no such simulator profile (surge sim --help)\n",
                         name);
                 return SURGE_EXIT_USAGE;
             }
-            o.flags.model = profile->model;
         }
         plan = plan_new_from_flags(&o.flags, err, sizeof err);
     }

@@ -10,7 +10,13 @@ typedef enum {
     LAUNCH_COORDINATOR, /* coordinator only; workers join over the network */
 } launch_mode_t;
 
-/* Parses argv (argv[0] is the subcommand's name) and runs; returns an exit code. */
-int launch_main(launch_mode_t mode, int argc, char **argv);
+/* The model a simulator profile serves ("meta-llama/Llama-3.1-8B-Instruct"), or NULL
+   when there is no such profile. Given by the caller (cli/, which may know the simulator;
+   the coordinator does not depend on it). */
+typedef const char *(launch_sim_model_fn)(const char *profile);
+
+/* Parses argv (argv[0] is the subcommand's name) and runs; returns an exit code.
+   sim_model may be NULL (then a sim:// run without --model uses the plan's default). */
+int launch_main(launch_mode_t mode, int argc, char **argv, launch_sim_model_fn *sim_model);
 
 #endif
