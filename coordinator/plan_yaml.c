@@ -19,6 +19,7 @@
 
 #include "common/buf.h"
 #include "common/jsonw.h"
+#include "common/limits.h"
 #include "coordinator/chaos.h"
 
 /* Walking aliases can revisit shared nodes: bound the work so an alias bomb is an error. */
@@ -360,6 +361,9 @@ static int get_rate(ctx_t *c, const yaml_node_t *node, const char *key, double *
                     key, scalar(node));
     if (!(*out > 0))
         return fail(c, node, "'%s': expected a rate > 0", key);
+    if (*out > LIMIT_RATE_PER_S) /* what the workers accept (common/limits.h) */
+        return fail(c, node, "'%s': %.10g requests/s is above the limit of %.10g", key, *out,
+                    LIMIT_RATE_PER_S);
     return 0;
 }
 
