@@ -67,12 +67,13 @@ typedef struct {
     int64_t joined_ns, last_heard_ns, lost_at_ns; /* coordinator monotonic; lost 0 = never */
     int heartbeats;                               /* received since the last hello */
     bool has_plan;                                /* the plan message was sent on this connection */
-    int64_t first_interval;                       /* snapshots expected from this index on */
-    int64_t planned_from_interval;                /* at its first plan; -1 = never planned */
-    int64_t max_interval_seen;                    /* -1 = none */
-    double from, to;                              /* current segment (0, 0 = none) */
-    int64_t inflight;                             /* last reported gauge */
-    int64_t requests;                             /* finished requests merged (ok + failed) */
+    int ready;                     /* proto_ready_t from its heartbeats: whether it can take load */
+    int64_t first_interval;        /* snapshots expected from this index on */
+    int64_t planned_from_interval; /* at its first plan; -1 = never planned */
+    int64_t max_interval_seen;     /* -1 = none */
+    double from, to;               /* current segment (0, 0 = none) */
+    int64_t inflight;              /* last reported gauge */
+    int64_t requests;              /* finished requests merged (ok + failed) */
     int64_t snapshots, duplicates;
     int returns;   /* times it came back after its lease expired */
     uint8_t *seen; /* seq bitmap; owned */
@@ -172,7 +173,15 @@ struct _coordinator_t {
 
     volatile sig_atomic_t stop_requested;
     bool interrupted, failed;
-    char failure[256];
+    char failure[1536];
+
+    /* Before the first phase: every worker that says whether it is ready (plan checked,
+       preflight passed, engine built) must say so (docs/fleet.md). A worker that cannot
+       run the plan leaves with a failed bye; its reason is kept, each distinct one once. */
+    bool awaiting_ready;
+    int64_t awaiting_since_ns;
+    int refusals;
+    char refusal_reasons[1200];
 };
 
 /* registry.c */

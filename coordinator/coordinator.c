@@ -74,6 +74,7 @@ static void send_plan(coordinator_t *self, worker_t *w)
     /* A path the worker reads on its own host (under its --api-key-dir): the key itself
        never crosses the wire. */
     p->api_key_file = plan->extra ? plan->extra->api_key_file : NULL;
+    p->preflight = plan->preflight;
     send_to(self, w, &msg);
     w->has_plan = true;
     int64_t offset = clock_now_ns() - self->run_t0_ns;
@@ -211,6 +212,7 @@ static void on_hello(coordinator_t *self, zframe_t *identity, const proto_hello_
     w->joined_ns = now;
     w->heartbeats = 0;
     w->has_plan = false;
+    w->ready = PROTO_READY_UNSAID;
 
     proto_msg_t msg = {.type = PROTO_WELCOME};
     msg.u.welcome = (proto_welcome_t){true, "", self->run_id, self->hb_ns / 1000000};
@@ -223,6 +225,19 @@ static void on_hello(coordinator_t *self, zframe_t *identity, const proto_hello_
         stop.u.stop = (proto_stop_t){self->epoch, false, "the run is ending"};
         send_to(self, w, &stop);
     }
+}
+
+/* A worker that cannot run the plan (allow-list, API key, preflight): an error, and its
+   reason kept for the run's failure when no worker can run it. */
+static void note_refusal(coordinator_t *self, const worker_t *w, const char *reason)
+{
+    log_error("worker %s cannot run the plan: %s", w->id, reason);
+    self->refusals++;
+    if (strstr(self->refusal_reasons, reason))
+        return;
+    size_t used = strlen(self->refusal_reasons);
+    snprintf(self->refusal_reasons + used, sizeof self->refusal_reasons - used, "%s%s",
+             used ? "; " : "", reason);
 }
 
 static void on_message(coordinator_t *self, zmsg_t *zmsg, run_state_t state)
@@ -279,9 +294,12 @@ static void on_message(coordinator_t *self, zmsg_t *zmsg, run_state_t state)
         if (w && w->state == WORKER_LIVE) {
             w->last_heard_ns = now;
             w->heartbeats++;
+            if (msg.u.heartbeat.ready != PROTO_READY_UNSAID)
+                w->ready = msg.u.heartbeat.ready;
             proto_msg_t reply = {.type = PROTO_HEARTBEAT};
             int64_t sent = clock_now_ns();
-            reply.u.heartbeat = (proto_heartbeat_t){sent, msg.u.heartbeat.time_ns, sent - now};
+            reply.u.heartbeat =
+                (proto_heartbeat_t){sent, msg.u.heartbeat.time_ns, sent - now, PROTO_READY_UNSAID};
             send_to(self, w, &reply);
         }
         break;
@@ -307,7 +325,10 @@ static void on_message(coordinator_t *self, zmsg_t *zmsg, run_state_t state)
     case PROTO_BYE:
         if (w && w->state == WORKER_LIVE) {
             w->state = WORKER_LEFT;
-            log_info("worker %s left: %s", w->id, msg.u.bye.reason);
+            if (msg.u.bye.failed)
+                note_refusal(self, w, msg.u.bye.reason);
+            else
+                log_info("worker %s left: %s", w->id, msg.u.bye.reason);
             if (state == STATE_RUNNING)
                 self->segments_dirty = true;
         }
@@ -624,12 +645,56 @@ static void start_run(coordinator_t *self, int64_t now)
             n++;
         }
     }
-    if (sequence_next(self))
-        schedule_decided(self, now);
-    else
-        self->plan_finished = true;
+    /* The first phase is decided once the workers are ready (await_ready). */
+    self->awaiting_ready = true;
+    self->awaiting_since_ns = now;
     log_info("run %s: %d workers, start in %.1f s, results in %s", self->run_id, n,
              (double)delay / 1e9, self->out_dir);
+}
+
+static void fail_run(coordinator_t *self, const char *why);
+
+/* Before the first phase: waits until every worker that reports readiness is ready (it
+   checked the plan and its targets answered), so no load starts before a preflight
+   failure is known. Fails the run when no worker can run the plan, naming the reasons,
+   or when workers stay unready past the preflight's own bound. */
+static void await_ready(coordinator_t *self, int64_t now)
+{
+    int with_plan = 0, waiting = 0;
+    for (int i = 0; i < self->worker_count; i++) {
+        const worker_t *w = self->workers[i];
+        if (w->state != WORKER_LIVE || !w->has_plan)
+            continue;
+        with_plan++;
+        waiting += w->ready == PROTO_READY_NOT_YET;
+    }
+    if (with_plan == 0 && self->refusals > 0) {
+        char why[sizeof self->failure];
+        snprintf(why, sizeof why, "no worker can run the plan (%d refused it): %s", self->refusals,
+                 self->refusal_reasons);
+        fail_run(self, why);
+        return;
+    }
+    if (with_plan > 0 && waiting == 0) {
+        self->awaiting_ready = false;
+        if (now - self->awaiting_since_ns > self->interval_ns)
+            log_info("%d workers ready after %.1f s", with_plan,
+                     (double)(now - self->awaiting_since_ns) / 1e9);
+        if (sequence_next(self))
+            schedule_decided(self, now);
+        else
+            self->plan_finished = true;
+        return;
+    }
+    /* A worker's preflight makes two requests per target, each bounded by 10 s. */
+    int64_t bound_ns =
+        self->cfg.ready_timeout_ms * 1000000LL + 2LL * self->plan->target_count * 10 * 1000000000LL;
+    if (waiting > 0 && now - self->awaiting_since_ns > bound_ns) {
+        char why[160];
+        snprintf(why, sizeof why, "%d of %d workers not ready %.0f s after the plan was sent",
+                 waiting, with_plan, (double)(now - self->awaiting_since_ns) / 1e9);
+        fail_run(self, why);
+    }
 }
 
 static const char *state_name(run_state_t state)
@@ -755,8 +820,10 @@ int coordinator_run(coordinator_t *self)
                     send_phase(self, p, from);
                 self->segments_dirty = false;
             }
-            if (!self->plan_finished && self->announced_phase >= 0 &&
-                self->announced_phase == self->phase_count - 1)
+            if (self->awaiting_ready)
+                await_ready(self, now);
+            else if (!self->plan_finished && self->announced_phase >= 0 &&
+                     self->announced_phase == self->phase_count - 1)
                 decide_next_phase(self, now);
             if (live_with_plan(self) == 0) {
                 if (!self->no_workers_since_ns)

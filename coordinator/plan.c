@@ -47,6 +47,7 @@ plan_t *plan_new(void)
     self->source = dup_or_null("flags");
     self->api = dup_or_null("chat");
     self->stream = true;
+    self->preflight = true;
     self->interval_ms = 1000;
     self->seed = 1;
     self->sim_replicas = 1;

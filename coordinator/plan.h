@@ -58,7 +58,8 @@ typedef struct {
     double think_time_mean_s;
 
     int64_t duration_ms;
-    int64_t settle_ms; /* idle time after the phase before the next one starts */
+    int64_t settle_ms;  /* idle time after the phase before the next one starts */
+    bool expect_errors; /* 100% errors here is what the plan tests: it does not fail the run */
 } plan_phase_t;
 
 /* A service-level objective: percentile `percentile` of `metric` (a metrics.h histogram
@@ -88,6 +89,8 @@ typedef struct {
     char *extra_body_json; /* JSON object merged into every request body, or NULL; owned */
     char *api_key_env;     /* name of the env var holding the API key, or NULL; owned */
     int max_inflight;      /* per worker cap, 0 = none */
+    bool preflight;        /* workers check every target before any load (default true) */
+    bool expect_errors;    /* every phase may fail whole without failing the run */
 
     /* With what */
     char **prompts;         /* owned array of owned strings */

@@ -1178,7 +1178,8 @@ typedef enum {
 static const char *const kind_names[KIND_COUNT] = {
     "warmup", "baseline", "constant", "soak", "sla", "concurrency", "users", "ramp", "saturation"};
 
-#define COMMON_PHASE_KEYS "name", "kind", "arrival", "burstiness", "seed", "settle", "pause"
+#define COMMON_PHASE_KEYS                                                                          \
+    "name", "kind", "arrival", "burstiness", "seed", "settle", "pause", "expect_errors"
 static const char *const simple_keys[] = {COMMON_PHASE_KEYS, "iterations", "rate",
                                           "concurrency",     "users",      "think_time",
                                           "duration",        NULL};
@@ -1234,6 +1235,9 @@ static int read_phase_common(ctx_t *c, const fields_t *f, plan_phase_t *tpl, int
     if ((v = field(f, "pause")) && get_duration(c, v, "pause", true, pause_ms) != 0)
         return -1;
     if ((v = field(f, "iterations")) && get_int(c, v, "iterations", 1, 100, iterations) != 0)
+        return -1;
+    if ((v = field(f, "expect_errors")) &&
+        get_bool(c, v, "expect_errors", &tpl->expect_errors) != 0)
         return -1;
     return 0;
 }
@@ -1682,12 +1686,16 @@ static int read_chaos(ctx_t *c, yaml_node_t *node)
 
 /* ---- The document ------------------------------------------------------------------------- */
 
+/* clang-format off */
 static const char *const top_keys[] = {
     "name",       "description",  "targets",        "model",      "api",         "stream",
     "max_tokens", "ignore_eos",   "timeout",        "headers",    "api_key_env", "api_key_file",
     "extra_body", "max_inflight", "balance",        "seed",       "interval",    "simulator",
     "workload",   "slo",          "phases",         "sla",        "cost",        "users",
-    "outputs",    "chaos",        "server_metrics", "prometheus", NULL};
+    "outputs",    "chaos",        "server_metrics", "prometheus",
+    "preflight",  "expect_errors",
+    NULL};
+/* clang-format on */
 
 static int read_top(ctx_t *c, yaml_node_t *root)
 {
@@ -1731,6 +1739,11 @@ static int read_top(ctx_t *c, yaml_node_t *root)
         get_int(c, v, "max_tokens", 1, WORKLOAD_MAX_TOKENS, &plan->max_tokens) != 0)
         return -1;
     if ((v = field(&f, "ignore_eos")) && get_bool(c, v, "ignore_eos", &plan->ignore_eos) != 0)
+        return -1;
+    if ((v = field(&f, "preflight")) && get_bool(c, v, "preflight", &plan->preflight) != 0)
+        return -1;
+    if ((v = field(&f, "expect_errors")) &&
+        get_bool(c, v, "expect_errors", &plan->expect_errors) != 0)
         return -1;
     if ((v = field(&f, "timeout")) && get_duration(c, v, "timeout", false, &plan->timeout_ms))
         return -1;

@@ -590,6 +590,7 @@ static void decode_plan(dec_t *d, const msgpack_object *o, proto_plan_t *p)
     p->extra_body_json = get_str(d, o, "extra_body", true, 65536);
     p->api_key_env = get_str(d, o, "api_key_env", true, 256);
     p->api_key_file = get_str(d, o, "api_key_file", false, PROTO_MAX_STRING_BYTES);
+    p->preflight = get_bool(d, o, "preflight", false, true);
     if (d->status != PROTO_OK)
         return;
     if (strcmp(p->api, "chat") != 0 && strcmp(p->api, "completions") != 0)
@@ -727,6 +728,9 @@ static void decode_body(dec_t *d, const msgpack_object *o, proto_msg_t *msg)
         msg->u.heartbeat.echo_ns =
             get_i64(d, o, "echo", true, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, 0);
         msg->u.heartbeat.hold_ns = get_i64(d, o, "hold", true, 0, PROTO_MAX_TIME_NS, 0);
+        if (find(d, o, "ready", false))
+            msg->u.heartbeat.ready =
+                get_bool(d, o, "ready", true, false) ? PROTO_READY_YES : PROTO_READY_NOT_YET;
         break;
     case PROTO_STOP:
         msg->u.stop.epoch = get_u64(d, o, "epoch", true);
@@ -735,6 +739,7 @@ static void decode_body(dec_t *d, const msgpack_object *o, proto_msg_t *msg)
         break;
     case PROTO_BYE:
         msg->u.bye.reason = get_str(d, o, "reason", true, PROTO_MAX_STRING_BYTES);
+        msg->u.bye.failed = get_bool(d, o, "failed", false, false);
         break;
     case PROTO_CTL_REQUEST:
         msg->u.ctl_request.id = get_u64(d, o, "id", true);

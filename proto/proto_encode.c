@@ -148,7 +148,7 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
            ignore it as an unknown key). */
         bool per_prompt = p->prompt_max_tokens && p->prompt_count > 0;
         bool key_file = p->api_key_file && *p->api_key_file; /* optional too */
-        msgpack_pack_map(pk, 2 + 17 + (per_prompt ? 1 : 0) + (key_file ? 1 : 0));
+        msgpack_pack_map(pk, 2 + 18 + (per_prompt ? 1 : 0) + (key_file ? 1 : 0));
         kv_str_array(pk, "targets", p->targets, p->target_count);
         kv_str(pk, "model", p->model);
         kv_str(pk, "api", p->api);
@@ -174,6 +174,7 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         kv_str(pk, "api_key_env", p->api_key_env);
         if (key_file)
             kv_str(pk, "api_key_file", p->api_key_file);
+        kv_bool(pk, "preflight", p->preflight);
         break;
     }
     case PROTO_PHASE: {
@@ -227,10 +228,13 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         kv_u64(pk, "seq", msg->u.ack.seq);
         break;
     case PROTO_HEARTBEAT:
-        msgpack_pack_map(pk, 2 + 3);
+        /* "ready" only when said (a worker's; older coordinators ignore the key) */
+        msgpack_pack_map(pk, 2 + 3 + (msg->u.heartbeat.ready != PROTO_READY_UNSAID ? 1 : 0));
         kv_i64(pk, "time", msg->u.heartbeat.time_ns);
         kv_i64(pk, "echo", msg->u.heartbeat.echo_ns);
         kv_i64(pk, "hold", msg->u.heartbeat.hold_ns);
+        if (msg->u.heartbeat.ready != PROTO_READY_UNSAID)
+            kv_bool(pk, "ready", msg->u.heartbeat.ready == PROTO_READY_YES);
         break;
     case PROTO_STOP:
         msgpack_pack_map(pk, 2 + 3);
@@ -253,10 +257,14 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         kv_str(pk, "body", msg->u.ctl_reply.body_json);
         break;
     case PROTO_BYE:
-    default:
-        msgpack_pack_map(pk, 2 + 1);
+    default: {
+        bool failed = msg->type == PROTO_BYE && msg->u.bye.failed; /* optional, when true */
+        msgpack_pack_map(pk, 2 + 1 + (failed ? 1 : 0));
         kv_str(pk, "reason", msg->type == PROTO_BYE ? msg->u.bye.reason : "");
+        if (failed)
+            kv_bool(pk, "failed", true);
         break;
+    }
     }
 }
 

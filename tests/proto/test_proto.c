@@ -125,7 +125,7 @@ static void test_small_messages_round_trip(void)
     proto_msg_clear(&out);
 
     in = (proto_msg_t){.type = PROTO_HEARTBEAT};
-    in.u.heartbeat = (proto_heartbeat_t){-5, 1234567890123LL, 17};
+    in.u.heartbeat = (proto_heartbeat_t){-5, 1234567890123LL, 17, PROTO_READY_UNSAID};
     REQUIRE(round_trip(&in, &out) == PROTO_OK);
     CHECK_INT_EQ(out.u.heartbeat.time_ns, -5);
     CHECK_INT_EQ(out.u.heartbeat.echo_ns, 1234567890123LL);
@@ -440,7 +440,7 @@ static void test_other_version_is_refused_and_reported(void)
 static void test_truncated_and_trailing_bytes_are_refused(void)
 {
     proto_msg_t in = {.type = PROTO_HEARTBEAT}, out;
-    in.u.heartbeat = (proto_heartbeat_t){1, 2, 3};
+    in.u.heartbeat = (proto_heartbeat_t){1, 2, 3, PROTO_READY_UNSAID};
     buf_t b;
     buf_init(&b);
     proto_encode(&in, &b);

@@ -7,18 +7,28 @@ workers, Python stub targets) under a hard time limit. Scenarios:
   limits_refused_before_load  a rate, duration or plan rate past what the workers accept
                               (common/limits.h) is exit 2 with a message naming the limit,
                               at once, before any worker or simulator starts
+  every_refusal_fails_the_run each way a worker cannot run the plan (an unset api_key_env,
+                              a target outside a fleet worker's --allow-target list, a key
+                              file outside its --api-key-dir, an unreachable target) is exit
+                              3 with the worker's reason on the coordinator's stderr
+  wrong_model_before_load     a wrong model name is reported within seconds, before any
+                              load (no request counted), in the server's own words with the
+                              name, exit 3; --no-preflight skips the check
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import procs  # noqa: E402
 
 SURGE = os.environ.get("SURGE_BIN")
-TMP = tempfile.mkdtemp(prefix="surge-nothing-")
+TMP = procs.init("surge-nothing-")
 
 
 def fail(msg):
@@ -90,10 +100,109 @@ phases:
         print("%s: exit 2 in %.2f s: %s" % (name, took, err.strip()))
 
 
+# ---- every_refusal_fails_the_run ------------------------------------------------------
+
+def stub(mode):
+    p = procs.start([sys.executable, os.path.join(HERE, "stub_target.py"), mode], "stub-" + mode)
+    line = procs.wait_for_log(p, "listening on")
+    return p, line.split("listening on ")[1].strip()
+
+
+def fleet_refusal(name, plan_text, worker_extra):
+    """A coordinator and one worker of a fleet; returns (coordinator exit, its log)."""
+    plan = write(name + ".yaml", plan_text)
+    out = os.path.join(TMP, name + "-results")
+    coord = procs.start([SURGE, "coordinator", plan, "--bind", "tcp://127.0.0.1:*", "--workers",
+                         "1", "--out", out, "--progress", "plain", "--drain", "2s"],
+                        name + "-coordinator")
+    line = procs.wait_for_log(coord, "coordinator on ")
+    endpoint = re.search(r"coordinator on (tcp://[0-9.]+:\d+)", line).group(1)
+    w = procs.start([SURGE, "worker", "--connect", endpoint, "--threads", "1", "--id",
+                     name + "-w", "--reconnect-timeout", "10s", *worker_extra], name + "-worker")
+    code = procs.wait_exit(coord, 60)
+    procs.wait_exit(w, 30)
+    return code, procs.log_of(coord)
+
+
+def every_refusal_fails_the_run():
+    try:
+        sim_plan = """
+targets: [sim://instant]
+model: surge-sim-instant
+api_key_env: SURGE_TEST_KEY_NEVER_SET
+phases:
+  - {name: a, kind: constant, rate: 5, duration: 3s}
+"""
+        env = dict(os.environ)
+        env.pop("SURGE_TEST_KEY_NEVER_SET", None)
+        code, _, err, took, _ = surge_run("unset-key", [write("key.yaml", sim_plan), "--workers",
+                                                        "2", "--quiet"], 60)
+        check(code == 3, "unset api_key_env: exit %d, want 3\n%s" % (code, err))
+        check("SURGE_TEST_KEY_NEVER_SET is not set" in err and "no worker can run the plan" in err,
+              "unset api_key_env: the reason is not on stderr:\n%s" % err)
+        print("unset api_key_env: exit 3 in %.1f s" % took)
+
+        _, url = stub("hang")
+        port = url.rsplit(":", 1)[1]
+        plan = "targets: [%s]\nmodel: stub\nphases:\n  - {name: a, kind: constant, rate: 5, " \
+               "duration: 3s}\n" % url
+        code, log = fleet_refusal("allow", plan, ["--allow-target", "10.9.9.9"])
+        check(code == 3, "allow-list: coordinator exit %d, want 3\n%s" % (code, log[-2000:]))
+        check("not in this worker's --allow-target list" in log and port in log and
+              "no worker can run the plan" in log and "ERROR" in log,
+              "allow-list: the reason is not an error on stderr:\n%s" % log[-2000:])
+        print("allow-list refusal: exit 3")
+
+        key_file = write("api.key", "sk-never-sent\n")
+        plan_kf = "targets: [%s]\nmodel: stub\napi_key_file: %s\nphases:\n  - {name: a, " \
+                  "kind: constant, rate: 5, duration: 3s}\n" % (url, key_file)
+        code, log = fleet_refusal("keyfile", plan_kf, [])
+        check(code == 3, "key file: coordinator exit %d, want 3\n%s" % (code, log[-2000:]))
+        check("plan refused: api_key_file" in log and "--api-key-dir" in log,
+              "key file: the reason is not on stderr:\n%s" % log[-2000:])
+        print("api_key_file refusal: exit 3")
+
+        closed = "http://127.0.0.1:9"  # discard: nothing listens on loopback
+        code, _, err, took, r = surge_run("unreachable", ["--target", closed, "--model", "m",
+                                                          "--rate", "5", "--duration", "3s",
+                                                          "--workers", "1", "--quiet"], 60)
+        check(code == 3, "unreachable: exit %d, want 3\n%s" % (code, err))
+        check("preflight: target 0 http://127.0.0.1:9" in err and "onnect" in err,
+              "unreachable: the reason is not on stderr:\n%s" % err)
+        print("unreachable target: exit 3 in %.1f s" % took)
+    finally:
+        procs.cleanup()
+
+
+# ---- wrong_model_before_load ------------------------------------------------------------
+
+def wrong_model_before_load():
+    args = ["--sim", "--sim-profile", "instant", "--model", "no-such-model", "--rate", "20",
+            "--duration", "30s", "--workers", "2", "--progress", "plain"]
+    code, _, err, took, r = surge_run("wrong-model", args, 60)
+    check(code == 3, "exit %d, want 3\n%s" % (code, err))
+    check("The model `no-such-model` does not exist." in err,
+          "the server's own words are not on stderr:\n%s" % err)
+    check(took < 15, "the wrong model took %.1f s to report (a 30 s run)" % took)
+    check(r is not None and r["summary"]["requests"]["total"] == 0,
+          "requests were sent before the check: %s" % (r and r["summary"]["requests"]))
+    print("wrong model: exit 3 in %.1f s, no request sent" % took)
+
+    # --no-preflight: the load runs (and fails on its own: every request a 404)
+    code, _, err, took, r = surge_run("no-preflight", args[:-6] + ["--rate", "20", "--duration",
+                                                                  "2s", "--no-preflight"], 60)
+    check(r is not None and r["summary"]["requests"]["total"] > 0,
+          "--no-preflight: no request was sent (exit %d)\n%s" % (code, err))
+    check("preflight:" not in err, "--no-preflight still checked:\n%s" % err)
+    print("--no-preflight: %d requests sent, exit %d" % (r["summary"]["requests"]["total"], code))
+
+
 if __name__ == "__main__":
     if not SURGE:
         print("SURGE_BIN is not set")
         sys.exit(77)
-    scenarios = {"limits_refused_before_load": limits_refused_before_load}
+    scenarios = {"limits_refused_before_load": limits_refused_before_load,
+                 "every_refusal_fails_the_run": every_refusal_fails_the_run,
+                 "wrong_model_before_load": wrong_model_before_load}
     scenarios[sys.argv[1]]()
     print("ok: " + sys.argv[1])
