@@ -737,6 +737,38 @@ static void fail_run(coordinator_t *self, const char *why)
     log_error("%s", why);
 }
 
+/* A measured phase whose every request failed (or was dropped) measured nothing: the
+   run fails, saying which phase and how, unless the plan says errors are what it tests
+   (expect_errors, for the run or the phase). */
+static void check_phases_measured_something(coordinator_t *self)
+{
+    for (int i = 0; i < self->phase_count && !self->failed; i++) {
+        const plan_phase_t *p = &self->phases[i].phase;
+        const metrics_t *m = self->phase_metrics ? self->phase_metrics[i] : NULL;
+        if (!p->measure || p->expect_errors || self->plan->expect_errors || !m)
+            continue;
+        const metrics_counters_t *c = &m->c;
+        if (c->ok > 0 || c->failed + c->dropped == 0)
+            continue;
+        int worst = 0;
+        for (int k = 1; k < ERR_CLASS_COUNT; k++)
+            worst = c->errors[k] > c->errors[worst] ? k : worst;
+        char why[400];
+        if (c->failed > 0)
+            snprintf(why, sizeof why,
+                     "phase %s: all %lld requests failed (%lld %s): it measured nothing "
+                     "(expect_errors: true in the plan when that is what it tests)",
+                     p->name, (long long)c->failed, (long long)c->errors[worst],
+                     error_class_name((error_class_t)worst));
+        else
+            snprintf(why, sizeof why,
+                     "phase %s: all %lld arrivals were dropped (a cap was reached): it "
+                     "measured nothing",
+                     p->name, (long long)c->dropped);
+        fail_run(self, why);
+    }
+}
+
 int coordinator_run(coordinator_t *self)
 {
     zpoller_t *poller = zpoller_new(self->router, self->monitor, NULL);
@@ -861,6 +893,8 @@ int coordinator_run(coordinator_t *self)
     zpoller_destroy(&poller);
     progress_update(self, clock_now_ns(), true);
     progress_finish(self);
+    if (!self->interrupted)
+        check_phases_measured_something(self);
 
     char err[256];
     if (outputs_write_results(self, err, sizeof err) != 0) {

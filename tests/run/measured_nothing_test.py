@@ -14,6 +14,10 @@ workers, Python stub targets) under a hard time limit. Scenarios:
   wrong_model_before_load     a wrong model name is reported within seconds, before any
                               load (no request counted), in the server's own words with the
                               name, exit 3; --no-preflight skips the check
+  all_errors_fail_unless_expected  a measured phase whose every request failed (a target
+                              answering 500) is exit 3 naming the phase and the error class;
+                              the same plan with expect_errors: true on that phase is exit 0,
+                              and an unmeasured warm-up of errors fails nothing
 """
 import json
 import os
@@ -188,13 +192,48 @@ def wrong_model_before_load():
           "requests were sent before the check: %s" % (r and r["summary"]["requests"]))
     print("wrong model: exit 3 in %.1f s, no request sent" % took)
 
-    # --no-preflight: the load runs (and fails on its own: every request a 404)
+    # --no-preflight: the load runs, and fails on its own (every request a 404)
     code, _, err, took, r = surge_run("no-preflight", args[:-6] + ["--rate", "20", "--duration",
                                                                   "2s", "--no-preflight"], 60)
     check(r is not None and r["summary"]["requests"]["total"] > 0,
           "--no-preflight: no request was sent (exit %d)\n%s" % (code, err))
     check("preflight:" not in err, "--no-preflight still checked:\n%s" % err)
+    check(code == 3 and "http_4xx" in err, "--no-preflight: exit %d, want 3 (100%% errors)\n%s"
+          % (code, err))
     print("--no-preflight: %d requests sent, exit %d" % (r["summary"]["requests"]["total"], code))
+
+
+# ---- all_errors_fail_unless_expected ----------------------------------------------------
+
+ALL_ERRORS = """
+targets: [%s]
+model: stub
+preflight: false
+phases:
+  - {name: warm, kind: warmup, rate: 10, duration: 1s}
+  - {name: main, kind: constant, rate: 10, arrival: constant, duration: 2s%s}
+"""
+
+
+def all_errors_fail_unless_expected():
+    try:
+        _, url = stub("error")
+        code, _, err, _, r = surge_run("all-errors", [write("errors.yaml", ALL_ERRORS % (url, "")),
+                                                      "--workers", "1", "--quiet"], 60)
+        check(code == 3, "100%% errors: exit %d, want 3\n%s" % (code, err))
+        check("phase main: all" in err and "http_5xx" in err and "measured nothing" in err,
+              "the reason (phase, error class) is not on stderr:\n%s" % err)
+        check(r is not None and r["status"] == "failed" and "phase main" in r["failure"],
+              "results.json status/failure: %r" % ((r and (r["status"], r.get("failure"))),))
+        print("100%% errors: exit 3: %s" % r["failure"])
+        code, _, err, _, r = surge_run("expected", [write("expected.yaml", ALL_ERRORS % (
+            url, ", expect_errors: true")), "--workers", "1", "--quiet"], 60)
+        check(code == 0, "expect_errors: true: exit %d, want 0\n%s" % (code, err))
+        check(r["summary"]["requests"]["errors"] > 0 and r["summary"]["requests"]["ok"] == 0,
+              "the expected run did not fail every request: %s" % r["summary"]["requests"])
+        print("expect_errors: true: exit 0 with %d errors" % r["summary"]["requests"]["errors"])
+    finally:
+        procs.cleanup()
 
 
 if __name__ == "__main__":
@@ -203,6 +242,7 @@ if __name__ == "__main__":
         sys.exit(77)
     scenarios = {"limits_refused_before_load": limits_refused_before_load,
                  "every_refusal_fails_the_run": every_refusal_fails_the_run,
-                 "wrong_model_before_load": wrong_model_before_load}
+                 "wrong_model_before_load": wrong_model_before_load,
+                 "all_errors_fail_unless_expected": all_errors_fail_unless_expected}
     scenarios[sys.argv[1]]()
     print("ok: " + sys.argv[1])
