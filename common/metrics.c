@@ -16,8 +16,8 @@ static const char *const hist_names[METRIC_HIST_COUNT] = {
 };
 
 static const char *const error_names[ERR_CLASS_COUNT] = {
-    "connect",  "tls",          "timeout",   "http_429",  "http_4xx",
-    "http_5xx", "stream_error", "truncated", "malformed", "other",
+    "connect",      "tls",       "timeout",   "http_429", "http_4xx", "http_5xx",
+    "stream_error", "truncated", "malformed", "other",    "aborted",
 };
 
 const char *metric_hist_name(metric_hist_t metric)

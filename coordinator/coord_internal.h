@@ -133,6 +133,7 @@ struct _coordinator_t {
     int announced_phase;         /* -1 before the first */
     bool plan_finished;          /* sequence_next said there is no phase after the last */
     int64_t recovering_since_ns; /* waiting for in-flight work to drain, 0 = not */
+    int64_t recovery_spent_ns;   /* waited so far between phases: comes out of the drain */
     sequence_t seq;
     bool verdict_failed; /* an SLA check failed: exit 1 */
     uint64_t epoch;
@@ -223,6 +224,9 @@ void sequence_free(coordinator_t *self);
 /* Whether the phase after the last decided one follows it at once (same stage, known
    without measuring: a settle part, an iteration, a ramp step, a flag plan's phases). */
 bool sequence_next_continues(const coordinator_t *self);
+/* True when no phase can follow the last decided one (no plan entry left, no search in
+   progress): known without measuring anything. */
+bool sequence_is_over(const coordinator_t *self);
 /* Decides the next phase (measuring the level that just ended when a search runs),
    appends it to self->phases without times, and returns true; false when the plan is
    over. */

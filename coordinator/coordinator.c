@@ -610,11 +610,23 @@ static void decide_next_phase(coordinator_t *self, int64_t now)
     const plan_phase_t *p = &self->phases[last].phase;
     if (now < self->run_t0_ns + self->phase_end_ns[last] + p->settle_ms * 1000000LL)
         return;
+    if (sequence_is_over(self)) {
+        /* Nothing follows: the drain (bounded by --drain) waits for the last requests,
+           not a recovery wait before it, so the run ends by its plan plus its drain. */
+        self->plan_finished = true;
+        return;
+    }
     if (!self->recovering_since_ns)
         self->recovering_since_ns = now;
     bool recovered = phase_recovered(self, last);
-    if (!recovered && now - self->recovering_since_ns < self->recovery_ns)
+    /* Every wait for a tail comes out of one budget, the drain: the run's wall time is
+       its plan plus its drain, whatever a hung target does. */
+    int64_t allowed_ns = self->drain_ns - self->recovery_spent_ns;
+    if (allowed_ns > self->recovery_ns)
+        allowed_ns = self->recovery_ns;
+    if (!recovered && now - self->recovering_since_ns < allowed_ns)
         return;
+    self->recovery_spent_ns += now - self->recovering_since_ns;
     if (!recovered)
         log_warn("requests of phase %s still in flight %.0f s after its end: going on", p->name,
                  (double)(now - self->recovering_since_ns) / 1e9);
@@ -869,7 +881,10 @@ int coordinator_run(coordinator_t *self)
                 (self->plan_finished && now >= self->run_t0_ns + self->run_end_ns)) {
                 send_stop_all(self, false, "the plan is complete");
                 state = STATE_DRAINING;
-                drain_deadline = now + self->drain_ns;
+                /* what the waits between phases left of the drain (decide_next_phase) */
+                drain_deadline = now + (self->recovery_spent_ns < self->drain_ns
+                                            ? self->drain_ns - self->recovery_spent_ns
+                                            : 0);
                 finish_deadline = drain_deadline + COORD_LEASE_BEATS * self->hb_ns;
             }
             break;

@@ -18,6 +18,11 @@ workers, Python stub targets) under a hard time limit. Scenarios:
                               answering 500) is exit 3 naming the phase and the error class;
                               the same plan with expect_errors: true on that phase is exit 0,
                               and an unmeasured warm-up of errors fails nothing
+  hung_target_bounded_by_plan_and_drain  a target that accepts and never answers, with no
+                              timeout: a 4 s run with --drain 3s ends within its plan plus
+                              its drain (not the 30 s recovery wait it used to add); what
+                              was in flight is aborted and counted as `aborted`, never
+                              `other`; and the run fails (it measured nothing)
 """
 import json
 import os
@@ -236,6 +241,33 @@ def all_errors_fail_unless_expected():
         procs.cleanup()
 
 
+# ---- hung_target_bounded_by_plan_and_drain -----------------------------------------------
+
+def hung_target_bounded_by_plan_and_drain():
+    try:
+        _, url = stub("hang")
+        plan = write("hung.yaml", """
+targets: [%s]
+model: stub
+phases:
+  - {name: main, kind: constant, rate: 5, arrival: constant, duration: 4s}
+""" % url)
+        code, _, err, took, r = surge_run("hung", [plan, "--workers", "1", "--drain", "3s",
+                                                   "--progress", "plain"], 90)
+        # 1 s start delay + 4 s plan + 3 s drain + 3 heartbeats for the last words + exit
+        check(took < 4 + 3 + 5, "a 4 s run with --drain 3s took %.1f s" % took)
+        check(r is not None, "no results.json (exit %d)\n%s" % (code, err))
+        errors = r["summary"]["errors_by_class"]
+        total = r["summary"]["requests"]["total"]
+        check(errors.get("aborted", 0) >= 15 and errors.get("other", 0) == 0,
+              "in-flight requests at the end: errors_by_class %s (total %d), want them all "
+              "`aborted`" % (errors, total))
+        check(code == 3, "exit %d, want 3 (nothing was measured)\n%s" % (code, err))
+        print("hung target: ended in %.1f s, %d aborted, exit %d" % (took, errors["aborted"], code))
+    finally:
+        procs.cleanup()
+
+
 if __name__ == "__main__":
     if not SURGE:
         print("SURGE_BIN is not set")
@@ -243,6 +275,7 @@ if __name__ == "__main__":
     scenarios = {"limits_refused_before_load": limits_refused_before_load,
                  "every_refusal_fails_the_run": every_refusal_fails_the_run,
                  "wrong_model_before_load": wrong_model_before_load,
-                 "all_errors_fail_unless_expected": all_errors_fail_unless_expected}
+                 "all_errors_fail_unless_expected": all_errors_fail_unless_expected,
+                 "hung_target_bounded_by_plan_and_drain": hung_target_bounded_by_plan_and_drain}
     scenarios[sys.argv[1]]()
     print("ok: " + sys.argv[1])
