@@ -133,7 +133,7 @@ struct _coordinator_t {
     int announced_phase;         /* -1 before the first */
     bool plan_finished;          /* sequence_next said there is no phase after the last */
     int64_t recovering_since_ns; /* waiting for in-flight work to drain, 0 = not */
-    int64_t recovery_spent_ns;   /* waited so far between phases: comes out of the drain */
+    int64_t recovery_spent_ns;   /* waits between phases that timed out: out of the drain */
     sequence_t seq;
     bool verdict_failed; /* an SLA check failed: exit 1 */
     uint64_t epoch;

@@ -619,14 +619,16 @@ static void decide_next_phase(coordinator_t *self, int64_t now)
     if (!self->recovering_since_ns)
         self->recovering_since_ns = now;
     bool recovered = phase_recovered(self, last);
-    /* Every wait for a tail comes out of one budget, the drain: the run's wall time is
-       its plan plus its drain, whatever a hung target does. */
+    /* A wait that ends with the fleet drained is the plan's own (its requests finished);
+       one that ends because the tail never drained (a hung target) comes out of one
+       budget, the drain: the run's wall time stays its plan plus its drain. */
     int64_t allowed_ns = self->drain_ns - self->recovery_spent_ns;
     if (allowed_ns > self->recovery_ns)
         allowed_ns = self->recovery_ns;
     if (!recovered && now - self->recovering_since_ns < allowed_ns)
         return;
-    self->recovery_spent_ns += now - self->recovering_since_ns;
+    if (!recovered)
+        self->recovery_spent_ns += now - self->recovering_since_ns;
     if (!recovered)
         log_warn("requests of phase %s still in flight %.0f s after its end: going on", p->name,
                  (double)(now - self->recovering_since_ns) / 1e9);

@@ -34,8 +34,8 @@ static void print_ms(FILE *out, double ms)
 static void print_phases(const json_t *results, FILE *out)
 {
     const json_t *phases = json_object_get(results, "phases");
-    fprintf(out, "\n%-22s %-11s %10s %9s %9s %8s %8s %8s %7s\n", "phase", "kind", "load",
-            "offered/s", "done/s", "ttft p50", "ttft p99", "e2e p99", "errors");
+    fprintf(out, "\n%-22s %-11s %10s %9s %9s %8s %8s %8s %7s %9s\n", "phase", "kind", "load",
+            "offered/s", "done/s", "ttft p50", "ttft p99", "e2e p99", "errors", "in flight");
     size_t i;
     const json_t *p;
     json_array_foreach(phases, i, p)
@@ -57,8 +57,15 @@ static void print_phases(const json_t *results, FILE *out)
         print_ms(out, number(s, "ttft_ms.p50"));
         print_ms(out, number(s, "ttft_ms.p99"));
         print_ms(out, number(s, "e2e_ms.p99"));
-        fprintf(out, " %6.2f%%%s\n", 100.0 * number(s, "error_rate"),
-                json_is_false(json_object_get(p, "measured")) ? "  (not counted)" : "");
+        fprintf(out, " %6.2f%%", 100.0 * number(s, "error_rate"));
+        double inflight = number(s, "concurrency_achieved"); /* Little's law */
+        if (isnan(inflight))
+            fprintf(out, " %9s", "-");
+        else
+            fprintf(out, " %9.1f", inflight);
+        fprintf(out, "%s%s\n",
+                json_is_false(json_object_get(p, "measured")) ? "  (not counted)" : "",
+                json_is_true(json_object_get(p, "overridden")) ? "  (overridden by ctl)" : "");
     }
 }
 
@@ -181,12 +188,17 @@ void summary_print(const json_t *results, FILE *out)
 {
     print_phases(results, out);
     const json_t *overall = json_object_get(results, "summary");
-    if (json_is_object(overall))
+    if (json_is_object(overall)) {
+        double ttft_p99 = number(overall, "ttft_ms.p99");
+        char ttft[32] = "-"; /* no data: a dash, never "nan ms" */
+        if (!isnan(ttft_p99))
+            snprintf(ttft, sizeof ttft, "%.1f ms", ttft_p99);
         fprintf(out,
-                "\noverall (measured phases): %lld requests, %.2f%% errors, TTFT p99 %.1f ms, "
+                "\noverall (measured phases): %lld requests, %.2f%% errors, TTFT p99 %s, "
                 "%.0f output tokens/s\n",
                 (long long)number(overall, "requests.total"), 100.0 * number(overall, "error_rate"),
-                number(overall, "ttft_ms.p99"), number(overall, "output_tokens_per_s"));
+                ttft, number(overall, "output_tokens_per_s"));
+    }
     print_saturation(json_object_get(results, "saturation"), out);
     print_sla(json_object_get(results, "sla"), out);
     chaos_print_summary(json_object_get(results, "chaos"), out); /* the impact table */

@@ -23,6 +23,13 @@ workers, Python stub targets) under a hard time limit. Scenarios:
                               its drain (not the 30 s recovery wait it used to add); what
                               was in flight is aborted and counted as `aborted`, never
                               `other`; and the run fails (it measured nothing)
+  quiet_is_quiet              --quiet logs no INFO line (coordinator, local workers, sim),
+                              --log-level info brings them back, and where there is no data
+                              the table prints "-", never "nan"
+  table_says_what_ran         the terminal table marks a phase whose rate `surge ctl set-rate`
+                              changed "(overridden by ctl)" (and no other), and prints the
+                              concurrency actually in flight (Little's law), which results.json
+                              has as concurrency_achieved: about 4 for a closed loop of 4
 """
 import json
 import os
@@ -268,6 +275,94 @@ phases:
         procs.cleanup()
 
 
+# ---- quiet_is_quiet ---------------------------------------------------------------------
+
+def quiet_is_quiet():
+    args = ["--sim", "--sim-profile", "instant", "--rate", "5", "--duration", "2s", "--workers",
+            "2"]
+    code, out, err, _, _ = surge_run("quiet", args + ["--quiet"], 60)
+    check(code == 0, "--quiet: exit %d\n%s" % (code, err))
+    info = [line for line in err.splitlines() if " INFO " in line]
+    check(not info, "--quiet still logs %d INFO lines:\n%s" % (len(info), "\n".join(info)))
+    check("results:" in out, "--quiet dropped the summary from stdout:\n%s" % out)
+    code, _, err, _, _ = surge_run("loud", args + ["--quiet", "--log-level", "info"], 60)
+    roles = {r for r in ("[run]", "[worker local-1]", "[sim]") if r + " INFO" in err}
+    check(code == 0 and len(roles) == 3, "--log-level info: INFO lines from %s only\n%s"
+          % (sorted(roles), err[-2000:]))
+    code, _, err, _, _ = surge_run("bad-level", args + ["--log-level", "loud"], 30)
+    check(code == 2 and "--log-level" in err, "--log-level loud: exit %d %r" % (code, err))
+    try:
+        _, url = stub("error")
+        plan = write("nodata.yaml", ALL_ERRORS % (url, ", expect_errors: true"))
+        code, out, err, _, _ = surge_run("nodata", [plan, "--workers", "1", "--quiet"], 60)
+        check(code == 0, "no data: exit %d\n%s" % (code, err))
+        check("nan" not in out.lower() and "TTFT p99 -," in out,
+              "the table prints nan where there is no data:\n%s" % out)
+    finally:
+        procs.cleanup()
+    print("--quiet: no INFO line; --log-level info: %s; no data: '-'" % sorted(roles))
+
+
+# ---- table_says_what_ran ----------------------------------------------------------------
+
+TABLE = """
+targets: [sim://tiny]
+model: surge-sim-tiny
+max_tokens: 16
+ignore_eos: true
+timeout: 20s
+phases:
+  - {name: closed, kind: concurrency, concurrency: 4, duration: 5s}
+  - {name: steady, kind: constant, rate: 4, arrival: constant, duration: 8s}
+"""
+
+
+def ctl_status(endpoint):
+    r = subprocess.run([SURGE, "ctl", "--coordinator", endpoint, "--json", "status"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+    return json.loads(r.stdout) if r.returncode == 0 else {}
+
+
+def table_says_what_ran():
+    plan = write("table.yaml", TABLE)
+    out = os.path.join(TMP, "table-results")
+    p = procs.start([SURGE, "run", plan, "--out", out, "--workers", "2", "--quiet"], "table")
+    try:
+        ep_file = os.path.join(out, "ctl.endpoint")
+        deadline = time.monotonic() + 30
+        while not os.path.exists(ep_file) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        endpoint = open(ep_file).read().strip()
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:  # a second into the second phase
+            s = ctl_status(endpoint)
+            ph = s.get("phase") or {}
+            if ph.get("name") == "steady" and (s.get("t_s") or 0) >= ph["start_s"] + 1:
+                break
+            time.sleep(0.2)
+        r = subprocess.run([SURGE, "ctl", "--coordinator", endpoint, "set-rate", "8"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+        check(r.returncode == 0, "set-rate: %s %s" % (r.stdout, r.stderr))
+        code = procs.wait_exit(p, 90)
+    finally:
+        procs.cleanup()
+    text = procs.log_of(p)
+    check(code == 0, "exit %d\n%s" % (code, text[-3000:]))
+    rows = {line.split()[0]: line for line in text.splitlines()
+            if line.startswith(("closed ", "steady "))}
+    check("in flight" in text and len(rows) == 2, "no table with 'in flight':\n%s" % text)
+    check("(overridden by ctl)" in rows["steady"] and "overridden" not in rows["closed"],
+          "the overridden marker is not on the steady row only:\n%s" % "\n".join(rows.values()))
+    with open(os.path.join(out, "results.json")) as f:
+        r = json.load(f)
+    closed = [ph for ph in r["phases"] if ph["name"] == "closed"][0]["summary"]
+    held = closed["concurrency_achieved"]
+    check(2.5 <= held <= 4.5, "a closed loop of 4 held %.2f requests in flight" % held)
+    check(("%.1f" % held) in rows["closed"], "the table does not print %.1f:\n%s"
+          % (held, rows["closed"]))
+    print("closed loop of 4 held %.2f in flight; steady marked overridden" % held)
+
+
 if __name__ == "__main__":
     if not SURGE:
         print("SURGE_BIN is not set")
@@ -276,6 +371,7 @@ if __name__ == "__main__":
                  "every_refusal_fails_the_run": every_refusal_fails_the_run,
                  "wrong_model_before_load": wrong_model_before_load,
                  "all_errors_fail_unless_expected": all_errors_fail_unless_expected,
-                 "hung_target_bounded_by_plan_and_drain": hung_target_bounded_by_plan_and_drain}
+                 "hung_target_bounded_by_plan_and_drain": hung_target_bounded_by_plan_and_drain,
+                 "quiet_is_quiet": quiet_is_quiet, "table_says_what_ran": table_says_what_ran}
     scenarios[sys.argv[1]]()
     print("ok: " + sys.argv[1])
