@@ -282,7 +282,7 @@ static bool plan_allowed(agent_t *self, const proto_plan_t *p)
 }
 
 /* The engine configuration the plan describes (borrowing the plan's strings). */
-static void config_of_plan(agent_t *self, engine_config_t *out)
+static void config_of_plan(const agent_t *self, engine_config_t *out)
 {
     const proto_plan_t *p = &self->plan.u.plan;
     engine_config_t config = {0};
@@ -304,8 +304,6 @@ static void config_of_plan(agent_t *self, engine_config_t *out)
     config.threads = self->cfg->threads;
     config.idle = self->cfg->idle;
     config.max_inflight = p->max_inflight;
-    self->engine_offset_ns = self->offset_ns;
-    config.run_t0_ns = p->run_t0_ns - self->engine_offset_ns;
     config.interval_ns = p->interval_ms * NS_PER_MS;
     config.record_requests = p->record_requests;
     config.slo_ttft_ms = p->slo_ttft_ms;
@@ -361,6 +359,8 @@ static void engine_ensure(agent_t *self)
     config_of_plan(self, &config);
     if (preflight_step(self, &config) <= 0 || self->best_rtt_ns == INT64_MAX)
         return;
+    self->engine_offset_ns = self->offset_ns;
+    config.run_t0_ns = p->run_t0_ns - self->engine_offset_ns;
     char err[512];
     self->engine = engine_new(&config, err, sizeof err);
     if (!self->engine) {
