@@ -9,8 +9,9 @@ workers, Python stub targets) under a hard time limit. Scenarios:
                               at once, before any worker or simulator starts
   every_refusal_fails_the_run each way a worker cannot run the plan (an unset api_key_env,
                               a target outside a fleet worker's --allow-target list, a key
-                              file outside its --api-key-dir, an unreachable target) is exit
-                              3 with the worker's reason on the coordinator's stderr
+                              file outside its --api-key-dir, a fleet worker's failed
+                              preflight, an unreachable target) is exit 3 with the worker's
+                              reason on the coordinator's stderr
   wrong_model_before_load     a wrong model name is reported within seconds, before any
                               load (no request counted), in the server's own words with the
                               name, exit 3; --no-preflight skips the check
@@ -177,6 +178,17 @@ phases:
         check("plan refused: api_key_file" in log and "--api-key-dir" in log,
               "key file: the reason is not on stderr:\n%s" % log[-2000:])
         print("api_key_file refusal: exit 3")
+
+        # a fleet worker's preflight: the target answers only with errors
+        _, bad_url = stub("error")
+        plan_bad = "targets: [%s]\nmodel: stub\nphases:\n  - {name: a, kind: constant, " \
+                   "rate: 5, duration: 3s}\n" % bad_url
+        code, log = fleet_refusal("preflight", plan_bad, [])
+        check(code == 3, "fleet preflight: coordinator exit %d, want 3\n%s" % (code, log[-2000:]))
+        check("preflight: target 0 %s" % bad_url in log and "HTTP 500: stub: internal error" in log
+              and "no worker can run the plan" in log,
+              "fleet preflight: the target's words are not on stderr:\n%s" % log[-2000:])
+        print("fleet worker's preflight: exit 3")
 
         closed = "http://127.0.0.1:9"  # discard: nothing listens on loopback
         code, _, err, took, r = surge_run("unreachable", ["--target", closed, "--model", "m",
