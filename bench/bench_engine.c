@@ -163,7 +163,7 @@ static int bench_streams(const char *url, int n, double seconds)
     printf("peak_inflight %lld  ok %lld  errors %lld  rss_idle_kib %ld  rss_peak_kib %ld  "
            "kib_per_stream %.1f\n",
            (long long)peak_inflight, (long long)acc.m->c.ok,
-           (long long)(acc.m->c.failed - acc.m->c.errors[ERR_OTHER]), idle, peak_rss,
+           (long long)(acc.m->c.failed - acc.m->c.errors[ERR_ABORTED]), idle, peak_rss,
            peak_inflight ? (double)(peak_rss - idle) / (double)peak_inflight : 0.0);
     metrics_destroy(&acc.m);
     engine_destroy(&e);

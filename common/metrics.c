@@ -16,8 +16,8 @@ static const char *const hist_names[METRIC_HIST_COUNT] = {
 };
 
 static const char *const error_names[ERR_CLASS_COUNT] = {
-    "connect",  "tls",          "timeout",   "http_429",  "http_4xx",
-    "http_5xx", "stream_error", "truncated", "malformed", "other",
+    "connect",      "tls",       "timeout",   "http_429", "http_4xx", "http_5xx",
+    "stream_error", "truncated", "malformed", "other",    "aborted",
 };
 
 const char *metric_hist_name(metric_hist_t metric)
@@ -199,6 +199,12 @@ void metrics_write_summary_window(const metrics_t *self, jsonw_t *w, double dura
     jsonw_kv_double(w, "completed_rps", per_s(finished, duration_s));
     jsonw_kv_double(w, "delivered_rps", per_s(delivered_ok, duration_s));
     jsonw_kv_double(w, "goodput_rps", per_s(c->slo_ok, duration_s));
+    /* Little's law (L = lambda W): the requests actually in flight on average, from the
+       successful requests' rate and their mean E2E (failed ones have no E2E). Not the
+       plan's users or concurrency: what the target really held. */
+    const hist_t *e2e = self->hist[METRIC_E2E];
+    double e2e_mean_s = hist_total_count(e2e) ? hist_mean(e2e) / 1e6 : 0.0;
+    jsonw_kv_double(w, "concurrency_achieved", per_s(c->ok, duration_s) * e2e_mean_s);
     jsonw_kv_double(w, "output_tokens_per_s", per_s(c->output_tokens_received, received_s));
     jsonw_kv_double(w, "input_tokens_per_s", per_s(c->input_tokens, duration_s));
     jsonw_kv_int(w, "output_tokens", c->output_tokens);

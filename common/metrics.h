@@ -63,6 +63,8 @@ typedef enum {
     ERR_TRUNCATED,    /* the stream ended (or the connection reset) before [DONE]/finish */
     ERR_MALFORMED,    /* an event or body that is not the JSON we expect */
     ERR_OTHER,        /* anything else (local failure, refused by the allow-list, ...) */
+    ERR_ABORTED,      /* still in flight when the run's time was over (plan + drain), or
+                         when the worker fenced: aborted by surge, not failed by the server */
     ERR_CLASS_COUNT
 } error_class_t;
 

@@ -72,12 +72,13 @@ typedef struct {
     int64_t joined_ns, last_heard_ns, lost_at_ns; /* coordinator monotonic; lost 0 = never */
     int heartbeats;                               /* received since the last hello */
     bool has_plan;                                /* the plan message was sent on this connection */
-    int64_t first_interval;                       /* snapshots expected from this index on */
-    int64_t planned_from_interval;                /* at its first plan; -1 = never planned */
-    int64_t max_interval_seen;                    /* -1 = none */
-    double from, to;                              /* current segment (0, 0 = none) */
-    int64_t inflight;                             /* last reported gauge */
-    int64_t requests;                             /* finished requests merged (ok + failed) */
+    int ready;                     /* proto_ready_t from its heartbeats: whether it can take load */
+    int64_t first_interval;        /* snapshots expected from this index on */
+    int64_t planned_from_interval; /* at its first plan; -1 = never planned */
+    int64_t max_interval_seen;     /* -1 = none */
+    double from, to;               /* current segment (0, 0 = none) */
+    int64_t inflight;              /* last reported gauge */
+    int64_t requests;              /* finished requests merged (ok + failed) */
     int64_t snapshots, duplicates;
     int returns;   /* times it came back after its lease expired */
     uint8_t *seen; /* seq bitmap; owned */
@@ -139,6 +140,7 @@ struct _coordinator_t {
     int announced_phase;         /* -1 before the first */
     bool plan_finished;          /* sequence_next said there is no phase after the last */
     int64_t recovering_since_ns; /* waiting for in-flight work to drain, 0 = not */
+    int64_t recovery_spent_ns;   /* waits between phases that timed out: out of the drain */
     sequence_t seq;
     bool verdict_failed; /* an SLA check failed: exit 1 */
     uint64_t epoch;
@@ -191,7 +193,15 @@ struct _coordinator_t {
 
     volatile sig_atomic_t stop_requested;
     bool interrupted, failed;
-    char failure[256];
+    char failure[1536];
+
+    /* Before the first phase: every worker that says whether it is ready (plan checked,
+       preflight passed, engine built) must say so (docs/fleet.md). A worker that cannot
+       run the plan leaves with a failed bye; its reason is kept, each distinct one once. */
+    bool awaiting_ready;
+    int64_t awaiting_since_ns;
+    int refusals;
+    char refusal_reasons[1200];
 };
 
 /* registry.c */
@@ -241,6 +251,9 @@ void sequence_free(coordinator_t *self);
 /* Whether the phase after the last decided one follows it at once (same stage, known
    without measuring: a settle part, an iteration, a ramp step, a flag plan's phases). */
 bool sequence_next_continues(const coordinator_t *self);
+/* True when no phase can follow the last decided one (no plan entry left, no search in
+   progress): known without measuring anything. */
+bool sequence_is_over(const coordinator_t *self);
 /* Decides the next phase (measuring the level that just ended when a search runs),
    appends it to self->phases without times, and returns true; false when the plan is
    over. */

@@ -90,6 +90,7 @@ static void send_plan(coordinator_t *self, worker_t *w)
     p->max_connections_per_target = plan->max_connections_per_target;
     p->connection_per_user = plan->connection_per_user;
     p->prewarm = plan->prewarm;
+    p->preflight = plan->preflight;
     send_to(self, w, &msg);
     w->has_plan = true;
     int64_t offset = clock_now_ns() - self->run_t0_ns;
@@ -227,6 +228,7 @@ static void on_hello(coordinator_t *self, zframe_t *identity, const proto_hello_
     w->joined_ns = now;
     w->heartbeats = 0;
     w->has_plan = false;
+    w->ready = PROTO_READY_UNSAID;
 
     proto_msg_t msg = {.type = PROTO_WELCOME};
     msg.u.welcome = (proto_welcome_t){true, "", self->run_id, self->hb_ns / 1000000};
@@ -239,6 +241,19 @@ static void on_hello(coordinator_t *self, zframe_t *identity, const proto_hello_
         stop.u.stop = (proto_stop_t){self->epoch, false, "the run is ending"};
         send_to(self, w, &stop);
     }
+}
+
+/* A worker that cannot run the plan (allow-list, API key, preflight): an error, and its
+   reason kept for the run's failure when no worker can run it. */
+static void note_refusal(coordinator_t *self, const worker_t *w, const char *reason)
+{
+    log_error("worker %s cannot run the plan: %s", w->id, reason);
+    self->refusals++;
+    if (strstr(self->refusal_reasons, reason))
+        return;
+    size_t used = strlen(self->refusal_reasons);
+    snprintf(self->refusal_reasons + used, sizeof self->refusal_reasons - used, "%s%s",
+             used ? "; " : "", reason);
 }
 
 static void on_message(coordinator_t *self, zmsg_t *zmsg, run_state_t state)
@@ -310,9 +325,12 @@ static void on_message(coordinator_t *self, zmsg_t *zmsg, run_state_t state)
         if (w && w->state == WORKER_LIVE) {
             w->last_heard_ns = now;
             w->heartbeats++;
+            if (msg.u.heartbeat.ready != PROTO_READY_UNSAID)
+                w->ready = msg.u.heartbeat.ready;
             proto_msg_t reply = {.type = PROTO_HEARTBEAT};
             int64_t sent = clock_now_ns();
-            reply.u.heartbeat = (proto_heartbeat_t){sent, msg.u.heartbeat.time_ns, sent - now};
+            reply.u.heartbeat =
+                (proto_heartbeat_t){sent, msg.u.heartbeat.time_ns, sent - now, PROTO_READY_UNSAID};
             send_to(self, w, &reply);
         }
         break;
@@ -348,7 +366,10 @@ static void on_message(coordinator_t *self, zmsg_t *zmsg, run_state_t state)
     case PROTO_BYE:
         if (w && w->state == WORKER_LIVE) {
             w->state = WORKER_LEFT;
-            log_info("worker %s left: %s", w->id, msg.u.bye.reason);
+            if (msg.u.bye.failed)
+                note_refusal(self, w, msg.u.bye.reason);
+            else
+                log_info("worker %s left: %s", w->id, msg.u.bye.reason);
             if (state == STATE_RUNNING)
                 self->segments_dirty = true;
         }
@@ -637,11 +658,25 @@ static void decide_next_phase(coordinator_t *self, int64_t now)
     const plan_phase_t *p = &self->phases[last].phase;
     if (now < self->run_t0_ns + self->phase_end_ns[last] + p->settle_ms * 1000000LL)
         return;
+    if (sequence_is_over(self)) {
+        /* Nothing follows: the drain (bounded by --drain) waits for the last requests,
+           not a recovery wait before it, so the run ends by its plan plus its drain. */
+        self->plan_finished = true;
+        return;
+    }
     if (!self->recovering_since_ns)
         self->recovering_since_ns = now;
     bool recovered = phase_recovered(self, last);
-    if (!recovered && now - self->recovering_since_ns < self->recovery_ns)
+    /* A wait that ends with the fleet drained is the plan's own (its requests finished);
+       one that ends because the tail never drained (a hung target) comes out of one
+       budget, the drain: the run's wall time stays its plan plus its drain. */
+    int64_t allowed_ns = self->drain_ns - self->recovery_spent_ns;
+    if (allowed_ns > self->recovery_ns)
+        allowed_ns = self->recovery_ns;
+    if (!recovered && now - self->recovering_since_ns < allowed_ns)
         return;
+    if (!recovered)
+        self->recovery_spent_ns += now - self->recovering_since_ns;
     if (!recovered)
         log_warn("requests of phase %s still in flight %.0f s after its end: going on", p->name,
                  (double)(now - self->recovering_since_ns) / 1e9);
@@ -672,12 +707,56 @@ static void start_run(coordinator_t *self, int64_t now)
             n++;
         }
     }
-    if (sequence_next(self))
-        schedule_decided(self, now);
-    else
-        self->plan_finished = true;
+    /* The first phase is decided once the workers are ready (await_ready). */
+    self->awaiting_ready = true;
+    self->awaiting_since_ns = now;
     log_info("run %s: %d workers, start in %.1f s, results in %s", self->run_id, n,
              (double)delay / 1e9, self->out_dir);
+}
+
+static void fail_run(coordinator_t *self, const char *why);
+
+/* Before the first phase: waits until every worker that reports readiness is ready (it
+   checked the plan and its targets answered), so no load starts before a preflight
+   failure is known. Fails the run when no worker can run the plan, naming the reasons,
+   or when workers stay unready past the preflight's own bound. */
+static void await_ready(coordinator_t *self, int64_t now)
+{
+    int with_plan = 0, waiting = 0;
+    for (int i = 0; i < self->worker_count; i++) {
+        const worker_t *w = self->workers[i];
+        if (w->state != WORKER_LIVE || !w->has_plan)
+            continue;
+        with_plan++;
+        waiting += w->ready == PROTO_READY_NOT_YET;
+    }
+    if (with_plan == 0 && self->refusals > 0) {
+        char why[sizeof self->failure];
+        snprintf(why, sizeof why, "no worker can run the plan (%d refused it): %s", self->refusals,
+                 self->refusal_reasons);
+        fail_run(self, why);
+        return;
+    }
+    if (with_plan > 0 && waiting == 0) {
+        self->awaiting_ready = false;
+        if (now - self->awaiting_since_ns > self->interval_ns)
+            log_info("%d workers ready after %.1f s", with_plan,
+                     (double)(now - self->awaiting_since_ns) / 1e9);
+        if (sequence_next(self))
+            schedule_decided(self, now);
+        else
+            self->plan_finished = true;
+        return;
+    }
+    /* A worker's preflight makes two requests per target, each bounded by 10 s. */
+    int64_t bound_ns =
+        self->cfg.ready_timeout_ms * 1000000LL + 2LL * self->plan->target_count * 10 * 1000000000LL;
+    if (waiting > 0 && now - self->awaiting_since_ns > bound_ns) {
+        char why[160];
+        snprintf(why, sizeof why, "%d of %d workers not ready %.0f s after the plan was sent",
+                 waiting, with_plan, (double)(now - self->awaiting_since_ns) / 1e9);
+        fail_run(self, why);
+    }
 }
 
 static const char *state_name(run_state_t state)
@@ -718,6 +797,38 @@ static void fail_run(coordinator_t *self, const char *why)
     self->failed = true;
     snprintf(self->failure, sizeof self->failure, "%s", why);
     log_error("%s", why);
+}
+
+/* A measured phase whose every request failed (or was dropped) measured nothing: the
+   run fails, saying which phase and how, unless the plan says errors are what it tests
+   (expect_errors, for the run or the phase). */
+static void check_phases_measured_something(coordinator_t *self)
+{
+    for (int i = 0; i < self->phase_count && !self->failed; i++) {
+        const plan_phase_t *p = &self->phases[i].phase;
+        const metrics_t *m = coordinator_phase_metrics(self, i); /* NULL: it never ran */
+        if (!p->measure || p->expect_errors || self->plan->expect_errors || !m)
+            continue;
+        const metrics_counters_t *c = &m->c;
+        if (c->ok > 0 || c->failed + c->dropped == 0)
+            continue;
+        int worst = 0;
+        for (int k = 1; k < ERR_CLASS_COUNT; k++)
+            worst = c->errors[k] > c->errors[worst] ? k : worst;
+        char why[400];
+        if (c->failed > 0)
+            snprintf(why, sizeof why,
+                     "phase %s: all %lld requests failed (%lld %s): it measured nothing "
+                     "(expect_errors: true in the plan when that is what it tests)",
+                     p->name, (long long)c->failed, (long long)c->errors[worst],
+                     error_class_name((error_class_t)worst));
+        else
+            snprintf(why, sizeof why,
+                     "phase %s: all %lld arrivals were dropped (a cap was reached): it "
+                     "measured nothing",
+                     p->name, (long long)c->dropped);
+        fail_run(self, why);
+    }
 }
 
 int coordinator_run(coordinator_t *self)
@@ -804,8 +915,10 @@ int coordinator_run(coordinator_t *self)
                     send_phase(self, p, from);
                 self->segments_dirty = false;
             }
-            if (!self->plan_finished && self->announced_phase >= 0 &&
-                self->announced_phase == self->phase_count - 1)
+            if (self->awaiting_ready)
+                await_ready(self, now);
+            else if (!self->plan_finished && self->announced_phase >= 0 &&
+                     self->announced_phase == self->phase_count - 1)
                 decide_next_phase(self, now);
             if (live_with_plan(self) == 0) {
                 if (!self->no_workers_since_ns)
@@ -819,7 +932,10 @@ int coordinator_run(coordinator_t *self)
                 (self->plan_finished && now >= self->run_t0_ns + self->run_end_ns)) {
                 send_stop_all(self, false, "the plan is complete");
                 state = STATE_DRAINING;
-                drain_deadline = now + self->drain_ns;
+                /* what the waits between phases left of the drain (decide_next_phase) */
+                drain_deadline = now + (self->recovery_spent_ns < self->drain_ns
+                                            ? self->drain_ns - self->recovery_spent_ns
+                                            : 0);
                 finish_deadline = drain_deadline + COORD_LEASE_BEATS * self->hb_ns;
             }
             break;
@@ -844,6 +960,8 @@ int coordinator_run(coordinator_t *self)
     zpoller_destroy(&poller);
     progress_update(self, clock_now_ns(), true);
     progress_finish(self);
+    if (!self->interrupted)
+        check_phases_measured_something(self);
 
     char err[256];
     if (outputs_write_results(self, err, sizeof err) != 0) {

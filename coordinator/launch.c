@@ -40,6 +40,8 @@ typedef struct {
     const char *sim_profile;
     int sim_replicas; /* 0 = the plan's (simulator.replicas), else --sim-replicas */
     bool quiet;
+    const char *log_level; /* --log-level (also given to local workers and sims), or NULL */
+    bool no_preflight;
     const char *cert_path;            /* --cert: the coordinator's secret certificate */
     const char *allowed_keys_dir;     /* --allowed-keys: public certificates of admitted workers */
     const char *ctl_allowed_keys_dir; /* --ctl-allowed-keys: operator certificates (ctl) */
@@ -82,7 +84,11 @@ static void usage(FILE *out, launch_mode_t mode)
             "  --workers N           %s\n"
             "  --out DIR             results directory (default results/<UTC timestamp>)\n"
             "  --record-requests     also write requests.jsonl (one line per request)\n"
-            "  --quiet               no progress output\n"
+            "  --quiet               no progress output, and only warnings and errors logged\n"
+            "  --log-level LEVEL     debug, info (default), warn, error; local workers and\n"
+            "                        simulators too\n"
+            "  --no-preflight        skip the workers' check that each target answers and\n"
+            "                        serves the model before any load (docs/worker.md)\n"
             "  --progress MODE       auto (live line on a terminal, else plain lines), line, "
             "plain\n"
             "  --metrics-listen H:P  serve the live page on http://H:P/ (docs/live.md), its\n"
@@ -179,7 +185,9 @@ enum {
     OPT_METRICS_LISTEN,
     OPT_METRICS_LINGER,
     OPT_LIVE_TOKEN_FILE,
-    OPT_PROMETHEUS
+    OPT_PROMETHEUS,
+    OPT_LOG_LEVEL,
+    OPT_NO_PREFLIGHT
 };
 /* The flags of a plan from flags: OPT_TARGET..OPT_SEED (options_t.plan_flag_given). */
 enum { OPT_PLAN_FLAG_FIRST = OPT_TARGET, OPT_PLAN_FLAG_LAST = OPT_SEED };
@@ -306,6 +314,8 @@ static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv
         {"metrics-linger", required_argument, 0, OPT_METRICS_LINGER},
         {"live-token-file", required_argument, 0, OPT_LIVE_TOKEN_FILE},
         {"prometheus", required_argument, 0, OPT_PROMETHEUS},
+        {"log-level", required_argument, 0, OPT_LOG_LEVEL},
+        {"no-preflight", no_argument, 0, OPT_NO_PREFLIGHT},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -340,6 +350,19 @@ static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv
             break;
         case OPT_QUIET:
             o->coord.progress = PROGRESS_NONE;
+            o->quiet = true;
+            break;
+        case OPT_LOG_LEVEL: {
+            log_level_t level;
+            if (log_level_parse(optarg, &level) != 0) {
+                fprintf(stderr, "surge: --log-level must be debug, info, warn or error\n");
+                rc = -1;
+            }
+            o->log_level = optarg;
+            break;
+        }
+        case OPT_NO_PREFLIGHT:
+            o->no_preflight = true;
             break;
         case OPT_PROGRESS:
             if (strcmp(optarg, "auto") == 0)
@@ -492,6 +515,13 @@ static int parse_options(options_t *o, launch_mode_t mode, int argc, char **argv
         fprintf(stderr, "surge: CURVE needs both --cert FILE and --allowed-keys DIR\n");
         return -1;
     }
+    if (o->quiet && !o->log_level)
+        o->log_level = "warn"; /* --quiet: what goes wrong, nothing else */
+    if (o->log_level) {
+        log_level_t level;
+        log_level_parse(o->log_level, &level);
+        log_set_level(level);
+    }
     if (optind < argc)
         o->plan_path = argv[optind++];
     if (optind < argc) {
@@ -550,16 +580,21 @@ static void children_stop(children_t *c, int64_t wait_ms)
 }
 
 /* Starts `surge sim` on a kernel-chosen port and reads its URL from its first line. */
-static int start_sim(children_t *children, const char *profile, int replicas, char *url,
-                     size_t url_size)
+static int start_sim(children_t *children, const char *profile, int replicas, const char *log_level,
+                     char *url, size_t url_size)
 {
     int fds[2];
     if (pipe(fds) != 0)
         return -1;
     char replicas_text[16];
     snprintf(replicas_text, sizeof replicas_text, "%d", replicas);
-    char *argv[] = {"surge",         "sim",        "--listen",    "127.0.0.1:0", "--profile",
-                    (char *)profile, "--replicas", replicas_text, NULL};
+    char *argv[] = {
+        "surge",      "sim",         "--listen", "127.0.0.1:0", "--profile", (char *)profile,
+        "--replicas", replicas_text, NULL,       NULL,          NULL};
+    if (log_level) {
+        argv[8] = "--log-level";
+        argv[9] = (char *)log_level;
+    }
     pid_t pid = spawn(argv, fds[1]);
     close(fds[1]);
     if (pid < 0) {
@@ -684,13 +719,16 @@ int launch_main(launch_mode_t mode, int argc, char **argv, launch_sim_model_fn *
         fprintf(stderr, "surge: %s\n", err);
         return SURGE_EXIT_USAGE;
     }
+    if (o.no_preflight)
+        plan->preflight = false;
     if (o.coord.record_requests)
         plan->record_requests = true;
     o.coord.record_requests = plan->record_requests;
     if (!o.coord.out_dir)
         o.coord.out_dir = plan->out_dir;
 
-    children_t children = {0};
+    children_t children = {0}; /* the simulators first, then the workers */
+    int sim_children = 0;
     int exit_code = SURGE_EXIT_OK;
     if (mode == LAUNCH_RUN) {
         /* Each sim:// target is a simulated node of its own (one `surge sim` process with
@@ -706,7 +744,7 @@ int launch_main(launch_mode_t mode, int argc, char **argv, launch_sim_model_fn *
                 const char *profile =
                     is_sim && plan->target_urls[i][6] ? plan->target_urls[i] + 6 : o.sim_profile;
                 int replicas = o.sim_replicas > 0 ? o.sim_replicas : plan->sim_replicas;
-                if (start_sim(&children, profile, replicas > 0 ? replicas : 1, sim_url,
+                if (start_sim(&children, profile, replicas > 0 ? replicas : 1, o.log_level, sim_url,
                               sizeof sim_url) != 0) {
                     fprintf(stderr, "surge: could not start `surge sim --profile %s`\n", profile);
                     children_stop(&children, 0);
@@ -726,6 +764,7 @@ int launch_main(launch_mode_t mode, int argc, char **argv, launch_sim_model_fn *
         o.coord.workers = o.local_workers;
         o.coord.min_workers = 0;
     }
+    sim_children = children.count;
     calibrate_workload(plan);
 
     zsys_handler_set(NULL); /* our handler, not czmq's */
@@ -848,6 +887,10 @@ int launch_main(launch_mode_t mode, int argc, char **argv, launch_sim_model_fn *
                 wargv[n++] = "--api-key-dir";
                 wargv[n++] = key_dir;
             }
+            if (o.log_level) {
+                wargv[n++] = "--log-level";
+                wargv[n++] = (char *)o.log_level;
+            }
             wargv[n] = NULL;
             children_add(&children, spawn(wargv, -1));
         }
@@ -858,6 +901,10 @@ int launch_main(launch_mode_t mode, int argc, char **argv, launch_sim_model_fn *
     fflush(stdout);
     coordinator_destroy(&coordinator);
     curve_server_destroy(&curve);
+    /* Workers leave by themselves; simulators serve until told: stop them now rather
+       than after the workers' grace time. */
+    for (int i = 0; i < sim_children; i++)
+        kill(children.pids[i], SIGTERM);
     children_stop(&children, 5000);
     run_keys_remove(&run_keys);
     plan_destroy(&plan);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/limits.h"
+
 static char *dup_or_null(const char *text)
 {
     if (!text)
@@ -33,6 +35,7 @@ plan_t *plan_new(void)
     self->source = dup_or_null("flags");
     self->api = dup_or_null("chat");
     self->stream = true;
+    self->preflight = true;
     self->interval_ms = 1000;
     self->seed = 1;
     self->sim_replicas = 1;
@@ -207,11 +210,39 @@ int plan_validate(const plan_t *self, char *err, size_t err_size)
         snprintf(err, err_size, "%s: no phases", src);
         return -1;
     }
+    /* The limits the workers enforce (common/limits.h): a plan past them would be refused
+       by every worker and measure nothing. */
+    if (self->timeout_ms < 0 || self->timeout_ms > LIMIT_TIMEOUT_MS) {
+        snprintf(err, err_size, "%s: timeout must be 0 to %lld s", src,
+                 (long long)LIMIT_TIMEOUT_MS / 1000);
+        return -1;
+    }
+    if (self->max_tokens < 0 || self->max_tokens > LIMIT_MAX_TOKENS) {
+        snprintf(err, err_size, "%s: max_tokens must be 0 to %d", src, LIMIT_MAX_TOKENS);
+        return -1;
+    }
+    for (int i = 0; self->prompt_max_tokens && i < self->prompt_count; i++) {
+        if (self->prompt_max_tokens[i] < 0 || self->prompt_max_tokens[i] > LIMIT_MAX_TOKENS) {
+            snprintf(err, err_size, "%s: a request's max_tokens must be 0 to %d", src,
+                     LIMIT_MAX_TOKENS);
+            return -1;
+        }
+    }
+    if (self->max_inflight < 0 || self->max_inflight > LIMIT_MAX_INFLIGHT) {
+        snprintf(err, err_size, "%s: max_inflight must be 0 to %d", src, LIMIT_MAX_INFLIGHT);
+        return -1;
+    }
     for (int i = 0; i < self->phase_count; i++) {
         const plan_phase_t *p = &self->phases[i];
         const char *name = p->name ? p->name : "?";
         if (p->duration_ms <= 0) {
             snprintf(err, err_size, "%s: phase %s: duration must be > 0", src, name);
+            return -1;
+        }
+        if (p->duration_ms > LIMIT_PHASE_DURATION_MS) {
+            snprintf(err, err_size, "%s: phase %s: duration %.0f h is above the limit of %lld h",
+                     src, name, (double)p->duration_ms / 3.6e6,
+                     (long long)(LIMIT_PHASE_DURATION_MS / 3600000));
             return -1;
         }
         if (p->settle_ms < 0) {
@@ -225,20 +256,37 @@ int plan_validate(const plan_t *self, char *err, size_t err_size)
                 snprintf(err, err_size, "%s: phase %s: rate must be > 0", src, name);
                 return -1;
             }
-            if (p->arrival == ARRIVAL_GAMMA && !(p->gamma_shape > 0)) {
-                snprintf(err, err_size, "%s: phase %s: burstiness must be > 0", src, name);
+            if (!(p->rate_per_s <= LIMIT_RATE_PER_S && p->rate_end_per_s <= LIMIT_RATE_PER_S)) {
+                snprintf(err, err_size,
+                         "%s: phase %s: rate %.10g req/s is above the limit of %.10g req/s", src,
+                         name,
+                         p->rate_per_s > p->rate_end_per_s ? p->rate_per_s : p->rate_end_per_s,
+                         LIMIT_RATE_PER_S);
+                return -1;
+            }
+            if (p->arrival == ARRIVAL_GAMMA &&
+                !(p->gamma_shape > 0 && p->gamma_shape <= LIMIT_GAMMA_SHAPE)) {
+                snprintf(err, err_size, "%s: phase %s: burstiness must be > 0 and <= %g", src, name,
+                         LIMIT_GAMMA_SHAPE);
                 return -1;
             }
             break;
         case PHASE_LOAD_CONCURRENCY:
-            if (p->concurrency <= 0) {
-                snprintf(err, err_size, "%s: phase %s: concurrency must be > 0", src, name);
+            if (p->concurrency <= 0 || p->concurrency > LIMIT_CONCURRENCY) {
+                snprintf(err, err_size, "%s: phase %s: concurrency must be 1 to %d", src, name,
+                         LIMIT_CONCURRENCY);
                 return -1;
             }
             break;
         case PHASE_LOAD_USERS:
-            if (p->users <= 0) {
-                snprintf(err, err_size, "%s: phase %s: users must be > 0", src, name);
+            if (p->users <= 0 || p->users > LIMIT_USERS) {
+                snprintf(err, err_size, "%s: phase %s: users must be 1 to %d", src, name,
+                         LIMIT_USERS);
+                return -1;
+            }
+            if (!(p->think_time_mean_s >= 0 && p->think_time_mean_s <= LIMIT_THINK_TIME_S)) {
+                snprintf(err, err_size, "%s: phase %s: think time must be 0 to %.0f s", src, name,
+                         LIMIT_THINK_TIME_S);
                 return -1;
             }
             break;

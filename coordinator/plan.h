@@ -59,7 +59,8 @@ typedef struct {
     double think_time_mean_s;
 
     int64_t duration_ms;
-    int64_t settle_ms; /* idle time after the phase before the next one starts */
+    int64_t settle_ms;  /* idle time after the phase before the next one starts */
+    bool expect_errors; /* 100% errors here is what the plan tests: it does not fail the run */
 } plan_phase_t;
 
 /* A service-level objective: percentile `percentile` of `metric` (a metrics.h histogram
@@ -96,6 +97,8 @@ typedef struct {
     char *capture_header;           /* response header filling requests.jsonl group; owned */
     char *ca_file;                  /* https: CA bundle path (on the workers' hosts); owned */
     bool insecure_tls;              /* https: do not verify certificates */
+    bool preflight;                 /* workers check every target before any load (default true) */
+    bool expect_errors;             /* every phase may fail whole without failing the run */
 
     /* With what */
     char **prompts;         /* owned array of owned strings */

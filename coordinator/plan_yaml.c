@@ -19,6 +19,7 @@
 
 #include "common/buf.h"
 #include "common/jsonw.h"
+#include "common/limits.h"
 #include "coordinator/chaos.h"
 
 /* Walking aliases can revisit shared nodes: bound the work so an alias bomb is an error. */
@@ -360,6 +361,9 @@ static int get_rate(ctx_t *c, const yaml_node_t *node, const char *key, double *
                     key, scalar(node));
     if (!(*out > 0))
         return fail(c, node, "'%s': expected a rate > 0", key);
+    if (*out > LIMIT_RATE_PER_S) /* what the workers accept (common/limits.h) */
+        return fail(c, node, "'%s': %.10g requests/s is above the limit of %.10g", key, *out,
+                    LIMIT_RATE_PER_S);
     return 0;
 }
 
@@ -1175,7 +1179,7 @@ static const char *const kind_names[KIND_COUNT] = {
     "warmup", "baseline", "constant", "soak", "sla", "concurrency", "users", "ramp", "saturation"};
 
 #define COMMON_PHASE_KEYS                                                                          \
-    "name", "kind", "arrival", "burstiness", "seed", "settle", "pause", "recover"
+    "name", "kind", "arrival", "burstiness", "seed", "settle", "pause", "recover", "expect_errors"
 static const char *const simple_keys[] = {COMMON_PHASE_KEYS, "iterations", "rate",
                                           "concurrency",     "users",      "think_time",
                                           "duration",        NULL};
@@ -1231,6 +1235,9 @@ static int read_phase_common(ctx_t *c, const fields_t *f, plan_phase_t *tpl, int
     if ((v = field(f, "pause")) && get_duration(c, v, "pause", true, pause_ms) != 0)
         return -1;
     if ((v = field(f, "iterations")) && get_int(c, v, "iterations", 1, 100, iterations) != 0)
+        return -1;
+    if ((v = field(f, "expect_errors")) &&
+        get_bool(c, v, "expect_errors", &tpl->expect_errors) != 0)
         return -1;
     return 0;
 }
@@ -1691,6 +1698,7 @@ static int read_chaos(ctx_t *c, yaml_node_t *node)
 
 /* ---- The document ------------------------------------------------------------------------- */
 
+/* clang-format off */
 static const char *const top_keys[] = {
     "name", "description", "targets", "model", "api", "stream", "max_tokens", "ignore_eos",
     "timeout", "headers", "api_key_env", "api_key_file", "extra_body", "max_inflight", "balance",
@@ -1698,7 +1706,10 @@ static const char *const top_keys[] = {
     "chaos", "server_metrics", "prometheus",
     /* connections and TLS: engine options (worker/engine.h) */
     "max_connections_per_target", "connection_per_user", "prewarm", "capture_header", "ca_file",
-    "insecure_tls", NULL};
+    "insecure_tls",
+    /* a run that measured nothing (docs/plans.md) */
+    "preflight", "expect_errors", NULL};
+/* clang-format on */
 
 /* The engine's connection and TLS options (worker/engine.h), top-level keys. */
 static int read_connections(ctx_t *c, const fields_t *f)
@@ -1785,6 +1796,11 @@ static int read_top(ctx_t *c, yaml_node_t *root)
         get_int(c, v, "max_tokens", 1, WORKLOAD_MAX_TOKENS, &plan->max_tokens) != 0)
         return -1;
     if ((v = field(&f, "ignore_eos")) && get_bool(c, v, "ignore_eos", &plan->ignore_eos) != 0)
+        return -1;
+    if ((v = field(&f, "preflight")) && get_bool(c, v, "preflight", &plan->preflight) != 0)
+        return -1;
+    if ((v = field(&f, "expect_errors")) &&
+        get_bool(c, v, "expect_errors", &plan->expect_errors) != 0)
         return -1;
     if ((v = field(&f, "timeout")) && get_duration(c, v, "timeout", false, &plan->timeout_ms))
         return -1;

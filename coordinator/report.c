@@ -940,7 +940,7 @@ static void section_throughput(buf_t *o, const report_run_t *run, const time_ove
 
 static const char *const ERROR_CLASSES[] = {"connect",   "tls",      "timeout",      "http_429",
                                             "http_4xx",  "http_5xx", "stream_error", "truncated",
-                                            "malformed", "other"};
+                                            "malformed", "other",    "aborted"};
 #define ERROR_CLASS_COUNT ((int)(sizeof ERROR_CLASSES / sizeof ERROR_CLASSES[0]))
 
 static void section_errors(buf_t *o, const report_run_t *run, const time_overlay_t *ov)

@@ -68,7 +68,8 @@ static const char *const SUMMARY_COLUMNS[] = {"requests.total",
                                               "errors_by_class.stream_error",
                                               "errors_by_class.truncated",
                                               "errors_by_class.malformed",
-                                              "errors_by_class.other"};
+                                              "errors_by_class.other",
+                                              "errors_by_class.aborted"};
 #define SUMMARY_COLUMN_COUNT ((int)(sizeof SUMMARY_COLUMNS / sizeof SUMMARY_COLUMNS[0]))
 
 static void csv_text(buf_t *o, const char *text)

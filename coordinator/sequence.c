@@ -226,6 +226,11 @@ bool sequence_next_continues(const coordinator_t *self)
     return last->stage >= 0 && !x->stages[last->stage].measured;
 }
 
+bool sequence_is_over(const coordinator_t *self)
+{
+    return self->seq.search_stage < 0 && self->seq.next_plan_phase >= self->plan->phase_count;
+}
+
 bool sequence_next(coordinator_t *self)
 {
     const plan_t *plan = self->plan;

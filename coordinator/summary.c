@@ -35,10 +35,11 @@ static void print_phases(const json_t *results, FILE *out)
 {
     const json_t *phases = json_object_get(results, "phases");
     /* sent/s and the percentiles are the phase's own requests; done/s and tok/s what the
-       cluster completed and delivered inside its window; tail: its requests that ended
-       after it (docs/results.md, "Two views"). */
-    fprintf(out, "\n%-22s %-11s %10s %9s %9s %9s %8s %8s %8s %7s %6s\n", "phase", "kind", "load",
-            "sent/s", "done/s", "tok/s", "ttft p50", "ttft p99", "e2e p99", "errors", "tail");
+       cluster completed and delivered inside its window; in flight: Little's law; tail: its
+       requests that ended after it (docs/results.md, "Two views"). */
+    fprintf(out, "\n%-22s %-11s %10s %9s %9s %9s %8s %8s %8s %7s %9s %6s\n", "phase", "kind",
+            "load", "sent/s", "done/s", "tok/s", "ttft p50", "ttft p99", "e2e p99", "errors",
+            "in flight", "tail");
     size_t i;
     const json_t *p;
     json_array_foreach(phases, i, p)
@@ -61,9 +62,17 @@ static void print_phases(const json_t *results, FILE *out)
         print_ms(out, number(s, "ttft_ms.p50"));
         print_ms(out, number(s, "ttft_ms.p99"));
         print_ms(out, number(s, "e2e_ms.p99"));
+        fprintf(out, " %6.2f%%", 100.0 * number(s, "error_rate"));
+        double inflight = number(s, "concurrency_achieved"); /* Little's law */
+        if (isnan(inflight))
+            fprintf(out, " %9s", "-");
+        else
+            fprintf(out, " %9.1f", inflight);
         double tail = number(p, "tail.requests");
-        fprintf(out, " %6.2f%% %6.0f%s\n", 100.0 * number(s, "error_rate"), isnan(tail) ? 0 : tail,
-                json_is_false(json_object_get(p, "measured")) ? "  (not counted)" : "");
+        fprintf(out, " %6.0f", isnan(tail) ? 0 : tail);
+        fprintf(out, "%s%s\n",
+                json_is_false(json_object_get(p, "measured")) ? "  (not counted)" : "",
+                json_is_true(json_object_get(p, "overridden")) ? "  (overridden by ctl)" : "");
     }
 }
 
@@ -98,7 +107,7 @@ static void print_iterations(const json_t *results, FILE *out)
                 fprintf(out,
                         "\niterations averaged (mean of the runs; +- the standard deviation of "
                         "TTFT p99)\n");
-                fprintf(out, "%-22s %4s %9s %9s %8s %17s %8s %7s\n", "stage", "runs", "offered/s",
+                fprintf(out, "%-22s %4s %9s %9s %8s %17s %8s %7s\n", "stage", "runs", "sent/s",
                         "done/s", "ttft p50", "ttft p99", "e2e p99", "errors");
                 header = true;
             }
@@ -109,7 +118,7 @@ static void print_iterations(const json_t *results, FILE *out)
             else
                 snprintf(name, sizeof name, "%.40s", text(stage, "name"));
             fprintf(out, "%-22.22s %4d %9.2f %9.2f", name, (int)number(s, "iterations"),
-                    number(s, "achieved_rps"), number(s, "completed_rps"));
+                    number(s, "achieved_rps"), number(s, "delivered_rps"));
             print_ms(out, number(s, "ttft_ms.p50"));
             print_ms(out, number(s, "ttft_ms.p99"));
             double sd = spread_stddev(s, "ttft_ms.p99");
@@ -271,12 +280,17 @@ void summary_print(const json_t *results, FILE *out)
     print_iterations(results, out);
     print_classes(results, out);
     const json_t *overall = json_object_get(results, "summary");
-    if (json_is_object(overall))
+    if (json_is_object(overall)) {
+        double ttft_p99 = number(overall, "ttft_ms.p99");
+        char ttft[32] = "-"; /* no data: a dash, never "nan ms" */
+        if (!isnan(ttft_p99))
+            snprintf(ttft, sizeof ttft, "%.1f ms", ttft_p99);
         fprintf(out,
-                "\noverall (measured phases): %lld requests, %.2f%% errors, TTFT p99 %.1f ms, "
+                "\noverall (measured phases): %lld requests, %.2f%% errors, TTFT p99 %s, "
                 "%.0f output tokens/s\n",
                 (long long)number(overall, "requests.total"), 100.0 * number(overall, "error_rate"),
-                number(overall, "ttft_ms.p99"), number(overall, "output_tokens_per_s"));
+                ttft, number(overall, "output_tokens_per_s"));
+    }
     print_saturation(json_object_get(results, "saturation"), out);
     print_sla(json_object_get(results, "sla"), out);
     chaos_print_summary(json_object_get(results, "chaos"), out); /* the impact table */

@@ -163,6 +163,7 @@ typedef struct {
     int max_connections_per_target; /* per worker; 0 = no cap */
     bool connection_per_user;       /* users: one dedicated connection per virtual user */
     bool prewarm;                   /* open the connections before the first phase */
+    bool preflight; /* check every target before any load (optional, default true) */
 } proto_plan_t;
 
 /* coordinator -> worker: run this (global) load from t0, this worker's segment [from, to). */
@@ -226,7 +227,17 @@ typedef struct {
     int64_t time_ns;
     int64_t echo_ns; /* 0 = nothing to echo yet */
     int64_t hold_ns;
+    int ready; /* proto_ready_t; worker -> coordinator only */
 } proto_heartbeat_t;
+
+/* A worker's heartbeats say whether it can take load: "ready" false while it has no plan
+   or checks it (allow-list, API key, preflight), true once its engine is built. A peer
+   that never says (older workers, test peers) is not waited for. */
+typedef enum {
+    PROTO_READY_UNSAID = 0, /* no "ready" key */
+    PROTO_READY_NOT_YET,    /* "ready": false */
+    PROTO_READY_YES,        /* "ready": true */
+} proto_ready_t;
 
 /* coordinator -> worker: stop sending load. abort: cancel in-flight requests too. */
 typedef struct {
@@ -238,6 +249,8 @@ typedef struct {
 /* either way: leaving for good (after the last snapshot was acked). */
 typedef struct {
     char *reason;
+    bool failed; /* worker -> coordinator: it could not run the plan (refused it, or the
+                    preflight failed); the reason says why. Optional, default false */
 } proto_bye_t;
 
 /* operator -> coordinator (the ctl socket, docs/chaos.md). The command is a word the

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/histogram.h"
+#include "common/limits.h"
 #include "proto/proto.h"
 #include "proto/proto_fields.h"
 
@@ -637,7 +638,7 @@ static void decode_welcome(dec_t *d, const msgpack_object *o, proto_welcome_t *w
     w->heartbeat_ms = get_i64(d, o, "hb_ms", true, 10, 60000, 1000);
 }
 
-#define PROTO_MAX_TOKENS_VALUE (1 << 24) /* the cap of max_tokens, per prompt too */
+#define PROTO_MAX_TOKENS_VALUE LIMIT_MAX_TOKENS /* the cap of max_tokens, per prompt too */
 
 /* Optional "prompt_max_tokens": exactly one int in [0, PROTO_MAX_TOKENS_VALUE] per
    prompt, or absent (NULL). */
@@ -740,11 +741,12 @@ static void decode_plan(dec_t *d, const msgpack_object *o, proto_plan_t *p)
     p->prompts =
         get_str_array(d, o, "prompts", &p->prompt_count, PROTO_MAX_PROMPTS, PROTO_MAX_PROMPT_BYTES);
     p->prompt_max_tokens = get_prompt_max_tokens(d, o, p->prompt_count);
-    p->interval_ms = get_i64(d, o, "interval_ms", true, 10, 3600000, 1000);
+    p->interval_ms =
+        get_i64(d, o, "interval_ms", true, LIMIT_INTERVAL_MIN_MS, LIMIT_INTERVAL_MAX_MS, 1000);
     p->run_t0_ns = get_i64(d, o, "run_t0", true, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, 0);
     p->record_requests = get_bool(d, o, "record", true, false);
-    p->timeout_ms = get_i64(d, o, "timeout_ms", true, 0, 86400000, 0);
-    p->max_inflight = (int)get_i64(d, o, "max_inflight", true, 0, 1 << 24, 0);
+    p->timeout_ms = get_i64(d, o, "timeout_ms", true, 0, LIMIT_TIMEOUT_MS, 0);
+    p->max_inflight = (int)get_i64(d, o, "max_inflight", true, 0, LIMIT_MAX_INFLIGHT, 0);
     p->slo_ttft_ms = get_f64(d, o, "slo_ttft_ms", true, 0, 1e9, 0);
     p->slo_tpot_ms = get_f64(d, o, "slo_tpot_ms", true, 0, 1e9, 0);
     p->slo_e2e_ms = get_f64(d, o, "slo_e2e_ms", true, 0, 1e9, 0);
@@ -763,6 +765,7 @@ static void decode_plan(dec_t *d, const msgpack_object *o, proto_plan_t *p)
         (int)get_i64(d, o, "max_conns_per_target", false, 0, 1 << 20, 0);
     p->connection_per_user = get_bool(d, o, "conn_per_user", false, false);
     p->prewarm = get_bool(d, o, "prewarm", false, false);
+    p->preflight = get_bool(d, o, "preflight", false, true);
     if (d->status != PROTO_OK)
         return;
     for (int i = 0; i < p->header_count; i++) {
@@ -805,19 +808,19 @@ static void decode_phase(dec_t *d, const msgpack_object *o, proto_phase_t *p)
     p->name = get_str(d, o, "name", true, PROTO_MAX_STRING_BYTES);
     char *load = get_str(d, o, "load", true, 32);
     char *arrival = get_str(d, o, "arrival", true, 32);
-    p->gamma_shape = get_f64(d, o, "gamma_shape", true, 0, 1e6, 1);
-    p->rate_start_per_s = get_f64(d, o, "rate0", true, 0, 1e7, 0);
-    p->rate_end_per_s = get_f64(d, o, "rate1", true, 0, 1e7, 0);
+    p->gamma_shape = get_f64(d, o, "gamma_shape", true, 0, LIMIT_GAMMA_SHAPE, 1);
+    p->rate_start_per_s = get_f64(d, o, "rate0", true, 0, LIMIT_RATE_PER_S, 0);
+    p->rate_end_per_s = get_f64(d, o, "rate1", true, 0, LIMIT_RATE_PER_S, 0);
     p->seed = get_u64(d, o, "seed", true);
-    p->concurrency = (int)get_i64(d, o, "concurrency", true, 0, 1 << 24, 0);
-    p->users = (int)get_i64(d, o, "users", true, 0, 1 << 24, 0);
-    p->think_time_mean_s = get_f64(d, o, "think_s", true, 0, 86400, 0);
+    p->concurrency = (int)get_i64(d, o, "concurrency", true, 0, LIMIT_CONCURRENCY, 0);
+    p->users = (int)get_i64(d, o, "users", true, 0, LIMIT_USERS, 0);
+    p->think_time_mean_s = get_f64(d, o, "think_s", true, 0, LIMIT_THINK_TIME_S, 0);
     p->segment_from = get_f64(d, o, "from", true, 0, 1, 0);
     p->segment_to = get_f64(d, o, "to", true, 0, 1, 0);
     p->t0_ns = get_i64(d, o, "t0", true, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, 0);
     p->takeover_ns =
         get_i64(d, o, "takeover", false, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, p->t0_ns);
-    p->duration_ns = get_i64(d, o, "duration_ns", true, 0, 366LL * 86400 * 1000000000LL, 0);
+    p->duration_ns = get_i64(d, o, "duration_ns", true, 0, LIMIT_PHASE_DURATION_MS * 1000000LL, 0);
     if (d->status == PROTO_OK) {
         p->load = PROTO_LOAD_COUNT;
         for (int i = 0; i < PROTO_LOAD_COUNT; i++) {
@@ -1001,6 +1004,9 @@ static void decode_body(dec_t *d, const msgpack_object *o, proto_msg_t *msg)
         msg->u.heartbeat.echo_ns =
             get_i64(d, o, "echo", true, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, 0);
         msg->u.heartbeat.hold_ns = get_i64(d, o, "hold", true, 0, PROTO_MAX_TIME_NS, 0);
+        if (find(d, o, "ready", false))
+            msg->u.heartbeat.ready =
+                get_bool(d, o, "ready", true, false) ? PROTO_READY_YES : PROTO_READY_NOT_YET;
         break;
     case PROTO_STOP:
         msg->u.stop.epoch = get_u64(d, o, "epoch", true);
@@ -1009,12 +1015,13 @@ static void decode_body(dec_t *d, const msgpack_object *o, proto_msg_t *msg)
         break;
     case PROTO_BYE:
         msg->u.bye.reason = get_str(d, o, "reason", true, PROTO_MAX_STRING_BYTES);
+        msg->u.bye.failed = get_bool(d, o, "failed", false, false);
         break;
     case PROTO_CTL_REQUEST:
         msg->u.ctl_request.id = get_u64(d, o, "id", true);
         msg->u.ctl_request.command = get_str(d, o, "cmd", true, PROTO_MAX_CTL_COMMAND);
         msg->u.ctl_request.text = get_str(d, o, "text", false, PROTO_MAX_STRING_BYTES);
-        msg->u.ctl_request.value = get_f64(d, o, "value", false, 0, 1e7, 0);
+        msg->u.ctl_request.value = get_f64(d, o, "value", false, 0, LIMIT_RATE_PER_S, 0);
         break;
     case PROTO_CTL_REPLY:
         msg->u.ctl_reply.id = get_u64(d, o, "id", true);

@@ -149,7 +149,7 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         bool per_prompt = p->prompt_max_tokens && p->prompt_count > 0;
         bool key_file = p->api_key_file && *p->api_key_file;  /* optional too */
         bool classes = p->prompt_class && p->class_count > 0; /* optional: a workload mix */
-        msgpack_pack_map(pk, 2 + 17 + 8 + (per_prompt ? 1 : 0) + (key_file ? 1 : 0) +
+        msgpack_pack_map(pk, 2 + 18 + 8 + (per_prompt ? 1 : 0) + (key_file ? 1 : 0) +
                                  (classes ? 2 : 0));
         kv_str_array(pk, "targets", p->targets, p->target_count);
         kv_str(pk, "model", p->model);
@@ -191,6 +191,7 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         kv_i64(pk, "max_conns_per_target", p->max_connections_per_target);
         kv_bool(pk, "conn_per_user", p->connection_per_user);
         kv_bool(pk, "prewarm", p->prewarm);
+        kv_bool(pk, "preflight", p->preflight);
         break;
     }
     case PROTO_PHASE: {
@@ -275,10 +276,13 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         kv_u64(pk, "seq", msg->u.ack.seq);
         break;
     case PROTO_HEARTBEAT:
-        msgpack_pack_map(pk, 2 + 3);
+        /* "ready" only when said (a worker's; older coordinators ignore the key) */
+        msgpack_pack_map(pk, 2 + 3 + (msg->u.heartbeat.ready != PROTO_READY_UNSAID ? 1 : 0));
         kv_i64(pk, "time", msg->u.heartbeat.time_ns);
         kv_i64(pk, "echo", msg->u.heartbeat.echo_ns);
         kv_i64(pk, "hold", msg->u.heartbeat.hold_ns);
+        if (msg->u.heartbeat.ready != PROTO_READY_UNSAID)
+            kv_bool(pk, "ready", msg->u.heartbeat.ready == PROTO_READY_YES);
         break;
     case PROTO_STOP:
         msgpack_pack_map(pk, 2 + 3);
@@ -301,10 +305,14 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         kv_str(pk, "body", msg->u.ctl_reply.body_json);
         break;
     case PROTO_BYE:
-    default:
-        msgpack_pack_map(pk, 2 + 1);
+    default: {
+        bool failed = msg->type == PROTO_BYE && msg->u.bye.failed; /* optional, when true */
+        msgpack_pack_map(pk, 2 + 1 + (failed ? 1 : 0));
         kv_str(pk, "reason", msg->type == PROTO_BYE ? msg->u.bye.reason : "");
+        if (failed)
+            kv_bool(pk, "failed", true);
         break;
+    }
     }
 }
 

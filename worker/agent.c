@@ -21,6 +21,7 @@
 #include "worker/agent.h"
 #include "worker/allow.h"
 #include "worker/engine.h"
+#include "worker/preflight.h"
 
 #define TICK_MS        20
 #define LEASE_BEATS    3
@@ -66,6 +67,8 @@ typedef struct {
     uint64_t applied_epoch;
     engine_t *engine;
     bool halted;
+    preflight_t *preflight; /* the checks in progress, NULL when none */
+    bool preflight_passed;  /* this run's plan passed them (or asked for none) */
 
     /* snapshots */
     uint64_t next_seq;
@@ -116,7 +119,8 @@ static void send_heartbeat(agent_t *self, int64_t now)
 {
     proto_msg_t msg = {.type = PROTO_HEARTBEAT};
     msg.u.heartbeat = (proto_heartbeat_t){now, self->last_peer_time_ns,
-                                          self->last_peer_rx_ns ? now - self->last_peer_rx_ns : 0};
+                                          self->last_peer_rx_ns ? now - self->last_peer_rx_ns : 0,
+                                          self->engine ? PROTO_READY_YES : PROTO_READY_NOT_YET};
     send_msg(self, &msg);
     self->next_hb_ns = now + self->hb_ns;
 }
@@ -219,6 +223,18 @@ static void send_bye(agent_t *self, const char *reason)
     send_msg(self, &msg);
 }
 
+/* This worker cannot run the plan: it says why in a failed bye (the coordinator shows
+   it as an error and fails the run when no worker can run it) and leaves with exit 3. */
+static void refuse_plan(agent_t *self, const char *reason)
+{
+    log_error("%s", reason);
+    proto_msg_t msg = {.type = PROTO_BYE};
+    msg.u.bye = (proto_bye_t){(char *)reason, true};
+    send_msg(self, &msg);
+    self->state = AGENT_DONE;
+    self->exit_code = SURGE_EXIT_RUNTIME;
+}
+
 /* A plan may name a key file on this host. It is read only inside --api-key-dir, so a
    coordinator cannot make this worker send the first line of any file it can read to a
    target. Real paths: a Secret mount's symlinks (key -> ..data/key) resolve inside. */
@@ -267,10 +283,7 @@ static bool plan_allowed(agent_t *self, const proto_plan_t *p)
                  "plan refused: target %d %s (%s) is not in this worker's --allow-target list "
                  "(%s)",
                  i, p->targets[i], where, patterns);
-        log_error("%s", reason);
-        send_bye(self, reason);
-        self->state = AGENT_DONE;
-        self->exit_code = SURGE_EXIT_RUNTIME;
+        refuse_plan(self, reason);
         return false;
     }
     char why[PATH_MAX * 2 + 128];
@@ -279,23 +292,19 @@ static bool plan_allowed(agent_t *self, const proto_plan_t *p)
         log_error("plan refused: api_key_file %.*s: %s", 1024, p->api_key_file, why);
         /* The coordinator is told only which rule refused: the real path, and whether the
            file exists, would let it map this host's files. */
-        send_bye(self, self->cfg->api_key_dir
-                           ? "plan refused: api_key_file is not a readable file inside this "
-                             "worker's --api-key-dir"
-                           : "plan refused: api_key_file: this worker reads key files only "
-                             "inside its --api-key-dir, and it was given none");
-        self->state = AGENT_DONE;
-        self->exit_code = SURGE_EXIT_RUNTIME;
+        refuse_plan(self, self->cfg->api_key_dir
+                              ? "plan refused: api_key_file is not a readable file inside this "
+                                "worker's --api-key-dir"
+                              : "plan refused: api_key_file: this worker reads key files only "
+                                "inside its --api-key-dir, and it was given none");
         return false;
     }
     return true;
 }
 
-/* Builds the engine once we have both the plan and a clock offset. */
-static void engine_ensure(agent_t *self)
+/* The engine configuration the plan describes (borrowing the plan's strings). */
+static void config_of_plan(const agent_t *self, engine_config_t *out)
 {
-    if (self->engine || self->plan.type != PROTO_PLAN || self->best_rtt_ns == INT64_MAX)
-        return;
     const proto_plan_t *p = &self->plan.u.plan;
     engine_config_t config = {0};
     config.target_urls = (const char *const *)p->targets;
@@ -329,26 +338,76 @@ static void engine_ensure(agent_t *self)
     config.max_connections_per_target = p->max_connections_per_target;
     config.connection_per_user = p->connection_per_user;
     config.prewarm = p->prewarm;
-    self->engine_offset_ns = self->offset_ns;
-    config.run_t0_ns = p->run_t0_ns - self->engine_offset_ns;
     config.interval_ns = p->interval_ms * NS_PER_MS;
     config.record_requests = p->record_requests;
     config.slo_ttft_ms = p->slo_ttft_ms;
     config.slo_tpot_ms = p->slo_tpot_ms;
     config.slo_e2e_ms = p->slo_e2e_ms;
+    *out = config;
+}
+
+/* 1 once the plan's preflight passed (or it asked for none), 0 while it runs, -1 when it
+   failed (the plan was refused). */
+static int preflight_step(agent_t *self, const engine_config_t *config)
+{
+    if (self->preflight_passed)
+        return 1;
+    const proto_plan_t *p = &self->plan.u.plan;
+    if (!p->preflight) {
+        self->preflight_passed = true;
+        return 1;
+    }
+    char why[1200];
+    if (!self->preflight) {
+        self->preflight = preflight_start(
+            config, p->timeout_ms > 0 && p->timeout_ms < 10000 ? p->timeout_ms : 10000, why,
+            sizeof why);
+        if (!self->preflight) {
+            char reason[1300];
+            snprintf(reason, sizeof reason, "plan refused: %s", why);
+            refuse_plan(self, reason);
+            return -1;
+        }
+        log_info("preflight: checking %d targets", p->target_count);
+    }
+    int rc = preflight_poll(self->preflight, why, sizeof why);
+    if (rc == 0)
+        return 0;
+    preflight_destroy(&self->preflight);
+    if (rc < 0) {
+        refuse_plan(self, why);
+        return -1;
+    }
+    log_info("preflight: %d targets answer and serve %s", p->target_count, p->model);
+    self->preflight_passed = true;
+    return 1;
+}
+
+/* Builds the engine once we have the plan, it passed its preflight, and a clock offset. */
+static void engine_ensure(agent_t *self)
+{
+    if (self->engine || self->plan.type != PROTO_PLAN || self->state == AGENT_DONE)
+        return;
+    const proto_plan_t *p = &self->plan.u.plan;
+    engine_config_t config;
+    config_of_plan(self, &config);
+    if (preflight_step(self, &config) <= 0 || self->best_rtt_ns == INT64_MAX)
+        return;
+    self->engine_offset_ns = self->offset_ns;
+    config.run_t0_ns = p->run_t0_ns - self->engine_offset_ns;
     char err[512];
     self->engine = engine_new(&config, err, sizeof err);
     if (!self->engine) {
-        log_error("cannot start the engine: %s", err);
-        send_bye(self, err);
-        self->state = AGENT_DONE;
-        self->exit_code = SURGE_EXIT_RUNTIME;
+        char reason[600];
+        snprintf(reason, sizeof reason, "cannot start the engine: %s", err);
+        refuse_plan(self, reason);
         return;
     }
     if (p->insecure_tls)
         log_warn("insecure_tls: the targets' TLS certificates are not verified (the plan asks)");
     log_info("engine ready: %d targets, clock offset %+.3f ms (rtt %.3f ms)", p->target_count,
              (double)self->offset_ns / 1e6, (double)self->best_rtt_ns / 1e6);
+    send_heartbeat(self, clock_now_ns()); /* says ready at once */
 }
 
 static void phase_apply(agent_t *self)
@@ -453,6 +512,8 @@ static void on_message(agent_t *self, zmsg_t *zmsg, int64_t now)
         if (self->run_id[0] && strcmp(self->run_id, msg.u.welcome.run_id) != 0) {
             log_info("a new run (%s): starting over", msg.u.welcome.run_id);
             engine_destroy(&self->engine);
+            preflight_destroy(&self->preflight);
+            self->preflight_passed = false;
             proto_msg_clear(&self->plan);
             free_unacked(self);
         }
@@ -678,6 +739,7 @@ int agent_run(const agent_config_t *config, volatile sig_atomic_t *stop)
             engine_collect(self->engine, false, on_interval, self);
     }
     zpoller_destroy(&poller);
+    preflight_destroy(&self->preflight);
     engine_destroy(&self->engine);
     proto_msg_clear(&self->plan);
     proto_msg_clear(&self->phase);

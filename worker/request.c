@@ -379,7 +379,7 @@ static void parse_body(request_t *self)
 static int classify(request_t *self, CURLcode result)
 {
     if (self->aborted)
-        return ERR_OTHER;
+        return ERR_ABORTED;
     if (self->body_too_large)
         return ERR_MALFORMED;
     switch (result) {

@@ -218,7 +218,7 @@ static void junk_before_hello(zsock_t *s)
     expect("bad_value", 1);
 
     proto_msg_t hb = {.type = PROTO_HEARTBEAT}; /* heartbeats, a bye from nobody */
-    hb.u.heartbeat = (proto_heartbeat_t){clock_now_ns(), 0, 0};
+    hb.u.heartbeat = (proto_heartbeat_t){clock_now_ns(), 0, 0, PROTO_READY_UNSAID};
     for (int i = 0; i < 5; i++)
         send_msg(s, NULL, &hb, PROTO_VERSION);
     proto_msg_t bye = {.type = PROTO_BYE};
@@ -235,7 +235,7 @@ static void junk_before_hello(zsock_t *s)
     expect("unexpected_type", 2);
 
     proto_msg_t other = {.type = PROTO_HEARTBEAT}; /* another version, not a hello */
-    other.u.heartbeat = (proto_heartbeat_t){clock_now_ns(), 0, 0};
+    other.u.heartbeat = (proto_heartbeat_t){clock_now_ns(), 0, 0, PROTO_READY_UNSAID};
     send_msg(s, NULL, &other, PROTO_VERSION + 1);
     expect("version", 1);
 }
@@ -268,7 +268,7 @@ static bool wait_for(zsock_t *s, proto_type_t type, int timeout_ms, proto_msg_t 
     while (clock_now_ns() < deadline) {
         if (clock_now_ns() >= next_hb) {
             proto_msg_t hb = {.type = PROTO_HEARTBEAT};
-            hb.u.heartbeat = (proto_heartbeat_t){clock_now_ns(), 0, 0};
+            hb.u.heartbeat = (proto_heartbeat_t){clock_now_ns(), 0, 0, PROTO_READY_UNSAID};
             send_msg(s, NULL, &hb, PROTO_VERSION);
             next_hb = clock_now_ns() + 50 * 1000000LL;
         }
@@ -574,7 +574,7 @@ static int fake_worker(const char *endpoint)
     zsock_connect(stranger, "%s", endpoint);
     zclock_sleep(100);
     proto_msg_t hb = {.type = PROTO_HEARTBEAT};
-    hb.u.heartbeat = (proto_heartbeat_t){clock_now_ns(), 0, 0};
+    hb.u.heartbeat = (proto_heartbeat_t){clock_now_ns(), 0, 0, PROTO_READY_UNSAID};
     for (int i = 0; i < 20; i++)
         send_msg(stranger, NULL, &hb, PROTO_VERSION);
     proto_msg_t snap = {.type = PROTO_SNAPSHOT};
@@ -655,7 +655,8 @@ static bool coord_wait(fake_coord_t *c, proto_type_t type, int timeout_ms, char 
                 c->last_worker_time_ns = msg.u.heartbeat.time_ns;
             if (msg.type == PROTO_HEARTBEAT && c->answer_heartbeats) {
                 proto_msg_t reply = {.type = PROTO_HEARTBEAT};
-                reply.u.heartbeat = (proto_heartbeat_t){clock_now_ns(), msg.u.heartbeat.time_ns, 0};
+                reply.u.heartbeat = (proto_heartbeat_t){clock_now_ns(), msg.u.heartbeat.time_ns, 0,
+                                                        PROTO_READY_UNSAID};
                 coord_send(c, &reply);
             }
             if (msg.type == type) {
@@ -781,9 +782,10 @@ static void send_absurd_clocks(fake_coord_t *c, const char *url)
     for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
         proto_msg_t hb = {.type = PROTO_HEARTBEAT};
         int64_t echo = c->last_worker_time_ns;
-        hb.u.heartbeat = (proto_heartbeat_t){times[i], echo, clock_now_ns() - echo};
+        hb.u.heartbeat =
+            (proto_heartbeat_t){times[i], echo, clock_now_ns() - echo, PROTO_READY_UNSAID};
         coord_send(c, &hb);
-        hb.u.heartbeat = (proto_heartbeat_t){times[i], echo, INT64_MAX};
+        hb.u.heartbeat = (proto_heartbeat_t){times[i], echo, INT64_MAX, PROTO_READY_UNSAID};
         coord_send(c, &hb);
     }
     char *targets[1], *prompts[1];

@@ -75,7 +75,8 @@ def write_plan(targets, rate, duration_s, max_tokens=64, extra=""):
 
 def run(args, name="run", timeout_s=90):
     out = os.path.join(TMP, name + "-results")
-    p = start([SURGE, "run"] + args + ["--workers", "1", "--out", out, "--quiet"], name)
+    p = start([SURGE, "run"] + args + ["--workers", "1", "--out", out, "--quiet",
+                                       "--log-level", "info"], name)
     return p, out
 
 

@@ -125,7 +125,7 @@ static void test_small_messages_round_trip(void)
     proto_msg_clear(&out);
 
     in = (proto_msg_t){.type = PROTO_HEARTBEAT};
-    in.u.heartbeat = (proto_heartbeat_t){-5, 1234567890123LL, 17};
+    in.u.heartbeat = (proto_heartbeat_t){-5, 1234567890123LL, 17, PROTO_READY_UNSAID};
     REQUIRE(round_trip(&in, &out) == PROTO_OK);
     CHECK_INT_EQ(out.u.heartbeat.time_ns, -5);
     CHECK_INT_EQ(out.u.heartbeat.echo_ns, 1234567890123LL);
@@ -668,7 +668,7 @@ static void test_other_version_is_refused_and_reported(void)
 static void test_truncated_and_trailing_bytes_are_refused(void)
 {
     proto_msg_t in = {.type = PROTO_HEARTBEAT}, out;
-    in.u.heartbeat = (proto_heartbeat_t){1, 2, 3};
+    in.u.heartbeat = (proto_heartbeat_t){1, 2, 3, PROTO_READY_UNSAID};
     buf_t b;
     buf_init(&b);
     proto_encode(&in, &b);
@@ -880,6 +880,65 @@ static void test_a_plan_whose_bodies_repeat_too_much_is_refused(void)
     free(prompts);
 }
 
+/* Issue 17: a worker says whether it is ready and why it cannot run a plan; absent keys
+   (an older peer, a coordinator's heartbeat) read as "not said" and "not failed", and a
+   plan without "preflight" asks for one. */
+static void test_readiness_refusal_and_preflight_travel_and_default_when_absent(void)
+{
+    proto_msg_t in = {.type = PROTO_HEARTBEAT}, out;
+    int states[] = {PROTO_READY_UNSAID, PROTO_READY_NOT_YET, PROTO_READY_YES};
+    for (int i = 0; i < 3; i++) {
+        in.u.heartbeat = (proto_heartbeat_t){1, 2, 3, states[i]};
+        REQUIRE(round_trip(&in, &out) == PROTO_OK);
+        CHECK_INT_EQ(out.u.heartbeat.ready, states[i]);
+        proto_msg_clear(&out);
+    }
+
+    in = (proto_msg_t){.type = PROTO_BYE};
+    in.u.bye = (proto_bye_t){"preflight: target 0 http://x: HTTP 404", true};
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    CHECK(out.u.bye.failed);
+    CHECK_STR_EQ(out.u.bye.reason, "preflight: target 0 http://x: HTTP 404");
+    proto_msg_clear(&out);
+    in.u.bye = (proto_bye_t){"run complete", false};
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    CHECK(!out.u.bye.failed);
+    proto_msg_clear(&out);
+
+    char *targets[] = {"http://127.0.0.1:8000"};
+    char *prompts[] = {"hi"};
+    in = (proto_msg_t){.type = PROTO_PLAN};
+    in.u.plan = (proto_plan_t){.targets = targets,
+                               .target_count = 1,
+                               .model = "m",
+                               .api = "chat",
+                               .prompts = prompts,
+                               .prompt_count = 1,
+                               .interval_ms = 1000,
+                               .preflight = false};
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    CHECK(!out.u.plan.preflight);
+    proto_msg_clear(&out);
+
+    /* A plan from an encoder that knows no "preflight": remove the key by hand. */
+    buf_t b;
+    buf_init(&b);
+    in.u.plan.preflight = true;
+    proto_encode(&in, &b);
+    const char key[] = "\xa9preflight\xc3"; /* fixstr "preflight", true */
+    char *at = memmem(b.data, b.len, key, sizeof key - 1);
+    REQUIRE(at != NULL);
+    memmove(at, at + sizeof key - 1, b.len - (size_t)(at - b.data) - (sizeof key - 1));
+    b.len -= sizeof key - 1;
+    REQUIRE((unsigned char)b.data[0] == 0xde); /* map16: one key fewer */
+    b.data[2] = (char)((unsigned char)b.data[2] - 1);
+    char err[256];
+    REQUIRE(proto_decode(&out, b.data, b.len, err, sizeof err) == PROTO_OK);
+    CHECK(out.u.plan.preflight);
+    proto_msg_clear(&out);
+    buf_free(&b);
+}
+
 CHECK_MAIN(test_hello_round_trips, test_welcome_plan_phase_round_trip,
            test_small_messages_round_trip, test_snapshot_carries_metrics_exactly,
            test_snapshot_carries_its_phase_parts, test_unknown_keys_are_ignored,
@@ -894,4 +953,5 @@ CHECK_MAIN(test_hello_round_trips, test_welcome_plan_phase_round_trip,
            test_snapshot_layouts_other_than_the_workers_are_refused,
            test_a_plan_whose_bodies_repeat_too_much_is_refused,
            test_plan_carries_prompt_classes_strictly,
-           test_snapshot_carries_per_class_metrics_and_refuses_too_many)
+           test_snapshot_carries_per_class_metrics_and_refuses_too_many,
+           test_readiness_refusal_and_preflight_travel_and_default_when_absent)

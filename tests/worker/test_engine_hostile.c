@@ -153,7 +153,7 @@ static void test_halt_with_abort_cancels_requests_in_flight(void)
     testkit_run_init(&run, 1);
     engine_collect(engine, true, testkit_collect_fn, &run);
     CHECK_INT_EQ(run.total->c.sent, sent);
-    CHECK_INT_EQ(run.total->c.errors[ERR_OTHER], sent); /* aborted, counted */
+    CHECK_INT_EQ(run.total->c.errors[ERR_ABORTED], sent); /* aborted, counted as such */
     testkit_run_free(&run);
     engine_destroy(&engine);
     testkit_server_stop(&srv);
