@@ -19,6 +19,7 @@
 
 #include "common/buf.h"
 #include "common/jsonw.h"
+#include "common/url.h"
 #include "coordinator/chaos.h"
 
 /* Walking aliases can revisit shared nodes: bound the work so an alias bomb is an error. */
@@ -2130,10 +2131,13 @@ void plan_yaml_describe(const plan_t *plan, const plan_extra_t *x, FILE *out)
     if (plan->sim_profile)
         fprintf(out, " against a simulated cluster (profile %s, %d replica%s)", plan->sim_profile,
                 plan->sim_replicas, plan->sim_replicas == 1 ? "" : "s");
-    else
+    else {
+        char *shown = url_redact(plan->target_urls[0]);
         fprintf(out, " against %d target%s (%s%s)", plan->target_count,
-                plan->target_count == 1 ? "" : "s", plan->target_urls[0],
+                plan->target_count == 1 ? "" : "s", shown ? shown : "",
                 plan->target_count > 1 ? ", ..." : "");
+        free(shown);
+    }
     fprintf(out, ", model %s, %s API%s", plan->model, plan->api, plan->stream ? ", streaming" : "");
     if (x && x->workload) {
         fprintf(out, "; workload: %d request templates", x->workload->count);
