@@ -495,6 +495,28 @@ static int read_targets(ctx_t *c, yaml_node_t *node)
     return 0;
 }
 
+/* Header names that carry credentials: the plan is copied into results.json and sent to
+   every worker, so a secret in it is published. Exact names, and any name holding one of
+   the words below (X-Auth-Token, X-Goog-Api-Key, Ocp-Apim-Subscription-Key, ...). A
+   false positive costs a renamed header; a miss publishes a key. */
+bool plan_header_is_secret(const char *name)
+{
+    static const char *const exact[] = {"authorization", "proxy-authorization", "cookie",
+                                        "set-cookie", NULL};
+    static const char *const words[] = {"auth",   "token",   "secret",     "password",  "passwd",
+                                        "cookie", "api-key", "api_key",    "apikey",    "-key",
+                                        "_key",   "session", "credential", "signature", NULL};
+    for (int i = 0; exact[i]; i++) {
+        if (strcasecmp(name, exact[i]) == 0)
+            return true;
+    }
+    for (int i = 0; words[i]; i++) {
+        if (strcasestr(name, words[i]))
+            return true;
+    }
+    return strcasecmp(name, "key") == 0;
+}
+
 static int read_headers(ctx_t *c, yaml_node_t *node)
 {
     if (node->type != YAML_MAPPING_NODE)
@@ -517,11 +539,12 @@ static int read_headers(ctx_t *c, yaml_node_t *node)
         }
         if (strpbrk(text, "\r\n"))
             return fail(c, value, "'headers': a value cannot span lines");
-        if (strcasecmp(name, "authorization") == 0 || strcasecmp(name, "api-key") == 0 ||
-            strcasecmp(name, "x-api-key") == 0)
+        if (plan_header_is_secret(name))
             return fail(c, key,
-                        "'headers': secrets do not belong in a plan (it is copied into "
-                        "results.json); use api_key_env or api_key_file");
+                        "'headers': '%.40s' carries a credential, and secrets do not belong in "
+                        "a plan (it is copied into results.json and sent to every worker); use "
+                        "api_key_env or api_key_file",
+                        name);
         if (x->header_count >= MAX_HEADERS)
             return fail(c, key, "'headers': at most %d", MAX_HEADERS);
         x->headers = xrealloc(x->headers, (size_t)(x->header_count + 1) * sizeof(char *));
