@@ -45,18 +45,22 @@ static char *query_redact(const char *query)
     return buf_take(&out);
 }
 
-/* For what libcurl cannot parse: keep the scheme and the host, drop everything that
-   could be a secret. */
+/* For what libcurl cannot parse: keep the scheme and what follows the last '@', drop
+   everything that could be a secret (all before that '@', all after a '?' or '#'). */
 static char *redact_by_hand(const char *url)
 {
     buf_t out;
     buf_init(&out);
-    const char *sep = strstr(url, "://");
-    const char *authority = sep ? sep + 3 : url;
     size_t head = strcspn(url, "?#");
     const char *end = url + head;
-    const char *at = NULL;
-    for (const char *p = authority; p < end && *p != '/'; p++) {
+    /* A scheme is letters, digits, '+', '-', '.' before "://" (not a "://" in a query). */
+    size_t scheme_len =
+        strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+    const char *authority = url + scheme_len + 3 <= end && strncmp(url + scheme_len, "://", 3) == 0
+                                ? url + scheme_len + 3
+                                : url;
+    const char *at = NULL; /* the last '@' before the query, '/' or not: conservative */
+    for (const char *p = authority; p < end; p++) {
         if (*p == '@')
             at = p;
     }

@@ -148,6 +148,10 @@ static int pattern_parse(const char *pattern, pattern_t *p, const char **why)
         host_port_split(pattern, strlen(pattern), p->text, sizeof p->text, &p->port) != 0)
         return -1;
     const char *h = p->text;
+    if (pattern[0] == '[' && !strchr(h, ':')) {
+        *why = "brackets hold an IPv6 address ([fd00::1]:8000)";
+        return -1;
+    }
     if (strcmp(h, "*") == 0) {
         p->kind = PATTERN_ANY;
         return 0;

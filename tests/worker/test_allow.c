@@ -81,9 +81,9 @@ static void test_malformed_patterns_are_refused_with_a_reason(void)
         CHECK_MSG(allow_pattern_check(good_new[i], err, sizeof err) == 0, "%s: %s", good_new[i],
                   err);
     /* Malformed addresses say what an address pattern is. */
-    const char *bad_new[] = {"10.0",        "10.0.0.0/33",  "10..0.*", "fd00::/129",
-                             "10.0.0.0/",   "a..b",         ".svc",    "a b",
-                             "vllm%2e.svc", "10.0.0.0/16x", "fd00:zz", "ex\\ample"};
+    const char *bad_new[] = {"10.0",    "10.0.0.0/33", "10..0.*",    "fd00::/129",  "10.0.0.0/",
+                             "a..b",    ".svc",        "a b",        "vllm%2e.svc", "10.0.0.0/16x",
+                             "fd00:zz", "[*]:80",      "[10.0.0.1]", "ex\\ample"};
     for (size_t i = 0; i < sizeof bad_new / sizeof bad_new[0]; i++) {
         err[0] = '\0';
         CHECK_MSG(allow_pattern_check(bad_new[i], err, sizeof err) != 0, "'%s' accepted",
