@@ -1033,6 +1033,18 @@ fail:
 
 #define CALIBRATION_MAX_REPLY_BYTES 65536
 
+double workload_tokenize_reply_ratio(const char *reply, size_t reply_len, size_t sample_chars)
+{
+    json_t *root = json_loadb(reply ? reply : "", reply ? reply_len : 0, 0, NULL);
+    json_t *count_node = json_object_get(root, "count");
+    double tokens = json_is_integer(count_node) ? (double)json_integer_value(count_node) : 0;
+    json_decref(root);
+    double ratio = tokens > 0 ? (double)sample_chars / tokens : 0;
+    /* Any real tokenizer lands within these on English prose; outside them the answer
+       is not a token count. */
+    return ratio >= 1.0 && ratio <= 12.0 ? ratio : -1;
+}
+
 static size_t collect_reply(char *data, size_t size, size_t nmemb, void *arg)
 {
     buf_t *reply = arg;
@@ -1098,14 +1110,8 @@ double workload_calibrate_chars_per_token(const char *base_url, const char *mode
                  rc != CURLE_OK ? curl_easy_strerror(rc) : "no /tokenize (HTTP status not 200)");
         goto done;
     }
-    json_t *root = json_loadb(reply.data ? reply.data : "", reply.len, 0, NULL);
-    json_t *count_node = json_object_get(root, "count");
-    double tokens = json_is_integer(count_node) ? (double)json_integer_value(count_node) : 0;
-    json_decref(root);
-    double ratio = tokens > 0 ? (double)sample.len / tokens : 0;
-    /* Any real tokenizer lands within these on English prose; outside them the answer
-       is not a token count. */
-    if (!(ratio >= 1.0 && ratio <= 12.0)) {
+    double ratio = workload_tokenize_reply_ratio(reply.data, reply.len, sample.len);
+    if (ratio < 0) {
         snprintf(err, err_size, "%s: answered no usable token count", shown);
         goto done;
     }
