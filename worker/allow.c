@@ -147,7 +147,10 @@ static int pattern_parse(const char *pattern, pattern_t *p, const char **why)
     if (!pattern ||
         host_port_split(pattern, strlen(pattern), p->text, sizeof p->text, &p->port) != 0)
         return -1;
-    const char *h = p->text;
+    char *h = p->text;
+    size_t hlen = strlen(h);
+    if (hlen > 1 && h[hlen - 1] == '.' && !strchr(h, ':'))
+        h[hlen - 1] = '\0'; /* the root label: "vllm.svc." is "vllm.svc" */
     if (pattern[0] == '[' && !strchr(h, ':')) {
         *why = "brackets hold an IPv6 address ([fd00::1]:8000)";
         return -1;

@@ -140,6 +140,7 @@ static void test_hostname_stars_take_whole_labels_case_insensitively(void)
     CHECK(!permitted("vllm-*.svc", "http://vllm-1.x.svc/"));
     CHECK(permitted("a.*.local", "http://a.b.c.local/"));
     CHECK(permitted("vllm.svc", "http://vllm.svc./")); /* the root label */
+    CHECK(permitted("vllm.svc.:80", "http://vllm.svc/"));
     CHECK(permitted("*", "http://anything.example/"));
     CHECK(permitted("*", "http://10.0.0.1/"));
     /* The host is read the way libcurl reads it for the request, userinfo and all. */
