@@ -8,6 +8,7 @@
     Input layout: results.json, a NUL, intervals.jsonl (no NUL: no intervals file; an
     empty results.json: none). Files go to a private directory under /dev/shm (else
     /tmp), reused by every input. */
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,23 @@ static void file_put(const char *name, const uint8_t *data, size_t len, bool pre
     fclose(f);
 }
 
+/* The directory goes when the fuzzer exits (a crash leaves it, with its input). */
+static void dir_remove(void)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    char path[512];
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 256 * 1024)
@@ -41,6 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                  access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
         if (!mkdtemp(dir))
             abort();
+        atexit(dir_remove);
     }
     const uint8_t *nul = memchr(data, 0, size);
     size_t results_len = nul ? (size_t)(nul - data) : size;
