@@ -12,6 +12,7 @@
 #include "cli/ctl_watch.h"
 #include "common/buf.h"
 #include "common/exit_codes.h"
+#include "coordinator/ctl_answer.h"
 #include "proto/curve.h"
 #include "proto/proto.h"
 
@@ -74,74 +75,6 @@ static int parse_timeout_ms(const char *text, int64_t *out)
     else
         return -1;
     return *out > 0 ? 0 : -1;
-}
-
-static double number_at(const json_t *o, const char *a, const char *b)
-{
-    const json_t *v = json_object_get(o, a);
-    if (b)
-        v = json_object_get(v, b);
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
-static void print_status(const json_t *s)
-{
-    const json_t *phase = json_object_get(s, "phase");
-    printf("run %s: %s", json_string_value(json_object_get(s, "run_id")),
-           json_string_value(json_object_get(s, "state")));
-    if (json_is_number(json_object_get(s, "t_s")))
-        printf(" at %.1f s", number_at(s, "t_s", NULL));
-    printf("%s\n", json_is_true(json_object_get(s, "paused")) ? " (PAUSED)" : "");
-    if (json_is_object(phase)) {
-        const char *load = json_string_value(json_object_get(phase, "load"));
-        printf("phase %s (%s): ", json_string_value(json_object_get(phase, "name")), load);
-        if (load && strcmp(load, "rate") == 0)
-            printf("%.2f req/s%s", number_at(phase, "rate_rps", NULL),
-                   json_is_true(json_object_get(phase, "rate_overridden")) ? " (set-rate)" : "");
-        else if (load && strcmp(load, "concurrency") == 0)
-            printf("concurrency %.0f", number_at(phase, "concurrency", NULL));
-        else
-            printf("%.0f users", number_at(phase, "users", NULL));
-        printf(", %.1f s to %.1f s\n", number_at(phase, "start_s", NULL),
-               number_at(phase, "end_s", NULL));
-    } else {
-        printf("phase: none yet\n");
-    }
-    printf("workers: %.0f live of %.0f\n", number_at(s, "workers", "live"),
-           number_at(s, "workers", "expected"));
-    const json_t *last = json_object_get(s, "last_interval");
-    const json_t *sum = json_object_get(last, "summary");
-    if (json_is_object(sum))
-        printf("last interval (%.0f s): %.1f req/s done, errors %.2f%%, TTFT p50 %.1f ms, p99 "
-               "%.1f ms\n",
-               number_at(last, "start_s", NULL), number_at(sum, "achieved_rps", NULL),
-               100 * number_at(sum, "error_rate", NULL), number_at(sum, "ttft_ms", "p50"),
-               number_at(sum, "ttft_ms", "p99"));
-    const char *open = json_string_value(json_object_get(s, "open_faults"));
-    printf("open fault windows: %s; marks: %.0f\n", open && *open ? open : "none",
-           number_at(s, "marks", NULL));
-}
-
-static void print_answer(const char *command, const json_t *b)
-{
-    if (strcmp(command, "status") == 0) {
-        print_status(b);
-        return;
-    }
-    if (strncmp(command, "mark", 4) == 0) {
-        printf("%s at %.1f s: %s\n",
-               strcmp(command, "mark") == 0         ? "mark"
-               : strcmp(command, "mark-start") == 0 ? "fault window opened"
-                                                    : "fault window closed",
-               number_at(b, "t_s", NULL), json_string_value(json_object_get(b, "text")));
-    } else if (strcmp(command, "stop") == 0) {
-        printf("stopping at %.1f s; results in %s\n", number_at(b, "t_s", NULL),
-               json_string_value(json_object_get(b, "results_dir")));
-    } else {
-        const char *phase = json_string_value(json_object_get(b, "phase"));
-        printf("%s from %.1f s%s%s\n", command, number_at(b, "takeover_s", NULL),
-               phase && *phase ? " in phase " : "", phase && *phase ? phase : "");
-    }
 }
 
 /* Sends the request and waits for its answer (or a refused handshake). */
@@ -405,7 +338,7 @@ int cmd_ctl(int argc, char **argv)
     if (json)
         printf("%s\n", r->body_json);
     else if (body)
-        print_answer(command, body);
+        ctl_answer_print(stdout, command, body);
     json_decref(body);
     proto_msg_clear(&reply);
     return SURGE_EXIT_OK;

@@ -106,7 +106,9 @@ const metrics_t *coordinator_total_metrics(const coordinator_t *self);
    Process-wide; coordinator_new calls it. */
 void coordinator_tune_malloc(void);
 
-/* True when the endpoint's host is a loopback address or it is ipc:// / inproc://. */
+/* True when the endpoint is exactly tcp://HOST:PORT with a loopback HOST (127.x.y.z,
+   localhost, [::1]) or it is ipc:// / inproc://; anything else (a source;destination
+   pair, an interface name) is not. */
 bool endpoint_is_loopback(const char *endpoint);
 
 #endif

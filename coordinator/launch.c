@@ -5,6 +5,7 @@
     end: workers leave by themselves after the coordinator's stop; whatever is still
     running after a grace time gets SIGTERM, then SIGKILL.
 */
+#include <curl/curl.h>
 #include <czmq.h>
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +23,7 @@
 #include "common/cpus.h"
 #include "common/exit_codes.h"
 #include "common/log.h"
+#include "common/url.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/launch.h"
 #include "coordinator/plan_yaml.h"
@@ -625,28 +627,26 @@ static int start_sim(children_t *children, const char *profile, int replicas, co
     return 0;
 }
 
-/* The hosts of the plan's targets as fnmatch patterns (special characters escaped: an
-   IPv6 host is "[::1]"), each once, for the local workers' --allow. */
+/* The hosts of the plan's targets, each once, for the local workers' --allow: the host
+   as libcurl reads it (after any userinfo; an IPv6 host in brackets), so it is an exact
+   hostname or address pattern (worker/allow.h). A host libcurl cannot read gets no
+   pattern: the workers refuse that target. */
 static int allow_list_of(const plan_t *plan, char allow[][300])
 {
     int count = 0;
     for (int i = 0; i < plan->target_count && count < PLAN_MAX_TARGETS; i++) {
-        const char *h = strstr(plan->target_urls[i], "://");
-        h = h ? h + 3 : plan->target_urls[i];
-        size_t n = *h == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/?#");
-        char pattern[300];
-        size_t len = 0;
-        for (size_t k = 0; k < n && h[k] && len + 2 < sizeof pattern; k++) {
-            if (strchr("*?[]\\", h[k]))
-                pattern[len++] = '\\';
-            pattern[len++] = h[k];
+        CURLU *u = curl_url();
+        char *host = NULL;
+        if (u && curl_url_set(u, CURLUPART_URL, plan->target_urls[i], 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && strlen(host) < 300) {
+            bool seen = false;
+            for (int k = 0; k < count && !seen; k++)
+                seen = strcmp(allow[k], host) == 0;
+            if (!seen)
+                snprintf(allow[count++], 300, "%s", host);
         }
-        pattern[len] = '\0';
-        bool seen = len == 0;
-        for (int k = 0; k < count && !seen; k++)
-            seen = strcmp(allow[k], pattern) == 0;
-        if (!seen)
-            snprintf(allow[count++], 300, "%s", pattern);
+        curl_free(host);
+        curl_url_cleanup(u);
     }
     return count;
 }
@@ -677,8 +677,9 @@ static void calibrate_workload(plan_t *plan)
     plan_set_pool(plan, pool);
     workload_destroy(&x->workload);
     x->workload = pool;
-    log_info("tokenize: %s has %.2f characters per token; request pool rebuilt",
-             plan->target_urls[0], cpt);
+    char *shown = url_redact(plan->target_urls[0]);
+    log_info("tokenize: %s has %.2f characters per token; request pool rebuilt", shown, cpt);
+    free(shown);
 }
 
 /* ---- the command ------------------------------------------------------------------ */

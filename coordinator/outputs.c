@@ -25,6 +25,7 @@
 
 #include "common/jsonw.h"
 #include "common/log.h"
+#include "common/url.h"
 #include "coordinator/coord_internal.h"
 #include "coordinator/plan_yaml.h"
 
@@ -327,8 +328,11 @@ static void write_plan(jsonw_t *w, const plan_t *plan)
         jsonw_kv_string(w, "name", plan->name);
     jsonw_key(w, "targets");
     jsonw_array_begin(w);
-    for (int i = 0; i < plan->target_count; i++)
-        jsonw_string(w, plan->target_urls[i]);
+    for (int i = 0; i < plan->target_count; i++) {
+        char *shown = url_redact(plan->target_urls[i]); /* no userinfo, no query values */
+        jsonw_string(w, shown ? shown : "");
+        free(shown);
+    }
     jsonw_array_end(w);
     jsonw_kv_string(w, "model", plan->model);
     jsonw_kv_string(w, "api", plan->api);
@@ -564,7 +568,9 @@ static void write_document(coordinator_t *self, jsonw_t *w)
     jsonw_array_begin(w);
     for (int i = 0; i < plan->target_count; i++) {
         jsonw_object_begin(w);
-        jsonw_kv_string(w, "url", plan->target_urls[i]);
+        char *shown = url_redact(plan->target_urls[i]);
+        jsonw_kv_string(w, "url", shown ? shown : "");
+        free(shown);
         jsonw_key(w, "summary");
         metrics_write_summary(self->target_metrics[i], w, measured_s, 0);
         jsonw_object_end(w);

@@ -20,6 +20,7 @@
 #include "common/buf.h"
 #include "common/jsonw.h"
 #include "common/limits.h"
+#include "common/url.h"
 #include "coordinator/chaos.h"
 
 /* Walking aliases can revisit shared nodes: bound the work so an alias bomb is an error. */
@@ -498,6 +499,28 @@ static int read_targets(ctx_t *c, yaml_node_t *node)
     return 0;
 }
 
+/* Header names that carry credentials: the plan is copied into results.json and sent to
+   every worker, so a secret in it is published. Exact names, and any name holding one of
+   the words below (X-Auth-Token, X-Goog-Api-Key, Ocp-Apim-Subscription-Key, ...). A
+   false positive costs a renamed header; a miss publishes a key. */
+bool plan_header_is_secret(const char *name)
+{
+    static const char *const exact[] = {"authorization", "proxy-authorization", "cookie",
+                                        "set-cookie", NULL};
+    static const char *const words[] = {"auth",   "token",   "secret",     "password",  "passwd",
+                                        "cookie", "api-key", "api_key",    "apikey",    "-key",
+                                        "_key",   "session", "credential", "signature", NULL};
+    for (int i = 0; exact[i]; i++) {
+        if (strcasecmp(name, exact[i]) == 0)
+            return true;
+    }
+    for (int i = 0; words[i]; i++) {
+        if (strcasestr(name, words[i]))
+            return true;
+    }
+    return strcasecmp(name, "key") == 0;
+}
+
 static int read_headers(ctx_t *c, yaml_node_t *node)
 {
     if (node->type != YAML_MAPPING_NODE)
@@ -520,11 +543,12 @@ static int read_headers(ctx_t *c, yaml_node_t *node)
         }
         if (strpbrk(text, "\r\n"))
             return fail(c, value, "'headers': a value cannot span lines");
-        if (strcasecmp(name, "authorization") == 0 || strcasecmp(name, "api-key") == 0 ||
-            strcasecmp(name, "x-api-key") == 0)
+        if (plan_header_is_secret(name))
             return fail(c, key,
-                        "'headers': secrets do not belong in a plan (it is copied into "
-                        "results.json); use api_key_env or api_key_file");
+                        "'headers': '%.40s' carries a credential, and secrets do not belong in "
+                        "a plan (it is copied into results.json and sent to every worker); use "
+                        "api_key_env or api_key_file",
+                        name);
         if (x->header_count >= MAX_HEADERS)
             return fail(c, key, "'headers': at most %d", MAX_HEADERS);
         x->headers = xrealloc(x->headers, (size_t)(x->header_count + 1) * sizeof(char *));
@@ -2205,10 +2229,13 @@ void plan_yaml_describe(const plan_t *plan, const plan_extra_t *x, FILE *out)
     if (plan->sim_profile)
         fprintf(out, " against a simulated cluster (profile %s, %d replica%s)", plan->sim_profile,
                 plan->sim_replicas, plan->sim_replicas == 1 ? "" : "s");
-    else
+    else {
+        char *shown = url_redact(plan->target_urls[0]);
         fprintf(out, " against %d target%s (%s%s)", plan->target_count,
-                plan->target_count == 1 ? "" : "s", plan->target_urls[0],
+                plan->target_count == 1 ? "" : "s", shown ? shown : "",
                 plan->target_count > 1 ? ", ..." : "");
+        free(shown);
+    }
     fprintf(out, ", model %s, %s API%s", plan->model, plan->api, plan->stream ? ", streaming" : "");
     if (plan->insecure_tls)
         fprintf(out, " (TLS certificates NOT verified: insecure_tls)");

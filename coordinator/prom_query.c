@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/url.h"
 
 #define PROM_QUERY_TIMEOUT_MS   10000
 #define PROM_QUERY_MAX_BYTES    (16 << 20)
@@ -56,17 +57,20 @@ static const char *fetch(CURL *curl, const prom_query_config_t *cfg, const char 
     char *q = curl_easy_escape(curl, expr, 0);
     if (!q)
         return "out of memory";
-    size_t len = strlen(cfg->url);
-    while (len > 0 && cfg->url[len - 1] == '/')
-        len--;
-    buf_t url;
-    buf_init(&url);
-    buf_printf(&url, "%.*s/api/v1/query_range?query=%s&start=%.3f&end=%.3f&step=%.3f", (int)len,
-               cfg->url, q, (double)cfg->start_wall_ns / 1e9, (double)cfg->end_wall_ns / 1e9,
+    buf_t path;
+    buf_init(&path);
+    buf_printf(&path, "/api/v1/query_range?query=%s&start=%.3f&end=%.3f&step=%.3f", q,
+               (double)cfg->start_wall_ns / 1e9, (double)cfg->end_wall_ns / 1e9,
                (double)cfg->step_ms / 1e3);
     curl_free(q);
+    /* The server's own userinfo and query stay (its credentials); the path goes after its
+       path, the query after its query (common/url.h). */
+    char *url = url_with_path(cfg->url, path.data, true, why, why_size);
+    buf_free(&path);
+    if (!url)
+        return why;
     char curl_error[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(curl, CURLOPT_URL, url.data);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)PROM_QUERY_TIMEOUT_MS);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
@@ -76,7 +80,7 @@ static const char *fetch(CURL *curl, const prom_query_config_t *cfg, const char 
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "surge/" SURGE_VERSION " (prometheus)");
     curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
     CURLcode rc = curl_easy_perform(curl);
-    buf_free(&url);
+    free(url);
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     if (a->too_big)
@@ -171,6 +175,22 @@ static const char *write_matrix(const prom_query_config_t *cfg, const json_t *do
     return NULL;
 }
 
+const char *prom_query_answer_write(const prom_query_config_t *cfg, const char *body, size_t len,
+                                    jsonw_t *w, char *why, size_t why_size)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb(body ? body : "", body ? len : 0, 0, &jerr);
+    if (!doc) {
+        snprintf(why, why_size, "the answer is not JSON: line %d:%d: %s", jerr.line, jerr.column,
+                 jerr.text);
+        return why;
+    }
+    /* write_matrix writes "series" only when it succeeds, before "error". */
+    const char *error = write_matrix(cfg, doc, w, why, why_size);
+    json_decref(doc);
+    return error;
+}
+
 void prom_query_write(const prom_query_config_t *cfg, jsonw_t *w)
 {
     char start[40], end[40];
@@ -178,7 +198,9 @@ void prom_query_write(const prom_query_config_t *cfg, jsonw_t *w)
     clock_format_iso8601(cfg->end_wall_ns, end, sizeof end);
     jsonw_key(w, "prometheus");
     jsonw_object_begin(w);
-    jsonw_kv_string(w, "url", cfg->url);
+    char *shown = url_redact(cfg->url); /* a Prometheus behind basic auth: not its password */
+    jsonw_kv_string(w, "url", shown ? shown : "");
+    free(shown);
     jsonw_kv_string(w, "start", start);
     jsonw_kv_string(w, "end", end);
     jsonw_kv_double(w, "step_s", (double)cfg->step_ms / 1e3);
@@ -197,20 +219,8 @@ void prom_query_write(const prom_query_config_t *cfg, jsonw_t *w)
             curl_easy_reset(curl);
             error = fetch(curl, cfg, cfg->exprs[i], &a, why, sizeof why);
         }
-        json_t *doc = NULL;
-        if (!error) {
-            json_error_t jerr;
-            doc = json_loadb(a.body.data ? a.body.data : "", a.body.len, 0, &jerr);
-            if (!doc) {
-                snprintf(why, sizeof why, "the answer is not JSON: line %d:%d: %s", jerr.line,
-                         jerr.column, jerr.text);
-                error = why;
-            }
-        }
-        /* write_matrix writes "series" only when it succeeds, before "error". */
         if (!error)
-            error = write_matrix(cfg, doc, w, why, sizeof why);
-        json_decref(doc);
+            error = prom_query_answer_write(cfg, a.body.data, a.body.len, w, why, sizeof why);
         buf_free(&a.body);
         jsonw_key(w, "error");
         if (error) {

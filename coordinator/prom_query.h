@@ -39,6 +39,13 @@ extern const char *const prom_query_default_names[];
 extern const char *const prom_query_default_exprs[];
 extern const int prom_query_default_count;
 
+/* One query's answer (the body of /api/v1/query_range, outside input): writes its
+   `"series": [...]` (at most 64 series of 10000 points, times on the run's clock) into the
+   object w is writing and returns NULL, or writes nothing and returns why (static text or
+   why). Any bytes are safe. */
+const char *prom_query_answer_write(const prom_query_config_t *config, const char *body, size_t len,
+                                    jsonw_t *w, char *why, size_t why_size);
+
 /* Runs every query and writes `"prometheus": {...}` into the object w is writing. */
 void prom_query_write(const prom_query_config_t *config, jsonw_t *w);
 

@@ -253,9 +253,9 @@ static void phase_load(const json_t *p, char *dst, size_t size)
     if (json_is_number(json_object_get(p, "target_rps")))
         snprintf(dst, size, "%.2f req/s", report_number(p, "target_rps"));
     else if (json_is_number(json_object_get(p, "concurrency")))
-        snprintf(dst, size, "%d in flight", (int)report_number(p, "concurrency"));
+        snprintf(dst, size, "%.0f in flight", report_number(p, "concurrency"));
     else if (json_is_number(json_object_get(p, "users")))
-        snprintf(dst, size, "%d users", (int)report_number(p, "users"));
+        snprintf(dst, size, "%.0f users", report_number(p, "users"));
     else
         snprintf(dst, size, "-");
 }
@@ -584,7 +584,7 @@ static void section_cost_users(buf_t *o, const json_t *r)
     const json_t *cost = json_object_get(r, "cost");
     if (json_is_object(cost)) {
         buf_append_str(o, "<h3>Cost</h3>\n<p>");
-        buf_printf(o, "%d GPUs at %g ", (int)report_number(cost, "gpu_count"),
+        buf_printf(o, "%.0f GPUs at %g ", report_number(cost, "gpu_count"),
                    report_number(cost, "price_per_gpu_hour"));
         report_escape(o, report_text(cost, "currency"));
         buf_printf(o, " per GPU-hour, %.0f%% utilised. Per million output tokens: ",

@@ -20,6 +20,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/url.h"
 #include "common/prom.h"
 
 #define SCRAPE_RING            64        /* intervals kept for a late close */
@@ -89,8 +90,8 @@ typedef struct {
 } slot_t;
 
 typedef struct {
-    char *base; /* the plan's target URL: the key in intervals.jsonl and results.json */
-    char *url;  /* base + path */
+    char *base; /* the plan's target URL, redacted: the key in intervals.jsonl, results.json */
+    char *url;  /* base's path + path, no userinfo, no base query (url_with_path) */
     /* scraper thread only */
     CURL *easy;
     buf_t body;
@@ -157,8 +158,10 @@ scrape_t *scrape_new(const char *const *base_urls, int count, const char *path, 
         path = SCRAPE_DEFAULT_PATH;
     for (int i = 0; i < count; i++) {
         if (strncmp(base_urls[i], "http://", 7) != 0 && strncmp(base_urls[i], "https://", 8) != 0) {
+            char *shown = url_redact(base_urls[i]);
             snprintf(err, err_size, "target %s: only http:// and https:// can be scraped",
-                     base_urls[i]);
+                     shown ? shown : "");
+            free(shown);
             return NULL;
         }
     }
@@ -177,20 +180,18 @@ scrape_t *scrape_new(const char *const *base_urls, int count, const char *path, 
     pthread_condattr_destroy(&attr);
     for (int i = 0; i < count; i++) {
         target_t *t = &self->targets[i];
-        t->base = strdup(base_urls[i]);
-        size_t len = strlen(t->base);
-        while (len > 0 && t->base[len - 1] == '/')
-            len--;
-        buf_t url;
-        buf_init(&url);
-        buf_printf(&url, "%.*s%s%s", (int)len, t->base, path[0] == '/' ? "" : "/", path);
-        t->url = buf_take(&url);
+        /* The target as shown (results.json keys, live labels): without its secrets. The
+           scrape's URL: the base's path + path, with no userinfo and none of the base's
+           query, so no credential meant for the inference API reaches /metrics. */
+        t->base = url_redact(base_urls[i]);
+        char why[256];
+        t->url = url_with_path(base_urls[i], path, false, why, sizeof why);
         buf_init(&t->body);
         for (int k = 0; k < SCRAPE_RING; k++)
             t->ring[k].index = -1;
         t->easy = curl_easy_init();
         if (!t->easy || !t->url || !t->base) {
-            snprintf(err, err_size, "out of memory");
+            snprintf(err, err_size, "%s", t->url ? "out of memory" : why);
             scrape_destroy(&self);
             return NULL;
         }

@@ -52,7 +52,9 @@ typedef struct {
 
 typedef struct _scrape_t scrape_t;
 
-/* base_urls: the targets (http://host:port, copied); path: appended to each ("/metrics").
+/* base_urls: the targets (http://host:port, copied); path: appended to each one's path
+   ("/metrics") with libcurl's URL API; the scrape sends no userinfo and none of the
+   base's query (common/url.h).
    NULL with a reason in err when a URL is not http(s). */
 scrape_t *scrape_new(const char *const *base_urls, int count, const char *path, char *err,
                      size_t err_size);
@@ -71,7 +73,7 @@ void scrape_write_interval(scrape_t *self, int64_t index, jsonw_t *w);
 void scrape_write_summary(scrape_t *self, jsonw_t *w);
 
 int scrape_target_count(const scrape_t *self);
-const char *scrape_target_url(const scrape_t *self, int target); /* as the plan gave it */
+const char *scrape_target_url(const scrape_t *self, int target); /* redacted (url_redact) */
 /* The latest figures of a target and its error count so far; false when it has none. */
 bool scrape_latest(scrape_t *self, int target, server_figures_t *out, int64_t *errors);
 

@@ -48,9 +48,9 @@ static void print_phases(const json_t *results, FILE *out)
         if (json_object_get(p, "target_rps"))
             snprintf(load, sizeof load, "%.2f/s", number(p, "target_rps"));
         else if (json_object_get(p, "concurrency"))
-            snprintf(load, sizeof load, "conc %d", (int)number(p, "concurrency"));
+            snprintf(load, sizeof load, "conc %.0f", number(p, "concurrency"));
         else
-            snprintf(load, sizeof load, "users %d", (int)number(p, "users"));
+            snprintf(load, sizeof load, "users %.0f", number(p, "users"));
         const json_t *s = json_object_get(p, "summary");
         fprintf(out, "%-22.22s %-11.11s %10s", text(p, "name"), text(p, "kind"), load);
         if (!json_is_object(s)) {
@@ -217,8 +217,8 @@ static void print_cost_users(const json_t *results, FILE *out)
     if (json_is_object(cost)) {
         const char *cur = text(cost, "currency");
         fprintf(out,
-                "\ncost per million output tokens (%d GPUs at %g %s/GPU-hour, %.0f%% utilised):",
-                (int)number(cost, "gpu_count"), number(cost, "price_per_gpu_hour"), cur,
+                "\ncost per million output tokens (%.0f GPUs at %g %s/GPU-hour, %.0f%% utilised):",
+                number(cost, "gpu_count"), number(cost, "price_per_gpu_hour"), cur,
                 100.0 * number(cost, "utilisation"));
         double max = number(cost, "at_max_throughput.per_million_output_tokens");
         double op = number(cost, "at_operating_point.per_million_output_tokens");

@@ -19,6 +19,7 @@
 
 #include "common/buf.h"
 #include "common/jsonw.h"
+#include "common/url.h"
 
 /* A dataset file larger than this is refused: the whole file is read into memory. */
 #define DATASET_MAX_FILE_BYTES  ((size_t)2 << 30)
@@ -1032,6 +1033,18 @@ fail:
 
 #define CALIBRATION_MAX_REPLY_BYTES 65536
 
+double workload_tokenize_reply_ratio(const char *reply, size_t reply_len, size_t sample_chars)
+{
+    json_t *root = json_loadb(reply ? reply : "", reply ? reply_len : 0, 0, NULL);
+    json_t *count_node = json_object_get(root, "count");
+    double tokens = json_is_integer(count_node) ? (double)json_integer_value(count_node) : 0;
+    json_decref(root);
+    double ratio = tokens > 0 ? (double)sample_chars / tokens : 0;
+    /* Any real tokenizer lands within these on English prose; outside them the answer
+       is not a token count. */
+    return ratio >= 1.0 && ratio <= 12.0 ? ratio : -1;
+}
+
 static size_t collect_reply(char *data, size_t size, size_t nmemb, void *arg)
 {
     buf_t *reply = arg;
@@ -1045,11 +1058,10 @@ double workload_calibrate_chars_per_token(const char *base_url, const char *mode
                                           int64_t timeout_ms, char *err, size_t err_size)
 {
     /* A sample of real text: the summarization passages of the default prompts. */
-    buf_t sample, body, reply, url;
+    buf_t sample, body, reply;
     buf_init(&sample);
     buf_init(&body);
     buf_init(&reply);
-    buf_init(&url);
     int count;
     const default_prompt_t *prompts = default_prompts(&count);
     for (int i = 0; i < count && sample.len < 4000; i++) {
@@ -1066,20 +1078,23 @@ double workload_calibrate_chars_per_token(const char *base_url, const char *mode
     jsonw_kv_string(&w, "prompt", sample.data ? sample.data : "");
     jsonw_kv_bool(&w, "add_special_tokens", false);
     jsonw_object_end(&w);
-    size_t base_len = strlen(base_url);
-    while (base_len > 0 && base_url[base_len - 1] == '/')
-        base_len--;
-    buf_append(&url, base_url, base_len);
-    buf_append_str(&url, "/tokenize");
+    /* The target's own endpoint: its userinfo and query (credentials) stay; messages
+       show only the redacted URL. */
+    char *url = url_with_path(base_url, "/tokenize", true, err, err_size);
+    char *shown = url ? url_redact(url) : NULL;
 
     double result = -1;
-    CURL *curl = curl_easy_init();
-    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+    CURL *curl = NULL;
+    struct curl_slist *headers = NULL;
+    if (!url)
+        goto done;
+    curl = curl_easy_init();
+    headers = curl_slist_append(NULL, "Content-Type: application/json");
     if (!curl || !headers) {
-        snprintf(err, err_size, "%s: cannot start libcurl", url.data);
+        snprintf(err, err_size, "%s: cannot start libcurl", shown);
         goto done;
     }
-    curl_easy_setopt(curl, CURLOPT_URL, url.data);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)body.len);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -1091,19 +1106,13 @@ double workload_calibrate_chars_per_token(const char *base_url, const char *mode
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     if (rc != CURLE_OK || status != 200) {
-        snprintf(err, err_size, "%s: %s", url.data,
+        snprintf(err, err_size, "%s: %s", shown,
                  rc != CURLE_OK ? curl_easy_strerror(rc) : "no /tokenize (HTTP status not 200)");
         goto done;
     }
-    json_t *root = json_loadb(reply.data ? reply.data : "", reply.len, 0, NULL);
-    json_t *count_node = json_object_get(root, "count");
-    double tokens = json_is_integer(count_node) ? (double)json_integer_value(count_node) : 0;
-    json_decref(root);
-    double ratio = tokens > 0 ? (double)sample.len / tokens : 0;
-    /* Any real tokenizer lands within these on English prose; outside them the answer
-       is not a token count. */
-    if (!(ratio >= 1.0 && ratio <= 12.0)) {
-        snprintf(err, err_size, "%s: answered no usable token count", url.data);
+    double ratio = workload_tokenize_reply_ratio(reply.data, reply.len, sample.len);
+    if (ratio < 0) {
+        snprintf(err, err_size, "%s: answered no usable token count", shown);
         goto done;
     }
     result = ratio;
@@ -1114,6 +1123,7 @@ done:
     buf_free(&sample);
     buf_free(&body);
     buf_free(&reply);
-    buf_free(&url);
+    free(url);
+    free(shown);
     return result;
 }

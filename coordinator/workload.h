@@ -199,5 +199,8 @@ void workload_destroy(workload_t **self_p);
    the server has none or answers nonsense (callers keep the default then). */
 double workload_calibrate_chars_per_token(const char *base_url, const char *model,
                                           int64_t timeout_ms, char *err, size_t err_size);
+/* Characters per token from a /tokenize reply body ({"count": N, ...}) for a sample of
+   sample_chars characters: 1..12, else -1 (not a token count). Any bytes are safe. */
+double workload_tokenize_reply_ratio(const char *reply, size_t reply_len, size_t sample_chars);
 
 #endif

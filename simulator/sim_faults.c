@@ -97,6 +97,39 @@ int sim_fault_spec_parse(const char *text, sim_fault_spec_t *spec, char *err, si
     return 0;
 }
 
+static double json_number_or(const json_t *obj, const char *key, double fallback, bool *bad)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v))
+        return fallback;
+    if (!json_is_number(v)) {
+        *bad = true;
+        return fallback;
+    }
+    return json_number_value(v);
+}
+
+int sim_fault_spec_from_json(const json_t *root, sim_fault_spec_t *spec, char *err, size_t err_size)
+{
+    *spec = (sim_fault_spec_t){.factor = 2, .fraction = 1};
+    json_t *kind = json_object_get(root, "kind");
+    bool bad = false;
+    spec->duration_s = json_number_or(root, "duration_s", 0, &bad);
+    spec->start_s = json_number_or(root, "start_s", 0, &bad);
+    spec->factor = json_number_or(root, "factor", 2, &bad);
+    spec->fraction = json_number_or(root, "fraction", 1, &bad);
+    if (!json_is_string(kind) || sim_fault_kind_parse(json_string_value(kind), &spec->kind) != 0) {
+        snprintf(err, err_size,
+                 "kind must be one of down, 503, slow, error_rate, drop_mid_stream, stall");
+        return -1;
+    }
+    if (bad) {
+        snprintf(err, err_size, "duration_s, start_s, factor and fraction must be numbers");
+        return -1;
+    }
+    return 0;
+}
+
 void sim_faults_init(sim_faults_t *self)
 {
     memset(self, 0, sizeof *self);

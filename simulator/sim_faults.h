@@ -8,6 +8,7 @@
 #ifndef SURGE_SIM_FAULTS_H
 #define SURGE_SIM_FAULTS_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -30,6 +31,12 @@ typedef struct {
 typedef struct {
     sim_fault_state_t kinds[SIM_FAULT_KIND_COUNT];
 } sim_faults_t;
+
+/* The spec of a POST /admin/fault body ({"kind": "slow", "duration_s": 5, "factor": 3,
+   "start_s": 0, "fraction": 1}; unset fields get sim_fault_spec_parse's defaults). 0, or -1
+   with the reason (the 400's text) in err; the values are checked by sim_faults_set. */
+int sim_fault_spec_from_json(const json_t *root, sim_fault_spec_t *spec, char *err,
+                             size_t err_size);
 
 void sim_faults_init(sim_faults_t *self);
 /* Arms a fault `spec->start_s` from now_ns. -1 with a reason for an invalid spec. */

@@ -966,37 +966,15 @@ static void send_faults(sim_server_t *self, struct evhttp_request *req)
     send_json(self, req, 200, "OK", out->data, out->len);
 }
 
-static double json_number_or(json_t *obj, const char *key, double fallback, bool *bad)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!v || json_is_null(v))
-        return fallback;
-    if (!json_is_number(v)) {
-        *bad = true;
-        return fallback;
-    }
-    return json_number_value(v);
-}
-
 static void handle_fault_post(sim_server_t *self, struct evhttp_request *req)
 {
     json_t *root = body_json_object(self, req);
     if (!root)
         return;
-    sim_fault_spec_t spec = {.factor = 2, .fraction = 1};
-    json_t *kind = json_object_get(root, "kind");
-    bool bad = false;
-    spec.duration_s = json_number_or(root, "duration_s", 0, &bad);
-    spec.start_s = json_number_or(root, "start_s", 0, &bad);
-    spec.factor = json_number_or(root, "factor", 2, &bad);
-    spec.fraction = json_number_or(root, "fraction", 1, &bad);
+    sim_fault_spec_t spec;
     char err[256];
-    if (!json_is_string(kind) || sim_fault_kind_parse(json_string_value(kind), &spec.kind) != 0) {
-        send_error(self, req, 400,
-                   "kind must be one of down, 503, slow, error_rate, "
-                   "drop_mid_stream, stall");
-    } else if (bad) {
-        send_error(self, req, 400, "duration_s, start_s, factor and fraction must be numbers");
+    if (sim_fault_spec_from_json(root, &spec, err, sizeof err) != 0) {
+        send_error(self, req, 400, "%s", err);
     } else if (sim_faults_set(&self->faults, &spec, clock_now_ns(), err, sizeof err) != 0) {
         send_error(self, req, 400, "%s", err);
     } else {

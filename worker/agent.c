@@ -16,6 +16,7 @@
 #include "common/cpus.h"
 #include "common/exit_codes.h"
 #include "common/log.h"
+#include "common/url.h"
 #include "proto/curve.h"
 #include "proto/proto.h"
 #include "worker/agent.h"
@@ -279,10 +280,12 @@ static bool plan_allowed(agent_t *self, const proto_plan_t *p)
             used += (size_t)snprintf(patterns + used, sizeof patterns - used, "%s%s", k ? ", " : "",
                                      self->cfg->allow[k]);
         char reason[1600];
+        char *shown = url_redact(p->targets[i]);
         snprintf(reason, sizeof reason,
                  "plan refused: target %d %s (%s) is not in this worker's --allow-target list "
                  "(%s)",
-                 i, p->targets[i], where, patterns);
+                 i, shown ? shown : "", where, patterns);
+        free(shown);
         refuse_plan(self, reason);
         return false;
     }

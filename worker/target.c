@@ -16,18 +16,8 @@
 
 #include "common/jsonw.h"
 #include "common/rng.h"
+#include "common/url.h"
 #include "worker/engine_private.h"
-
-static char *join(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    char *s = malloc(la + lb + 1);
-    if (s) {
-        memcpy(s, a, la);
-        memcpy(s + la, b, lb + 1);
-    }
-    return s;
-}
 
 /* Reads the key from the environment or a file; "" when none is configured. The
    caller wipes and frees it. Errors name the variable or the file, never the key. */
@@ -184,8 +174,10 @@ int targets_init(targets_t *self, const engine_config_t *config, char *err, size
     for (int i = 0; i < n; i++) {
         const char *url = config->target_urls[i];
         if (!url || !url_scheme_ok(url)) {
+            char *shown = url_redact(url);
             snprintf(err, err_size, "target %d (%s): only http:// and https:// URLs", i,
-                     url ? url : "(null)");
+                     shown ? shown : "(null)");
+            free(shown);
             targets_free(self);
             return -1;
         }
@@ -193,8 +185,16 @@ int targets_init(targets_t *self, const engine_config_t *config, char *err, size
         size_t len = strlen(self->base_urls[i]);
         while (len > 0 && self->base_urls[i][len - 1] == '/')
             self->base_urls[i][--len] = '\0';
-        self->request_urls[i] = join(self->base_urls[i], path);
-        self->models_urls[i] = join(self->base_urls[i], "/v1/models");
+        /* The path goes after the base's path and before its query: a base of
+           http://h/?key=K asks http://h/v1/completions?key=K (docs/plans.md). */
+        char why[256];
+        self->request_urls[i] = url_with_path(url, path, true, why, sizeof why);
+        self->models_urls[i] = url_with_path(url, "/v1/models", true, why, sizeof why);
+        if (!self->request_urls[i] || !self->models_urls[i]) {
+            snprintf(err, err_size, "target %d: %s", i, why);
+            targets_free(self);
+            return -1;
+        }
     }
 
     json_t *extra = NULL;

@@ -419,6 +419,8 @@ static void test_every_error_names_the_place_and_what_was_expected(void)
                  "t.yaml:3:17:", "'capture_header': 'X Pool' is not a header name");
     expect_error(HEAD "ca_file: ca.pem\ninsecure_tls: true\n" PH, "t.yaml:4:15:",
                  "give ca_file (verify with this CA) or insecure_tls (do not verify), not both");
+    expect_error(HEAD "headers: {X-Trace: 1, Cookie: session=x}\n" PH,
+                 "t.yaml:3:23:", "use api_key_env or api_key_file");
     expect_error(HEAD "api_key_env: sk-123abc\n" PH,
                  "t.yaml:3:14:", "expected the NAME of an environment variable");
     expect_error(HEAD "extra_body: [1]\n" PH, "t.yaml:3:13:", "'extra_body': expected a mapping");
@@ -639,7 +641,32 @@ static void test_verdicts_of_a_run_come_from_its_phase_summaries(void)
     plan_destroy(&p);
 }
 
-CHECK_MAIN(test_minimal_plan_has_defaults_and_default_prompts,
+static void test_headers_that_carry_credentials_are_refused(void)
+{
+    const char *secret[] = {"Authorization",
+                            "proxy-authorization",
+                            "Cookie",
+                            "X-Api-Key",
+                            "api-key",
+                            "X-Goog-Api-Key",
+                            "Ocp-Apim-Subscription-Key",
+                            "X-Auth-Token",
+                            "X-Amz-Security-Token",
+                            "apikey",
+                            "Key",
+                            "X-Session-Id",
+                            "X-Client-Secret",
+                            "Private-Token"};
+    for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++)
+        CHECK_MSG(plan_header_is_secret(secret[i]), "%s accepted", secret[i]);
+    const char *plain[] = {"X-Request-Id",    "User-Agent", "X-Trace",
+                           "Accept-Language", "X-Priority", "OpenAI-Organization"};
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        CHECK_MSG(!plan_header_is_secret(plain[i]), "%s refused", plain[i]);
+}
+
+CHECK_MAIN(test_headers_that_carry_credentials_are_refused,
+           test_minimal_plan_has_defaults_and_default_prompts,
            test_connection_and_tls_settings_land_in_the_plan,
            test_every_top_level_setting_lands_in_the_plan,
            test_stepped_ramp_is_written_out_with_settle_and_iterations,
