@@ -178,7 +178,7 @@ def stranger_cannot_join_or_steer_a_local_run():
     url = count_server("target")
     out = os.path.join(TMP, "out-stranger")
     rate, seconds = 10, 4
-    run = start([SURGE, "run", "--target", url, "--model", "m", "--rate", str(rate),
+    run = start([SURGE, "run", "--target", url, "--model", "count", "--rate", str(rate),
                  "--duration", "%ds" % seconds, "--arrival", "constant", "--max-tokens", "4",
                  "--workers", "1", "--out", out, "--progress", "plain"], "run")
     endpoint = re.search(r"coordinator on (tcp://[0-9.]+:\d+)",

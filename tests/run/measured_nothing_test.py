@@ -329,8 +329,8 @@ phases:
 """
 
 
-def ctl_status(endpoint):
-    r = subprocess.run([SURGE, "ctl", "--coordinator", endpoint, "--json", "status"],
+def ctl_status(out):
+    r = subprocess.run([SURGE, "ctl", "--results", out, "--json", "status"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
     return json.loads(r.stdout) if r.returncode == 0 else {}
 
@@ -344,15 +344,14 @@ def table_says_what_ran():
         deadline = time.monotonic() + 30
         while not os.path.exists(ep_file) and time.monotonic() < deadline:
             time.sleep(0.1)
-        endpoint = open(ep_file).read().strip()
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:  # a second into the second phase
-            s = ctl_status(endpoint)
+            s = ctl_status(out)
             ph = s.get("phase") or {}
             if ph.get("name") == "steady" and (s.get("t_s") or 0) >= ph["start_s"] + 1:
                 break
             time.sleep(0.2)
-        r = subprocess.run([SURGE, "ctl", "--coordinator", endpoint, "set-rate", "8"],
+        r = subprocess.run([SURGE, "ctl", "--results", out, "set-rate", "8"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
         check(r.returncode == 0, "set-rate: %s %s" % (r.stdout, r.stderr))
         code = procs.wait_exit(p, 90)

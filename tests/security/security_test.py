@@ -349,7 +349,8 @@ def api_key_dir_required():
         if "plan refused: api_key_file" not in log_of(c):
             fail("%s: the coordinator did not log the refusal:\n%s" % (name, log_of(c)[-2000:]))
         # The coordinator learns which rule refused, never a path or whether a file exists.
-        bye = re.search(r"left: (plan refused: api_key_file.*)", log_of(c)).group(1)
+        bye = re.search(r"cannot run the plan: (plan refused: api_key_file.*)",
+                        log_of(c)).group(1)
         if key_dir in bye or other_dir in bye or "No such file" in bye:
             fail("%s: the refusal tells the coordinator about the worker's files: %s" % (name, bye))
         byes[name] = bye
