@@ -120,7 +120,7 @@ def url_secret_nowhere():
     p = start([SURGE, "run", plan, "--workers", "1", "--record-requests", "--out", out,
                "--progress", "plain", "--metrics-listen", "127.0.0.1:0",
                "--metrics-linger", "3s"], "run")
-    page_url = url_in(wait_for_log(p, "live metrics on http://", timeout_s=20)) + "/metrics"
+    page_url = url_in(wait_for_log(p, "live page on http://", timeout_s=20)) + "/metrics"
     pages = 0
     deadline = time.monotonic() + 40
     while p.poll() is None and time.monotonic() < deadline:
