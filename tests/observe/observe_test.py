@@ -24,7 +24,8 @@ is bounded in time (docs/metrics.md, docs/report.md). Scenarios:
   prefix        a run against `surge sim --prefix-caching` whose requests share a long
                 prefix (the default prompts without unique_prefix, repeated): the intervals'
                 prefix_cache_hit_rate is > 0, and the run's (results.json) equals hits /
-                queries as the sim's own /metrics count them over the run
+                queries as the sim's own /metrics count them over the run; report.html
+                charts it
   prometheus    a plan's `prometheus:` queries sent to a fake Prometheus that --prometheus
                 names (the flag overrides the plan's dead URL): each query asks for the
                 run's window at the plan's step, the matrix lands in results.json on the
@@ -499,6 +500,10 @@ def prefix():
             s["prefix_cache_hits"], s["prefix_cache_queries"], h1 - h0, q1 - q0))
     if not 0 < s["max_prefix_cache_hit_rate"] <= 1:
         fail("max_prefix_cache_hit_rate %r" % s["max_prefix_cache_hit_rate"])
+    with open(os.path.join(out, "report.html")) as f:
+        html = f.read()
+    if "prefix cache hit rate" not in html[html.find('id="server"'):]:
+        fail("report.html draws no prefix cache hit rate among the server charts")
     print("ok: prefix cache hit rate %.3f over the run (%d intervals, max %.3f)"
           % (want, len(rates), max(rates)))
 
