@@ -762,6 +762,8 @@ static void handle_generate(sim_server_t *self, struct evhttp_request *req, bool
         return;
     prompt_t prompt = {0};
     buf_init(&prompt.joined);
+    /* Room for 131072 tokens (the largest preset's context) at block size 16; blocks past
+       it are never cached. */
     uint64_t hashes[MAX_PROMPT_BLOCK_HASHES];
     sim_block_hasher_t blocks;
     sim_block_hasher_init(&blocks, self->cfg.profile->block_size_tokens, hashes,
