@@ -1205,6 +1205,7 @@ static const char *server_metric_title(const char *name)
         {"queue_time_ms", "queue time (mean, ms)"},
         {"prompt_tokens_per_s", "prompt tokens/s (server)"},
         {"generation_tokens_per_s", "generation tokens/s (server)"},
+        {"prefix_cache_hit_rate", "prefix cache hit rate (prompt tokens found cached)"},
     };
     for (size_t i = 0; i < sizeof titles / sizeof titles[0]; i++)
         if (strcmp(titles[i][0], name) == 0)

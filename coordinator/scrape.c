@@ -41,6 +41,9 @@ typedef enum {
     RAW_QUEUE_COUNT,
     RAW_PROMPT_TOKENS,
     RAW_GENERATION_TOKENS,
+    RAW_PREFIX_QUERIES,
+    RAW_PREFIX_HITS,
+    RAW_PREFIX_HIT_RATE,
     RAW_COUNT
 } raw_key_t;
 
@@ -74,6 +77,14 @@ static const struct {
      false,
      {"vllm:generation_tokens_total", "sglang:generation_tokens_total",
       "tgi_request_generated_tokens_sum"}},
+    /* Prompt tokens looked up in the prefix cache and, of those, found: vLLM V1's names,
+       then the gpu_ ones V1 had before 0.10. */
+    {RAW_PREFIX_QUERIES,
+     false,
+     {"vllm:prefix_cache_queries_total", "vllm:gpu_prefix_cache_queries_total"}},
+    {RAW_PREFIX_HITS, false, {"vllm:prefix_cache_hits_total", "vllm:gpu_prefix_cache_hits_total"}},
+    /* A hit rate the server computes itself (SGLang; vLLM V0): used without the counters. */
+    {RAW_PREFIX_HIT_RATE, true, {"sglang:cache_hit_rate", "vllm:gpu_prefix_cache_hit_rate"}},
 };
 
 typedef struct {
@@ -109,6 +120,8 @@ typedef struct {
     double max[SERVER_KEY_COUNT], sum[SERVER_KEY_COUNT];
     int64_t n[SERVER_KEY_COUNT];
     double preemptions, prompt_tokens, generation_tokens, queue_sum_s, queue_count, counted_s;
+    double prefix_queries, prefix_hits; /* the run's increases, when the target counts them */
+    bool prefix_counted;
 } target_t;
 
 struct _scrape_t {
@@ -130,7 +143,8 @@ static const char *const key_names[SERVER_KEY_COUNT] = {"running",
                                                         "preemptions",
                                                         "queue_time_ms",
                                                         "prompt_tokens_per_s",
-                                                        "generation_tokens_per_s"};
+                                                        "generation_tokens_per_s",
+                                                        "prefix_cache_hit_rate"};
 
 const char *server_key_name(server_key_t key)
 {
@@ -273,10 +287,35 @@ static bool both(const reading_t *a, const reading_t *b, raw_key_t k)
     return a->has[k] && b->has[k];
 }
 
+/* The prefix-cache hit rate of an interval: the server's own counters when it has them
+   (the increase of hits over the increase of queries, so that every token looked up
+   weighs the same; no query: not defined), else the gauge it computes. The counters'
+   increases go to *queries and *hits (0 when not counted). */
+static void prefix_hit_rate_of(const reading_t *prev, bool has_prev, const reading_t *r,
+                               server_figures_t *f, double *queries, double *hits)
+{
+    *queries = *hits = 0;
+    if (r->has[RAW_PREFIX_QUERIES] && r->has[RAW_PREFIX_HITS]) {
+        if (!has_prev || !both(prev, r, RAW_PREFIX_QUERIES) || !both(prev, r, RAW_PREFIX_HITS))
+            return;
+        *queries = increase(prev->v[RAW_PREFIX_QUERIES], r->v[RAW_PREFIX_QUERIES]);
+        *hits = increase(prev->v[RAW_PREFIX_HITS], r->v[RAW_PREFIX_HITS]);
+        if (*queries > 0) {
+            f->value[SERVER_PREFIX_CACHE_HIT_RATE] = *hits / *queries;
+            f->has[SERVER_PREFIX_CACHE_HIT_RATE] = true;
+        }
+    } else if (r->has[RAW_PREFIX_HIT_RATE]) {
+        f->value[SERVER_PREFIX_CACHE_HIT_RATE] = r->v[RAW_PREFIX_HIT_RATE];
+        f->has[SERVER_PREFIX_CACHE_HIT_RATE] = true;
+    }
+}
+
 static void figures_of(const reading_t *prev, bool has_prev, const reading_t *r,
-                       server_figures_t *f, double *covered_s)
+                       server_figures_t *f, double *covered_s, double *prefix_queries,
+                       double *prefix_hits)
 {
     memset(f, 0, sizeof *f);
+    prefix_hit_rate_of(prev, has_prev, r, f, prefix_queries, prefix_hits);
     const raw_key_t gauges[] = {RAW_RUNNING, RAW_WAITING, RAW_KV_USAGE};
     const server_key_t to[] = {SERVER_RUNNING, SERVER_WAITING, SERVER_KV_CACHE_USAGE};
     for (int i = 0; i < 3; i++) {
@@ -313,7 +352,8 @@ static void figures_of(const reading_t *prev, bool has_prev, const reading_t *r,
 }
 
 /* Under the lock: the figures into the ring, the latest and the run's summary. */
-static void publish(target_t *t, int64_t index, const server_figures_t *f, double covered_s)
+static void publish(target_t *t, int64_t index, const server_figures_t *f, double covered_s,
+                    double prefix_queries, double prefix_hits)
 {
     t->latest = *f;
     t->has_latest = true;
@@ -335,6 +375,11 @@ static void publish(target_t *t, int64_t index, const server_figures_t *f, doubl
     if (f->has[SERVER_GENERATION_TOKENS_PER_S]) {
         t->generation_tokens += f->value[SERVER_GENERATION_TOKENS_PER_S] * covered_s;
         t->counted_s += covered_s;
+    }
+    if (prefix_queries > 0) {
+        t->prefix_queries += prefix_queries;
+        t->prefix_hits += prefix_hits;
+        t->prefix_counted = true;
     }
 }
 
@@ -362,9 +407,9 @@ static void finish_target(scrape_t *self, target_t *t, CURLcode code, int64_t in
         prom_doc_destroy(&doc);
     }
     server_figures_t f;
-    double covered_s = 0;
+    double covered_s = 0, prefix_queries = 0, prefix_hits = 0;
     if (!why[0]) {
-        figures_of(&t->prev, t->has_prev, &r, &f, &covered_s);
+        figures_of(&t->prev, t->has_prev, &r, &f, &covered_s, &prefix_queries, &prefix_hits);
         t->prev = r;
         t->has_prev = true;
     } else if (t->logged_failures++ < SCRAPE_LOGGED_FAILURES) {
@@ -378,7 +423,7 @@ static void finish_target(scrape_t *self, target_t *t, CURLcode code, int64_t in
         t->errors++;
         snprintf(t->last_error, sizeof t->last_error, "%s", why);
     } else {
-        publish(t, index, &f, covered_s);
+        publish(t, index, &f, covered_s, prefix_queries, prefix_hits);
     }
     pthread_mutex_unlock(&self->lock);
 }
@@ -550,6 +595,12 @@ void scrape_write_summary(scrape_t *self, jsonw_t *w)
         kv_max_mean(w, t, SERVER_WAITING);
         kv_max_mean(w, t, SERVER_KV_CACHE_USAGE);
         kv_max_mean(w, t, SERVER_QUEUE_TIME_MS);
+        kv_max_mean(w, t, SERVER_PREFIX_CACHE_HIT_RATE);
+        if (t->prefix_counted) { /* the run's own rate: every token looked up weighs the same */
+            jsonw_kv_double(w, "prefix_cache_queries", t->prefix_queries);
+            jsonw_kv_double(w, "prefix_cache_hits", t->prefix_hits);
+            jsonw_kv_double(w, "prefix_cache_hit_rate", t->prefix_hits / t->prefix_queries);
+        }
         if (t->n[SERVER_PREEMPTIONS])
             jsonw_kv_double(w, "preemptions", t->preemptions);
         if (t->n[SERVER_PROMPT_TOKENS_PER_S])
@@ -624,6 +675,7 @@ void scrape_print_summary(const json_t *server, FILE *out)
         } peaks[] = {{"max_running", "running max %.0f", 1},
                      {"max_waiting", "waiting max %.0f", 1},
                      {"max_kv_cache_usage", "KV cache max %.0f%%", 100},
+                     {"prefix_cache_hit_rate", "prefix cache hits %.0f%%", 100},
                      {"preemptions", "preemptions %.0f", 1}};
         for (size_t i = 0; i < sizeof peaks / sizeof peaks[0]; i++) {
             const json_t *v = json_object_get(s, peaks[i].key);

@@ -10,6 +10,9 @@
       preemptions                                counter: the increase over the interval
       queue_time_ms                              histogram: mean of the interval's requests
       prompt_tokens_per_s, generation_tokens_per_s   counters: increase / seconds between scrapes
+      prefix_cache_hit_rate      vLLM's prefix-cache counters: hits increase / queries
+                                 increase (tokens) over the interval; else SGLang's
+                                 cache_hit_rate gauge at the scrape
 
     A counter that went down was reset (a restarted server): the increase is its new
     value, as Prometheus's rate() counts it. A target whose page is down, slow, too big,
@@ -41,6 +44,7 @@ typedef enum {
     SERVER_QUEUE_TIME_MS,
     SERVER_PROMPT_TOKENS_PER_S,
     SERVER_GENERATION_TOKENS_PER_S,
+    SERVER_PREFIX_CACHE_HIT_RATE,
     SERVER_KEY_COUNT
 } server_key_t;
 

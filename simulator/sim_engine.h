@@ -20,10 +20,13 @@
     each sequence whose KV caught up with its tokens emits one token (the last prefill
     chunk emits the first token, as in vLLM), and finished sequences free their blocks.
 
-    Prefix caching (optional) remembers hashes of full prompt blocks of finished
-    sequences; an admitted prompt whose leading blocks are remembered skips their
-    prefill. KV accounting stays per sequence (shared blocks are not deduplicated),
-    which overstates KV use a little when prefixes are shared (docs/simulator.md).
+    Prefix caching (optional), as vLLM V1 does it: a full block, once computed, enters
+    the cache under the chained hash of its tokens (prompt and output alike) and is shared
+    by every sequence whose leading blocks hash the same; a new prompt pins its longest
+    cached run of leading blocks (up to its tokens minus one) and skips their prefill.
+    Cached blocks live in the KV pool: one nobody pins is free but keeps its KV, and the
+    least recently released is reclaimed only when no empty block is left (LRU eviction
+    under pressure). Every touch is O(1); the index is sized once (sim_engine.c).
 
     Callbacks (on_token from step_end, on_admit from step_begin) run after the engine's state is
    consistent; they must not call back into the engine (defer aborts). Hot path: steps allocate
@@ -56,9 +59,12 @@ typedef struct {
     int used_blocks;
     int total_blocks;
     int64_t preemptions_total;
-    int64_t prompt_tokens_total;     /* prompt tokens of admitted requests (once each) */
-    int64_t generation_tokens_total; /* tokens emitted */
-    int64_t prefix_hit_tokens_total; /* prefill skipped thanks to prefix caching */
+    int64_t prompt_tokens_total;         /* prompt tokens of admitted requests (once each) */
+    int64_t generation_tokens_total;     /* tokens emitted */
+    int64_t prefix_query_tokens_total;   /* prompt tokens looked up in the prefix cache */
+    int64_t prefix_hit_tokens_total;     /* of those, found cached: prefill skipped */
+    int64_t prefix_evicted_blocks_total; /* cached blocks reclaimed under pressure */
+    int prefix_cached_blocks;            /* blocks in the cache now, pinned or not */
     int64_t steps_total;
 } sim_engine_stats_t;
 
@@ -67,9 +73,11 @@ sim_engine_t *sim_engine_new(const sim_profile_t *profile, bool prefix_caching,
 void sim_engine_destroy(sim_engine_t **self_p);
 
 /* Queues a request. output_tokens >= 1 is how many tokens it will emit (the caller drew
-   it); block_hashes (borrowed, copied) are chained hashes of its full prompt blocks, used
-   only with prefix caching (may be NULL). Returns a handle valid until its last token
-   or sim_engine_abort. prompt_tokens + output_tokens must fit sim_engine_fits(). */
+   it); block_hashes (borrowed, copied) are the chained hashes of its full blocks, prompt
+   then output (the output as a next turn would resend it), used only with prefix caching
+   (may be NULL; fewer than the blocks is fine: the rest is never cached). Returns a handle valid
+   until its last token or sim_engine_abort. prompt_tokens + output_tokens must fit
+   sim_engine_fits(). */
 sim_seq_t *sim_engine_submit(sim_engine_t *self, void *user, int prompt_tokens, int output_tokens,
                              const uint64_t *block_hashes, int block_count);
 /* True when a request of that size can ever run (KV capacity and max_model_len). */

@@ -588,10 +588,42 @@ typedef struct {
     const char *text; /* the prompt text (completions) or NULL */
     size_t text_len;
     int prompt_tokens;
-    buf_t joined; /* chat: the messages' text, for prefix hashes */
+    buf_t joined;               /* chat: the messages' text, for /tokenize's ids */
+    sim_block_hasher_t *blocks; /* prefix caching: the prompt's tokens go here; or NULL */
 } prompt_t;
 
-/* Reads `prompt` (completions) or `messages` (chat) and counts tokens (sim_text.h).
+static void prompt_push(prompt_t *p, uint64_t token)
+{
+    if (p->blocks)
+        sim_block_hasher_push(p->blocks, token);
+}
+
+static void prompt_push_text(prompt_t *p, const char *text, size_t len)
+{
+    if (p->blocks)
+        sim_block_hasher_push_text(p->blocks, text, len);
+}
+
+static void prompt_end_text(prompt_t *p)
+{
+    if (p->blocks)
+        sim_block_hasher_end_text(p->blocks);
+}
+
+static void prompt_message_begin(prompt_t *p, const char *role)
+{
+    if (p->blocks)
+        sim_block_hasher_message_begin(p->blocks, role);
+}
+
+static void prompt_message_end(prompt_t *p)
+{
+    if (p->blocks)
+        sim_block_hasher_message_end(p->blocks);
+}
+
+/* Reads `prompt` (completions) or `messages` (chat) and counts tokens (sim_text.h); with
+   p->blocks, pushes the same tokens there, in order, for the prefix cache's hashes.
    Returns 0, or -1 after answering 400. */
 static int read_prompt(sim_server_t *self, struct evhttp_request *req, json_t *root, bool chat,
                        prompt_t *p)
@@ -606,6 +638,9 @@ static int read_prompt(sim_server_t *self, struct evhttp_request *req, json_t *r
             p->text = json_string_value(prompt);
             p->text_len = json_string_length(prompt);
             p->prompt_tokens = 1 + sim_text_tokens(p->text_len);
+            prompt_push(p, SIM_TOKEN_BOS);
+            prompt_push_text(p, p->text, p->text_len);
+            prompt_end_text(p);
             return 0;
         }
         if (json_is_array(prompt) && json_array_size(prompt) > 0) {
@@ -619,6 +654,7 @@ static int read_prompt(sim_server_t *self, struct evhttp_request *req, json_t *r
                                "of token ids (surge sim serves one prompt per request)");
                     return -1;
                 }
+                prompt_push(p, (uint64_t)json_integer_value(id));
             }
             p->prompt_tokens = (int)json_array_size(prompt);
             return 0;
@@ -635,6 +671,7 @@ static int read_prompt(sim_server_t *self, struct evhttp_request *req, json_t *r
         return -1;
     }
     int tokens = 1 + SIM_TEXT_CHAT_TAIL_TOKENS;
+    prompt_push(p, SIM_TOKEN_BOS);
     size_t i;
     json_t *msg;
     json_array_foreach(messages, i, msg)
@@ -647,9 +684,11 @@ static int read_prompt(sim_server_t *self, struct evhttp_request *req, json_t *r
         }
         size_t bytes = 0;
         buf_append_str(&p->joined, json_string_value(role));
+        prompt_message_begin(p, json_string_value(role));
         if (json_is_string(content)) {
             bytes = json_string_length(content);
             buf_append(&p->joined, json_string_value(content), bytes);
+            prompt_push_text(p, json_string_value(content), bytes);
         } else if (json_is_array(content)) {
             size_t k;
             json_t *part;
@@ -663,6 +702,7 @@ static int read_prompt(sim_server_t *self, struct evhttp_request *req, json_t *r
                 }
                 bytes += json_string_length(text);
                 buf_append(&p->joined, json_string_value(text), json_string_length(text));
+                prompt_push_text(p, json_string_value(text), json_string_length(text));
             }
         } else if (content && !json_is_null(content)) {
             send_error(self, req, 400,
@@ -671,8 +711,11 @@ static int read_prompt(sim_server_t *self, struct evhttp_request *req, json_t *r
                        i);
             return -1;
         }
+        prompt_message_end(p);
         tokens += SIM_TEXT_CHAT_MSG_TOKENS + sim_text_tokens(bytes);
     }
+    if (p->blocks)
+        sim_block_hasher_assistant_header(p->blocks); /* the header the answer follows */
     p->prompt_tokens = tokens;
     p->text = p->joined.data;
     p->text_len = p->joined.len;
@@ -719,6 +762,14 @@ static void handle_generate(sim_server_t *self, struct evhttp_request *req, bool
         return;
     prompt_t prompt = {0};
     buf_init(&prompt.joined);
+    /* Room for 131072 tokens (the largest preset's context) at block size 16; blocks past
+       it are never cached. */
+    uint64_t hashes[MAX_PROMPT_BLOCK_HASHES];
+    sim_block_hasher_t blocks;
+    sim_block_hasher_init(&blocks, self->cfg.profile->block_size_tokens, hashes,
+                          MAX_PROMPT_BLOCK_HASHES);
+    if (self->cfg.prefix_caching)
+        prompt.blocks = &blocks;
     if (check_model(self, req, root) != 0 || read_prompt(self, req, root, chat, &prompt) != 0)
         goto done;
 
@@ -824,13 +875,18 @@ static void handle_generate(sim_server_t *self, struct evhttp_request *req, bool
             len = 1;
         r->output_tokens = len < max_tokens ? (int)len : (int)max_tokens;
     }
-    uint64_t hashes[MAX_PROMPT_BLOCK_HASHES];
-    int hash_count = 0;
-    if (self->cfg.prefix_caching && prompt.text)
-        hash_count = sim_text_block_hashes(prompt.text, prompt.text_len, profile->block_size_tokens,
-                                           hashes, MAX_PROMPT_BLOCK_HASHES);
+    if (prompt.blocks) {
+        /* The answer's tokens too (the words on_token will draw, one token each), so that
+           the next turn, which resends it, finds its blocks cached. */
+        uint64_t words = r->word_rng;
+        for (int i = 0; i < r->output_tokens && blocks.count < blocks.max; i++) {
+            const char *word = sim_word(rng_next(&words));
+            prompt_push_text(&prompt, word, strlen(word));
+            prompt_end_text(&prompt);
+        }
+    }
     r->seq =
-        sim_engine_submit(rep->engine, r, r->prompt_tokens, r->output_tokens, hashes, hash_count);
+        sim_engine_submit(rep->engine, r, r->prompt_tokens, r->output_tokens, hashes, blocks.count);
     if (!r->seq) {
         buf_free(&r->text);
         free(r);

@@ -156,9 +156,17 @@ void sim_metrics_render(const sim_metrics_t *self, buf_t *out, const char *model
     write_counter(out, "vllm:generation_tokens_total", "Number of generation tokens processed.",
                   model, replicas, replica_count,
                   offsetof(sim_engine_stats_t, generation_tokens_total));
+    /* vLLM V1's names: tokens looked up (the prompts) and, of those, found cached. */
+    write_counter(out, "vllm:prefix_cache_queries_total",
+                  "Prefix cache queries, in terms of number of queried tokens.", model, replicas,
+                  replica_count, offsetof(sim_engine_stats_t, prefix_query_tokens_total));
     write_counter(out, "vllm:prefix_cache_hits_total",
-                  "Prompt tokens served from the prefix cache.", model, replicas, replica_count,
-                  offsetof(sim_engine_stats_t, prefix_hit_tokens_total));
+                  "Prefix cache hits, in terms of number of cached tokens.", model, replicas,
+                  replica_count, offsetof(sim_engine_stats_t, prefix_hit_tokens_total));
+    write_counter(out, "surge_sim_prefix_cache_evicted_blocks_total",
+                  "Cached KV blocks reclaimed for new ones (least recently used first).", model,
+                  replicas, replica_count,
+                  offsetof(sim_engine_stats_t, prefix_evicted_blocks_total));
     write_counter(out, "surge_sim_steps_total", "Engine steps (iterations) run.", model, replicas,
                   replica_count, offsetof(sim_engine_stats_t, steps_total));
     write_header(out, "vllm:request_success_total", "counter",

@@ -1,43 +1,22 @@
 /*  sim_text.c: words, token counts and hashes (sim_text.h). */
 #include "simulator/sim_text.h"
 
-/* Our own list of plain words: what the simulated model "writes". */
+#include <string.h>
+
+/* Our own list of plain words: what the simulated model "writes". Each is a space and
+   three letters, one token's worth of bytes (sim_text.h). */
 static const char *const words[] = {
-    " the",      " river",      " light",    " stone",    " quiet",    " market",  " bridge",
-    " morning",  " engine",     " paper",    " window",   " garden",   " signal",  " harbor",
-    " winter",   " orange",     " pattern",  " careful",  " simple",   " number",  " forest",
-    " letter",   " compass",    " silver",   " table",    " motion",   " thread",  " answer",
-    " measure",  " travel",     " voice",    " cloud",    " copper",   " meadow",  " planet",
-    " rhythm",   " canvas",     " lantern",  " ladder",   " circle",   " harvest", " mirror",
-    " pocket",   " shadow",     " valley",   " wonder",   " yellow",   " anchor",  " basket",
-    " candle",   " desert",     " feather",  " glacier",  " hollow",   " island",  " jacket",
-    " kettle",   " lemon",      " marble",   " needle",   " orchard",  " pepper",  " quarry",
-    " ribbon",   " saddle",     " timber",   " umbrella", " velvet",   " walnut",  " anthem",
-    " and",      " of",         " to",       " in",       " is",       " was",     " for",
-    " on",       " with",       " as",       " by",       " at",       " from",    " that",
-    " this",     " it",         " we",       " they",     " every",    " under",   " over",
-    " across",   " beyond",     " between",  " slowly",   " brightly", " again",   " always",
-    " never",    " often",      " later",    " early",    " near",     " far",     " small",
-    " large",    " bright",     " dark",     " warm",     " cold",     " green",   " blue",
-    " red",      " golden",     " gentle",   " steady",   " sudden",   " distant", " ancient",
-    " modern",   " little",     " open",     " closed",   " moves",    " holds",   " keeps",
-    " turns",    " carries",    " follows",  " finds",    " makes",    " builds",  " reads",
-    " writes",   " waits",      " listens",  " returns",  " begins",   " remains", " grows",
-    " falls",    " rises",      " shines",   " breaks",   " bends",    " counts",  " sings",
-    " nor",      " yet",        " while",    " because",  " when",     " where",   " after",
-    " before",   " until",      " though",   " maybe",    " perhaps",  " still",   " even",
-    " only",     " also",       " then",     " there",    " here",     " each",    " many",
-    " few",      " some",       " most",     " one",      " two",      " three",   " seven",
-    " dozen",    " hundred",    " road",     " tower",    " field",    " shore",   " wave",
-    " wind",     " rain",       " snow",     " fire",     " sand",     " glass",   " iron",
-    " wood",     " salt",       " bread",    " honey",    " tea",      " song",    " story",
-    " dream",    " idea",       " reason",   " moment",   " season",   " journey", " village",
-    " city",     " country",    " ocean",    " mountain", " sky",      " star",    " moon",
-    " sun",      " time",       " day",      " night",    " year",     " hour",    " minute",
-    " second",   " friend",     " teacher",  " builder",  " sailor",   " farmer",  " baker",
-    " painter",  " keeper",     " traveler", " stranger", " neighbor", " child",   " elder",
-    " crowd",    " choir",      " council",  " library",  " museum",   " station", " kitchen",
-    " workshop", " lighthouse",
+    " the", " sun", " sky", " red", " tea", " oak", " sea", " day", " way", " new", " old", " far",
+    " low", " top", " map", " key", " ice", " art", " arm", " bay", " bed", " box", " cup", " dog",
+    " ear", " egg", " eye", " fan", " fig", " fin", " fox", " gap", " gem", " hat", " hen", " ink",
+    " jam", " jar", " jet", " kit", " lab", " leg", " lid", " log", " mud", " net", " nut", " owl",
+    " pan", " pen", " pie", " pin", " pot", " ram", " ray", " rim", " row", " rug", " saw", " tin",
+    " toe", " toy", " van", " web", " yak", " zoo", " and", " for", " but", " yet", " nor", " all",
+    " any", " few", " one", " two", " six", " ten", " now", " was", " had", " has", " can", " may",
+    " see", " run", " sit", " try", " say", " ask", " let", " got", " put", " set", " cut", " fit",
+    " win", " own", " big", " hot", " wet", " dry", " shy", " fun", " raw", " odd", " dim", " air",
+    " bus", " car", " elm", " fog", " gum", " hut", " ivy", " job", " kin", " lap", " mix", " oar",
+    " pea", " rye", " sap", " tub", " urn", " vow", " wax", " yew",
 };
 #define WORD_COUNT (sizeof words / sizeof words[0])
 
@@ -73,13 +52,70 @@ int sim_text_token_ids(const char *text, size_t len, int32_t *ids, int max)
     return count;
 }
 
-int sim_text_block_hashes(const char *text, size_t len, int block_size_tokens, uint64_t *out,
-                          int max)
+void sim_block_hasher_init(sim_block_hasher_t *h, int block_size_tokens, uint64_t *out, int max)
 {
-    size_t block_bytes = (size_t)block_size_tokens * SIM_TEXT_BYTES_PER_TOKEN;
-    uint64_t hash = FNV_OFFSET;
-    int n = 0;
-    for (size_t at = 0; block_bytes && at + block_bytes <= len && n < max; at += block_bytes)
-        out[n++] = hash = fnv1a(hash, text + at, block_bytes); /* chained: a prefix */
-    return n;
+    *h = (sim_block_hasher_t){.chain = FNV_OFFSET,
+                              .block = FNV_OFFSET,
+                              .block_size = block_size_tokens,
+                              .out = out,
+                              .max = max};
+}
+
+void sim_block_hasher_push(sim_block_hasher_t *h, uint64_t token)
+{
+    if (h->block_size <= 0 || h->count >= h->max)
+        return;
+    if (h->filled == 0)
+        h->block = h->chain; /* chained: block i's hash covers blocks 0..i */
+    h->block = fnv1a(h->block, (const char *)&token, sizeof token);
+    if (++h->filled == h->block_size) {
+        h->out[h->count++] = h->chain = h->block;
+        h->filled = 0;
+    }
+}
+
+static uint64_t token_of_text(const char *text, size_t len)
+{
+    return fnv1a(FNV_OFFSET, text, len) | (1ull << 63); /* never a template token */
+}
+
+void sim_block_hasher_push_text(sim_block_hasher_t *h, const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        h->pending[h->pending_len++] = text[i];
+        if (h->pending_len == SIM_TEXT_BYTES_PER_TOKEN) {
+            sim_block_hasher_push(h, token_of_text(h->pending, SIM_TEXT_BYTES_PER_TOKEN));
+            h->pending_len = 0;
+        }
+    }
+}
+
+void sim_block_hasher_end_text(sim_block_hasher_t *h)
+{
+    if (h->pending_len > 0)
+        sim_block_hasher_push(h, token_of_text(h->pending, (size_t)h->pending_len));
+    h->pending_len = 0;
+}
+
+static uint64_t token_of_role(const char *role)
+{
+    return (fnv1a(FNV_OFFSET ^ 0x726f6c65u, role, strlen(role)) & ~(1ull << 63)) | (1ull << 62);
+}
+
+void sim_block_hasher_message_begin(sim_block_hasher_t *h, const char *role)
+{
+    sim_block_hasher_push(h, SIM_TOKEN_HEADER_START);
+    sim_block_hasher_push(h, token_of_role(role));
+    sim_block_hasher_push(h, SIM_TOKEN_HEADER_END);
+}
+
+void sim_block_hasher_message_end(sim_block_hasher_t *h)
+{
+    sim_block_hasher_end_text(h);
+    sim_block_hasher_push(h, SIM_TOKEN_END_OF_TURN);
+}
+
+void sim_block_hasher_assistant_header(sim_block_hasher_t *h)
+{
+    sim_block_hasher_message_begin(h, "assistant"); /* 3 tokens: SIM_TEXT_CHAT_TAIL_TOKENS */
 }

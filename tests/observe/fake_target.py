@@ -10,7 +10,8 @@ apart, a usage chunk, [DONE]), so the client's figures are normal. The metrics p
   sglang  SGLang's names, two tp ranks: running 3 + 5, queued 1 + 2, token_usage 0.5 and
           0.7; per scrape and rank the counters grow by 100 prompt and 50 generation
           tokens and the queue histogram by 2 requests of 25 ms each; at the 6th scrape the
-          counters restart (a server restart) from 10 generation tokens per rank
+          counters restart (a server restart) from 10 generation tokens per rank;
+          cache_hit_rate 0.25 and 0.35
   tgi     TGI's names: batch size 4, queue 2; per scrape 30 generated and 60 input tokens,
           4 queued requests of 50 ms
 
@@ -41,7 +42,7 @@ RESET_AT = 6
 def sglang_page(n):
     """Scrape n (1-based): counters as a restarted server shows them from RESET_AT on."""
     lines = ["# TYPE sglang:num_running_reqs gauge"]
-    for rank, (run, queue, usage) in enumerate([(3, 1, 0.5), (5, 2, 0.7)]):
+    for rank, (run, queue, usage, hit) in enumerate([(3, 1, 0.5, 0.25), (5, 2, 0.7, 0.35)]):
         k = 'model_name="m",tp_rank="%d"' % rank
         if n < RESET_AT:
             prompt, gen, qn = 100 * n, 50 * n, 2 * n
@@ -51,6 +52,7 @@ def sglang_page(n):
         lines += ["sglang:num_running_reqs{%s} %d" % (k, run),
                   "sglang:num_queue_reqs{%s} %d" % (k, queue),
                   "sglang:token_usage{%s} %g" % (k, usage),
+                  "sglang:cache_hit_rate{%s} %g" % (k, hit),
                   "sglang:prompt_tokens_total{%s} %d" % (k, prompt),
                   "sglang:generation_tokens_total{%s} %d" % (k, gen),
                   'sglang:queue_time_seconds_bucket{%s,le="+Inf"} %d' % (k, qn),

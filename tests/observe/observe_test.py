@@ -16,10 +16,16 @@ is bounded in time (docs/metrics.md, docs/report.md). Scenarios:
                 the sim still does, and the run ends on time with every request ok
   engines       fake targets with SGLang's names (two tp ranks, counters that restart
                 mid-run) and TGI's, their page at the plan's `server_metrics` path: running
-                and waiting add up over ranks, KV usage is their mean, queue time is the
+                and waiting add up over ranks, KV usage and the cache hit rate are their
+                mean, queue time is the
                 histogram's mean, token rates are the counters' increase per second, and
                 the restart gives one small rate, never a negative one; a bad
                 `server_metrics` value is refused by `surge validate` with its line
+  prefix        a run against `surge sim --prefix-caching` whose requests share a long
+                prefix (the default prompts without unique_prefix, repeated): the intervals'
+                prefix_cache_hit_rate is > 0, and the run's (results.json) equals hits /
+                queries as the sim's own /metrics count them over the run; report.html
+                charts it
   prometheus    a plan's `prometheus:` queries sent to a fake Prometheus that --prometheus
                 names (the flag overrides the plan's dead URL): each query asks for the
                 run's window at the plan's step, the matrix lands in results.json on the
@@ -229,7 +235,8 @@ def engines():
             check_figures(fig, "interval %d %s" % (iv["interval"], url))
         if sg in server:
             f = server[sg]
-            want = {"running": 8, "waiting": 3, "kv_cache_usage": 0.6, "queue_time_ms": 25}
+            want = {"running": 8, "waiting": 3, "kv_cache_usage": 0.6, "queue_time_ms": 25,
+                    "prefix_cache_hit_rate": 0.3}
             for key, value in want.items():
                 if abs(f.get(key, -1) - value) > 1e-6 * max(1, value):
                     fail("interval %d sglang %s = %r, want %r" % (iv["interval"], key,
@@ -237,7 +244,8 @@ def engines():
             rates.append(f["generation_tokens_per_s"])
         if tg in server:
             f = server[tg]
-            if (f.get("running"), f.get("waiting")) != (4, 2) or "kv_cache_usage" in f:
+            if (f.get("running"), f.get("waiting")) != (4, 2) or "kv_cache_usage" in f or \
+                    "prefix_cache_hit_rate" in f:
                 fail("interval %d tgi figures %r" % (iv["interval"], f))
             if abs(f.get("queue_time_ms", 0) - 50) > 1e-6 or not 25 < f.get(
                     "generation_tokens_per_s", 0) < 36:
@@ -443,7 +451,64 @@ def live():
           % (ok + err, len(used)))
 
 
-SCENARIOS = {"two_sims": two_sims, "broken": broken, "engines": engines,
+def sim_prefix_counters(url):
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    total = {"vllm:prefix_cache_queries_total": 0.0, "vllm:prefix_cache_hits_total": 0.0}
+    for line in text.splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name in total:
+            total[name] += float(line.rsplit(" ", 1)[1])
+    return total["vllm:prefix_cache_queries_total"], total["vllm:prefix_cache_hits_total"]
+
+
+def prefix():
+    p = start([SURGE, "sim", "--listen", "127.0.0.1:0", "--profile", "tiny",
+               "--prefix-caching"], "sim")
+    sim = url_in(wait_for_log(p, "listening on"))
+    q0, h0 = sim_prefix_counters(sim)
+    # A small pool of long prompts, cycled: every template comes back, its blocks cached.
+    # The pause after the load lets the last requests finish while the scraper still runs,
+    # so its counters cover every request the sim served.
+    plan = write_plan([sim], rate=4, duration_s=5, max_tokens=8,
+                      extra="workload:\n  pool_size: 4\n  unique_prefix: false\n"
+                            "  input_tokens: 200\n")
+    with open(plan) as f:
+        text = f.read()
+    with open(plan, "w") as f:
+        f.write(text + "    pause: 2s\n")
+    run_p, out = run([plan])
+    rc = wait_exit(run_p, 90)
+    if rc != 0:
+        fail("surge run exited %d:\n%s" % (rc, log_of(run_p)[-3000:]))
+    q1, h1 = sim_prefix_counters(sim)
+    results, intervals = load(out)
+    rates = [iv["server"][sim]["prefix_cache_hit_rate"] for iv in intervals
+             if "prefix_cache_hit_rate" in (iv.get("server") or {}).get(sim, {})]
+    if len(rates) < 3 or not max(rates) > 0:
+        fail("intervals' prefix_cache_hit_rate %r: want > 0 in several" % rates)
+    if not all(0 <= r <= 1 for r in rates):
+        fail("a hit rate outside 0..1: %r" % rates)
+    s = results["server"][sim]
+    want = (h1 - h0) / (q1 - q0)
+    if "prefix_cache_hit_rate" not in s or abs(s["prefix_cache_hit_rate"] - want) > 1e-6:  # 6 digits
+        fail("results.json prefix_cache_hit_rate %r, the sim's own counters say %.6f "
+             "(%r queries, %r hits; summary %r)" % (s.get("prefix_cache_hit_rate"), want,
+                                                    q1 - q0, h1 - h0, s))
+    if s["prefix_cache_queries"] != q1 - q0 or s["prefix_cache_hits"] != h1 - h0:
+        fail("results.json counted %r/%r, the sim %r/%r" % (
+            s["prefix_cache_hits"], s["prefix_cache_queries"], h1 - h0, q1 - q0))
+    if not 0 < s["max_prefix_cache_hit_rate"] <= 1:
+        fail("max_prefix_cache_hit_rate %r" % s["max_prefix_cache_hit_rate"])
+    with open(os.path.join(out, "report.html")) as f:
+        html = f.read()
+    if "prefix cache hit rate" not in html[html.find('id="server"'):]:
+        fail("report.html draws no prefix cache hit rate among the server charts")
+    print("ok: prefix cache hit rate %.3f over the run (%d intervals, max %.3f)"
+          % (want, len(rates), max(rates)))
+
+
+SCENARIOS = {"two_sims": two_sims, "broken": broken, "engines": engines, "prefix": prefix,
              "prometheus": prometheus, "live": live}
 
 if __name__ == "__main__":
