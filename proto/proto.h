@@ -77,6 +77,19 @@
 #define PROTO_MAX_CLASSES          32
 #define PROTO_MAX_CLASS_NAME_BYTES 256 /* a class name from a plan file */
 
+/* Conversations (plan "conv", docs/protocol.md; issue 20). A conversation resends its
+   history every turn, so what a plan may ask one worker to hold is capped here:
+   PROTO_MAX_TURNS = WORKLOAD_MAX_TURNS (turns of one conversation); PROTO_MAX_THINK_MS =
+   WORKLOAD_MAX_THINK_MS (10 min); a system prompt or shared prefix is at most one prompt
+   (PROTO_MAX_PROMPT_BYTES); and a dataset's conversations travel as at most
+   PROTO_MAX_CONVERSATIONS conversations of PROTO_MAX_TURN_TEXTS user turns in all, which
+   with a full pool keeps a plan within PROTO_MAX_ELEMENTS' order (the coordinator sends the
+   first ones of a larger dataset). */
+#define PROTO_MAX_TURNS         64
+#define PROTO_MAX_THINK_MS      600000
+#define PROTO_MAX_CONVERSATIONS 8192
+#define PROTO_MAX_TURN_TEXTS    32768
+
 typedef enum {
     PROTO_HELLO = 0,
     PROTO_WELCOME,
@@ -126,6 +139,42 @@ typedef struct {
     int64_t heartbeat_ms; /* both sides send a heartbeat every heartbeat_ms */
 } proto_welcome_t;
 
+/* A distribution of turns or of think time on the wire (coordinator/workload.h's
+   length_dist_t): none, fixed (mean), uniform integer in [min, max], or round(normal(mean,
+   stddev)) clipped to [min, max]. */
+typedef enum {
+    PROTO_DIST_NONE = 0,
+    PROTO_DIST_FIXED,
+    PROTO_DIST_UNIFORM,
+    PROTO_DIST_NORMAL
+} proto_dist_kind_t;
+
+typedef struct {
+    proto_dist_kind_t kind;
+    double mean, stddev;
+    int min, max;
+} proto_dist_t;
+
+typedef enum { PROTO_AFFINITY_CONVERSATION = 0, PROTO_AFFINITY_NONE } proto_affinity_t;
+
+/* What a worker needs to hold conversations (plan "conv"). */
+typedef struct {
+    proto_dist_t turns;            /* turns of a synthetic conversation: 1..PROTO_MAX_TURNS;
+                                      NONE = 1 */
+    proto_dist_t think_time_ms;    /* 0..PROTO_MAX_THINK_MS; NONE = 0 */
+    char *system_prompt;           /* "" = none */
+    char *shared_prefix;           /* "" = none */
+    double shared_prefix_fraction; /* 0..1 of conversations carry it; 0 when no prefix */
+    proto_affinity_t affinity;
+    /* A dataset's conversations (none: synthetic, user turns drawn from the prompts).
+       Conversation i is the next turn_counts[i] (1..PROTO_MAX_TURNS) strings of
+       turn_texts, in order; the counts add up to turn_text_count. */
+    int *turn_counts;
+    int conversation_count;
+    char **turn_texts;
+    int turn_text_count;
+} proto_conversations_t;
+
 /* coordinator -> worker: the engine configuration for this run. */
 typedef struct {
     char **targets; /* base URLs */
@@ -164,6 +213,9 @@ typedef struct {
     bool connection_per_user;       /* users: one dedicated connection per virtual user */
     bool prewarm;                   /* open the connections before the first phase */
     bool preflight; /* check every target before any load (optional, default true) */
+    /* Optional: multi-turn conversations; NULL = every request a single turn. Owned by a
+       decoded message, borrowed by the encoder. */
+    proto_conversations_t *conversations;
 } proto_plan_t;
 
 /* coordinator -> worker: run this (global) load from t0, this worker's segment [from, to). */
