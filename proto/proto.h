@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "common/dist.h"
 #include "common/metrics.h"
 #include "common/schedule.h"
 
@@ -139,29 +140,14 @@ typedef struct {
     int64_t heartbeat_ms; /* both sides send a heartbeat every heartbeat_ms */
 } proto_welcome_t;
 
-/* A distribution of turns or of think time on the wire (coordinator/workload.h's
-   length_dist_t): none, fixed (mean), uniform integer in [min, max], or round(normal(mean,
-   stddev)) clipped to [min, max]. */
-typedef enum {
-    PROTO_DIST_NONE = 0,
-    PROTO_DIST_FIXED,
-    PROTO_DIST_UNIFORM,
-    PROTO_DIST_NORMAL
-} proto_dist_kind_t;
-
-typedef struct {
-    proto_dist_kind_t kind;
-    double mean, stddev;
-    int min, max;
-} proto_dist_t;
-
+/* Distributions of turns and think time travel as common/dist.h's dist_t. */
 typedef enum { PROTO_AFFINITY_CONVERSATION = 0, PROTO_AFFINITY_NONE } proto_affinity_t;
 
 /* What a worker needs to hold conversations (plan "conv"). */
 typedef struct {
-    proto_dist_t turns;            /* turns of a synthetic conversation: 1..PROTO_MAX_TURNS;
-                                      NONE = 1 */
-    proto_dist_t think_time_ms;    /* 0..PROTO_MAX_THINK_MS; NONE = 0 */
+    dist_t turns;                  /* turns of a synthetic conversation: 1..PROTO_MAX_TURNS;
+                                            NONE = 1 */
+    dist_t think_time_ms;          /* 0..PROTO_MAX_THINK_MS; NONE = 0 */
     char *system_prompt;           /* "" = none */
     char *shared_prefix;           /* "" = none */
     double shared_prefix_fraction; /* 0..1 of conversations carry it; 0 when no prefix */

@@ -731,7 +731,7 @@ static void decode_plan_classes(dec_t *d, const msgpack_object *o, proto_plan_t 
 
 /* A "turns" or "think_ms" distribution: a known kind, and bounds inside [lo, hi]. */
 static void decode_dist(dec_t *d, const msgpack_object *map, const char *key, const char *where,
-                        int lo, int hi, proto_dist_t *out)
+                        int lo, int hi, dist_t *out)
 {
     const msgpack_object *o = get_map(d, map, key, true);
     if (!o || d->status != PROTO_OK)
@@ -746,16 +746,16 @@ static void decode_dist(dec_t *d, const msgpack_object *map, const char *key, co
         out->kind = PROTO_DIST_COUNT;
         for (int i = 0; i < PROTO_DIST_COUNT; i++) {
             if (strcmp(kind, proto_dist_names[i]) == 0)
-                out->kind = (proto_dist_kind_t)i;
+                out->kind = (dist_kind_t)i;
         }
         if ((int)out->kind == PROTO_DIST_COUNT)
             fail(d, PROTO_ERR_BAD_VALUE,
                  "field conv.%s.kind: '%s' is not none, fixed, uniform "
                  "or normal",
                  key, kind);
-        else if (out->kind == PROTO_DIST_FIXED && out->mean < lo)
+        else if (out->kind == DIST_FIXED && out->mean < lo)
             fail(d, PROTO_ERR_BAD_VALUE, "field conv.%s.mean: below %d", key, lo);
-        else if ((out->kind == PROTO_DIST_UNIFORM || out->kind == PROTO_DIST_NORMAL) &&
+        else if ((out->kind == DIST_UNIFORM || out->kind == DIST_NORMAL) &&
                  (out->min < lo || out->min > out->max))
             fail(d, PROTO_ERR_BAD_VALUE, "field conv.%s: needs %d <= min <= max <= %d", key, lo,
                  hi);

@@ -118,7 +118,7 @@ static void pack_metrics(msgpack_packer *pk, const metrics_t *m, buf_t *scratch)
     }
 }
 
-static void pack_dist(msgpack_packer *pk, const char *key, const proto_dist_t *dist)
+static void pack_dist(msgpack_packer *pk, const char *key, const dist_t *dist)
 {
     pack_str(pk, key);
     msgpack_pack_map(pk, 5);

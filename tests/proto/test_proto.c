@@ -582,8 +582,8 @@ static void test_plan_carries_conversations_and_refuses_what_breaks_their_caps(v
     char *texts[] = {"first of one", "second of one", "only of two"};
     int counts[] = {2, 1};
     proto_conversations_t conv = {
-        .turns = {.kind = PROTO_DIST_UNIFORM, .min = 2, .max = 8},
-        .think_time_ms = {.kind = PROTO_DIST_NORMAL, .mean = 5000, .stddev = 1000, .max = 9000},
+        .turns = {.kind = DIST_UNIFORM, .min = 2, .max = 8},
+        .think_time_ms = {.kind = DIST_NORMAL, .mean = 5000, .stddev = 1000, .max = 9000},
         .system_prompt = "You are terse.",
         .shared_prefix = "A shared document.",
         .shared_prefix_fraction = 0.5,
@@ -604,8 +604,8 @@ static void test_plan_carries_conversations_and_refuses_what_breaks_their_caps(v
     REQUIRE(round_trip(&in, &out) == PROTO_OK);
     const proto_conversations_t *c = out.u.plan.conversations;
     REQUIRE(c != NULL);
-    CHECK(c->turns.kind == PROTO_DIST_UNIFORM && c->turns.min == 2 && c->turns.max == 8);
-    CHECK(c->think_time_ms.kind == PROTO_DIST_NORMAL && c->think_time_ms.mean == 5000 &&
+    CHECK(c->turns.kind == DIST_UNIFORM && c->turns.min == 2 && c->turns.max == 8);
+    CHECK(c->think_time_ms.kind == DIST_NORMAL && c->think_time_ms.mean == 5000 &&
           c->think_time_ms.stddev == 1000 && c->think_time_ms.max == 9000);
     CHECK_STR_EQ(c->system_prompt, "You are terse.");
     CHECK_STR_EQ(c->shared_prefix, "A shared document.");
@@ -651,14 +651,14 @@ static void test_plan_carries_conversations_and_refuses_what_breaks_their_caps(v
         /* clang-format off */
         switch (k) {
         case 0: bad.turns.max = PROTO_MAX_TURNS + 1; break;
-        case 1: bad.turns = (proto_dist_t){.kind = PROTO_DIST_FIXED, .mean = 65}; break;
+        case 1: bad.turns = (dist_t){.kind = DIST_FIXED, .mean = 65}; break;
         case 2: bad.think_time_ms.max = PROTO_MAX_THINK_MS + 1; break;
         case 3: bad_counts[0] = 3; break;
         case 4: bad_counts[0] = 0; break;
         case 5: bad.shared_prefix = ""; break;
         case 6: bad.affinity = (proto_affinity_t)7; break;
         case 7: bad.turn_texts = many; bad.turn_text_count = PROTO_MAX_TURN_TEXTS + 1; break;
-        case 8: bad.turns = (proto_dist_t){.kind = PROTO_DIST_UNIFORM, .min = 5, .max = 2}; break;
+        case 8: bad.turns = (dist_t){.kind = DIST_UNIFORM, .min = 5, .max = 2}; break;
         }
         /* clang-format on */
         in.u.plan.conversations = &bad;
