@@ -82,6 +82,12 @@ typedef struct {
     int64_t bytes_in;         /* response bytes received */
     /* output tokens that arrived during the span these metrics cover (see above) */
     int64_t output_tokens_received;
+    /* conversations (docs/workloads.md#conversations), counted where they end: completed
+       after their last turn, abandoned when a turn failed; and the turns sent with the
+       oldest history left out to fit the model's context */
+    int64_t conversations_completed;
+    int64_t conversations_abandoned;
+    int64_t context_truncated;
 } metrics_counters_t;
 
 typedef struct {

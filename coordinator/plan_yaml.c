@@ -855,6 +855,7 @@ static const char *const conversation_keys[] = {"turns",
                                                 "shared_prefix_tokens",
                                                 "shared_prefix_fraction",
                                                 "affinity",
+                                                "context_tokens",
                                                 NULL};
 static const char *const think_time_keys[] = {"dist", "mean", "stddev", "min", "max", NULL};
 
@@ -1240,6 +1241,9 @@ static int read_conversations(ctx_t *c, yaml_node_t *node, workload_spec_t *spec
     } else if (cs->shared_prefix_tokens > 0) {
         cs->shared_prefix_fraction = 1; /* a shared prefix alone is shared by every one */
     }
+    if ((v = field(&f, "context_tokens")) &&
+        get_int(c, v, "context_tokens", 16, LIMIT_MAX_TOKENS, &cs->context_tokens) != 0)
+        return -1;
     if ((v = field(&f, "affinity"))) {
         const char *text;
         if (get_string(c, v, "affinity", &text) != 0)
@@ -2158,11 +2162,9 @@ static plan_t *load(ctx_t *c, const unsigned char *text, size_t len, plan_extra_
     plan_set_string(&c->plan->source, c->file);
     if (read_top(c, root) != 0 || build_workload(c) != 0)
         goto done;
-    if (c->conversations_node) {
-        /* Read and checked in full, but the engine does not run conversations yet (issue
-           20): a plan that asks for them is refused rather than run as single turns. */
-        fail(c, c->conversations_node,
-             "'conversations': multi-turn conversations are not run by this build yet");
+    if (c->conversations_node && strcmp(c->plan->api, "chat") != 0) {
+        fail(c, c->conversations_node, "'conversations': need `api: chat` (a conversation is "
+                                       "a list of chat messages)");
         goto done;
     }
     char why[512];

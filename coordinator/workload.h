@@ -140,6 +140,7 @@ typedef struct {
     int shared_prefix_tokens;      /* one document shared by a fraction; 0 = none */
     double shared_prefix_fraction; /* 0..1 of conversations that carry it */
     conversation_affinity_t affinity;
+    int context_tokens; /* the model's context in tokens; 0 = the workers' default */
 } conversation_spec_t;
 
 int conversation_affinity_parse(const char *name); /* "conversation", "none"; -1 when unknown */

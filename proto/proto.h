@@ -86,10 +86,11 @@
    PROTO_MAX_CONVERSATIONS conversations of PROTO_MAX_TURN_TEXTS user turns in all, which
    with a full pool keeps a plan within PROTO_MAX_ELEMENTS' order (the coordinator sends the
    first ones of a larger dataset). */
-#define PROTO_MAX_TURNS         64
-#define PROTO_MAX_THINK_MS      600000
-#define PROTO_MAX_CONVERSATIONS 8192
-#define PROTO_MAX_TURN_TEXTS    32768
+#define PROTO_MAX_TURNS          64
+#define PROTO_MAX_THINK_MS       600000
+#define PROTO_MAX_CONVERSATIONS  8192
+#define PROTO_MAX_TURN_TEXTS     32768
+#define PROTO_MAX_CONTEXT_TOKENS (1 << 24) /* = LIMIT_MAX_TOKENS: no model has more */
 
 typedef enum {
     PROTO_HELLO = 0,
@@ -152,6 +153,9 @@ typedef struct {
     char *shared_prefix;           /* "" = none */
     double shared_prefix_fraction; /* 0..1 of conversations carry it; 0 when no prefix */
     proto_affinity_t affinity;
+    int context_tokens;     /* the model's context: history beyond it is dropped, oldest
+                               first (0 = the worker's default); optional on the wire */
+    double chars_per_token; /* the workload's, to estimate tokens (0 = 4); optional */
     /* A dataset's conversations (none: synthetic, user turns drawn from the prompts).
        Conversation i is the next turn_counts[i] (1..PROTO_MAX_TURNS) strings of
        turn_texts, in order; the counts add up to turn_text_count. */

@@ -782,6 +782,8 @@ static void decode_plan_conversations(dec_t *d, const msgpack_object *o, proto_p
     c->system_prompt = get_str(d, m, "system", true, PROTO_MAX_PROMPT_BYTES);
     c->shared_prefix = get_str(d, m, "prefix", true, PROTO_MAX_PROMPT_BYTES);
     c->shared_prefix_fraction = get_f64(d, m, "prefix_frac", true, 0, 1, 0);
+    c->context_tokens = (int)get_i64(d, m, "context", false, 0, PROTO_MAX_CONTEXT_TOKENS, 0);
+    c->chars_per_token = get_f64(d, m, "cpt", false, 0, 64, 0);
     char *affinity = get_str(d, m, "affinity", true, 32);
     c->turn_texts = get_str_array(d, m, "turn_texts", &c->turn_text_count, PROTO_MAX_TURN_TEXTS,
                                   PROTO_MAX_PROMPT_BYTES);

@@ -134,8 +134,10 @@ static void pack_dist(msgpack_packer *pk, const char *key, const dist_t *dist)
 static void pack_conversations(msgpack_packer *pk, const proto_conversations_t *c)
 {
     pack_str(pk, "conv");
-    msgpack_pack_map(pk, 8);
+    msgpack_pack_map(pk, 10);
     pack_dist(pk, "turns", &c->turns);
+    kv_i64(pk, "context", c->context_tokens);
+    kv_f64(pk, "cpt", c->chars_per_token);
     pack_dist(pk, "think_ms", &c->think_time_ms);
     kv_str(pk, "system", c->system_prompt);
     kv_str(pk, "prefix", c->shared_prefix);

@@ -33,6 +33,9 @@ static const proto_counter_field_t proto_counter_fields[] = {
     PROTO_COUNTER(slo_ok),
     PROTO_COUNTER(bytes_in),
     PROTO_COUNTER(output_tokens_received),
+    PROTO_COUNTER(conversations_completed),
+    PROTO_COUNTER(conversations_abandoned),
+    PROTO_COUNTER(context_truncated),
 };
 #undef PROTO_COUNTER
 #define PROTO_COUNTER_FIELD_COUNT (sizeof proto_counter_fields / sizeof proto_counter_fields[0])

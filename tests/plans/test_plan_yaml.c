@@ -549,15 +549,42 @@ static void test_dataset_content_errors_name_the_plan_place_and_the_dataset_line
     unlink(path);
 }
 
-/* workload.conversations (issue 20): every key checked with FILE:LINE:COL, and a plan that
-   asks for conversations refused at the key until the engine runs them. */
-static void test_conversation_keys_are_checked_and_refused_until_the_engine_runs_them(void)
+/* workload.conversations (issue 20): every key lands in the workload spec, and every
+   mistake is reported with FILE:LINE:COL. */
+static void test_conversation_keys_land_in_the_spec_and_are_checked(void)
 {
 #define CONV "workload:\n  conversations:\n"
-    expect_error(HEAD CONV "    turns: {dist: uniform, min: 2, max: 8}\n    think_time: 5s\n"
-                           "    system_prompt_tokens: 512\n    shared_prefix_tokens: 2000\n"
-                           "    shared_prefix_fraction: 50%\n    affinity: none\n" PH,
-                 "t.yaml:5:5:", "'conversations': multi-turn conversations are not run");
+    plan_extra_t *x = NULL;
+    plan_t *p = load_ok(HEAD CONV "    turns: {dist: uniform, min: 2, max: 8}\n"
+                                  "    think_time: {dist: uniform, min: 1s, max: 3s}\n"
+                                  "    system_prompt_tokens: 512\n    shared_prefix_tokens: 2000\n"
+                                  "    shared_prefix_fraction: 50%\n    affinity: none\n"
+                                  "    context_tokens: 4096\n" PH,
+                        &x);
+    REQUIRE(p && x && x->workload_spec && x->workload);
+    const conversation_spec_t *cs = &x->workload_spec->conversations;
+    CHECK(cs->enabled);
+    CHECK(cs->turns.kind == LENGTH_UNIFORM && cs->turns.min == 2 && cs->turns.max == 8);
+    CHECK(cs->think_time_ms.kind == LENGTH_UNIFORM && cs->think_time_ms.min == 1000 &&
+          cs->think_time_ms.max == 3000);
+    CHECK_INT_EQ(cs->system_prompt_tokens, 512);
+    CHECK_INT_EQ(cs->shared_prefix_tokens, 2000);
+    CHECK(cs->shared_prefix_fraction == 0.5);
+    CHECK(cs->affinity == AFFINITY_NONE);
+    CHECK_INT_EQ(cs->context_tokens, 4096);
+    CHECK(strlen(x->workload->system_prompt) > 1500 && strlen(x->workload->shared_prefix) > 6000);
+    plan_extra_destroy(&x);
+    plan_destroy(&p);
+    p = load_ok(HEAD CONV "    think_time: 5s\n" PH, &x);
+    REQUIRE(p && x);
+    CHECK(x->workload_spec->conversations.think_time_ms.kind == LENGTH_FIXED &&
+          x->workload_spec->conversations.think_time_ms.mean == 5000);
+    CHECK(x->workload_spec->conversations.affinity == AFFINITY_CONVERSATION);
+    plan_extra_destroy(&x);
+    plan_destroy(&p);
+
+    expect_error(HEAD "api: completions\n" CONV "    turns: 2\n" PH,
+                 "t.yaml:6:5:", "need `api: chat`");
     expect_error(HEAD CONV "    turn: 3\n" PH, "t.yaml:5:5:", "did you mean 'turns'?");
     expect_error(HEAD CONV "    turns: 65\n" PH, "t.yaml:5:12:", "at most 64 turns");
     expect_error(HEAD CONV "    turns: {dist: uniform, min: 2, max: 100}\n" PH,
@@ -708,7 +735,7 @@ static void test_headers_that_carry_credentials_are_refused(void)
 }
 
 CHECK_MAIN(test_headers_that_carry_credentials_are_refused,
-           test_conversation_keys_are_checked_and_refused_until_the_engine_runs_them,
+           test_conversation_keys_land_in_the_spec_and_are_checked,
            test_minimal_plan_has_defaults_and_default_prompts,
            test_connection_and_tls_settings_land_in_the_plan,
            test_every_top_level_setting_lands_in_the_plan,

@@ -588,6 +588,8 @@ static void test_plan_carries_conversations_and_refuses_what_breaks_their_caps(v
         .shared_prefix = "A shared document.",
         .shared_prefix_fraction = 0.5,
         .affinity = PROTO_AFFINITY_NONE,
+        .context_tokens = 768,
+        .chars_per_token = 3.5,
         .turn_counts = counts,
         .conversation_count = 2,
         .turn_texts = texts,
@@ -611,6 +613,8 @@ static void test_plan_carries_conversations_and_refuses_what_breaks_their_caps(v
     CHECK_STR_EQ(c->shared_prefix, "A shared document.");
     CHECK(c->shared_prefix_fraction == 0.5);
     CHECK(c->affinity == PROTO_AFFINITY_NONE);
+    CHECK_INT_EQ(c->context_tokens, 768);
+    CHECK(c->chars_per_token == 3.5);
     REQUIRE(c->conversation_count == 2 && c->turn_text_count == 3);
     CHECK_INT_EQ(c->turn_counts[0], 2);
     CHECK_INT_EQ(c->turn_counts[1], 1);

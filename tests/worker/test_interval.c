@@ -35,7 +35,7 @@ static const metrics_t *part_of(const interval_t *iv, int phase)
 
 static void test_one_phase_interval_records_once_and_its_total_is_the_phase(void)
 {
-    interval_t *iv = interval_new(1, 0);
+    interval_t *iv = interval_new(1, 0, 0);
     REQUIRE(iv);
     for (int i = 0; i < 50; i++)
         record(iv, 3, 1000 + i, 10);
@@ -47,7 +47,7 @@ static void test_one_phase_interval_records_once_and_its_total_is_the_phase(void
 
 static void test_a_second_phase_splits_the_interval_and_each_keeps_its_own(void)
 {
-    interval_t *iv = interval_new(1, 0);
+    interval_t *iv = interval_new(1, 0, 0);
     REQUIRE(iv);
     for (int i = 0; i < 30; i++)
         record(iv, 0, 1000, 5); /* the backlog of phase 0 ... */
@@ -81,8 +81,8 @@ static void test_a_second_phase_splits_the_interval_and_each_keeps_its_own(void)
 
 static void test_merging_threads_intervals_keeps_each_phase_exact(void)
 {
-    interval_t *a = interval_new(1, 0), *b = interval_new(1, 0), *c = interval_new(1, 0);
-    interval_t *merged = interval_new(1, 0);
+    interval_t *a = interval_new(1, 0, 0), *b = interval_new(1, 0, 0), *c = interval_new(1, 0, 0);
+    interval_t *merged = interval_new(1, 0, 0);
     REQUIRE(a && b && c && merged);
     for (int i = 0; i < 10; i++)
         record(a, 0, 1000, 1); /* thread a: phase 0 only */
@@ -134,7 +134,8 @@ static void record_class(interval_t *iv, int cls, int64_t ttft_us, int64_t token
 
 static void test_merging_threads_intervals_keeps_each_class_exact(void)
 {
-    interval_t *a = interval_new(1, 2), *b = interval_new(1, 2), *merged = interval_new(1, 2);
+    interval_t *a = interval_new(1, 2, 0), *b = interval_new(1, 2, 0),
+               *merged = interval_new(1, 2, 0);
     REQUIRE(a && b && merged);
     REQUIRE(merged->class_count == 2);
     for (int i = 0; i < 7; i++)
@@ -167,7 +168,7 @@ static void test_merging_threads_intervals_keeps_each_class_exact(void)
 
 static void test_an_engine_without_classes_records_nothing_per_class(void)
 {
-    interval_t *iv = interval_new(1, 0);
+    interval_t *iv = interval_new(1, 0, 0);
     REQUIRE(iv);
     CHECK_INT_EQ(iv->class_count, 0);
     CHECK(iv->per_class == NULL);
