@@ -98,6 +98,9 @@ typedef struct {
 /* digits: significant digits of every histogram (1 us .. 1 h). 3 for run totals; the
    per-target breakdown uses 2 to keep a 64-target run's memory small. NULL on bad digits. */
 metrics_t *metrics_new(int digits);
+/* The same, holding no histogram counters until a histogram's first value (hist_new_compact):
+   for metrics that most intervals leave empty (a conversation's later turns). */
+metrics_t *metrics_new_compact(int digits);
 void metrics_destroy(metrics_t **self_p);
 void metrics_reset(metrics_t *self);
 /* Exact merge: histograms add, counters add. Returns the number of histogram values that

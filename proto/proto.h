@@ -91,6 +91,9 @@
 #define PROTO_MAX_CONVERSATIONS  8192
 #define PROTO_MAX_TURN_TEXTS     32768
 #define PROTO_MAX_CONTEXT_TOKENS (1 << 24) /* = LIMIT_MAX_TOKENS: no model has more */
+/* Turn buckets of a snapshot ("turns"): = ENGINE_MAX_TURN_BUCKETS, turn 32 and beyond
+   share the last, so a snapshot holds at most this many more metrics. */
+#define PROTO_MAX_TURN_BUCKETS 32
 
 typedef enum {
     PROTO_HELLO = 0,
@@ -256,6 +259,12 @@ typedef struct {
        (2 significant digits); absent (0) when the plan has no classes. */
     metrics_t **per_class;
     int class_count;
+    /* With conversations: by turn index (per_turn[k] = turn k + 1, the last bucket also
+       every later turn), turn_count entries (3 significant digits: per-turn percentiles
+       are compared with the run's, PROTO_TOTAL_DIGITS), at most
+       PROTO_MAX_TURN_BUCKETS; absent (0) without conversations. */
+    metrics_t **per_turn;
+    int turn_count;
 } proto_snapshot_t;
 
 typedef struct {

@@ -997,32 +997,44 @@ static void decode_snapshot_phases(dec_t *d, const msgpack_object *o, proto_snap
 }
 
 /* "classes" (optional: absent when the plan has none): one metrics per class. */
-static void decode_snapshot_classes(dec_t *d, const msgpack_object *o, proto_snapshot_t *s)
+/* An optional array of at most `cap` metrics (2 significant digits): "classes", "turns". */
+static metrics_t **decode_metrics_list(dec_t *d, const msgpack_object *o, const char *key,
+                                       const char *where, int cap, int digits, int *count_out)
 {
-    const msgpack_object *classes = find(d, o, "classes", false);
-    if (!classes || d->status != PROTO_OK)
-        return;
-    if (classes->type != MSGPACK_OBJECT_ARRAY) {
-        wrong_type(d, "classes", "array", classes);
-        return;
+    *count_out = 0;
+    const msgpack_object *list = find(d, o, key, false);
+    if (!list || d->status != PROTO_OK)
+        return NULL;
+    if (list->type != MSGPACK_OBJECT_ARRAY) {
+        wrong_type(d, key, "array", list);
+        return NULL;
     }
-    uint32_t n = classes->via.array.size;
-    if (n > PROTO_MAX_CLASSES) {
-        fail(d, PROTO_ERR_OVERSIZE, "field classes: %u entries (cap %d)", n, PROTO_MAX_CLASSES);
-        return;
+    uint32_t n = list->via.array.size;
+    if (n > (uint32_t)cap) {
+        fail(d, PROTO_ERR_OVERSIZE, "field %s: %u entries (cap %d)", key, n, cap);
+        return NULL;
     }
     if (n == 0)
-        return;
-    s->per_class = calloc(n, sizeof *s->per_class);
-    if (!s->per_class)
-        return;
-    d->where = "classes[]";
+        return NULL;
+    metrics_t **out = calloc(n, sizeof *out);
+    if (!out)
+        return NULL;
+    d->where = where;
     for (uint32_t i = 0; i < n && d->status == PROTO_OK; i++) {
-        s->per_class[i] = decode_metrics(d, &classes->via.array.ptr[i], PROTO_TARGET_DIGITS);
-        if (s->per_class[i])
-            s->class_count++;
+        out[i] = decode_metrics(d, &list->via.array.ptr[i], digits);
+        if (out[i])
+            (*count_out)++;
     }
     d->where = "";
+    return out;
+}
+
+static void decode_snapshot_classes(dec_t *d, const msgpack_object *o, proto_snapshot_t *s)
+{
+    s->per_class = decode_metrics_list(d, o, "classes", "classes[]", PROTO_MAX_CLASSES,
+                                       PROTO_TARGET_DIGITS, &s->class_count);
+    s->per_turn = decode_metrics_list(d, o, "turns", "turns[]", PROTO_MAX_TURN_BUCKETS,
+                                      PROTO_TOTAL_DIGITS, &s->turn_count);
 }
 
 static void decode_snapshot(dec_t *d, const msgpack_object *o, proto_snapshot_t *s)
@@ -1254,6 +1266,9 @@ void proto_msg_clear(proto_msg_t *msg)
             for (int i = 0; i < msg->u.snapshot.class_count; i++)
                 metrics_destroy(&msg->u.snapshot.per_class[i]);
             free(msg->u.snapshot.per_class);
+            for (int i = 0; i < msg->u.snapshot.turn_count; i++)
+                metrics_destroy(&msg->u.snapshot.per_turn[i]);
+            free(msg->u.snapshot.per_turn);
             break;
         case PROTO_STOP:
             free(msg->u.stop.reason);

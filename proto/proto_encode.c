@@ -256,8 +256,9 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         const proto_snapshot_t *s = &msg->u.snapshot;
         bool has_requests = s->requests_jsonl && s->requests_jsonl_len > 0;
         bool has_classes = s->per_class && s->class_count > 0;
+        bool has_turns = s->per_turn && s->turn_count > 0;
         msgpack_pack_map(pk, 2 + 7 + (has_requests ? 1 : 0) + (s->phase_count > 0 ? 1 : 0) +
-                                 (has_classes ? 1 : 0));
+                                 (has_classes ? 1 : 0) + (has_turns ? 1 : 0));
         kv_u64(pk, "seq", s->seq);
         kv_i64(pk, "interval", s->interval);
         kv_str(pk, "id", s->worker_id);
@@ -303,6 +304,15 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
             buf_init(&scratch);
             for (int i = 0; i < s->class_count; i++)
                 pack_metrics(pk, s->per_class[i], &scratch);
+            buf_free(&scratch);
+        }
+        if (has_turns) {
+            /* [metrics], one per turn index from turn 1 (like "classes") */
+            pack_str(pk, "turns");
+            msgpack_pack_array(pk, (size_t)s->turn_count);
+            buf_init(&scratch);
+            for (int i = 0; i < s->turn_count; i++)
+                pack_metrics(pk, s->per_turn[i], &scratch);
             buf_free(&scratch);
         }
         break;

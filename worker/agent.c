@@ -193,7 +193,9 @@ static void on_interval(void *arg, const engine_interval_t *interval)
                                         .phases = parts,
                                         .phase_count = part_count,
                                         .per_class = (metrics_t **)interval->per_class,
-                                        .class_count = interval->class_count};
+                                        .class_count = interval->class_count,
+                                        .per_turn = (metrics_t **)interval->per_turn,
+                                        .turn_count = interval->turn_count};
     unacked_t *u = calloc(1, sizeof *u);
     if (!u)
         return;

@@ -48,7 +48,7 @@ interval_t *interval_new(int target_count, int class_count, int turn_count)
         if (ok)
             self->turn_count = turn_count;
         for (int i = 0; ok && i < turn_count; i++)
-            ok = (self->per_turn[i] = metrics_new(2)) != NULL;
+            ok = (self->per_turn[i] = metrics_new_compact(3)) != NULL;
     }
     buf_init(&self->jsonl);
     if (!ok)

@@ -166,8 +166,9 @@ typedef struct engine_interval_s {
     const metrics_t *const *per_class;
     int class_count;
     /* With conversations: the same records by turn index (per_turn[k] holds turn k + 1,
-       the last also every later turn), turn_count = ENGINE_MAX_TURN_BUCKETS entries (2
-       significant digits); NULL / 0 without conversations. */
+       the last also every later turn), turn_count = ENGINE_MAX_TURN_BUCKETS entries (3
+       significant digits, holding counters only once used); NULL / 0 without
+       conversations. */
     const metrics_t *const *per_turn;
     int turn_count;
     const char *requests_jsonl; /* one JSON line per request ended in this interval, or NULL */

@@ -716,6 +716,53 @@ static void test_snapshot_carries_per_class_metrics_and_refuses_too_many(void)
     metrics_destroy(&c1);
 }
 
+/* Conversations: a snapshot's per-turn metrics (3 digits, like the total) travel exactly;
+   more buckets than PROTO_MAX_TURN_BUCKETS, or another layout, are refused. */
+static void test_snapshot_carries_per_turn_metrics_and_refuses_too_many(void)
+{
+    metrics_t *total = sample_metrics(3, 300, 997);
+    metrics_t *t1 = sample_metrics(3, 100, 1009);
+    metrics_t *t2 = sample_metrics(3, 200, 4001);
+    metrics_t *two_digits = sample_metrics(2, 50, 7);
+    metrics_t *per_turn[PROTO_MAX_TURN_BUCKETS + 1];
+    for (int i = 0; i <= PROTO_MAX_TURN_BUCKETS; i++)
+        per_turn[i] = i == 0 ? t1 : t2;
+    proto_msg_t in = {.type = PROTO_SNAPSHOT}, out;
+    in.u.snapshot = (proto_snapshot_t){.seq = 1,
+                                       .interval = 2,
+                                       .worker_id = "w1",
+                                       .total = total,
+                                       .per_turn = per_turn,
+                                       .turn_count = 2};
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    REQUIRE(out.u.snapshot.turn_count == 2);
+    CHECK(metrics_equal(out.u.snapshot.per_turn[0], t1));
+    CHECK(metrics_equal(out.u.snapshot.per_turn[1], t2));
+    CHECK_INT_EQ(out.u.snapshot.class_count, 0);
+    proto_msg_clear(&out);
+
+    char err[256];
+    buf_t b;
+    in.u.snapshot.turn_count = PROTO_MAX_TURN_BUCKETS + 1;
+    buf_init(&b);
+    proto_encode(&in, &b);
+    CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), PROTO_ERR_OVERSIZE);
+    CHECK(strstr(err, "turns") != NULL);
+    CHECK(out.u.snapshot.per_turn == NULL);
+    buf_free(&b);
+    per_turn[0] = two_digits;
+    in.u.snapshot.turn_count = 1;
+    buf_init(&b);
+    proto_encode(&in, &b);
+    CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), PROTO_ERR_BAD_VALUE);
+    CHECK_MSG(strstr(err, "turns[].d") != NULL, "%s", err);
+    buf_free(&b);
+    metrics_destroy(&total);
+    metrics_destroy(&t1);
+    metrics_destroy(&t2);
+    metrics_destroy(&two_digits);
+}
+
 static void test_unknown_keys_are_ignored(void)
 {
     char err[256];
@@ -1044,6 +1091,7 @@ static void test_readiness_refusal_and_preflight_travel_and_default_when_absent(
 
 CHECK_MAIN(test_hello_round_trips, test_welcome_plan_phase_round_trip,
            test_plan_carries_conversations_and_refuses_what_breaks_their_caps,
+           test_snapshot_carries_per_turn_metrics_and_refuses_too_many,
            test_small_messages_round_trip, test_snapshot_carries_metrics_exactly,
            test_snapshot_carries_its_phase_parts, test_unknown_keys_are_ignored,
            test_wrong_field_type_is_refused_naming_the_field,

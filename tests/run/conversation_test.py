@@ -246,7 +246,8 @@ def hdr_rank_value(sorted_values, p):
 
 
 def fleet_per_turn_percentiles_match_the_requests():
-    text = ("name: fleet-turns\ntargets: [sim://tiny]\nmax_tokens: 4\ntimeout: 20s\n"
+    text = ("name: fleet-turns\ntargets: [sim://tiny]\nmodel: surge-sim-tiny\nmax_tokens: 4\n"
+            "timeout: 20s\n"
             "outputs: {record_requests: true}\n"
             "workload:\n  conversations:\n    turns: {dist: uniform, min: 1, max: 4}\n"
             "    think_time: 20ms\n    context_tokens: 768\n"
@@ -257,7 +258,9 @@ def fleet_per_turn_percentiles_match_the_requests():
     results = results_of(out)
     turns = results.get("turns")
     check(isinstance(turns, list) and len(turns) >= 3, "results.json turns: %s" % turns)
-    workers = {r.get("worker") for r in records_of(out)}
+    workers = [w["requests"] for w in results.get("workers", [])]
+    check(len(workers) == 2 and all(n > 0 for n in workers),
+          "want 2 workers that both sent requests: %s" % workers)
     by_turn = {}
     for r in records:
         by_turn.setdefault(r["turn"], []).append(r)
@@ -284,7 +287,7 @@ def fleet_per_turn_percentiles_match_the_requests():
     conv = results.get("conversations", {})
     convs = by_conversation(records_of(out))
     check(conv.get("completed", 0) >= 1, "results.json conversations: %s" % conv)
-    print("ok: %d requests over %s, %d conversations, turns %s" %
+    print("ok: %d requests over workers %s, %d conversations, turns %s" %
           (len(records), workers, len(convs), sorted(by_turn)))
 
 
