@@ -15,8 +15,8 @@ each bounded in time. Scenarios:
         conversations are spread over both
   fleet_per_turn_percentiles_match_the_requests
         2 workers: results.json turns[] (per turn index) hold the requests of
-        requests.jsonl grouped by turn, TTFT P50/P90/P99 within 0.2%; conversations
-        completed as many as requests.jsonl shows finished
+        requests.jsonl grouped by turn, TTFT P50/P90/P99 within 0.2%, mean input tokens
+        exact; the terminal summary has a turns table and report.html a TTFT-by-turn chart
 """
 import json
 import os
@@ -252,8 +252,14 @@ def fleet_per_turn_percentiles_match_the_requests():
             "workload:\n  conversations:\n    turns: {dist: uniform, min: 1, max: 4}\n"
             "    think_time: 20ms\n    context_tokens: 768\n"
             "phases:\n  - {name: main, kind: constant, rate: 8/s, duration: 4s}\n")
-    code, _, err, out = run_plan("fleet", text, workers=2)
+    code, stdout, err, out = run_plan("fleet", text, workers=2)
     check(code == 0, "exit %d, want 0: %s" % (code, err[-2000:]))
+    check(any(line.split()[:2] == ["turn", "requests"] for line in stdout.splitlines()) and
+          "conversations:" in stdout, "the terminal summary has no turns table")
+    with open(os.path.join(out, "report.html")) as f:
+        html = f.read()
+    check('<section id="turns">' in html and "TTFT by turn" in html,
+          "report.html has no TTFT-by-turn chart")
     records = [r for r in records_of(out) if r.get("error") is None]
     results = results_of(out)
     turns = results.get("turns")
