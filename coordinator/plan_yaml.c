@@ -2163,8 +2163,9 @@ static plan_t *load(ctx_t *c, const unsigned char *text, size_t len, plan_extra_
     if (read_top(c, root) != 0 || build_workload(c) != 0)
         goto done;
     if (c->conversations_node && strcmp(c->plan->api, "chat") != 0) {
-        fail(c, c->conversations_node, "'conversations': need `api: chat` (a conversation is "
-                                       "a list of chat messages)");
+        fail(c, c->conversations_node,
+             "'conversations': need `api: chat` (a conversation is "
+             "a list of chat messages)");
         goto done;
     }
     char why[512];
