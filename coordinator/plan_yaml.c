@@ -2380,6 +2380,17 @@ void plan_yaml_describe(const plan_t *plan, const plan_extra_t *x, FILE *out)
                 fprintf(out, "%s%s", i ? ", " : "", x->workload->class_names[i]);
             fprintf(out, ")");
         }
+        const conversation_spec_t *cs = &x->workload_spec->conversations;
+        if (cs->enabled) {
+            if (x->workload->conversations.count > 0)
+                fprintf(out, ", as %d dataset conversations", x->workload->conversations.count);
+            else if (cs->turns.kind == LENGTH_FIXED || cs->turns.kind == LENGTH_NONE)
+                fprintf(out, ", as conversations of %d turns",
+                        cs->turns.kind == LENGTH_FIXED ? (int)cs->turns.mean : 1);
+            else
+                fprintf(out, ", as conversations of %d to %d turns", cs->turns.min, cs->turns.max);
+            fprintf(out, " (affinity %s)", conversation_affinity_name(cs->affinity));
+        }
     } else {
         fprintf(out, "; workload: %d prompts", plan->prompt_count);
     }
