@@ -52,7 +52,8 @@ struct conv_shared_s {
     buf_t head; /* `{"model":...,"messages":[` */
     buf_t tail; /* `],...}` */
     bool inject_max_tokens;
-    size_t context_bytes; /* what the messages may hold */
+    size_t context_bytes;   /* the model's context, in bytes of text */
+    double chars_per_token; /* to turn max_tokens into bytes of the context */
 };
 
 struct conversation_s {
@@ -198,6 +199,7 @@ conv_shared_t *conv_shared_new(const engine_config_t *config, char *err, size_t 
     double cpt = c->chars_per_token > 0 ? c->chars_per_token : DEFAULT_CHARS_PER_TOKEN;
     int context = c->context_tokens > 0 ? c->context_tokens : ENGINE_CONV_DEFAULT_CONTEXT_TOKENS;
     self->context_bytes = (size_t)(context * cpt);
+    self->chars_per_token = cpt;
     if (body_frame(self, config, err, err_size) != 0) {
         conv_shared_destroy(&self);
         return NULL;
@@ -292,7 +294,8 @@ int conversation_next_body(conversation_t *self, buf_t *out, int *dropped)
     size_t user_len = strlen(user);
     /* The context: the oldest answered turns go first, as chat clients drop them. */
     size_t budget = shared->context_bytes;
-    size_t reserve = (size_t)(max_tokens > 0 ? max_tokens : 0) * 4;
+    /* the answer's room: a turn that asks for max_tokens needs them inside the context */
+    size_t reserve = (size_t)((max_tokens > 0 ? max_tokens : 0) * shared->chars_per_token);
     size_t fixed = system->len + user_len + 32 + reserve;
     size_t history_end = turn > 0 ? self->turn_ends[turn - 1] : 0;
     while (self->first_kept < turn) {
