@@ -76,8 +76,8 @@ static void send_to(coordinator_t *self, worker_t *w, const proto_msg_t *msg)
 
 /* The plan's conversations as the wire carries them (docs/protocol.md, "conv"): false
    when it has none. The dataset's conversations go whole, the first ones that fit
-   PROTO_MAX_CONVERSATIONS and PROTO_MAX_TURN_TEXTS; *counts_out and *texts_out
-   (borrowed strings) are the caller's to free after the send. */
+   PROTO_MAX_CONVERSATIONS, PROTO_MAX_TURN_TEXTS and PROTO_MAX_TURN_TEXT_BYTES; *counts_out and
+   *texts_out (borrowed strings) are the caller's to free after the send. */
 static bool conversations_of_plan(const plan_t *plan, proto_conversations_t *out, int **counts_out,
                                   char ***texts_out)
 {
@@ -110,9 +110,19 @@ static bool conversations_of_plan(const plan_t *plan, proto_conversations_t *out
     out->chars_per_token = pool->chars_per_token;
     const conversation_list_t *list = &pool->conversations;
     int convs = 0, texts = 0;
+    size_t bytes = 0;
     while (convs < list->count && convs < PROTO_MAX_CONVERSATIONS &&
-           texts + list->items[convs].user_turns.count <= PROTO_MAX_TURN_TEXTS)
-        texts += list->items[convs++].user_turns.count;
+           texts + list->items[convs].user_turns.count <= PROTO_MAX_TURN_TEXTS) {
+        const prompt_list_t *turns = &list->items[convs].user_turns;
+        size_t more = 0;
+        for (int j = 0; j < turns->count; j++)
+            more += strlen(turns->items[j]);
+        if (bytes + more > PROTO_MAX_TURN_TEXT_BYTES)
+            break;
+        bytes += more;
+        texts += turns->count;
+        convs++;
+    }
     int *counts = calloc((size_t)convs + 1, sizeof *counts);
     char **strings = calloc((size_t)texts + 1, sizeof *strings);
     if (!counts || !strings)

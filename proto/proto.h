@@ -86,11 +86,14 @@
    PROTO_MAX_CONVERSATIONS conversations of PROTO_MAX_TURN_TEXTS user turns in all, which
    with a full pool keeps a plan within PROTO_MAX_ELEMENTS' order (the coordinator sends the
    first ones of a larger dataset). */
-#define PROTO_MAX_TURNS          64
-#define PROTO_MAX_THINK_MS       600000
-#define PROTO_MAX_CONVERSATIONS  8192
-#define PROTO_MAX_TURN_TEXTS     32768
-#define PROTO_MAX_CONTEXT_TOKENS (1 << 24) /* = LIMIT_MAX_TOKENS: no model has more */
+#define PROTO_MAX_TURNS         64
+#define PROTO_MAX_THINK_MS      600000
+#define PROTO_MAX_CONVERSATIONS 8192
+#define PROTO_MAX_TURN_TEXTS    32768
+/* ... and at most this many bytes of them: half a message, so a dataset of long turns
+   leaves room for the pool's prompts under PROTO_MAX_MESSAGE_BYTES. */
+#define PROTO_MAX_TURN_TEXT_BYTES (8 << 20)
+#define PROTO_MAX_CONTEXT_TOKENS  (1 << 24) /* = LIMIT_MAX_TOKENS: no model has more */
 /* Turn buckets of a snapshot ("turns"): = ENGINE_MAX_TURN_BUCKETS, turn 32 and beyond
    share the last, so a snapshot holds at most this many more metrics. */
 #define PROTO_MAX_TURN_BUCKETS 32

@@ -834,7 +834,13 @@ static void decode_plan_conversations(dec_t *d, const msgpack_object *o, proto_p
             fail(d, PROTO_ERR_WRONG_TYPE, "field conv.turn_counts[%d]: want int, got %s", i,
                  type_word(v));
     }
-    if (d->status == PROTO_OK && sum != c->turn_text_count)
+    size_t bytes = 0;
+    for (int i = 0; i < c->turn_text_count; i++)
+        bytes += strlen(c->turn_texts[i]);
+    if (d->status == PROTO_OK && bytes > PROTO_MAX_TURN_TEXT_BYTES)
+        fail(d, PROTO_ERR_OVERSIZE, "field conv.turn_texts: %zu bytes (cap %d)", bytes,
+             PROTO_MAX_TURN_TEXT_BYTES);
+    else if (d->status == PROTO_OK && sum != c->turn_text_count)
         fail(d, PROTO_ERR_BAD_VALUE, "field conv.turn_counts: %lld turns in all, but %d turn_texts",
              (long long)sum, c->turn_text_count);
 }

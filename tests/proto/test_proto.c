@@ -644,7 +644,15 @@ static void test_plan_carries_conversations_and_refuses_what_breaks_their_caps(v
         {"conv.affinity", PROTO_ERR_BAD_VALUE},
         {"turn_texts", PROTO_ERR_OVERSIZE},
         {"conv.turns: needs 1 <= min <= max <= 64", PROTO_ERR_BAD_VALUE},
+        {"conv.turn_texts: 9437175 bytes (cap 8388608)", PROTO_ERR_OVERSIZE},
     };
+    char *mib = malloc(1 << 20);
+    REQUIRE(mib != NULL);
+    memset(mib, 'x', 1 << 20);
+    mib[(1 << 20) - 1] = '\0';
+    char *nine[9];
+    for (int i = 0; i < 9; i++)
+        nine[i] = mib;
     static char *many[PROTO_MAX_TURN_TEXTS + 1];
     for (int i = 0; i <= PROTO_MAX_TURN_TEXTS; i++)
         many[i] = "t";
@@ -663,6 +671,8 @@ static void test_plan_carries_conversations_and_refuses_what_breaks_their_caps(v
         case 6: bad.affinity = (proto_affinity_t)7; break;
         case 7: bad.turn_texts = many; bad.turn_text_count = PROTO_MAX_TURN_TEXTS + 1; break;
         case 8: bad.turns = (dist_t){.kind = DIST_UNIFORM, .min = 5, .max = 2}; break;
+        case 9: bad_counts[0] = 9; bad.conversation_count = 1; bad.turn_texts = nine;
+                bad.turn_text_count = 9; break;
         }
         /* clang-format on */
         in.u.plan.conversations = &bad;
@@ -673,6 +683,7 @@ static void test_plan_carries_conversations_and_refuses_what_breaks_their_caps(v
         CHECK(out.u.plan.conversations == NULL);
         buf_free(&b);
     }
+    free(mib);
 }
 
 static void test_snapshot_carries_per_class_metrics_and_refuses_too_many(void)
