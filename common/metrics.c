@@ -63,6 +63,22 @@ metrics_t *metrics_new(int digits)
     return self;
 }
 
+metrics_t *metrics_new_compact(int digits)
+{
+    metrics_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    for (int i = 0; i < METRIC_HIST_COUNT; i++) {
+        self->hist[i] =
+            hist_new_compact(HIST_DEFAULT_LOWEST, HIST_DEFAULT_HIGHEST, digits, NULL, 0);
+        if (!self->hist[i]) {
+            metrics_destroy(&self);
+            return NULL;
+        }
+    }
+    return self;
+}
+
 void metrics_destroy(metrics_t **self_p)
 {
     if (!self_p || !*self_p)

@@ -82,6 +82,12 @@ typedef struct {
     int64_t bytes_in;         /* response bytes received */
     /* output tokens that arrived during the span these metrics cover (see above) */
     int64_t output_tokens_received;
+    /* conversations (docs/workloads.md#conversations), counted where they end: completed
+       after their last turn, abandoned when a turn failed; and the turns sent with the
+       oldest history left out to fit the model's context */
+    int64_t conversations_completed;
+    int64_t conversations_abandoned;
+    int64_t context_truncated;
 } metrics_counters_t;
 
 typedef struct {
@@ -92,6 +98,9 @@ typedef struct {
 /* digits: significant digits of every histogram (1 us .. 1 h). 3 for run totals; the
    per-target breakdown uses 2 to keep a 64-target run's memory small. NULL on bad digits. */
 metrics_t *metrics_new(int digits);
+/* The same, holding no histogram counters until a histogram's first value (hist_new_compact):
+   for metrics that most intervals leave empty (a conversation's later turns). */
+metrics_t *metrics_new_compact(int digits);
 void metrics_destroy(metrics_t **self_p);
 void metrics_reset(metrics_t *self);
 /* Exact merge: histograms add, counters add. Returns the number of histogram values that

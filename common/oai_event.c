@@ -83,6 +83,8 @@ static oai_event_kind_t malformed(oai_event_t *out, const char *fmt, ...)
     /* what was read before the problem is dropped: a malformed event reports nothing */
     out->content_bytes = 0;
     out->reasoning_bytes = 0;
+    out->content_json = NULL;
+    out->content_json_len = 0;
     out->content_choices = 0;
     out->choices = 0;
     out->prompt_tokens = -1;
@@ -382,7 +384,23 @@ static size_t string_decoded_bytes(const doc_t *doc, int i)
 /* Unescapes the string s..end into dst (NUL-terminated, truncated on a code
    point boundary). Control characters become spaces: the text goes to logs and
    JSON lines. */
+static size_t range_unescape(const char *s, const char *end, char *dst, size_t cap,
+                             bool keep_controls);
+
 static void range_copy(const char *s, const char *end, char *dst, size_t cap)
+{
+    range_unescape(s, end, dst, cap, false);
+}
+
+size_t oai_json_unescape(const char *json, size_t len, char *dst)
+{
+    return range_unescape(json, json + len, dst, len + 1, true);
+}
+
+/* Unescapes s..end into dst (NUL-terminated, truncated on a code point boundary);
+   control characters become spaces unless keep_controls. Returns the bytes written. */
+static size_t range_unescape(const char *s, const char *end, char *dst, size_t cap,
+                             bool keep_controls)
 {
     size_t n = 0;
     while (s < end) {
@@ -406,7 +424,7 @@ static void range_copy(const char *s, const char *end, char *dst, size_t cap)
             s += seq;
             continue;
         }
-        if (cp < 0x20)
+        if (cp < 0x20 && !keep_controls)
             cp = ' ';
         size_t need = utf8_len(cp);
         if (n + need >= cap)
@@ -428,6 +446,7 @@ static void range_copy(const char *s, const char *end, char *dst, size_t cap)
         }
     }
     dst[n] = '\0';
+    return n;
 }
 
 static void string_copy(const doc_t *doc, int i, char *dst, size_t cap)
@@ -473,6 +492,14 @@ static int64_t code_read(const doc_t *doc, int i)
 
 /* Reads a string-or-null text field of a choice; returns false when it has
  * another type. */
+static void note_content(oai_event_t *out, const char *s, const char *e)
+{
+    if (!out->content_json && e > s) {
+        out->content_json = s;
+        out->content_json_len = (size_t)(e - s);
+    }
+}
+
 static bool text_read(const doc_t *doc, int obj, const char *name, size_t *bytes)
 {
     int v = object_get(doc, obj, name);
@@ -481,6 +508,8 @@ static bool text_read(const doc_t *doc, int obj, const char *name, size_t *bytes
     if (doc->tok[v].type != JSMN_STRING)
         return false;
     *bytes += string_decoded_bytes(doc, v);
+    if (strcmp(name, "text") == 0 || strcmp(name, "content") == 0)
+        note_content(doc->out, doc->js + doc->tok[v].start, doc->js + doc->tok[v].end);
     return true;
 }
 
@@ -870,7 +899,7 @@ static bool fast_value(fast_t *f, int depth)
 }
 
 /* A string-or-null text field: adds the bytes it holds once unescaped. */
-static bool fast_text(fast_t *f, size_t *bytes)
+static bool fast_text(fast_t *f, size_t *bytes, bool is_content)
 {
     if (*f->p == 'n')
         return fast_null(f);
@@ -879,6 +908,8 @@ static bool fast_text(fast_t *f, size_t *bytes)
     if (*f->p != '"' || !fast_string(f, &s, &e, &esc))
         return false;
     *bytes += esc ? range_decoded_bytes(s, e) : (size_t)(e - s);
+    if (is_content)
+        note_content(f->out, s, e);
     return true;
 }
 
@@ -912,7 +943,7 @@ static bool fast_message(fast_t *f, int depth, size_t *content, size_t *reasonin
                 return false;
             continue;
         }
-        if ((seen & bit) || !fast_text(f, into))
+        if ((seen & bit) || !fast_text(f, into, bit == 1))
             return false;
         seen |= bit;
     }
@@ -952,7 +983,7 @@ static bool fast_choice(fast_t *f, int depth)
             }
         } else if (KEY_IS(k, n, "text")) {
             bit = 4;
-            ok = fast_text(f, &content);
+            ok = fast_text(f, &content, true);
         } else if (KEY_IS(k, n, "message")) {
             bit = 8;
             ok = fast_message(f, depth + 1, &content, &reasoning);
@@ -1092,6 +1123,8 @@ static void event_clear(oai_event_t *out)
     out->kind = OAI_EVENT_CHUNK;
     out->content_bytes = 0;
     out->reasoning_bytes = 0;
+    out->content_json = NULL;
+    out->content_json_len = 0;
     out->content_choices = 0;
     out->choices = 0;
     out->prompt_tokens = -1;

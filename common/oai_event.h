@@ -38,8 +38,14 @@ typedef struct {
        delta.content / message.content summed over choices; null counts as empty. */
     size_t content_bytes;
     size_t reasoning_bytes; /* reasoning_content / reasoning (the larger, never both) */
-    int content_choices;    /* choices that carried non-empty content or reasoning */
-    int choices;            /* entries in choices[] (0 for the final usage chunk) */
+    /* The content text of the first choice that has some (text / delta.content /
+       message.content), as it stands in the payload between its quotes, still
+       JSON-escaped: borrowed from the parsed data, valid as long as it is; NULL when
+       none. Conversations keep the answer actually received (oai_json_unescape). */
+    const char *content_json;
+    size_t content_json_len;
+    int content_choices; /* choices that carried non-empty content or reasoning */
+    int choices;         /* entries in choices[] (0 for the final usage chunk) */
     /* usage, -1 when absent */
     int64_t prompt_tokens;
     int64_t completion_tokens;
@@ -69,6 +75,11 @@ oai_event_kind_t oai_parser_parse(oai_parser_t *self, const char *data, size_t l
 void oai_parser_set_fast_path(oai_parser_t *self, bool enabled);
 /* Whether the last parse was answered by the fast path (tests, benchmarks). */
 bool oai_parser_answered_fast(const oai_parser_t *self);
+
+/* Unescapes a JSON string body (an oai_event_t content_json) into dst, which must hold
+   len + 1 bytes (unescaping never lengthens); control characters are kept. Returns the
+   bytes written (dst is NUL-terminated). */
+size_t oai_json_unescape(const char *json, size_t len, char *dst);
 
 /* The first event for which this is true is the first token (TTFT): non-empty content
    or reasoning in any choice. A role-only first chunk ("content": "") is not. */

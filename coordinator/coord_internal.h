@@ -163,6 +163,9 @@ struct _coordinator_t {
     int64_t drain_first_index, drain_last_index; /* -1 = none */
     metrics_t **target_metrics;                  /* per target, whole run (2 digits) */
     metrics_t **class_metrics; /* per class of a mix (plan class_count >= 2), whole run */
+    /* per turn index of conversations (PROTO_MAX_TURN_BUCKETS, the last also every later
+       turn), whole run; NULL until a snapshot carries turns */
+    metrics_t **turn_metrics;
     int64_t late_snapshots, rejected_messages;
     int64_t rejected_by[REJECT_CLASS_COUNT]; /* rejected_messages by class (reject.c) */
     int64_t requests_lines_refused;          /* requests.jsonl lines from workers not written */

@@ -74,6 +74,75 @@ static void send_to(coordinator_t *self, worker_t *w, const proto_msg_t *msg)
         proto_send_to(self->router, w->identity, msg);
 }
 
+/* The plan's conversations as the wire carries them (docs/protocol.md, "conv"): false
+   when it has none. The dataset's conversations go whole, the first ones that fit
+   PROTO_MAX_CONVERSATIONS, PROTO_MAX_TURN_TEXTS and PROTO_MAX_TURN_TEXT_BYTES; *counts_out and
+   *texts_out (borrowed strings) are the caller's to free after the send. */
+static bool conversations_of_plan(const plan_t *plan, proto_conversations_t *out, int **counts_out,
+                                  char ***texts_out)
+{
+    *counts_out = NULL;
+    *texts_out = NULL;
+    const workload_spec_t *spec = plan->extra ? plan->extra->workload_spec : NULL;
+    const workload_t *pool = plan->extra ? plan->extra->workload : NULL;
+    if (!spec || !pool || !spec->conversations.enabled)
+        return false;
+    const conversation_spec_t *c = &spec->conversations;
+    memset(out, 0, sizeof *out);
+    out->turns = (dist_t){.kind = (dist_kind_t)c->turns.kind,
+                          .mean = c->turns.mean,
+                          .stddev = c->turns.stddev,
+                          .min = c->turns.min,
+                          .max = c->turns.max};
+    const length_dist_t *t = &c->think_time_ms;
+    out->think_time_ms = (dist_t){.kind = (dist_kind_t)t->kind,
+                                  .mean = t->mean,
+                                  .stddev = t->stddev,
+                                  .min = t->min,
+                                  .max = t->max};
+    out->system_prompt = pool->system_prompt;
+    out->shared_prefix = pool->shared_prefix;
+    out->shared_prefix_fraction =
+        pool->shared_prefix && *pool->shared_prefix ? c->shared_prefix_fraction : 0;
+    out->affinity =
+        c->affinity == AFFINITY_NONE ? PROTO_AFFINITY_NONE : PROTO_AFFINITY_CONVERSATION;
+    out->context_tokens = c->context_tokens;
+    out->chars_per_token = pool->chars_per_token;
+    const conversation_list_t *list = &pool->conversations;
+    int convs = 0, texts = 0;
+    size_t bytes = 0;
+    while (convs < list->count && convs < PROTO_MAX_CONVERSATIONS &&
+           texts + list->items[convs].user_turns.count <= PROTO_MAX_TURN_TEXTS) {
+        const prompt_list_t *turns = &list->items[convs].user_turns;
+        size_t more = 0;
+        for (int j = 0; j < turns->count; j++)
+            more += strlen(turns->items[j]);
+        if (bytes + more > PROTO_MAX_TURN_TEXT_BYTES)
+            break;
+        bytes += more;
+        texts += turns->count;
+        convs++;
+    }
+    int *counts = calloc((size_t)convs + 1, sizeof *counts);
+    char **strings = calloc((size_t)texts + 1, sizeof *strings);
+    if (!counts || !strings)
+        abort(); /* out of memory while sending a plan */
+    int k = 0;
+    for (int i = 0; i < convs; i++) {
+        const prompt_list_t *turns = &list->items[i].user_turns;
+        counts[i] = turns->count;
+        for (int j = 0; j < turns->count; j++)
+            strings[k++] = turns->items[j];
+    }
+    out->turn_counts = counts;
+    out->conversation_count = convs;
+    out->turn_texts = strings;
+    out->turn_text_count = texts;
+    *counts_out = counts;
+    *texts_out = strings;
+    return true;
+}
+
 static void send_plan(coordinator_t *self, worker_t *w)
 {
     const plan_t *plan = self->plan;
@@ -119,7 +188,14 @@ static void send_plan(coordinator_t *self, worker_t *w)
     p->connection_per_user = plan->connection_per_user;
     p->prewarm = plan->prewarm;
     p->preflight = plan->preflight;
+    proto_conversations_t conversations;
+    int *turn_counts;
+    char **turn_texts;
+    if (conversations_of_plan(plan, &conversations, &turn_counts, &turn_texts))
+        p->conversations = &conversations;
     send_to(self, w, &msg);
+    free(turn_counts);
+    free(turn_texts);
     w->has_plan = true;
     int64_t offset = clock_now_ns() - self->run_t0_ns;
     w->first_interval = offset > 0 ? offset / self->interval_ns + 1 : 0;

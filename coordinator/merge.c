@@ -71,6 +71,10 @@ void merge_free(coordinator_t *self)
         metrics_destroy(&self->class_metrics[i]);
     free(self->class_metrics);
     self->class_metrics = NULL;
+    for (int i = 0; self->turn_metrics && i < PROTO_MAX_TURN_BUCKETS; i++)
+        metrics_destroy(&self->turn_metrics[i]);
+    free(self->turn_metrics);
+    self->turn_metrics = NULL;
     metrics_destroy(&self->run_metrics);
     metrics_destroy(&self->last_closed);
 }
@@ -214,6 +218,15 @@ void merge_snapshot(coordinator_t *self, worker_t *worker, const proto_snapshot_
     for (int i = 0; i < classes; i++) {
         if (self->class_metrics[i])
             metrics_add(self->class_metrics[i], snap->per_class[i]);
+    }
+    if (snap->turn_count > 0 && !self->turn_metrics) { /* a run with conversations */
+        self->turn_metrics = calloc(PROTO_MAX_TURN_BUCKETS, sizeof *self->turn_metrics);
+        for (int i = 0; self->turn_metrics && i < PROTO_MAX_TURN_BUCKETS; i++)
+            self->turn_metrics[i] = metrics_new_compact(3); /* grows with its first turn */
+    }
+    for (int i = 0; self->turn_metrics && i < snap->turn_count; i++) {
+        if (self->turn_metrics[i])
+            metrics_add(self->turn_metrics[i], snap->per_turn[i]);
     }
     if (snap->requests_jsonl_len)
         outputs_write_requests(self, snap->requests_jsonl, snap->requests_jsonl_len);

@@ -465,6 +465,41 @@ static void write_drain(coordinator_t *self, jsonw_t *w)
     jsonw_object_end(w);
 }
 
+/* Conversations (docs/results.md): turns[], the run's records by turn index (the last
+   bucket holds every later turn, "and_later"), and the conversation counts. */
+static void write_conversations(coordinator_t *self, jsonw_t *w, double measured_s)
+{
+    if (!self->turn_metrics)
+        return;
+    int last = 0; /* the highest turn bucket with a request */
+    for (int i = 0; i < PROTO_MAX_TURN_BUCKETS; i++) {
+        const metrics_t *m = self->turn_metrics[i];
+        if (m && (m->c.sent || m->c.ok || m->c.failed))
+            last = i + 1;
+    }
+    jsonw_key(w, "turns");
+    jsonw_array_begin(w);
+    for (int i = 0; i < last; i++) {
+        const metrics_t *m = self->turn_metrics[i];
+        jsonw_object_begin(w);
+        jsonw_kv_int(w, "turn", i + 1);
+        jsonw_kv_bool(w, "and_later", i == PROTO_MAX_TURN_BUCKETS - 1);
+        jsonw_kv_double(w, "input_tokens_mean",
+                        m && m->c.ok ? (double)m->c.input_tokens / (double)m->c.ok : 0.0);
+        jsonw_key(w, "summary");
+        metrics_write_summary(m ? m : self->run_metrics, w, measured_s, 0);
+        jsonw_object_end(w);
+    }
+    jsonw_array_end(w);
+    const metrics_counters_t *c = &self->run_metrics->c;
+    jsonw_key(w, "conversations");
+    jsonw_object_begin(w);
+    jsonw_kv_int(w, "completed", c->conversations_completed);
+    jsonw_kv_int(w, "abandoned", c->conversations_abandoned);
+    jsonw_kv_int(w, "context_truncated", c->context_truncated);
+    jsonw_object_end(w);
+}
+
 static void write_workers(coordinator_t *self, jsonw_t *w)
 {
     int64_t total = 0;
@@ -589,6 +624,7 @@ static void write_document(coordinator_t *self, jsonw_t *w)
         }
         jsonw_array_end(w);
     }
+    write_conversations(self, w, measured_s);
     /* The plan's answers: saturation, SLA, cost, users (sequence.c). */
     if (!sequence_write_verdicts(self, w, overall, NULL))
         self->verdict_failed = true;

@@ -40,7 +40,8 @@ typedef struct {
     long visits;
     plan_t *plan;
     plan_extra_t *extra;
-    yaml_node_t *workload_node; /* where workload errors found while building point */
+    yaml_node_t *workload_node;      /* where workload errors found while building point */
+    yaml_node_t *conversations_node; /* workload.conversations, when given */
 } ctx_t;
 
 static void *xrealloc(void *p, size_t size)
@@ -846,9 +847,17 @@ static const char *const class_keys[] = {"name",         "weight",        "datas
                                          "templates",    "prompts",       "builtin",
                                          "input_tokens", "output_tokens", NULL};
 static const char *const workload_keys[] = {
-    "dataset",       "templates", "prompts",   "builtin",       "input_tokens",
-    "output_tokens", "mix",       "pool_size", "unique_prefix", "tokenize",
-    "seed",          "synthetic", NULL};
+    "dataset",   "templates",     "prompts",  "builtin", "input_tokens", "output_tokens", "mix",
+    "pool_size", "unique_prefix", "tokenize", "seed",    "synthetic",    "conversations", NULL};
+static const char *const conversation_keys[] = {"turns",
+                                                "think_time",
+                                                "system_prompt_tokens",
+                                                "shared_prefix_tokens",
+                                                "shared_prefix_fraction",
+                                                "affinity",
+                                                "context_tokens",
+                                                NULL};
+static const char *const think_time_keys[] = {"dist", "mean", "stddev", "min", "max", NULL};
 
 static int read_dataset(ctx_t *c, yaml_node_t *node, workload_class_t *cls)
 {
@@ -1138,6 +1147,115 @@ static int read_mix(ctx_t *c, yaml_node_t *node, workload_spec_t *spec)
     return 0;
 }
 
+/* think_time: a duration (fixed), or {dist, mean, stddev, min, max} with durations, held in
+   a length distribution of milliseconds. */
+static int read_think_time(ctx_t *c, yaml_node_t *node, length_dist_t *out)
+{
+    memset(out, 0, sizeof *out);
+    int64_t ms;
+    if (node->type == YAML_SCALAR_NODE) {
+        if (get_duration(c, node, "think_time", true, &ms) != 0)
+            return -1;
+        if (ms > WORKLOAD_MAX_THINK_MS)
+            return fail(c, node, "'think_time': at most %ds", WORKLOAD_MAX_THINK_MS / 1000);
+        out->kind = LENGTH_FIXED;
+        out->mean = (double)ms;
+        out->min = out->max = (int)ms;
+        return 0;
+    }
+    fields_t f;
+    if (read_fields(c, node, "'think_time'", think_time_keys, &f) != 0)
+        return -1;
+    const char *dist = "normal";
+    if (field(&f, "dist") && get_string(c, field(&f, "dist"), "dist", &dist) != 0)
+        return -1;
+    int kind = length_kind_parse(dist);
+    if (kind < 0)
+        return fail(c, field(&f, "dist"), "'dist': expected fixed, uniform or normal, got '%.40s'",
+                    dist);
+    out->kind = (length_kind_t)kind;
+    static const char *const names[] = {"mean", "stddev", "min", "max"};
+    int64_t value[4] = {0, 0, 0, WORKLOAD_MAX_THINK_MS};
+    for (int i = 0; i < 4; i++) {
+        yaml_node_t *v = field(&f, names[i]);
+        if (!v)
+            continue;
+        if (get_duration(c, v, names[i], true, &value[i]) != 0)
+            return -1;
+        if (value[i] > WORKLOAD_MAX_THINK_MS)
+            return fail(c, v, "'%s': at most %ds", names[i], WORKLOAD_MAX_THINK_MS / 1000);
+    }
+    if (kind != LENGTH_UNIFORM && !field(&f, "mean"))
+        return fail(c, node, "'think_time': %s needs 'mean'", dist);
+    if (kind == LENGTH_NORMAL && !field(&f, "stddev"))
+        return fail(c, node, "'think_time': normal needs 'stddev'");
+    if (kind != LENGTH_NORMAL && field(&f, "stddev"))
+        return fail(c, field(&f, "stddev"), "'stddev' applies to the normal distribution only");
+    if (kind == LENGTH_UNIFORM && (!field(&f, "min") || !field(&f, "max")))
+        return fail(c, node, "'think_time': uniform needs 'min' and 'max'");
+    if (kind == LENGTH_FIXED && (field(&f, "min") || field(&f, "max")))
+        return fail(c, field(&f, "min") ? field(&f, "min") : field(&f, "max"),
+                    "'min'/'max' do not apply to a fixed think time");
+    out->mean = (double)value[0];
+    out->stddev = (double)value[1];
+    out->min = (int)value[2];
+    out->max = kind == LENGTH_FIXED ? (int)value[0] : (int)value[3];
+    if (kind == LENGTH_FIXED)
+        out->min = (int)value[0];
+    if (out->min > out->max)
+        return fail(c, node, "'think_time': min is above max");
+    return 0;
+}
+
+static int read_conversations(ctx_t *c, yaml_node_t *node, workload_spec_t *spec)
+{
+    fields_t f;
+    if (read_fields(c, node, "'conversations'", conversation_keys, &f) != 0)
+        return -1;
+    conversation_spec_t *cs = &spec->conversations;
+    cs->enabled = true;
+    yaml_node_t *v;
+    if ((v = field(&f, "turns"))) {
+        if (read_length(c, v, "turns", &cs->turns) != 0)
+            return -1;
+        int most = cs->turns.kind == LENGTH_FIXED ? (int)cs->turns.mean : cs->turns.max;
+        if (most > WORKLOAD_MAX_TURNS)
+            return fail(c, v, "'turns': at most %d turns a conversation, got %d",
+                        WORKLOAD_MAX_TURNS, most);
+    }
+    if ((v = field(&f, "think_time")) && read_think_time(c, v, &cs->think_time_ms) != 0)
+        return -1;
+    if ((v = field(&f, "system_prompt_tokens")) &&
+        get_int(c, v, "system_prompt_tokens", 0, WORKLOAD_MAX_PREFIX_TOKENS,
+                &cs->system_prompt_tokens) != 0)
+        return -1;
+    if ((v = field(&f, "shared_prefix_tokens")) &&
+        get_int(c, v, "shared_prefix_tokens", 0, WORKLOAD_MAX_PREFIX_TOKENS,
+                &cs->shared_prefix_tokens) != 0)
+        return -1;
+    if ((v = field(&f, "shared_prefix_fraction"))) {
+        if (get_fraction(c, v, "shared_prefix_fraction", &cs->shared_prefix_fraction) != 0)
+            return -1;
+        if (cs->shared_prefix_fraction > 0 && cs->shared_prefix_tokens == 0)
+            return fail(c, v, "'shared_prefix_fraction': needs 'shared_prefix_tokens'");
+    } else if (cs->shared_prefix_tokens > 0) {
+        cs->shared_prefix_fraction = 1; /* a shared prefix alone is shared by every one */
+    }
+    if ((v = field(&f, "context_tokens")) &&
+        get_int(c, v, "context_tokens", 16, LIMIT_MAX_TOKENS, &cs->context_tokens) != 0)
+        return -1;
+    if ((v = field(&f, "affinity"))) {
+        const char *text;
+        if (get_string(c, v, "affinity", &text) != 0)
+            return -1;
+        int affinity = conversation_affinity_parse(text);
+        if (affinity < 0)
+            return fail(c, v, "'affinity': expected conversation or none, got '%.40s'", text);
+        cs->affinity = (conversation_affinity_t)affinity;
+    }
+    return 0;
+}
+
 static int read_workload(ctx_t *c, yaml_node_t *node)
 {
     fields_t f;
@@ -1167,6 +1285,13 @@ static int read_workload(ctx_t *c, yaml_node_t *node)
     }
     if ((v = field(&f, "mix")) && read_mix(c, v, spec) != 0)
         return -1;
+    if ((v = field(&f, "conversations"))) {
+        if (read_conversations(c, v, spec) != 0)
+            return -1;
+        if (field(&f, "mix"))
+            return fail(c, v, "'conversations' and 'mix': give one of them");
+        c->conversations_node = v;
+    }
     if ((v = field(&f, "pool_size")) &&
         get_int(c, v, "pool_size", 1, WORKLOAD_MAX_ITEMS, &spec->pool_size) != 0)
         return -1;
@@ -2037,6 +2162,12 @@ static plan_t *load(ctx_t *c, const unsigned char *text, size_t len, plan_extra_
     plan_set_string(&c->plan->source, c->file);
     if (read_top(c, root) != 0 || build_workload(c) != 0)
         goto done;
+    if (c->conversations_node && strcmp(c->plan->api, "chat") != 0) {
+        fail(c, c->conversations_node,
+             "'conversations': need `api: chat` (a conversation is "
+             "a list of chat messages)");
+        goto done;
+    }
     char why[512];
     if (plan_validate(c->plan, why, sizeof why) != 0) {
         snprintf(c->err, c->err_size, "%s:1:1: %s", c->file, why);
@@ -2248,6 +2379,17 @@ void plan_yaml_describe(const plan_t *plan, const plan_extra_t *x, FILE *out)
             for (int i = 0; i < x->workload->class_count; i++)
                 fprintf(out, "%s%s", i ? ", " : "", x->workload->class_names[i]);
             fprintf(out, ")");
+        }
+        const conversation_spec_t *cs = &x->workload_spec->conversations;
+        if (cs->enabled) {
+            if (x->workload->conversations.count > 0)
+                fprintf(out, ", as %d dataset conversations", x->workload->conversations.count);
+            else if (cs->turns.kind == LENGTH_FIXED || cs->turns.kind == LENGTH_NONE)
+                fprintf(out, ", as conversations of %d turns",
+                        cs->turns.kind == LENGTH_FIXED ? (int)cs->turns.mean : 1);
+            else
+                fprintf(out, ", as conversations of %d to %d turns", cs->turns.min, cs->turns.max);
+            fprintf(out, " (affinity %s)", conversation_affinity_name(cs->affinity));
         }
     } else {
         fprintf(out, "; workload: %d prompts", plan->prompt_count);

@@ -113,6 +113,8 @@ int snapshot_refusal(const coordinator_t *self, const worker_t *w, const proto_s
         plausible = metrics_plausible(snap->per_target[i]);
     for (int i = 0; plausible && i < snap->class_count; i++)
         plausible = metrics_plausible(snap->per_class[i]);
+    for (int i = 0; plausible && i < snap->turn_count; i++)
+        plausible = metrics_plausible(snap->per_turn[i]);
     for (int i = 0; plausible && i < snap->phase_count; i++)
         plausible = (!snap->phases[i].metrics || metrics_plausible(snap->phases[i].metrics)) &&
                     snap->phases[i].tail_requests <= COORD_MAX_COUNT_PER_SNAPSHOT;

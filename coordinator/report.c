@@ -1065,6 +1065,74 @@ static void section_classes(buf_t *o, const json_t *r)
                       "whole run (warm-up included, like Targets); latencies in ms.</p>\n");
 }
 
+/* Conversations (results.json turns[]): TTFT by turn index, the question of a KV cache
+   (later turns resend a longer history: with the prefix cached, their TTFT stays near
+   turn 1's), and each turn's figures. Nothing without conversations. */
+static void section_turns(buf_t *o, const json_t *r)
+{
+    const json_t *turns = json_object_get(r, "turns");
+    size_t n = json_array_size(turns);
+    if (n == 0)
+        return;
+    double *v = calloc(n * 4, sizeof *v);
+    if (!v)
+        return;
+    double *x = v, *p50 = v + n, *p99 = v + 2 * n, *input = v + 3 * n;
+    size_t i;
+    const json_t *t;
+    json_array_foreach(turns, i, t)
+    {
+        const json_t *s = json_object_get(t, "summary");
+        x[i] = report_number(t, "turn");
+        bool any = report_number(s, "requests.ok") > 0;
+        p50[i] = any ? report_number(s, "ttft_ms.p50") : NAN;
+        p99[i] = any ? report_number(s, "ttft_ms.p99") : NAN;
+        input[i] = report_number(t, "input_tokens_mean");
+    }
+    buf_append_str(o, "<section id=\"turns\"><h2>Turns</h2>\n<p class=\"note\">Each turn of a "
+                      "conversation resends the history before it, so input grows turn by "
+                      "turn; with the prefix in the target's KV cache, TTFT of later turns "
+                      "stays near turn 1's, without it TTFT grows with the turn.</p>\n");
+    report_series_t series[2] = {
+        {"TTFT p50", COLOR_P50, x, p50, (int)n, true, false},
+        {"TTFT p99", COLOR_P99, x, p99, (int)n, true, false},
+    };
+    report_chart_svg(o, &(report_chart_t){.title = "TTFT by turn",
+                                          .x_label = "turn",
+                                          .y_label = "ms",
+                                          .series = series,
+                                          .series_count = 2});
+    buf_append_str(o, "<div class=\"scroll\"><table><tr><th class=\"t\">turn</th>"
+                      "<th>requests</th><th>errors</th><th>TTFT p50</th><th>TTFT p99</th>"
+                      "<th>ITL p50</th><th>E2E p99</th><th>input tokens</th></tr>\n");
+    json_array_foreach(turns, i, t)
+    {
+        const json_t *s = json_object_get(t, "summary");
+        char name[32];
+        snprintf(name, sizeof name, "%.0f%s", x[i],
+                 json_is_true(json_object_get(t, "and_later")) ? "+" : "");
+        buf_append_str(o, "<tr>");
+        td_text(o, name);
+        td_num(o, "%.0f", report_number(s, "requests.total"));
+        td_num(o, "%.2f%%", 100 * report_number(s, "error_rate"));
+        td_num(o, "%.1f", report_number(s, "ttft_ms.p50"));
+        td_num(o, "%.1f", report_number(s, "ttft_ms.p99"));
+        td_num(o, "%.1f", report_number(s, "itl_ms.p50"));
+        td_num(o, "%.1f", report_number(s, "e2e_ms.p99"));
+        td_num(o, "%.0f", input[i]);
+        buf_append_str(o, "</tr>\n");
+    }
+    const json_t *c = json_object_get(r, "conversations");
+    buf_printf(o,
+               "</table></div>\n<p class=\"note\">Over the whole run (warm-up included); "
+               "latencies in ms, input tokens the mean of the server's counts. Conversations: "
+               "%.0f completed, %.0f abandoned on error; %.0f turns sent with their oldest "
+               "history left out to fit the context.</p></section>\n",
+               report_number(c, "completed"), report_number(c, "abandoned"),
+               report_number(c, "context_truncated"));
+    free(v);
+}
+
 static void section_breakdown(buf_t *o, const report_run_t *run)
 {
     const json_t *r = run->results;
@@ -1133,6 +1201,7 @@ static void section_breakdown(buf_t *o, const report_run_t *run)
     }
     buf_append_str(o, "</table></div>\n");
     section_classes(o, r);
+    section_turns(o, r);
 
     buf_append_str(o, "<h2>Workers</h2>\n<div class=\"scroll\"><table><tr><th class=\"t\">"
                       "worker</th><th class=\"t\">state</th><th>share</th><th>requests</th>"

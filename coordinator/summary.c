@@ -155,6 +155,39 @@ static void print_classes(const json_t *results, FILE *out)
     }
 }
 
+/* Conversations (results.json turns[], whole run): each turn index's requests, errors,
+   latencies and mean input tokens, then the conversations' ends. */
+static void print_turns(const json_t *results, FILE *out)
+{
+    const json_t *turns = json_object_get(results, "turns");
+    if (json_array_size(turns) == 0)
+        return;
+    fprintf(out, "\n%-6s %9s %7s %8s %8s %8s %8s %12s\n", "turn", "requests", "errors", "ttft p50",
+            "ttft p99", "itl p50", "e2e p99", "input tokens");
+    size_t i;
+    const json_t *t;
+    json_array_foreach(turns, i, t)
+    {
+        const json_t *s = json_object_get(t, "summary");
+        char name[16];
+        snprintf(name, sizeof name, "%.0f%s", number(t, "turn"),
+                 json_is_true(json_object_get(t, "and_later")) ? "+" : "");
+        fprintf(out, "%-6s %9.0f %6.2f%%", name, number(s, "requests.total"),
+                100.0 * number(s, "error_rate"));
+        print_ms(out, number(s, "ttft_ms.p50"));
+        print_ms(out, number(s, "ttft_ms.p99"));
+        print_ms(out, number(s, "itl_ms.p50"));
+        print_ms(out, number(s, "e2e_ms.p99"));
+        fprintf(out, " %12.0f\n", number(t, "input_tokens_mean"));
+    }
+    const json_t *c = json_object_get(results, "conversations");
+    fprintf(out, "conversations: %.0f completed, %.0f abandoned on error", number(c, "completed"),
+            number(c, "abandoned"));
+    if (number(c, "context_truncated") > 0)
+        fprintf(out, "; %.0f turns cut to fit the context", number(c, "context_truncated"));
+    fprintf(out, "\n");
+}
+
 static void print_saturation(const json_t *sat, FILE *out)
 {
     if (!json_is_object(sat))
@@ -279,6 +312,7 @@ void summary_print(const json_t *results, FILE *out)
     print_phases(results, out);
     print_iterations(results, out);
     print_classes(results, out);
+    print_turns(results, out);
     const json_t *overall = json_object_get(results, "summary");
     if (json_is_object(overall)) {
         double ttft_p99 = number(overall, "ttft_ms.p99");

@@ -435,9 +435,10 @@ int dataset_load_bytes(const dataset_spec_t *spec, const char *name, const char 
     return rc;
 }
 
-int dataset_load(const dataset_spec_t *spec, prompt_list_t *out, char *err, size_t err_size)
+/* Reads a whole dataset file into data (at most DATASET_MAX_FILE_BYTES). 0, or -1 with the
+   reason in err. */
+static int dataset_read_file(const char *path, buf_t *data, char *err, size_t err_size)
 {
-    const char *path = spec->path ? spec->path : "";
     FILE *file = fopen(path, "rb");
     if (!file) {
         snprintf(err, err_size, "%s: cannot open: %s", path, strerror(errno));
@@ -450,28 +451,299 @@ int dataset_load(const dataset_spec_t *spec, prompt_list_t *out, char *err, size
         fclose(file);
         return -1;
     }
-    buf_t data;
-    buf_init(&data);
+    buf_init(data);
     char chunk[65536];
     size_t got;
     while ((got = fread(chunk, 1, sizeof chunk, file)) > 0) {
-        if (data.len + got > DATASET_MAX_FILE_BYTES) {
+        if (data->len + got > DATASET_MAX_FILE_BYTES) {
             snprintf(err, err_size, "%s: larger than %zu bytes", path, DATASET_MAX_FILE_BYTES);
             fclose(file);
-            buf_free(&data);
+            buf_free(data);
             return -1;
         }
-        buf_append(&data, chunk, got);
+        buf_append(data, chunk, got);
     }
     bool failed = ferror(file);
     fclose(file);
     if (failed) {
         snprintf(err, err_size, "%s: read error: %s", path, strerror(errno));
-        buf_free(&data);
+        buf_free(data);
         return -1;
     }
+    return 0;
+}
+
+int dataset_load(const dataset_spec_t *spec, prompt_list_t *out, char *err, size_t err_size)
+{
+    const char *path = spec->path ? spec->path : "";
+    buf_t data;
+    if (dataset_read_file(path, &data, err, err_size) != 0)
+        return -1;
     int rc =
         dataset_load_bytes(spec, path, data.data ? data.data : "", data.len, out, err, err_size);
+    buf_free(&data);
+    return rc;
+}
+
+/* ---- Conversations from datasets ---------------------------------------------------------- */
+
+static const char *const affinity_names[] = {"conversation", "none"};
+
+int conversation_affinity_parse(const char *name)
+{
+    for (int i = 0; i < (int)(sizeof affinity_names / sizeof affinity_names[0]); i++) {
+        if (name && strcmp(name, affinity_names[i]) == 0)
+            return i;
+    }
+    return -1;
+}
+
+const char *conversation_affinity_name(conversation_affinity_t affinity)
+{
+    return (unsigned)affinity < sizeof affinity_names / sizeof affinity_names[0]
+               ? affinity_names[affinity]
+               : "?";
+}
+
+int conversation_spec_check(const conversation_spec_t *c, char *err, size_t err_size)
+{
+    char why[160];
+    if (c->turns.kind != LENGTH_NONE &&
+        (length_dist_check(&c->turns, why, sizeof why) != 0 || c->turns.max > WORKLOAD_MAX_TURNS ||
+         (c->turns.kind == LENGTH_FIXED && c->turns.mean > WORKLOAD_MAX_TURNS))) {
+        snprintf(err, err_size, "turns: 1 to %d turns a conversation", WORKLOAD_MAX_TURNS);
+        return -1;
+    }
+    const length_dist_t *t = &c->think_time_ms;
+    if (t->kind != LENGTH_NONE &&
+        (!(t->mean >= 0 && t->mean <= WORKLOAD_MAX_THINK_MS) || !(t->stddev >= 0) || t->min < 0 ||
+         t->max > WORKLOAD_MAX_THINK_MS || t->min > t->max)) {
+        snprintf(err, err_size, "think_time: needs 0 <= min <= max <= %ds",
+                 WORKLOAD_MAX_THINK_MS / 1000);
+        return -1;
+    }
+    if (c->system_prompt_tokens < 0 || c->system_prompt_tokens > WORKLOAD_MAX_PREFIX_TOKENS ||
+        c->shared_prefix_tokens < 0 || c->shared_prefix_tokens > WORKLOAD_MAX_PREFIX_TOKENS) {
+        snprintf(err, err_size, "system_prompt_tokens, shared_prefix_tokens: 0 to %d",
+                 WORKLOAD_MAX_PREFIX_TOKENS);
+        return -1;
+    }
+    if (!(c->shared_prefix_fraction >= 0 && c->shared_prefix_fraction <= 1)) {
+        snprintf(err, err_size, "shared_prefix_fraction: 0 to 1");
+        return -1;
+    }
+    if (c->shared_prefix_fraction > 0 && c->shared_prefix_tokens == 0) {
+        snprintf(err, err_size, "shared_prefix_fraction without shared_prefix_tokens");
+        return -1;
+    }
+    if ((unsigned)c->affinity > AFFINITY_NONE) {
+        snprintf(err, err_size, "affinity: conversation or none");
+        return -1;
+    }
+    return 0;
+}
+
+void conversation_list_free(conversation_list_t *self)
+{
+    for (int i = 0; i < self->count; i++)
+        prompt_list_free(&self->items[i].user_turns);
+    free(self->items);
+    self->items = NULL;
+    self->count = 0;
+}
+
+typedef struct {
+    const char *name;
+    conversation_list_t *out;
+    int limit;
+    char *err;
+    size_t err_size;
+} conv_loader_t;
+
+/* Adds one user turn to conv (blank turns skipped, turns past WORKLOAD_MAX_TURNS dropped). */
+static int conv_add_turn(conv_loader_t *l, dataset_conversation_t *conv, const char *text,
+                         size_t len, const char *where)
+{
+    size_t i = 0;
+    while (i < len && isspace((unsigned char)text[i]))
+        i++;
+    if (i == len || conv->user_turns.count >= WORKLOAD_MAX_TURNS)
+        return 0;
+    if (len > WORKLOAD_MAX_PROMPT_BYTES) {
+        snprintf(l->err, l->err_size, "%s: %s: turn of %zu bytes exceeds the %d-byte limit",
+                 l->name, where, len, WORKLOAD_MAX_PROMPT_BYTES);
+        return -1;
+    }
+    prompt_list_add(&conv->user_turns, text, len);
+    return 0;
+}
+
+/* Keeps conv when it has a user turn; frees it otherwise. */
+static void conv_keep(conv_loader_t *l, dataset_conversation_t *conv)
+{
+    if (conv->user_turns.count == 0) {
+        prompt_list_free(&conv->user_turns);
+        return;
+    }
+    l->out->items = xrealloc(l->out->items, (size_t)(l->out->count + 1) * sizeof *l->out->items);
+    l->out->items[l->out->count++] = *conv;
+}
+
+/* One array of turns: {from, value} (ShareGPT) or {role, content} (OpenAI messages). */
+static int conv_turns(conv_loader_t *l, json_t *turns, const char *where)
+{
+    dataset_conversation_t conv = {0};
+    size_t i;
+    json_t *turn;
+    json_array_foreach(turns, i, turn)
+    {
+        const char *who = json_string_value(json_object_get(turn, "from"));
+        json_t *text = json_object_get(turn, "value");
+        if (!who) {
+            who = json_string_value(json_object_get(turn, "role"));
+            text = json_object_get(turn, "content");
+        }
+        if (!json_is_object(turn) || !who || !json_is_string(text)) {
+            snprintf(l->err, l->err_size,
+                     "%s: %s: turn %zu: expected {\"from\", \"value\"} or {\"role\", "
+                     "\"content\"} with strings",
+                     l->name, where, i + 1);
+            prompt_list_free(&conv.user_turns);
+            return -1;
+        }
+        if ((strcmp(who, "human") == 0 || strcmp(who, "user") == 0) &&
+            conv_add_turn(l, &conv, json_string_value(text), json_string_length(text), where) !=
+                0) {
+            prompt_list_free(&conv.user_turns);
+            return -1;
+        }
+    }
+    conv_keep(l, &conv);
+    return 0;
+}
+
+static int conv_load_sharegpt(conv_loader_t *l, const char *data, size_t len)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        snprintf(l->err, l->err_size, "%s:%d:%d: invalid JSON: %s", l->name,
+                 jerr.line > 0 ? jerr.line : 1, jerr.column > 0 ? jerr.column : 1, jerr.text);
+        return -1;
+    }
+    if (!json_is_array(root)) {
+        json_decref(root);
+        snprintf(l->err, l->err_size, "%s:1:1: expected a JSON array of entries", l->name);
+        return -1;
+    }
+    int rc = 0;
+    size_t index;
+    json_t *entry;
+    json_array_foreach(root, index, entry)
+    {
+        if (l->out->count >= l->limit)
+            break;
+        json_t *turns = json_object_get(entry, "conversations");
+        char where[48];
+        snprintf(where, sizeof where, "entry %zu", index + 1);
+        if (!json_is_object(entry) || !json_is_array(turns)) {
+            snprintf(l->err, l->err_size,
+                     "%s: %s: expected an object with a 'conversations' array, as ShareGPT has",
+                     l->name, where);
+            rc = -1;
+            break;
+        }
+        if ((rc = conv_turns(l, turns, where)) != 0)
+            break;
+    }
+    json_decref(root);
+    return rc;
+}
+
+static int conv_load_jsonl(conv_loader_t *l, const dataset_spec_t *spec, const char *data,
+                           size_t len)
+{
+    const char *field = spec->field ? spec->field : "messages";
+    size_t pos = 0;
+    for (long line = 1; pos < len && l->out->count < l->limit; line++) {
+        const char *start = data + pos;
+        const char *nl = memchr(start, '\n', len - pos);
+        size_t line_len = nl ? (size_t)(nl - start) : len - pos;
+        pos += line_len + (nl ? 1 : 0);
+        size_t k = 0;
+        while (k < line_len && isspace((unsigned char)start[k]))
+            k++;
+        if (k == line_len)
+            continue;
+        json_error_t jerr;
+        json_t *row = json_loadb(start, line_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!row) {
+            snprintf(l->err, l->err_size, "%s:%ld:%d: invalid JSON: %s", l->name, line,
+                     jerr.column > 0 ? jerr.column : 1, jerr.text);
+            return -1;
+        }
+        json_t *turns = json_is_object(row) ? json_at_path(row, field) : NULL;
+        char where[32];
+        snprintf(where, sizeof where, "line %ld", line);
+        int rc = 0;
+        if (!json_is_array(turns)) {
+            snprintf(l->err, l->err_size,
+                     "%s:%ld: expected an object with an array of {role, content} at '%s'", l->name,
+                     line, field);
+            rc = -1;
+        } else {
+            rc = conv_turns(l, turns, where);
+        }
+        json_decref(row);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int dataset_load_conversations_bytes(const dataset_spec_t *spec, const char *name, const char *data,
+                                     size_t len, conversation_list_t *out, char *err,
+                                     size_t err_size)
+{
+    int before = out->count;
+    int limit = spec->limit > 0 && spec->limit < WORKLOAD_MAX_CONVERSATIONS
+                    ? spec->limit
+                    : WORKLOAD_MAX_CONVERSATIONS;
+    conv_loader_t l = {
+        .name = name, .out = out, .limit = before + limit, .err = err, .err_size = err_size};
+    dataset_format_t format = spec->format;
+    if (format == DATASET_AUTO) {
+        format = guess_format(name, data, len);
+        if (format == DATASET_AUTO)
+            format = DATASET_SHAREGPT;
+    }
+    int rc;
+    if (format == DATASET_SHAREGPT)
+        rc = conv_load_sharegpt(&l, data, len);
+    else if (format == DATASET_JSONL)
+        rc = conv_load_jsonl(&l, spec, data, len);
+    else {
+        snprintf(err, err_size,
+                 "%s: conversations come from a sharegpt or jsonl (messages) dataset, not %s", name,
+                 dataset_format_name(format));
+        return -1;
+    }
+    if (rc == 0 && out->count == before) {
+        snprintf(err, err_size, "%s: no conversation with a user turn found", name);
+        return -1;
+    }
+    return rc;
+}
+
+int dataset_load_conversations(const dataset_spec_t *spec, conversation_list_t *out, char *err,
+                               size_t err_size)
+{
+    const char *path = spec->path ? spec->path : "";
+    buf_t data;
+    if (dataset_read_file(path, &data, err, err_size) != 0)
+        return -1;
+    int rc = dataset_load_conversations_bytes(spec, path, data.data ? data.data : "", data.len, out,
+                                              err, err_size);
     buf_free(&data);
     return rc;
 }
@@ -864,6 +1136,9 @@ void workload_destroy(workload_t **self_p)
     for (int i = 0; i < self->class_count; i++)
         free(self->class_names[i]);
     free(self->class_names);
+    conversation_list_free(&self->conversations);
+    free(self->system_prompt);
+    free(self->shared_prefix);
     free(self);
     *self_p = NULL;
 }
@@ -893,6 +1168,61 @@ static int check_class(const workload_class_t *c, const char *name, char *err, s
                  name, c->builtin);
         return -1;
     }
+    return 0;
+}
+
+/* A text of about `tokens` tokens that every conversation starting with it shares: a lead
+   line, then the project's default prompts. "" for 0 tokens. Owned by the caller. */
+static char *compose_shared_text(const char *lead, int tokens, double chars_per_token,
+                                 uint64_t *rng)
+{
+    if (tokens <= 0)
+        return xstrndup("", 0);
+    workload_class_t builtin = {.builtin = (char *)"all"};
+    class_state_t cs = {.src = &builtin};
+    add_builtin(&cs.pool, "all");
+    char *text =
+        compose_prompt(&cs, "", xstrndup(lead, strlen(lead)), tokens, chars_per_token, rng);
+    prompt_list_free(&cs.pool);
+    return text;
+}
+
+/* Conversations: the dataset's (read as whole conversations) and the shared texts. The
+   datasets' user turns also stand in for the pool's prompts, in *pool_src (a copy of the
+   defaults without datasets; its prompts are owned by the caller). */
+static int build_conversations(workload_t *self, const workload_spec_t *spec,
+                               workload_class_t *pool_src, uint64_t *rng, char *err,
+                               size_t err_size)
+{
+    const conversation_spec_t *cs = &spec->conversations;
+    if (conversation_spec_check(cs, err, err_size) != 0)
+        return -1;
+    if (spec->class_count > 0) {
+        snprintf(err, err_size, "conversations and a mix: give one of them");
+        return -1;
+    }
+    *pool_src = spec->defaults;
+    pool_src->datasets = NULL;
+    pool_src->dataset_count = 0;
+    memset(&pool_src->prompts, 0, sizeof pool_src->prompts);
+    for (int i = 0; i < spec->defaults.dataset_count; i++) {
+        if (dataset_load_conversations(&spec->defaults.datasets[i], &self->conversations, err,
+                                       err_size) != 0)
+            return -1;
+    }
+    for (int i = 0; i < self->conversations.count; i++) {
+        const prompt_list_t *turns = &self->conversations.items[i].user_turns;
+        for (int k = 0; k < turns->count && pool_src->prompts.count < WORKLOAD_MAX_PROMPTS; k++)
+            prompt_list_add(&pool_src->prompts, turns->items[k], strlen(turns->items[k]));
+    }
+    for (int i = 0; i < spec->defaults.prompts.count; i++)
+        prompt_list_add(&pool_src->prompts, spec->defaults.prompts.items[i],
+                        strlen(spec->defaults.prompts.items[i]));
+    self->system_prompt = compose_shared_text(
+        "You are a helpful assistant. Answer the user's questions using the notes below.\n\n",
+        cs->system_prompt_tokens, self->chars_per_token, rng);
+    self->shared_prefix = compose_shared_text("Reference document:\n\n", cs->shared_prefix_tokens,
+                                              self->chars_per_token, rng);
     return 0;
 }
 
@@ -932,6 +1262,18 @@ workload_t *workload_build(const workload_spec_t *spec, const workload_options_t
     self->chars_per_token = cpt;
     self->class_count = class_count;
     self->class_names = xrealloc(NULL, (size_t)class_count * sizeof(char *));
+    workload_class_t conv_src = {0}; /* with conversations: the defaults, turns for datasets */
+    if (spec->conversations.enabled &&
+        build_conversations(self, spec, &conv_src, &rng, err, err_size) != 0) {
+        prompt_list_free(&conv_src.prompts);
+        free(states);
+        free(quota);
+        self->class_count = 0; /* no names filled in yet */
+        free(self->class_names);
+        self->class_names = NULL;
+        workload_destroy(&self);
+        return NULL;
+    }
 
     /* Sources and quotas: largest remainder, so the pool holds the mix exactly. */
     int assigned = 0;
@@ -944,6 +1286,8 @@ workload_t *workload_build(const workload_spec_t *spec, const workload_options_t
         self->class_names[c] = xstrndup(name, strlen(name));
         class_state_t *cs = &states[c];
         cs->src = class_has_source(cls) ? cls : &spec->defaults;
+        if (spec->conversations.enabled && spec->defaults.dataset_count > 0)
+            cs->src = &conv_src;
         cs->input_tokens = cls->input_tokens.kind ? cls->input_tokens : spec->defaults.input_tokens;
         cs->output_tokens =
             cls->output_tokens.kind ? cls->output_tokens : spec->defaults.output_tokens;
@@ -1014,6 +1358,7 @@ workload_t *workload_build(const workload_spec_t *spec, const workload_options_t
     }
     for (int c = 0; c < class_count; c++)
         prompt_list_free(&states[c].pool);
+    prompt_list_free(&conv_src.prompts);
     free(states);
     free(quota);
     free(remainder);
@@ -1022,6 +1367,7 @@ workload_t *workload_build(const workload_spec_t *spec, const workload_options_t
 fail:
     for (int c = 0; c < class_count; c++)
         prompt_list_free(&states[c].pool);
+    prompt_list_free(&conv_src.prompts);
     free(states);
     free(quota);
     free(remainder);

@@ -118,6 +118,61 @@ int length_dist_check(const length_dist_t *dist, char *err, size_t err_size);
 /* One draw; 0 for LENGTH_NONE. */
 int length_dist_sample(const length_dist_t *dist, uint64_t *rng_state);
 
+/* ---- Conversations (docs/workloads.md#conversations) ---------------------------------- */
+
+/* A conversation resends its history every turn, so these bound what one open conversation
+   holds (docs/performance.md counts it): */
+#define WORKLOAD_MAX_TURNS         64     /* turns of one conversation; more are dropped */
+#define WORKLOAD_MAX_THINK_MS      600000 /* 10 min between an answer and the next turn */
+#define WORKLOAD_MAX_CONVERSATIONS 100000 /* dataset conversations kept */
+#define WORKLOAD_MAX_PREFIX_TOKENS 100000 /* system prompt, shared prefix */
+
+typedef enum {
+    AFFINITY_CONVERSATION = 0, /* every turn of a conversation goes to the same target */
+    AFFINITY_NONE              /* each turn goes through the balancer */
+} conversation_affinity_t;
+
+typedef struct {
+    bool enabled;                  /* `conversations:` was given */
+    length_dist_t turns;           /* turns per conversation (synthetic user turns) */
+    length_dist_t think_time_ms;   /* after an answer, before the next turn; NONE = 0 */
+    int system_prompt_tokens;      /* one system prompt shared by all; 0 = none */
+    int shared_prefix_tokens;      /* one document shared by a fraction; 0 = none */
+    double shared_prefix_fraction; /* 0..1 of conversations that carry it */
+    conversation_affinity_t affinity;
+    int context_tokens; /* the model's context in tokens; 0 = the workers' default */
+} conversation_spec_t;
+
+int conversation_affinity_parse(const char *name); /* "conversation", "none"; -1 when unknown */
+const char *conversation_affinity_name(conversation_affinity_t affinity);
+/* 0, or -1 with what is wrong (a turn count outside 1..WORKLOAD_MAX_TURNS, a think time
+   outside 0..WORKLOAD_MAX_THINK_MS, a fraction outside 0..1, a shared prefix fraction
+   without a shared prefix). */
+int conversation_spec_check(const conversation_spec_t *spec, char *err, size_t err_size);
+
+/* One conversation of a dataset: its user turns in order (the dataset's own answers are
+   not kept: the history a turn carries is the answers the target gave). */
+typedef struct {
+    prompt_list_t user_turns; /* at most WORKLOAD_MAX_TURNS */
+} dataset_conversation_t;
+
+typedef struct {
+    dataset_conversation_t *items; /* owned */
+    int count;
+} conversation_list_t;
+
+void conversation_list_free(conversation_list_t *self);
+
+/* Appends the conversations of a ShareGPT file ({conversations: [{from, value}]}: the
+   human/user turns) or a JSON Lines file (each line an object whose `messages` array, or
+   the array at `field`, holds {role, content}: the user turns) to out; entries without a
+   user turn are skipped. 0, or -1 with "FILE:LINE: ..." or "FILE: entry N: ..." in err. */
+int dataset_load_conversations(const dataset_spec_t *spec, conversation_list_t *out, char *err,
+                               size_t err_size);
+int dataset_load_conversations_bytes(const dataset_spec_t *spec, const char *name, const char *data,
+                                     size_t len, conversation_list_t *out, char *err,
+                                     size_t err_size);
+
 /* ---- Specs ------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -138,10 +193,11 @@ typedef struct {
     workload_class_t defaults; /* the workload-level source and lengths */
     workload_class_t *classes; /* the mix; none = one class from `defaults` */
     int class_count;
-    int pool_size;      /* request templates to build (0 = 256) */
-    bool unique_prefix; /* distinct tag at the start of every template */
-    bool tokenize;      /* calibrate chars/token with the target's /tokenize */
-    uint64_t seed;      /* 0 = the plan's */
+    int pool_size;                     /* request templates to build (0 = 256) */
+    bool unique_prefix;                /* distinct tag at the start of every template */
+    bool tokenize;                     /* calibrate chars/token with the target's /tokenize */
+    uint64_t seed;                     /* 0 = the plan's */
+    conversation_spec_t conversations; /* multi-turn sessions (enabled = false: single turns) */
 } workload_spec_t;
 
 workload_spec_t *workload_spec_new(void);
@@ -180,6 +236,11 @@ typedef struct {
     char **class_names; /* owned */
     int class_count;
     double chars_per_token; /* the ratio used for input lengths */
+    /* With conversations: the dataset's conversations (none = synthetic, user turns drawn
+       from the pool), and the texts every conversation starts with ("" = none). */
+    conversation_list_t conversations;
+    char *system_prompt; /* owned */
+    char *shared_prefix; /* owned */
 } workload_t;
 
 typedef struct {

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "common/dist.h"
 #include "common/metrics.h"
 #include "common/schedule.h"
 
@@ -77,6 +78,26 @@
 #define PROTO_MAX_CLASSES          32
 #define PROTO_MAX_CLASS_NAME_BYTES 256 /* a class name from a plan file */
 
+/* Conversations (plan "conv", docs/protocol.md; issue 20). A conversation resends its
+   history every turn, so what a plan may ask one worker to hold is capped here:
+   PROTO_MAX_TURNS = WORKLOAD_MAX_TURNS (turns of one conversation); PROTO_MAX_THINK_MS =
+   WORKLOAD_MAX_THINK_MS (10 min); a system prompt or shared prefix is at most one prompt
+   (PROTO_MAX_PROMPT_BYTES); and a dataset's conversations travel as at most
+   PROTO_MAX_CONVERSATIONS conversations of PROTO_MAX_TURN_TEXTS user turns in all, which
+   with a full pool keeps a plan within PROTO_MAX_ELEMENTS' order (the coordinator sends the
+   first ones of a larger dataset). */
+#define PROTO_MAX_TURNS         64
+#define PROTO_MAX_THINK_MS      600000
+#define PROTO_MAX_CONVERSATIONS 8192
+#define PROTO_MAX_TURN_TEXTS    32768
+/* ... and at most this many bytes of them: half a message, so a dataset of long turns
+   leaves room for the pool's prompts under PROTO_MAX_MESSAGE_BYTES. */
+#define PROTO_MAX_TURN_TEXT_BYTES (8 << 20)
+#define PROTO_MAX_CONTEXT_TOKENS  (1 << 24) /* = LIMIT_MAX_TOKENS: no model has more */
+/* Turn buckets of a snapshot ("turns"): = ENGINE_MAX_TURN_BUCKETS, turn 32 and beyond
+   share the last, so a snapshot holds at most this many more metrics. */
+#define PROTO_MAX_TURN_BUCKETS 32
+
 typedef enum {
     PROTO_HELLO = 0,
     PROTO_WELCOME,
@@ -126,6 +147,30 @@ typedef struct {
     int64_t heartbeat_ms; /* both sides send a heartbeat every heartbeat_ms */
 } proto_welcome_t;
 
+/* Distributions of turns and think time travel as common/dist.h's dist_t. */
+typedef enum { PROTO_AFFINITY_CONVERSATION = 0, PROTO_AFFINITY_NONE } proto_affinity_t;
+
+/* What a worker needs to hold conversations (plan "conv"). */
+typedef struct {
+    dist_t turns;                  /* turns of a synthetic conversation: 1..PROTO_MAX_TURNS;
+                                            NONE = 1 */
+    dist_t think_time_ms;          /* 0..PROTO_MAX_THINK_MS; NONE = 0 */
+    char *system_prompt;           /* "" = none */
+    char *shared_prefix;           /* "" = none */
+    double shared_prefix_fraction; /* 0..1 of conversations carry it; 0 when no prefix */
+    proto_affinity_t affinity;
+    int context_tokens;     /* the model's context: history beyond it is dropped, oldest
+                               first (0 = the worker's default); optional on the wire */
+    double chars_per_token; /* the workload's, to estimate tokens (0 = 4); optional */
+    /* A dataset's conversations (none: synthetic, user turns drawn from the prompts).
+       Conversation i is the next turn_counts[i] (1..PROTO_MAX_TURNS) strings of
+       turn_texts, in order; the counts add up to turn_text_count. */
+    int *turn_counts;
+    int conversation_count;
+    char **turn_texts;
+    int turn_text_count;
+} proto_conversations_t;
+
 /* coordinator -> worker: the engine configuration for this run. */
 typedef struct {
     char **targets; /* base URLs */
@@ -164,6 +209,9 @@ typedef struct {
     bool connection_per_user;       /* users: one dedicated connection per virtual user */
     bool prewarm;                   /* open the connections before the first phase */
     bool preflight; /* check every target before any load (optional, default true) */
+    /* Optional: multi-turn conversations; NULL = every request a single turn. Owned by a
+       decoded message, borrowed by the encoder. */
+    proto_conversations_t *conversations;
 } proto_plan_t;
 
 /* coordinator -> worker: run this (global) load from t0, this worker's segment [from, to). */
@@ -214,6 +262,12 @@ typedef struct {
        (2 significant digits); absent (0) when the plan has no classes. */
     metrics_t **per_class;
     int class_count;
+    /* With conversations: by turn index (per_turn[k] = turn k + 1, the last bucket also
+       every later turn), turn_count entries (3 significant digits: per-turn percentiles
+       are compared with the run's, PROTO_TOTAL_DIGITS), at most
+       PROTO_MAX_TURN_BUCKETS; absent (0) without conversations. */
+    metrics_t **per_turn;
+    int turn_count;
 } proto_snapshot_t;
 
 typedef struct {

@@ -729,6 +729,122 @@ static void decode_plan_classes(dec_t *d, const msgpack_object *o, proto_plan_t 
     }
 }
 
+/* A "turns" or "think_ms" distribution: a known kind, and bounds inside [lo, hi]. */
+static void decode_dist(dec_t *d, const msgpack_object *map, const char *key, const char *where,
+                        int lo, int hi, dist_t *out)
+{
+    const msgpack_object *o = get_map(d, map, key, true);
+    if (!o || d->status != PROTO_OK)
+        return;
+    d->where = where;
+    char *kind = get_str(d, o, "kind", true, 16);
+    out->mean = get_f64(d, o, "mean", true, 0, hi, 0);
+    out->stddev = get_f64(d, o, "stddev", true, 0, hi, 0);
+    out->min = (int)get_i64(d, o, "min", true, 0, hi, 0);
+    out->max = (int)get_i64(d, o, "max", true, 0, hi, 0);
+    if (d->status == PROTO_OK) {
+        out->kind = PROTO_DIST_COUNT;
+        for (int i = 0; i < PROTO_DIST_COUNT; i++) {
+            if (strcmp(kind, proto_dist_names[i]) == 0)
+                out->kind = (dist_kind_t)i;
+        }
+        if ((int)out->kind == PROTO_DIST_COUNT)
+            fail(d, PROTO_ERR_BAD_VALUE,
+                 "field conv.%s.kind: '%s' is not none, fixed, uniform "
+                 "or normal",
+                 key, kind);
+        else if (out->kind == DIST_FIXED && out->mean < lo)
+            fail(d, PROTO_ERR_BAD_VALUE, "field conv.%s.mean: below %d", key, lo);
+        else if ((out->kind == DIST_UNIFORM || out->kind == DIST_NORMAL) &&
+                 (out->min < lo || out->min > out->max))
+            fail(d, PROTO_ERR_BAD_VALUE, "field conv.%s: needs %d <= min <= max <= %d", key, lo,
+                 hi);
+    }
+    free(kind);
+    d->where = "conv";
+}
+
+/* Optional "conv": what a worker needs to hold conversations. */
+static void decode_plan_conversations(dec_t *d, const msgpack_object *o, proto_plan_t *p)
+{
+    const msgpack_object *m = get_map(d, o, "conv", false);
+    if (!m || d->status != PROTO_OK)
+        return;
+    proto_conversations_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        fail(d, PROTO_ERR_OVERSIZE, "field conv: out of memory");
+        return;
+    }
+    p->conversations = c;
+    d->where = "conv";
+    decode_dist(d, m, "turns", "conv.turns", 1, PROTO_MAX_TURNS, &c->turns);
+    decode_dist(d, m, "think_ms", "conv.think_ms", 0, PROTO_MAX_THINK_MS, &c->think_time_ms);
+    c->system_prompt = get_str(d, m, "system", true, PROTO_MAX_PROMPT_BYTES);
+    c->shared_prefix = get_str(d, m, "prefix", true, PROTO_MAX_PROMPT_BYTES);
+    c->shared_prefix_fraction = get_f64(d, m, "prefix_frac", true, 0, 1, 0);
+    c->context_tokens = (int)get_i64(d, m, "context", false, 0, PROTO_MAX_CONTEXT_TOKENS, 0);
+    c->chars_per_token = get_f64(d, m, "cpt", false, 0, 64, 0);
+    char *affinity = get_str(d, m, "affinity", true, 32);
+    c->turn_texts = get_str_array(d, m, "turn_texts", &c->turn_text_count, PROTO_MAX_TURN_TEXTS,
+                                  PROTO_MAX_PROMPT_BYTES);
+    const msgpack_object *counts = find(d, m, "turn_counts", true);
+    d->where = "";
+    if (d->status == PROTO_OK) {
+        c->affinity = PROTO_AFFINITY_COUNT;
+        for (int i = 0; i < PROTO_AFFINITY_COUNT; i++) {
+            if (strcmp(affinity, proto_affinity_names[i]) == 0)
+                c->affinity = (proto_affinity_t)i;
+        }
+        if ((int)c->affinity == PROTO_AFFINITY_COUNT)
+            fail(d, PROTO_ERR_BAD_VALUE, "field conv.affinity: '%s' is not conversation or none",
+                 affinity);
+        else if (c->shared_prefix_fraction > 0 && !*c->shared_prefix)
+            fail(d, PROTO_ERR_BAD_VALUE, "field conv.prefix_frac: %g without a prefix",
+                 c->shared_prefix_fraction);
+    }
+    free(affinity);
+    if (d->status != PROTO_OK)
+        return;
+    if (counts->type != MSGPACK_OBJECT_ARRAY) {
+        wrong_type(d, "conv.turn_counts", "array", counts);
+        return;
+    }
+    if (counts->via.array.size > PROTO_MAX_CONVERSATIONS) {
+        fail(d, PROTO_ERR_OVERSIZE, "field conv.turn_counts: %u conversations (cap %d)",
+             counts->via.array.size, PROTO_MAX_CONVERSATIONS);
+        return;
+    }
+    c->turn_counts = calloc((size_t)counts->via.array.size + 1, sizeof *c->turn_counts);
+    if (!c->turn_counts) {
+        fail(d, PROTO_ERR_OVERSIZE, "field conv.turn_counts: out of memory");
+        return;
+    }
+    c->conversation_count = (int)counts->via.array.size;
+    int64_t sum = 0;
+    for (int i = 0; i < c->conversation_count && d->status == PROTO_OK; i++) {
+        const msgpack_object *v = &counts->via.array.ptr[i];
+        if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 >= 1 &&
+            v->via.u64 <= PROTO_MAX_TURNS)
+            sum += c->turn_counts[i] = (int)v->via.u64;
+        else if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+                 v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+            fail(d, PROTO_ERR_BAD_VALUE, "field conv.turn_counts[%d]: outside [1, %d]", i,
+                 PROTO_MAX_TURNS);
+        else
+            fail(d, PROTO_ERR_WRONG_TYPE, "field conv.turn_counts[%d]: want int, got %s", i,
+                 type_word(v));
+    }
+    size_t bytes = 0;
+    for (int i = 0; i < c->turn_text_count; i++)
+        bytes += strlen(c->turn_texts[i]);
+    if (d->status == PROTO_OK && bytes > PROTO_MAX_TURN_TEXT_BYTES)
+        fail(d, PROTO_ERR_OVERSIZE, "field conv.turn_texts: %zu bytes (cap %d)", bytes,
+             PROTO_MAX_TURN_TEXT_BYTES);
+    else if (d->status == PROTO_OK && sum != c->turn_text_count)
+        fail(d, PROTO_ERR_BAD_VALUE, "field conv.turn_counts: %lld turns in all, but %d turn_texts",
+             (long long)sum, c->turn_text_count);
+}
+
 static void decode_plan(dec_t *d, const msgpack_object *o, proto_plan_t *p)
 {
     p->targets =
@@ -799,6 +915,7 @@ static void decode_plan(dec_t *d, const msgpack_object *o, proto_plan_t *p)
              p->prompt_count, strlen(p->model), strlen(p->extra_body_json),
              PROTO_MAX_PLAN_REPEATED_BYTES);
     decode_plan_classes(d, o, p);
+    decode_plan_conversations(d, o, p);
 }
 
 static void decode_phase(dec_t *d, const msgpack_object *o, proto_phase_t *p)
@@ -886,32 +1003,44 @@ static void decode_snapshot_phases(dec_t *d, const msgpack_object *o, proto_snap
 }
 
 /* "classes" (optional: absent when the plan has none): one metrics per class. */
-static void decode_snapshot_classes(dec_t *d, const msgpack_object *o, proto_snapshot_t *s)
+/* An optional array of at most `cap` metrics (2 significant digits): "classes", "turns". */
+static metrics_t **decode_metrics_list(dec_t *d, const msgpack_object *o, const char *key,
+                                       const char *where, int cap, int digits, int *count_out)
 {
-    const msgpack_object *classes = find(d, o, "classes", false);
-    if (!classes || d->status != PROTO_OK)
-        return;
-    if (classes->type != MSGPACK_OBJECT_ARRAY) {
-        wrong_type(d, "classes", "array", classes);
-        return;
+    *count_out = 0;
+    const msgpack_object *list = find(d, o, key, false);
+    if (!list || d->status != PROTO_OK)
+        return NULL;
+    if (list->type != MSGPACK_OBJECT_ARRAY) {
+        wrong_type(d, key, "array", list);
+        return NULL;
     }
-    uint32_t n = classes->via.array.size;
-    if (n > PROTO_MAX_CLASSES) {
-        fail(d, PROTO_ERR_OVERSIZE, "field classes: %u entries (cap %d)", n, PROTO_MAX_CLASSES);
-        return;
+    uint32_t n = list->via.array.size;
+    if (n > (uint32_t)cap) {
+        fail(d, PROTO_ERR_OVERSIZE, "field %s: %u entries (cap %d)", key, n, cap);
+        return NULL;
     }
     if (n == 0)
-        return;
-    s->per_class = calloc(n, sizeof *s->per_class);
-    if (!s->per_class)
-        return;
-    d->where = "classes[]";
+        return NULL;
+    metrics_t **out = calloc(n, sizeof *out);
+    if (!out)
+        return NULL;
+    d->where = where;
     for (uint32_t i = 0; i < n && d->status == PROTO_OK; i++) {
-        s->per_class[i] = decode_metrics(d, &classes->via.array.ptr[i], PROTO_TARGET_DIGITS);
-        if (s->per_class[i])
-            s->class_count++;
+        out[i] = decode_metrics(d, &list->via.array.ptr[i], digits);
+        if (out[i])
+            (*count_out)++;
     }
     d->where = "";
+    return out;
+}
+
+static void decode_snapshot_classes(dec_t *d, const msgpack_object *o, proto_snapshot_t *s)
+{
+    s->per_class = decode_metrics_list(d, o, "classes", "classes[]", PROTO_MAX_CLASSES,
+                                       PROTO_TARGET_DIGITS, &s->class_count);
+    s->per_turn = decode_metrics_list(d, o, "turns", "turns[]", PROTO_MAX_TURN_BUCKETS,
+                                      PROTO_TOTAL_DIGITS, &s->turn_count);
 }
 
 static void decode_snapshot(dec_t *d, const msgpack_object *o, proto_snapshot_t *s)
@@ -1118,6 +1247,14 @@ void proto_msg_clear(proto_msg_t *msg)
             free(msg->u.plan.balance);
             free(msg->u.plan.capture_header);
             free(msg->u.plan.ca_file);
+            if (msg->u.plan.conversations) {
+                proto_conversations_t *c = msg->u.plan.conversations;
+                free(c->system_prompt);
+                free(c->shared_prefix);
+                free(c->turn_counts);
+                free_str_array(c->turn_texts, c->turn_text_count);
+                free(c);
+            }
             break;
         case PROTO_PHASE:
             free(msg->u.phase.name);
@@ -1135,6 +1272,9 @@ void proto_msg_clear(proto_msg_t *msg)
             for (int i = 0; i < msg->u.snapshot.class_count; i++)
                 metrics_destroy(&msg->u.snapshot.per_class[i]);
             free(msg->u.snapshot.per_class);
+            for (int i = 0; i < msg->u.snapshot.turn_count; i++)
+                metrics_destroy(&msg->u.snapshot.per_turn[i]);
+            free(msg->u.snapshot.per_turn);
             break;
         case PROTO_STOP:
             free(msg->u.stop.reason);

@@ -118,6 +118,39 @@ static void pack_metrics(msgpack_packer *pk, const metrics_t *m, buf_t *scratch)
     }
 }
 
+static void pack_dist(msgpack_packer *pk, const char *key, const dist_t *dist)
+{
+    pack_str(pk, key);
+    msgpack_pack_map(pk, 5);
+    kv_str(pk, "kind",
+           (unsigned)dist->kind < PROTO_DIST_COUNT ? proto_dist_names[dist->kind] : "?");
+    kv_f64(pk, "mean", dist->mean);
+    kv_f64(pk, "stddev", dist->stddev);
+    kv_i64(pk, "min", dist->min);
+    kv_i64(pk, "max", dist->max);
+}
+
+/* The plan's "conv" map (docs/protocol.md). */
+static void pack_conversations(msgpack_packer *pk, const proto_conversations_t *c)
+{
+    pack_str(pk, "conv");
+    msgpack_pack_map(pk, 10);
+    pack_dist(pk, "turns", &c->turns);
+    kv_i64(pk, "context", c->context_tokens);
+    kv_f64(pk, "cpt", c->chars_per_token);
+    pack_dist(pk, "think_ms", &c->think_time_ms);
+    kv_str(pk, "system", c->system_prompt);
+    kv_str(pk, "prefix", c->shared_prefix);
+    kv_f64(pk, "prefix_frac", c->shared_prefix_fraction);
+    kv_str(pk, "affinity",
+           (unsigned)c->affinity < PROTO_AFFINITY_COUNT ? proto_affinity_names[c->affinity] : "?");
+    pack_str(pk, "turn_counts");
+    msgpack_pack_array(pk, (size_t)c->conversation_count);
+    for (int i = 0; i < c->conversation_count; i++)
+        msgpack_pack_int(pk, c->turn_counts[i]);
+    kv_str_array(pk, "turn_texts", c->turn_texts, c->turn_text_count);
+}
+
 static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
 {
     buf_t scratch;
@@ -149,8 +182,9 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         bool per_prompt = p->prompt_max_tokens && p->prompt_count > 0;
         bool key_file = p->api_key_file && *p->api_key_file;  /* optional too */
         bool classes = p->prompt_class && p->class_count > 0; /* optional: a workload mix */
+        bool conversations = p->conversations != NULL;        /* optional: multi-turn */
         msgpack_pack_map(pk, 2 + 18 + 8 + (per_prompt ? 1 : 0) + (key_file ? 1 : 0) +
-                                 (classes ? 2 : 0));
+                                 (classes ? 2 : 0) + (conversations ? 1 : 0));
         kv_str_array(pk, "targets", p->targets, p->target_count);
         kv_str(pk, "model", p->model);
         kv_str(pk, "api", p->api);
@@ -192,6 +226,8 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         kv_bool(pk, "conn_per_user", p->connection_per_user);
         kv_bool(pk, "prewarm", p->prewarm);
         kv_bool(pk, "preflight", p->preflight);
+        if (conversations)
+            pack_conversations(pk, p->conversations);
         break;
     }
     case PROTO_PHASE: {
@@ -220,8 +256,9 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         const proto_snapshot_t *s = &msg->u.snapshot;
         bool has_requests = s->requests_jsonl && s->requests_jsonl_len > 0;
         bool has_classes = s->per_class && s->class_count > 0;
+        bool has_turns = s->per_turn && s->turn_count > 0;
         msgpack_pack_map(pk, 2 + 7 + (has_requests ? 1 : 0) + (s->phase_count > 0 ? 1 : 0) +
-                                 (has_classes ? 1 : 0));
+                                 (has_classes ? 1 : 0) + (has_turns ? 1 : 0));
         kv_u64(pk, "seq", s->seq);
         kv_i64(pk, "interval", s->interval);
         kv_str(pk, "id", s->worker_id);
@@ -267,6 +304,15 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
             buf_init(&scratch);
             for (int i = 0; i < s->class_count; i++)
                 pack_metrics(pk, s->per_class[i], &scratch);
+            buf_free(&scratch);
+        }
+        if (has_turns) {
+            /* [metrics], one per turn index from turn 1 (like "classes") */
+            pack_str(pk, "turns");
+            msgpack_pack_array(pk, (size_t)s->turn_count);
+            buf_init(&scratch);
+            for (int i = 0; i < s->turn_count; i++)
+                pack_metrics(pk, s->per_turn[i], &scratch);
             buf_free(&scratch);
         }
         break;

@@ -33,6 +33,9 @@ static const proto_counter_field_t proto_counter_fields[] = {
     PROTO_COUNTER(slo_ok),
     PROTO_COUNTER(bytes_in),
     PROTO_COUNTER(output_tokens_received),
+    PROTO_COUNTER(conversations_completed),
+    PROTO_COUNTER(conversations_abandoned),
+    PROTO_COUNTER(context_truncated),
 };
 #undef PROTO_COUNTER
 #define PROTO_COUNTER_FIELD_COUNT (sizeof proto_counter_fields / sizeof proto_counter_fields[0])
@@ -44,5 +47,10 @@ static const char *const proto_type_names[PROTO_TYPE_COUNT] = {
 
 static const char *const proto_load_names[] = {"rate", "concurrency", "users"};
 #define PROTO_LOAD_COUNT 3
+
+static const char *const proto_dist_names[] = {"none", "fixed", "uniform", "normal"};
+#define PROTO_DIST_COUNT 4
+static const char *const proto_affinity_names[] = {"conversation", "none"};
+#define PROTO_AFFINITY_COUNT 2
 
 #endif

@@ -193,7 +193,9 @@ static void on_interval(void *arg, const engine_interval_t *interval)
                                         .phases = parts,
                                         .phase_count = part_count,
                                         .per_class = (metrics_t **)interval->per_class,
-                                        .class_count = interval->class_count};
+                                        .class_count = interval->class_count,
+                                        .per_turn = (metrics_t **)interval->per_turn,
+                                        .turn_count = interval->turn_count};
     unacked_t *u = calloc(1, sizeof *u);
     if (!u)
         return;
@@ -346,6 +348,23 @@ static void config_of_plan(const agent_t *self, engine_config_t *out)
     config.slo_ttft_ms = p->slo_ttft_ms;
     config.slo_tpot_ms = p->slo_tpot_ms;
     config.slo_e2e_ms = p->slo_e2e_ms;
+    const proto_conversations_t *c = p->conversations; /* NULL: single turns */
+    if (c) {
+        engine_conversations_t *e = &config.conversations;
+        e->enabled = true;
+        e->turns = c->turns;
+        e->think_time_ms = c->think_time_ms;
+        e->system_prompt = c->system_prompt;
+        e->shared_prefix = c->shared_prefix;
+        e->shared_prefix_fraction = c->shared_prefix_fraction;
+        e->affinity_none = c->affinity == PROTO_AFFINITY_NONE;
+        e->turn_counts = c->turn_counts;
+        e->conversation_count = c->conversation_count;
+        e->turn_texts = (const char *const *)c->turn_texts;
+        e->turn_text_count = c->turn_text_count;
+        e->context_tokens = c->context_tokens;
+        e->chars_per_token = c->chars_per_token;
+    }
     *out = config;
 }
 

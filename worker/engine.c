@@ -24,7 +24,7 @@
 
 /* ---- intervals ------------------------------------------------------------------ */
 
-interval_t *interval_new(int target_count, int class_count)
+interval_t *interval_new(int target_count, int class_count, int turn_count)
 {
     interval_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -41,6 +41,14 @@ interval_t *interval_new(int target_count, int class_count)
             self->class_count = class_count;
         for (int i = 0; ok && i < class_count; i++)
             ok = (self->per_class[i] = metrics_new(2)) != NULL;
+    }
+    if (ok && turn_count > 0) {
+        self->per_turn = calloc((size_t)turn_count, sizeof(metrics_t *));
+        ok = self->per_turn != NULL;
+        if (ok)
+            self->turn_count = turn_count;
+        for (int i = 0; ok && i < turn_count; i++)
+            ok = (self->per_turn[i] = metrics_new_compact(3)) != NULL;
     }
     buf_init(&self->jsonl);
     if (!ok)
@@ -63,6 +71,9 @@ void interval_destroy(interval_t **self_p, int target_count)
     for (int i = 0; i < self->class_count; i++)
         metrics_destroy(&self->per_class[i]);
     free(self->per_class);
+    for (int i = 0; i < self->turn_count; i++)
+        metrics_destroy(&self->per_turn[i]);
+    free(self->per_turn);
     buf_free(&self->jsonl);
     free(self);
     *self_p = NULL;
@@ -75,6 +86,8 @@ void interval_reset(interval_t *self, int target_count)
         metrics_reset(self->per_target[i]);
     for (int i = 0; i < self->class_count; i++)
         metrics_reset(self->per_class[i]);
+    for (int i = 0; i < self->turn_count; i++)
+        metrics_reset(self->per_turn[i]);
     for (int i = 0; self->split && i < self->part_count; i++)
         metrics_reset(self->parts[i].metrics);
     self->part_count = 0;
@@ -152,6 +165,9 @@ void interval_add(interval_t *self, const interval_t *other, int target_count)
     int classes = self->class_count < other->class_count ? self->class_count : other->class_count;
     for (int k = 0; k < classes; k++)
         metrics_add(self->per_class[k], other->per_class[k]);
+    int turns = self->turn_count < other->turn_count ? self->turn_count : other->turn_count;
+    for (int k = 0; k < turns; k++)
+        metrics_add(self->per_turn[k], other->per_turn[k]);
     if (other->jsonl.len)
         buf_append(&self->jsonl, other->jsonl.data, other->jsonl.len);
 }
@@ -244,6 +260,14 @@ engine_t *engine_new(const engine_config_t *config, char *err, size_t err_size)
         free(self);
         return NULL;
     }
+    shared->conv = conv_shared_new(config, err, err_size);
+    if (!shared->conv && config->conversations.enabled) {
+        free(shared->body_class);
+        targets_free(&shared->targets);
+        free(self);
+        return NULL;
+    }
+    shared->turn_count = shared->conv ? ENGINE_MAX_TURN_BUCKETS : 0;
     shared->stream = config->stream;
     shared->timeout_ms = config->timeout_ms;
     shared->capture_header = strdup_or_null(config->capture_header);
@@ -333,6 +357,7 @@ void engine_destroy(engine_t **self_p)
     free(self->shared.capture_header);
     free(self->shared.ca_file);
     free(self->shared.body_class);
+    conv_shared_destroy(&self->shared.conv);
     pthread_mutex_destroy(&self->lock);
     pthread_cond_destroy(&self->acked);
     free(self);
@@ -416,7 +441,8 @@ void engine_collect(engine_t *self, bool flush, engine_interval_fn *fn, void *ar
     int targets = self->shared.targets.count;
     if (flush)
         command_post(self, post_flush, NULL);
-    if (!self->merged && !(self->merged = interval_new(targets, self->shared.class_count)))
+    if (!self->merged &&
+        !(self->merged = interval_new(targets, self->shared.class_count, self->shared.turn_count)))
         return;
 
     /* Take, under the lock, every closed interval up to the index all threads closed. */
@@ -484,6 +510,8 @@ void engine_collect(engine_t *self, bool flush, engine_interval_fn *fn, void *ar
             .target_count = targets,
             .per_class = (const metrics_t *const *)m->per_class,
             .class_count = m->class_count,
+            .per_turn = (const metrics_t *const *)m->per_turn,
+            .turn_count = m->turn_count,
             .requests_jsonl = m->jsonl.len ? m->jsonl.data : NULL,
             .requests_jsonl_len = m->jsonl.len,
         };

@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/dist.h"
 #include "common/metrics.h"
 #include "common/schedule.h"
 #include "worker/idle.h"
@@ -36,6 +37,13 @@
    metrics_t per class, so the cap bounds that memory per thread. */
 #define ENGINE_MAX_CLASSES 32
 
+/* Conversations (worker/conversation.c): turns of one conversation recorded by turn
+   index, the later ones in the last (= PROTO_MAX_TURNS / 2: turn 32 and beyond share a
+   bucket, so an interval holds at most this many metrics_t per thread). */
+#define ENGINE_MAX_TURN_BUCKETS 32
+/* History budget when the config names no context: the model's context in tokens. */
+#define ENGINE_CONV_DEFAULT_CONTEXT_TOKENS 32768
+
 typedef enum { ENGINE_API_CHAT = 0, ENGINE_API_COMPLETIONS = 1 } engine_api_t;
 typedef enum {
     ENGINE_BALANCE_ROUND_ROBIN = 0,
@@ -43,6 +51,29 @@ typedef enum {
     ENGINE_BALANCE_LEAST_INFLIGHT
 } engine_balance_t;
 typedef enum { ENGINE_LOAD_RATE = 0, ENGINE_LOAD_CONCURRENCY, ENGINE_LOAD_USERS } engine_load_t;
+
+/* Multi-turn conversations (docs/workloads.md#conversations). Borrowed for engine_new
+   and copied. Each turn's body is the chat `messages`: the system prompt (and the shared
+   prefix, for the drawn fraction), the earlier user turns with the answers actually
+   received, then the new user turn; the oldest turns are dropped when the history would
+   pass context_tokens (estimated as bytes / chars_per_token). */
+typedef struct {
+    bool enabled;
+    dist_t turns;              /* turns of a synthetic conversation (DIST_NONE = 1) */
+    dist_t think_time_ms;      /* after an answer, before the next turn (DIST_NONE = 0) */
+    const char *system_prompt; /* NULL or "" = none */
+    const char *shared_prefix; /* NULL or "" = none */
+    double shared_prefix_fraction;
+    bool affinity_none; /* each turn through the balancer (default: the first turn's target) */
+    /* A dataset's conversations, or none (synthetic: user turns are the prompts): the
+       i-th is the next turn_counts[i] strings of turn_texts. */
+    const int *turn_counts;
+    int conversation_count;
+    const char *const *turn_texts;
+    int turn_text_count;
+    int context_tokens;     /* 0 = ENGINE_CONV_DEFAULT_CONTEXT_TOKENS */
+    double chars_per_token; /* 0 = 4 */
+} engine_conversations_t;
 
 typedef struct {
     /* Targets: base URLs ("http://127.0.0.1:8000"); requests go to base + /v1/... */
@@ -77,6 +108,8 @@ typedef struct {
        [0, class_count)), or NULL with class_count 0: no per-class metrics. */
     const int *prompt_class;
     int class_count; /* 0..ENGINE_MAX_CLASSES */
+    /* Conversations (enabled = false: every request a single turn, bodies pre-built). */
+    engine_conversations_t conversations;
 
     int threads;                    /* 0 = one per core */
     int max_inflight;               /* cap on in-flight requests (whole engine), 0 = none */
@@ -132,6 +165,12 @@ typedef struct engine_interval_s {
        class_count entries (2 significant digits), NULL when the engine has no classes. */
     const metrics_t *const *per_class;
     int class_count;
+    /* With conversations: the same records by turn index (per_turn[k] holds turn k + 1,
+       the last also every later turn), turn_count = ENGINE_MAX_TURN_BUCKETS entries (3
+       significant digits, holding counters only once used); NULL / 0 without
+       conversations. */
+    const metrics_t *const *per_turn;
+    int turn_count;
     const char *requests_jsonl; /* one JSON line per request ended in this interval, or NULL */
     size_t requests_jsonl_len;
 } engine_interval_t;

@@ -62,6 +62,10 @@ typedef struct {
 
 int targets_init(targets_t *self, const engine_config_t *config, char *err, size_t err_size);
 void targets_free(targets_t *self);
+/* A single-turn request body as targets_init builds them (extra_body merged in), for
+   conversation.c to frame its own bodies with; malloc'd, NULL when extra_body is not a
+   JSON object. */
+char *targets_body_build(const engine_config_t *config, const char *prompt, int max_tokens);
 /* Picks a target for the next request; rr_counter and rng are the calling thread's. */
 int targets_pick(targets_t *self, uint64_t *rr_counter, uint64_t *rng);
 
@@ -86,8 +90,10 @@ typedef struct {
     bool prewarm;
     engine_idle_t idle;
     int thread_count;
-    int *body_class; /* the class of each body (targets.body_count entries), or NULL */
-    int class_count; /* 0 = no per-class metrics */
+    int *body_class;            /* the class of each body (targets.body_count entries), or NULL */
+    int class_count;            /* 0 = no per-class metrics */
+    struct conv_shared_s *conv; /* conversations (worker/conversation.c), or NULL */
+    int turn_count;             /* per-turn metrics buckets: 0 or ENGINE_MAX_TURN_BUCKETS */
 
     _Atomic int64_t inflight;
     _Atomic int64_t sent_total;
@@ -114,6 +120,8 @@ typedef struct interval_s {
     metrics_t **per_target; /* 2 digits each */
     metrics_t **per_class;  /* class_count entries, 2 digits each (NULL when 0) */
     int class_count;        /* fixed at interval_new */
+    metrics_t **per_turn;   /* conversations: turn_count entries by turn index (NULL when 0) */
+    int turn_count;         /* fixed at interval_new: 0 or ENGINE_MAX_TURN_BUCKETS */
     phase_part_t *parts;    /* the phases with records here, in order of appearance */
     int part_count, part_cap;
     bool split; /* parts[i].metrics hold the records (else parts[0] is the total) */
@@ -121,7 +129,7 @@ typedef struct interval_s {
     struct interval_s *next;
 } interval_t;
 
-interval_t *interval_new(int target_count, int class_count);
+interval_t *interval_new(int target_count, int class_count, int turn_count);
 void interval_destroy(interval_t **self_p, int target_count);
 void interval_reset(interval_t *self, int target_count);
 bool interval_is_empty(const interval_t *self, int target_count);
@@ -148,6 +156,15 @@ static inline metrics_t *interval_class_metrics(interval_t *self, int class_inde
 {
     return class_index >= 0 && class_index < self->class_count ? self->per_class[class_index]
                                                                : NULL;
+}
+/* Where a record of a conversation's turn (1-based) goes besides the total: its turn
+   bucket (the last one holds every later turn), or NULL for a single-turn request (turn
+   0) or an engine without conversations. */
+static inline metrics_t *interval_turn_metrics(interval_t *self, int turn)
+{
+    if (turn <= 0 || self->turn_count <= 0)
+        return NULL;
+    return self->per_turn[turn <= self->turn_count ? turn - 1 : self->turn_count - 1];
 }
 /* Arrivals of phase_index that were never sent: scheduled and dropped (never skipped). */
 static inline void interval_count_dropped(interval_t *self, int phase_index, int64_t n)
@@ -183,6 +200,14 @@ typedef struct request_s {
     int64_t phase_end_ns; /* that phase's planned end (for its tail) */
     bool prewarm;         /* a connection warm-up: never recorded */
     bool aborted;
+    /* Conversations: the one this turn belongs to (borrowed; the pacer owns it), the
+       turn's index (1-based; 0 = a single-turn request), its body (built per turn, the
+       buffer reused) and the answer's text as received (reused). */
+    struct conversation_s *conv;
+    int turn;
+    int turns_dropped; /* history turns left out of this turn's body (context cap) */
+    buf_t conv_body;
+    buf_t answer;
 
     int64_t t_sched_ns, t_send_ns, t_first_byte_ns, t_first_token_ns, t_prev_content_ns;
     int64_t t_last_byte_ns;
@@ -199,16 +224,19 @@ void request_destroy(request_t **self_p);
 /* Sets every option for one transfer (after curl_easy_reset). share: a connection cache
    dedicated to one user, or NULL for the thread's pool. */
 void request_prepare(request_t *self, int target, int body_index, CURLSH *share);
-/* Classifies, records into the thread's current interval, writes the request record. */
-void request_finish(request_t *self, CURLcode result, int64_t now_ns);
+/* Classifies, records into the thread's current interval, writes the request record.
+   true when the request succeeded. */
+bool request_finish(request_t *self, CURLcode result, int64_t now_ns);
 
 /* ---- pacing (pacer.c) ----------------------------------------------------------- */
 
 typedef struct {
-    int64_t next_ns;    /* intended send time */
-    request_t *request; /* in flight, or NULL */
-    CURLSH *share;      /* connection_per_user */
-    int heap_pos;       /* position in the due-heap, -1 when not waiting */
+    int64_t next_ns;             /* intended send time */
+    request_t *request;          /* in flight, or NULL */
+    struct conversation_s *conv; /* the conversation the user holds, or NULL; owned */
+    int64_t conv_seq;            /* conversations this user started */
+    CURLSH *share;               /* connection_per_user */
+    int heap_pos;                /* position in the due-heap, -1 when not waiting */
 } user_t;
 
 typedef struct {
@@ -228,6 +256,10 @@ typedef struct {
     int64_t first_user;                /* global id of users[0] */
     int *heap;                         /* user indices by next_ns */
     int heap_len;
+    /* open-loop conversations waiting for their next turn, by next_ns (owned) */
+    struct conversation_s **conv_heap;
+    int conv_heap_len, conv_heap_cap;
+    int64_t conv_open; /* open-loop conversations alive: waiting or a turn in flight */
     /* phase waiting for its t0 */
     bool has_pending;
     engine_phase_t pending;
@@ -246,6 +278,40 @@ void pacer_halt(engine_thread_t *thread, int64_t now_ns);
 int64_t pacer_run(engine_thread_t *thread, int64_t now_ns);
 /* A closed-loop user's request ended: schedules the user's next send. */
 void pacer_user_done(engine_thread_t *thread, int64_t user, int64_t now_ns);
+/* A conversation's turn ended (ok: answered in full; its answer is in r->answer):
+   records it in the history and schedules the next turn after the think time, or ends the
+   conversation (completed, or abandoned on error) and counts it. Before pacer_user_done. */
+void pacer_conversation_turn_done(engine_thread_t *thread, request_t *r, bool ok, int64_t now_ns);
+
+/* ---- conversations (conversation.c) ------------------------------------------------ */
+
+typedef struct conv_shared_s conv_shared_t;
+typedef struct conversation_s conversation_t;
+
+/* Copies and checks the conversation config; NULL with a reason (or *err empty and NULL
+   when conversations are off). */
+conv_shared_t *conv_shared_new(const engine_config_t *config, char *err, size_t err_size);
+void conv_shared_destroy(conv_shared_t **self_p);
+/* A new conversation: id_phase/id_a/id_b name it in requests.jsonl ("P.A" for the arrival
+   A of phase P, "P.uU.S" for user U's S-th); `pick` chooses its dataset conversation. */
+conversation_t *conversation_new(const conv_shared_t *shared, int phase, int64_t id_a, int64_t id_b,
+                                 uint64_t pick);
+void conversation_destroy(conversation_t **self_p);
+/* Builds the body of the conversation's next turn into out (the one allocation of a
+   turn, amortised by out's reuse); returns the turn's index (1-based) and sets
+   *dropped to the history turns left out to stay within the context. */
+int conversation_next_body(conversation_t *self, buf_t *out, int *dropped);
+/* Records the turn just answered (its user text and the answer received). true when the
+   conversation has more turns. */
+bool conversation_answered(conversation_t *self, const char *answer, size_t answer_len);
+/* Think time before the next turn, drawn. */
+int64_t conversation_think_ns(conversation_t *self);
+int conversation_target(const conversation_t *self); /* -1 until its first turn / none */
+void conversation_set_target(conversation_t *self, int target);
+bool conversation_affinity(const conv_shared_t *shared);
+const char *conversation_id(const conversation_t *self);
+int64_t conversation_next_ns(const conversation_t *self);
+void conversation_set_next_ns(conversation_t *self, int64_t next_ns);
 
 /* ---- the thread (loop.c) -------------------------------------------------------- */
 
@@ -310,7 +376,7 @@ void engine_thread_join(engine_thread_t *self);
 /* Sends one request (open-loop arrival or a user's turn). Returns false when the
    in-flight cap refused it (nothing was sent). */
 bool engine_thread_send(engine_thread_t *self, int64_t t_sched_ns, int64_t index, int64_t user,
-                        CURLSH *share);
+                        CURLSH *share, conversation_t *conv);
 /* The interval a request ending now belongs to (rotates first if due). */
 interval_t *engine_thread_interval(engine_thread_t *self, int64_t now_ns);
 /* Wakes the thread to read its mailbox. */

@@ -229,7 +229,7 @@ static void interval_rotate(engine_thread_t *self, int64_t next_index)
             self->free_intervals = fresh->next;
         pthread_mutex_unlock(&engine->lock);
         if (!fresh)
-            fresh = interval_new(shared->targets.count, shared->class_count);
+            fresh = interval_new(shared->targets.count, shared->class_count, shared->turn_count);
     }
     fresh->index = next_index;
     fresh->next = NULL;
@@ -286,7 +286,7 @@ static void kick_curl(engine_thread_t *self)
 }
 
 bool engine_thread_send(engine_thread_t *self, int64_t t_sched_ns, int64_t index, int64_t user,
-                        CURLSH *share)
+                        CURLSH *share, conversation_t *conv)
 {
     engine_shared_t *shared = self->shared;
     int64_t now = clock_now_ns();
@@ -304,7 +304,10 @@ bool engine_thread_send(engine_thread_t *self, int64_t t_sched_ns, int64_t index
         return false;
     }
     targets_t *targets = &shared->targets;
-    int target = targets_pick(targets, &self->rr_counter, &self->rng);
+    /* affinity: a conversation's later turns go where its first went */
+    int target = conv && conversation_affinity(shared->conv) && conversation_target(conv) >= 0
+                     ? conversation_target(conv)
+                     : targets_pick(targets, &self->rr_counter, &self->rng);
     int body = (int)((index >= 0 ? (uint64_t)index : self->body_counter++) %
                      (uint64_t)targets->body_count);
     r->user = user;
@@ -314,7 +317,17 @@ bool engine_thread_send(engine_thread_t *self, int64_t t_sched_ns, int64_t index
     r->phase_end_ns = self->pacer.end_ns;
     r->prewarm = false;
     r->t_sched_ns = t_sched_ns;
+    r->conv = conv;
+    r->turn = 0;
+    r->turns_dropped = 0;
     request_prepare(r, target, body, share);
+    if (conv) { /* the turn's own body: history as it happened (conversation.c) */
+        if (conversation_target(conv) < 0)
+            conversation_set_target(conv, target);
+        r->turn = conversation_next_body(conv, &r->conv_body, &r->turns_dropped);
+        curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->conv_body.data);
+        curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)r->conv_body.len);
+    }
     easy_socket_hooks(r->easy);
 
     r->t_send_ns = clock_now_ns();
@@ -328,13 +341,15 @@ bool engine_thread_send(engine_thread_t *self, int64_t t_sched_ns, int64_t index
 
     int64_t lag_us = (r->t_send_ns - t_sched_ns) / NS_PER_US;
     atomic_store(&shared->lag_us_last, lag_us);
-    metrics_t *into[4] = {iv->total, iv->per_target[target], interval_phase_metrics(iv, phase),
-                          interval_class_metrics(iv, r->class_index)};
-    for (int k = 0; k < 4; k++) {
+    metrics_t *into[5] = {iv->total, iv->per_target[target], interval_phase_metrics(iv, phase),
+                          interval_class_metrics(iv, r->class_index),
+                          interval_turn_metrics(iv, r->turn)};
+    for (int k = 0; k < 5; k++) {
         if (!into[k])
             continue;
         into[k]->c.scheduled++;
         into[k]->c.sent++;
+        into[k]->c.context_truncated += r->turns_dropped > 0;
         metrics_record_us(into[k], METRIC_LAG, lag_us);
     }
     if (user >= 0)
@@ -360,6 +375,8 @@ static void prewarm_send(engine_thread_t *self)
                 return;
             r->user = r->index = -1;
             r->class_index = -1;
+            r->conv = NULL;
+            r->turn = r->turns_dropped = 0;
             r->prewarm = true;
             request_prepare(r, target, 0, NULL);
             easy_socket_hooks(r->easy);
@@ -377,11 +394,12 @@ static void request_done(engine_thread_t *self, request_t *r, CURLcode result, b
     curl_multi_remove_handle(self->multi, r->easy);
     inflight_unlink(self, r);
     if (!r->prewarm) {
-        if (record)
-            request_finish(r, result, now);
+        bool ok = record && request_finish(r, result, now);
         self->inflight--;
         atomic_fetch_sub(&self->shared->inflight, 1);
         atomic_fetch_sub(&self->shared->targets.inflight[r->target], 1);
+        if (r->conv)
+            pacer_conversation_turn_done(self, r, ok, now);
         if (r->user >= 0)
             pacer_user_done(self, r->user, now);
     }
@@ -584,7 +602,7 @@ int engine_thread_start(engine_thread_t *self, engine_t *engine, int id, char *e
     pacer_init(&self->pacer, 0xD1B54A32D192ED03ULL * (uint64_t)(id + 1));
     self->oai = oai_parser_new(0);
     self->multi = curl_multi_init();
-    self->cur = interval_new(shared->targets.count, shared->class_count);
+    self->cur = interval_new(shared->targets.count, shared->class_count, shared->turn_count);
     if (self->epoll_fd < 0 || self->timer_fd < 0 || self->wake_fd < 0 || !self->oai ||
         !self->multi || !self->cur) {
         snprintf(err, err_size, "engine thread %d: cannot create its loop: %s", id,

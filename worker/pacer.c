@@ -23,7 +23,15 @@
     its first interval. With it, an overloaded engine sends as fast as it can while
     answers keep completing, and its lag says how far behind it is.
 
-    Hot path: pacer_run allocates nothing; memory is sized when a phase starts.
+    Conversations (worker/conversation.c): in a rate phase each arrival starts a new
+    conversation, and its later turns wait in a second heap, keyed by their next send time
+    (the previous answer's end plus the think time), until the phase's end; in a closed
+    loop each user holds one conversation after another, its next turn keyed in the users'
+    heap like any send. A conversation ends completed after its last turn, or abandoned
+    when a turn fails; the ones a phase's end or a halt cuts off are neither.
+
+    Hot path: pacer_run allocates nothing; memory is sized when a phase starts (a
+    conversation is allocated when it starts, and its history grows once per turn).
 */
 #include <math.h>
 #include <stdlib.h>
@@ -47,11 +55,75 @@ void pacer_init(pacer_t *self, uint64_t seed)
     self->rng = seed ? seed : 0x2545F4914F6CDD1DULL;
 }
 
+/* ---- open-loop conversations waiting for their next turn ----------------------------- */
+
+static bool conv_heap_less(const pacer_t *self, int a, int b)
+{
+    return conversation_next_ns(self->conv_heap[a]) < conversation_next_ns(self->conv_heap[b]);
+}
+
+static void conv_heap_swap(pacer_t *self, int a, int b)
+{
+    conversation_t *t = self->conv_heap[a];
+    self->conv_heap[a] = self->conv_heap[b];
+    self->conv_heap[b] = t;
+}
+
+/* false when out of memory (the conversation is then the caller's to end) */
+static bool conv_heap_push(pacer_t *self, conversation_t *conv)
+{
+    if (self->conv_heap_len == self->conv_heap_cap) {
+        int cap = self->conv_heap_cap ? 2 * self->conv_heap_cap : 64;
+        conversation_t **heap = realloc(self->conv_heap, (size_t)cap * sizeof *heap);
+        if (!heap)
+            return false;
+        self->conv_heap = heap;
+        self->conv_heap_cap = cap;
+    }
+    int i = self->conv_heap_len++;
+    self->conv_heap[i] = conv;
+    while (i > 0 && conv_heap_less(self, i, (i - 1) / 2)) {
+        conv_heap_swap(self, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+    return true;
+}
+
+static conversation_t *conv_heap_pop(pacer_t *self)
+{
+    conversation_t *top = self->conv_heap[0];
+    conv_heap_swap(self, 0, --self->conv_heap_len);
+    int i = 0;
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < self->conv_heap_len && conv_heap_less(self, l, m))
+            m = l;
+        if (r < self->conv_heap_len && conv_heap_less(self, r, m))
+            m = r;
+        if (m == i)
+            break;
+        conv_heap_swap(self, i, m);
+        i = m;
+    }
+    return top;
+}
+
+/* Ends every waiting open-loop conversation (the phase is over, replaced or halted). */
+static void conv_heap_clear(pacer_t *self)
+{
+    for (int i = 0; i < self->conv_heap_len; i++) {
+        conversation_destroy(&self->conv_heap[i]);
+        self->conv_open--;
+    }
+    self->conv_heap_len = 0;
+}
+
 static void users_release(pacer_t *self)
 {
     for (int64_t i = 0; i < self->user_capacity; i++) {
         if (self->users[i].share)
             curl_share_cleanup(self->users[i].share);
+        conversation_destroy(&self->users[i].conv);
     }
     free(self->users);
     free(self->heap);
@@ -65,6 +137,10 @@ void pacer_free(pacer_t *self)
 {
     schedule_destroy(&self->schedule);
     users_release(self);
+    conv_heap_clear(self);
+    free(self->conv_heap);
+    self->conv_heap = NULL;
+    self->conv_heap_cap = 0;
 }
 
 /* ---- the users' heap ------------------------------------------------------------ */
@@ -141,6 +217,7 @@ static void phase_activate(engine_thread_t *thread, const engine_phase_t *phase)
     pacer_t *self = &thread->pacer;
     int j = thread->id, t = thread->shared->thread_count;
     schedule_destroy(&self->schedule);
+    conv_heap_clear(self);
     self->have_next = false;
     self->phase = *phase;
     self->active = true;
@@ -276,7 +353,30 @@ void pacer_halt(engine_thread_t *thread, int64_t now_ns)
     for (int64_t i = 0; i < self->user_capacity; i++)
         self->users[i].heap_pos = -1;
     schedule_destroy(&self->schedule);
+    conv_heap_clear(self);
     self->have_next = false;
+}
+
+/* An arrival of a rate phase: a single request, or the first turn of a new conversation
+   (its index names it). */
+static void open_loop_send(engine_thread_t *thread, int64_t deadline, uint64_t index)
+{
+    pacer_t *self = &thread->pacer;
+    conversation_t *conv = NULL;
+    if (thread->shared->conv) {
+        conv = conversation_new(thread->shared->conv, self->phase.phase_index, (int64_t)index, -1,
+                                index);
+        if (!conv) { /* out of memory: not sent, so dropped */
+            interval_count_dropped(engine_thread_interval(thread, clock_now_ns()),
+                                   self->phase.phase_index, 1);
+            return;
+        }
+        self->conv_open++;
+    }
+    if (!engine_thread_send(thread, deadline, (int64_t)index, -1, NULL, conv) && conv) {
+        conversation_destroy(&conv); /* counted as dropped by the send */
+        self->conv_open--;
+    }
 }
 
 static int64_t open_loop_run(engine_thread_t *thread, int64_t now)
@@ -285,20 +385,31 @@ static int64_t open_loop_run(engine_thread_t *thread, int64_t now)
     for (int sent = 0;; sent++) {
         if (sent == PACER_SEND_BUDGET)
             return now; /* more may be due: read the ready sockets first */
+        int64_t turn_due =
+            self->conv_heap_len ? conversation_next_ns(self->conv_heap[0]) : INT64_MAX;
+        if (turn_due <= now) { /* a conversation's next turn */
+            conversation_t *conv = conv_heap_pop(self);
+            if (!engine_thread_send(thread, turn_due, -1, -1, NULL, conv)) {
+                conversation_destroy(&conv); /* the cap refused the turn: it ends here */
+                self->conv_open--;
+            }
+            now = clock_now_ns();
+            continue;
+        }
         if (!self->have_next && !next_arrival(self))
-            return INT64_MAX;
+            return turn_due;
         int64_t deadline = self->next_deadline_ns;
         /* catch-up: no faster than twice the rate */
         int64_t allowed = self->last_fire_ns + (deadline - self->prev_deadline_ns) / 2;
         int64_t fire_at = deadline > allowed ? deadline : allowed;
         if (fire_at > now)
-            return fire_at;
+            return fire_at < turn_due ? fire_at : turn_due;
         if (deadline >= self->end_ns)
-            return INT64_MAX;
+            return turn_due;
         self->have_next = false;
         self->prev_deadline_ns = deadline;
         self->last_fire_ns = now;
-        engine_thread_send(thread, deadline, (int64_t)self->next_index, -1, NULL);
+        open_loop_send(thread, deadline, self->next_index);
         now = clock_now_ns();
     }
 }
@@ -315,8 +426,14 @@ static int64_t closed_loop_run(engine_thread_t *thread, int64_t now)
             return user->next_ns;
         heap_pop(self);
         if (user->next_ns >= self->end_ns)
-            continue; /* the phase is over for this user */
-        if (!engine_thread_send(thread, user->next_ns, -1, u, user->share)) {
+            continue;                              /* the phase is over for this user */
+        if (thread->shared->conv && !user->conv) { /* the user starts a conversation */
+            int64_t id = self->first_user + u;
+            user->conv = conversation_new(thread->shared->conv, self->phase.phase_index, id,
+                                          user->conv_seq, (uint64_t)id * 1000003u + user->conv_seq);
+            user->conv_seq++;
+        }
+        if (!engine_thread_send(thread, user->next_ns, -1, u, user->share, user->conv)) {
             if (self->phase.load == ENGINE_LOAD_CONCURRENCY)
                 heap_push(self, u, now + CAP_RETRY_NS);
             else
@@ -342,18 +459,23 @@ int64_t pacer_run(engine_thread_t *thread, int64_t now)
         /* A rate phase ends when its schedule is exhausted: arrivals due before the end
            but still held back by catch-up are sent late, never lost. A closed loop ends
            at the phase end. */
+        /* With conversations, a rate phase also waits for its open conversations' later
+           turns, up to its planned end. */
         bool over = self->phase.load == ENGINE_LOAD_RATE
-                        ? !self->have_next && (!self->schedule || !next_arrival(self))
+                        ? !self->have_next && (!self->schedule || !next_arrival(self)) &&
+                              (self->conv_open == 0 || now >= self->end_ns)
                         : now >= self->end_ns;
         if (over) {
             self->active = false;
             schedule_destroy(&self->schedule);
+            conv_heap_clear(self);
             self->heap_len = 0;
         } else {
             next = self->phase.load == ENGINE_LOAD_RATE ? open_loop_run(thread, now)
                                                         : closed_loop_run(thread, now);
             if (next == INT64_MAX && self->phase.load == ENGINE_LOAD_RATE)
-                next = now; /* the schedule is exhausted: mark the phase over next turn */
+                next = self->conv_open > 0 ? self->end_ns /* answers may still come */
+                                           : now;         /* exhausted: mark the phase over */
             if (next > self->end_ns && self->phase.load != ENGINE_LOAD_RATE)
                 next = self->end_ns; /* wake to mark the phase over */
         }
@@ -373,4 +495,59 @@ void pacer_user_done(engine_thread_t *thread, int64_t user, int64_t now_ns)
         self->users[user].heap_pos >= 0)
         return;
     heap_push(self, (int)user, now_ns + think_ns(self));
+}
+
+/* Counts a conversation's end into the interval it ends in (the total and its phase). */
+static void count_conversation_end(engine_thread_t *thread, int phase_index, bool completed,
+                                   int64_t now_ns)
+{
+    interval_t *iv = engine_thread_interval(thread, now_ns);
+    metrics_t *into[2] = {iv->total, interval_phase_metrics(iv, phase_index)};
+    for (int k = 0; k < 2 && into[k]; k++) {
+        if (completed)
+            into[k]->c.conversations_completed++;
+        else
+            into[k]->c.conversations_abandoned++;
+    }
+}
+
+void pacer_conversation_turn_done(engine_thread_t *thread, request_t *r, bool ok, int64_t now_ns)
+{
+    pacer_t *self = &thread->pacer;
+    conversation_t *conv = r->conv;
+    r->conv = NULL;
+    if (!conv)
+        return;
+    bool more = ok && conversation_answered(conv, r->answer.data, r->answer.len);
+    if (ok && !more)
+        count_conversation_end(thread, r->phase_index, true, now_ns);
+    else if (!ok && !r->aborted)
+        count_conversation_end(thread, r->phase_index, false, now_ns);
+    int64_t next_ns = more ? now_ns + conversation_think_ns(conv) : 0;
+    if (r->user >= 0) { /* a closed-loop user's: the user's next send is the next turn */
+        user_t *user = r->user < self->user_capacity ? &self->users[r->user] : NULL;
+        if (!user || user->conv != conv) {
+            conversation_destroy(&conv); /* not the user's any more (never, but safe) */
+            return;
+        }
+        if (!more) {
+            conversation_destroy(&user->conv); /* pacer_user_done schedules the next one */
+            return;
+        }
+        user->request = NULL;
+        if (self->active && self->phase.load != ENGINE_LOAD_RATE && r->user < self->user_count &&
+            user->heap_pos < 0)
+            heap_push(self, (int)r->user, next_ns);
+        return;
+    }
+    bool keep = more && self->active && self->phase.load == ENGINE_LOAD_RATE &&
+                self->phase.phase_index == r->phase_index && next_ns < self->end_ns;
+    if (keep) {
+        conversation_set_next_ns(conv, next_ns);
+        keep = conv_heap_push(self, conv);
+    }
+    if (!keep) {
+        conversation_destroy(&conv);
+        self->conv_open--;
+    }
 }

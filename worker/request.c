@@ -14,7 +14,9 @@
     Hot path: a request_t is reused for thousands of requests (curl_easy_reset keeps the
     connections, which belong to the multi); nothing here allocates per event or per
     token. The only growth is the non-streaming body buffer (reused) and the interval's
-    request records.
+    request records; with conversations, a turn's body (built per turn into a reused
+    buffer, conversation.c) and its answer's text (reassembled into a reused buffer, up
+    to ENGINE_CONV_MAX_ANSWER_BYTES).
 */
 #include <pthread.h>
 #include <stdio.h>
@@ -26,6 +28,11 @@
 #include "common/clock.h"
 #include "common/jsonw.h"
 #include "worker/engine_private.h"
+
+/* A conversation keeps at most this much of one answer as history: a hostile or runaway
+   server cannot grow a conversation without bound (an answer of 32,768 tokens is
+   ~128 KiB). */
+#define ENGINE_CONV_MAX_ANSWER_BYTES (256 * 1024)
 
 static void easy_configure(request_t *self);
 
@@ -100,6 +107,8 @@ request_t *request_new(engine_thread_t *thread)
     self->easy = curl_easy_init();
     self->sse = sse_parser_new(thread->shared->max_event_bytes);
     buf_init(&self->body);
+    buf_init(&self->conv_body);
+    buf_init(&self->answer);
     if (!self->easy || !self->sse) {
         request_destroy(&self);
         return NULL;
@@ -120,11 +129,23 @@ void request_destroy(request_t **self_p)
     }
     sse_parser_destroy(&self->sse);
     buf_free(&self->body);
+    buf_free(&self->conv_body);
+    buf_free(&self->answer);
     free(self);
     *self_p = NULL;
 }
 
 /* ---- streaming measurement ------------------------------------------------------ */
+
+/* A conversation's answer, as received: the event's content text unescaped onto the
+   request's (reused) answer buffer, up to ENGINE_CONV_MAX_ANSWER_BYTES. */
+static void answer_append(request_t *self, const oai_event_t *ev)
+{
+    if (self->answer.len + ev->content_json_len > ENGINE_CONV_MAX_ANSWER_BYTES)
+        return;
+    char *at = buf_reserve(&self->answer, ev->content_json_len + 1);
+    self->answer.len += oai_json_unescape(ev->content_json, ev->content_json_len, at);
+}
 
 static int on_event(void *arg, const sse_event_t *event)
 {
@@ -147,6 +168,8 @@ static int on_event(void *arg, const sse_event_t *event)
     default:
         break;
     }
+    if (self->conv && ev.content_json)
+        answer_append(self, &ev);
     bool first = self->tokens.content_events == 0;
     int64_t carried = oai_tokens_add(&self->tokens, &ev);
     if (carried > 0) {
@@ -158,6 +181,9 @@ static int on_event(void *arg, const sse_event_t *event)
         metrics_t *cls = interval_class_metrics(iv, self->class_index);
         if (cls)
             cls->c.output_tokens_received += carried;
+        metrics_t *turn = interval_turn_metrics(iv, self->turn);
+        if (turn)
+            turn->c.output_tokens_received += carried;
     }
     if (oai_event_has_output(&ev)) {
         if (first) {
@@ -167,10 +193,11 @@ static int on_event(void *arg, const sse_event_t *event)
                recorded when the gap ends, in the phase that sent the request. */
             interval_t *iv = engine_thread_interval(self->thread, now);
             int64_t gap_us = (now - self->t_prev_content_ns) / NS_PER_US;
-            metrics_t *into[4] = {iv->total, iv->per_target[self->target],
+            metrics_t *into[5] = {iv->total, iv->per_target[self->target],
                                   interval_phase_metrics(iv, self->phase_index),
-                                  interval_class_metrics(iv, self->class_index)};
-            for (int k = 0; k < 4; k++) {
+                                  interval_class_metrics(iv, self->class_index),
+                                  interval_turn_metrics(iv, self->turn)};
+            for (int k = 0; k < 5; k++) {
                 if (into[k])
                     metrics_record_us(into[k], METRIC_ITL, gap_us);
             }
@@ -295,6 +322,7 @@ void request_prepare(request_t *self, int target, int body_index, CURLSH *share)
     self->group[0] = '\0';
     sse_parser_reset(self->sse);
     buf_clear(&self->body);
+    buf_clear(&self->answer);
 
     /* Everything a previous transfer of this handle may have set differently. */
     if (self->prewarm) {
@@ -370,6 +398,8 @@ static void parse_body(request_t *self)
     } else if (kind != OAI_EVENT_CHUNK) {
         self->malformed = true;
     } else {
+        if (self->conv && ev.content_json)
+            answer_append(self, &ev);
         oai_tokens_add(&self->tokens, &ev);
         if (ev.finish_reason[0])
             self->finish_seen = true;
@@ -480,6 +510,11 @@ static void write_record(const request_t *self, interval_t *iv, const outcome_t 
     jsonw_kv_int(&w, "chunks", self->chunks);
     jsonw_key(&w, "group");
     self->group[0] ? jsonw_string(&w, self->group) : jsonw_null(&w);
+    if (self->turn > 0) { /* a conversation's turn (docs/results.md) */
+        jsonw_kv_string(&w, "conversation", conversation_id(self->conv));
+        jsonw_kv_int(&w, "turn", self->turn);
+        jsonw_kv_int(&w, "history_dropped", self->turns_dropped);
+    }
     jsonw_object_end(&w);
     buf_append_char(&iv->jsonl, '\n');
 }
@@ -519,7 +554,7 @@ static void record_ok(request_t *self, metrics_t *m, const outcome_t *o)
         m->c.slo_ok++;
 }
 
-void request_finish(request_t *self, CURLcode result, int64_t now_ns)
+bool request_finish(request_t *self, CURLcode result, int64_t now_ns)
 {
     outcome_t o;
     o.error = classify(self, result);
@@ -540,6 +575,9 @@ void request_finish(request_t *self, CURLcode result, int64_t now_ns)
         metrics_t *cls = interval_class_metrics(iv, self->class_index);
         if (cls)
             cls->c.output_tokens_received += rest;
+        metrics_t *turn = interval_turn_metrics(iv, self->turn);
+        if (turn)
+            turn->c.output_tokens_received += rest;
     }
     phase_part_t *part = interval_part(iv, self->phase_index);
     if (part && o.end_ns > self->phase_end_ns) {
@@ -547,10 +585,10 @@ void request_finish(request_t *self, CURLcode result, int64_t now_ns)
         if (o.end_ns - self->phase_end_ns > part->tail_max_ns)
             part->tail_max_ns = o.end_ns - self->phase_end_ns;
     }
-    metrics_t *into[4] = {iv->total, iv->per_target[self->target],
-                          part && iv->split ? part->metrics : NULL,
-                          interval_class_metrics(iv, self->class_index)};
-    for (int k = 0; k < 4; k++) {
+    metrics_t *into[5] = {
+        iv->total, iv->per_target[self->target], part && iv->split ? part->metrics : NULL,
+        interval_class_metrics(iv, self->class_index), interval_turn_metrics(iv, self->turn)};
+    for (int k = 0; k < 5; k++) {
         metrics_t *m = into[k];
         if (!m)
             continue;
@@ -562,4 +600,5 @@ void request_finish(request_t *self, CURLcode result, int64_t now_ns)
     }
     if (self->thread->shared->record_requests)
         write_record(self, iv, &o);
+    return o.error < 0;
 }

@@ -136,6 +136,21 @@ static char *body_build(const engine_config_t *config, const char *prompt, int m
     return buf_take(&out);
 }
 
+char *targets_body_build(const engine_config_t *config, const char *prompt, int max_tokens)
+{
+    json_t *extra = NULL;
+    if (config->extra_body_json && *config->extra_body_json) {
+        extra = json_loads(config->extra_body_json, 0, NULL);
+        if (!json_is_object(extra)) {
+            json_decref(extra);
+            return NULL; /* targets_init reports it */
+        }
+    }
+    char *body = body_build(config, prompt, max_tokens, extra);
+    json_decref(extra);
+    return body;
+}
+
 static bool url_scheme_ok(const char *url)
 {
     return strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0;

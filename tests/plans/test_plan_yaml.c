@@ -549,6 +549,75 @@ static void test_dataset_content_errors_name_the_plan_place_and_the_dataset_line
     unlink(path);
 }
 
+/* workload.conversations (issue 20): every key lands in the workload spec, and every
+   mistake is reported with FILE:LINE:COL. */
+static void test_conversation_keys_land_in_the_spec_and_are_checked(void)
+{
+#define CONV "workload:\n  conversations:\n"
+    plan_extra_t *x = NULL;
+    plan_t *p = load_ok(HEAD CONV "    turns: {dist: uniform, min: 2, max: 8}\n"
+                                  "    think_time: {dist: uniform, min: 1s, max: 3s}\n"
+                                  "    system_prompt_tokens: 512\n    shared_prefix_tokens: 2000\n"
+                                  "    shared_prefix_fraction: 50%\n    affinity: none\n"
+                                  "    context_tokens: 4096\n" PH,
+                        &x);
+    REQUIRE(p && x && x->workload_spec && x->workload);
+    const conversation_spec_t *cs = &x->workload_spec->conversations;
+    CHECK(cs->enabled);
+    CHECK(cs->turns.kind == LENGTH_UNIFORM && cs->turns.min == 2 && cs->turns.max == 8);
+    CHECK(cs->think_time_ms.kind == LENGTH_UNIFORM && cs->think_time_ms.min == 1000 &&
+          cs->think_time_ms.max == 3000);
+    CHECK_INT_EQ(cs->system_prompt_tokens, 512);
+    CHECK_INT_EQ(cs->shared_prefix_tokens, 2000);
+    CHECK(cs->shared_prefix_fraction == 0.5);
+    CHECK(cs->affinity == AFFINITY_NONE);
+    CHECK_INT_EQ(cs->context_tokens, 4096);
+    CHECK(strlen(x->workload->system_prompt) > 1500 && strlen(x->workload->shared_prefix) > 6000);
+    plan_extra_destroy(&x);
+    plan_destroy(&p);
+    p = load_ok(HEAD CONV "    think_time: 5s\n" PH, &x);
+    REQUIRE(p && x);
+    CHECK(x->workload_spec->conversations.think_time_ms.kind == LENGTH_FIXED &&
+          x->workload_spec->conversations.think_time_ms.mean == 5000);
+    CHECK(x->workload_spec->conversations.affinity == AFFINITY_CONVERSATION);
+    plan_extra_destroy(&x);
+    plan_destroy(&p);
+
+    expect_error(HEAD "api: completions\n" CONV "    turns: 2\n" PH,
+                 "t.yaml:6:5:", "need `api: chat`");
+    expect_error(HEAD CONV "    turn: 3\n" PH, "t.yaml:5:5:", "did you mean 'turns'?");
+    expect_error(HEAD CONV "    turns: 65\n" PH, "t.yaml:5:12:", "at most 64 turns");
+    expect_error(HEAD CONV "    turns: {dist: uniform, min: 2, max: 100}\n" PH,
+                 "t.yaml:5:12:", "at most 64 turns a conversation, got 100");
+    expect_error(HEAD CONV "    think_time: 5\n" PH,
+                 "t.yaml:5:17:", "'think_time': expected a duration with a unit");
+    expect_error(HEAD CONV "    think_time: 11m\n" PH, "t.yaml:5:17:", "at most 600s");
+    expect_error(HEAD CONV "    think_time: {dist: uniform, min: 1s}\n" PH,
+                 "t.yaml:5:17:", "uniform needs 'min' and 'max'");
+    expect_error(HEAD CONV "    think_time: {dist: uniform, min: 9s, max: 1s}\n" PH,
+                 "t.yaml:5:17:", "min is above max");
+    expect_error(HEAD CONV "    shared_prefix_fraction: 0.5\n" PH,
+                 "t.yaml:5:29:", "needs 'shared_prefix_tokens'");
+    expect_error(HEAD CONV "    shared_prefix_tokens: 100\n    shared_prefix_fraction: 150%\n" PH,
+                 "t.yaml:6:29:", "expected a fraction");
+    expect_error(HEAD CONV "    system_prompt_tokens: -1\n" PH,
+                 "t.yaml:5:27:", "expected an integer from 0 to 100000");
+    expect_error(HEAD CONV "    affinity: sticky\n" PH,
+                 "t.yaml:5:15:", "expected conversation or none, got 'sticky'");
+    expect_error(HEAD CONV "    turns: 2\n  mix:\n    - {name: a, weight: 1}\n" PH,
+                 "t.yaml:5:5:", "'conversations' and 'mix': give one of them");
+    char path[] = "/tmp/surge-conv-XXXXXX.txt";
+    int fd = mkstemps(path, 4);
+    REQUIRE(fd >= 0);
+    REQUIRE(write(fd, "one prompt\n", 11) == 11);
+    close(fd);
+    char text[512];
+    snprintf(text, sizeof text, HEAD CONV "    turns: 2\n  dataset: %s\n" PH, path);
+    expect_error(text, "t.yaml:4:3:", "conversations come from a sharegpt or jsonl");
+    unlink(path);
+#undef CONV
+}
+
 static void test_alias_bombs_are_refused_not_expanded(void)
 {
     /* Each level doubles the work of walking the tree: 2^30 visits if walked naively. */
@@ -666,6 +735,7 @@ static void test_headers_that_carry_credentials_are_refused(void)
 }
 
 CHECK_MAIN(test_headers_that_carry_credentials_are_refused,
+           test_conversation_keys_land_in_the_spec_and_are_checked,
            test_minimal_plan_has_defaults_and_default_prompts,
            test_connection_and_tls_settings_land_in_the_plan,
            test_every_top_level_setting_lands_in_the_plan,

@@ -572,6 +572,120 @@ static void test_plan_carries_prompt_classes_strictly(void)
     CHECK(strstr(err, "classes") != NULL);
 }
 
+/* Conversations (issue 20): the plan's "conv" carries the turn and think-time
+   distributions, the shared texts, the affinity and a dataset's conversations exactly;
+   absent, a plan has none; and every cap and inconsistency is refused naming the field. */
+static void test_plan_carries_conversations_and_refuses_what_breaks_their_caps(void)
+{
+    char *targets[] = {"http://127.0.0.1:8000"};
+    char *prompts[] = {"a"};
+    char *texts[] = {"first of one", "second of one", "only of two"};
+    int counts[] = {2, 1};
+    proto_conversations_t conv = {
+        .turns = {.kind = DIST_UNIFORM, .min = 2, .max = 8},
+        .think_time_ms = {.kind = DIST_NORMAL, .mean = 5000, .stddev = 1000, .max = 9000},
+        .system_prompt = "You are terse.",
+        .shared_prefix = "A shared document.",
+        .shared_prefix_fraction = 0.5,
+        .affinity = PROTO_AFFINITY_NONE,
+        .context_tokens = 768,
+        .chars_per_token = 3.5,
+        .turn_counts = counts,
+        .conversation_count = 2,
+        .turn_texts = texts,
+        .turn_text_count = 3};
+    proto_msg_t in = {.type = PROTO_PLAN}, out;
+    in.u.plan = (proto_plan_t){.targets = targets,
+                               .target_count = 1,
+                               .model = "m",
+                               .api = "chat",
+                               .prompts = prompts,
+                               .prompt_count = 1,
+                               .interval_ms = 1000,
+                               .conversations = &conv};
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    const proto_conversations_t *c = out.u.plan.conversations;
+    REQUIRE(c != NULL);
+    CHECK(c->turns.kind == DIST_UNIFORM && c->turns.min == 2 && c->turns.max == 8);
+    CHECK(c->think_time_ms.kind == DIST_NORMAL && c->think_time_ms.mean == 5000 &&
+          c->think_time_ms.stddev == 1000 && c->think_time_ms.max == 9000);
+    CHECK_STR_EQ(c->system_prompt, "You are terse.");
+    CHECK_STR_EQ(c->shared_prefix, "A shared document.");
+    CHECK(c->shared_prefix_fraction == 0.5);
+    CHECK(c->affinity == PROTO_AFFINITY_NONE);
+    CHECK_INT_EQ(c->context_tokens, 768);
+    CHECK(c->chars_per_token == 3.5);
+    REQUIRE(c->conversation_count == 2 && c->turn_text_count == 3);
+    CHECK_INT_EQ(c->turn_counts[0], 2);
+    CHECK_INT_EQ(c->turn_counts[1], 1);
+    for (int i = 0; i < 3; i++)
+        CHECK_STR_EQ(c->turn_texts[i], texts[i]);
+    proto_msg_clear(&out);
+
+    /* absent: single turns */
+    in.u.plan.conversations = NULL;
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    CHECK(out.u.plan.conversations == NULL);
+    proto_msg_clear(&out);
+    in.u.plan.conversations = &conv;
+
+    char err[256];
+    buf_t b;
+    struct {
+        const char *what;
+        int rc;
+    } cases[] = {
+        {"conv.turns.max: 65 outside [0, 64]", PROTO_ERR_BAD_VALUE},
+        {"field mean: 65 outside [0, 64]", PROTO_ERR_BAD_VALUE},
+        {"conv.think_ms.max: 600001 outside [0, 600000]", PROTO_ERR_BAD_VALUE},
+        {"conv.turn_counts: 4 turns in all, but 3 turn_texts", PROTO_ERR_BAD_VALUE},
+        {"conv.turn_counts[0]: outside [1, 64]", PROTO_ERR_BAD_VALUE},
+        {"conv.prefix_frac: 0.5 without a prefix", PROTO_ERR_BAD_VALUE},
+        {"conv.affinity", PROTO_ERR_BAD_VALUE},
+        {"turn_texts", PROTO_ERR_OVERSIZE},
+        {"conv.turns: needs 1 <= min <= max <= 64", PROTO_ERR_BAD_VALUE},
+        {"conv.turn_texts: 9437175 bytes (cap 8388608)", PROTO_ERR_OVERSIZE},
+    };
+    char *mib = malloc(1 << 20);
+    REQUIRE(mib != NULL);
+    memset(mib, 'x', 1 << 20);
+    mib[(1 << 20) - 1] = '\0';
+    char *nine[9];
+    for (int i = 0; i < 9; i++)
+        nine[i] = mib;
+    static char *many[PROTO_MAX_TURN_TEXTS + 1];
+    for (int i = 0; i <= PROTO_MAX_TURN_TEXTS; i++)
+        many[i] = "t";
+    for (int k = 0; k < (int)(sizeof cases / sizeof cases[0]); k++) {
+        proto_conversations_t bad = conv;
+        int bad_counts[] = {2, 1};
+        bad.turn_counts = bad_counts;
+        /* clang-format off */
+        switch (k) {
+        case 0: bad.turns.max = PROTO_MAX_TURNS + 1; break;
+        case 1: bad.turns = (dist_t){.kind = DIST_FIXED, .mean = 65}; break;
+        case 2: bad.think_time_ms.max = PROTO_MAX_THINK_MS + 1; break;
+        case 3: bad_counts[0] = 3; break;
+        case 4: bad_counts[0] = 0; break;
+        case 5: bad.shared_prefix = ""; break;
+        case 6: bad.affinity = (proto_affinity_t)7; break;
+        case 7: bad.turn_texts = many; bad.turn_text_count = PROTO_MAX_TURN_TEXTS + 1; break;
+        case 8: bad.turns = (dist_t){.kind = DIST_UNIFORM, .min = 5, .max = 2}; break;
+        case 9: bad_counts[0] = 9; bad.conversation_count = 1; bad.turn_texts = nine;
+                bad.turn_text_count = 9; break;
+        }
+        /* clang-format on */
+        in.u.plan.conversations = &bad;
+        buf_init(&b);
+        proto_encode(&in, &b);
+        CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), cases[k].rc);
+        CHECK_MSG(strstr(err, cases[k].what) != NULL, "case %d: %s", k, err);
+        CHECK(out.u.plan.conversations == NULL);
+        buf_free(&b);
+    }
+    free(mib);
+}
+
 static void test_snapshot_carries_per_class_metrics_and_refuses_too_many(void)
 {
     metrics_t *total = sample_metrics(3, 300, 997);
@@ -611,6 +725,53 @@ static void test_snapshot_carries_per_class_metrics_and_refuses_too_many(void)
     metrics_destroy(&total);
     metrics_destroy(&c0);
     metrics_destroy(&c1);
+}
+
+/* Conversations: a snapshot's per-turn metrics (3 digits, like the total) travel exactly;
+   more buckets than PROTO_MAX_TURN_BUCKETS, or another layout, are refused. */
+static void test_snapshot_carries_per_turn_metrics_and_refuses_too_many(void)
+{
+    metrics_t *total = sample_metrics(3, 300, 997);
+    metrics_t *t1 = sample_metrics(3, 100, 1009);
+    metrics_t *t2 = sample_metrics(3, 200, 4001);
+    metrics_t *two_digits = sample_metrics(2, 50, 7);
+    metrics_t *per_turn[PROTO_MAX_TURN_BUCKETS + 1];
+    for (int i = 0; i <= PROTO_MAX_TURN_BUCKETS; i++)
+        per_turn[i] = i == 0 ? t1 : t2;
+    proto_msg_t in = {.type = PROTO_SNAPSHOT}, out;
+    in.u.snapshot = (proto_snapshot_t){.seq = 1,
+                                       .interval = 2,
+                                       .worker_id = "w1",
+                                       .total = total,
+                                       .per_turn = per_turn,
+                                       .turn_count = 2};
+    REQUIRE(round_trip(&in, &out) == PROTO_OK);
+    REQUIRE(out.u.snapshot.turn_count == 2);
+    CHECK(metrics_equal(out.u.snapshot.per_turn[0], t1));
+    CHECK(metrics_equal(out.u.snapshot.per_turn[1], t2));
+    CHECK_INT_EQ(out.u.snapshot.class_count, 0);
+    proto_msg_clear(&out);
+
+    char err[256];
+    buf_t b;
+    in.u.snapshot.turn_count = PROTO_MAX_TURN_BUCKETS + 1;
+    buf_init(&b);
+    proto_encode(&in, &b);
+    CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), PROTO_ERR_OVERSIZE);
+    CHECK(strstr(err, "turns") != NULL);
+    CHECK(out.u.snapshot.per_turn == NULL);
+    buf_free(&b);
+    per_turn[0] = two_digits;
+    in.u.snapshot.turn_count = 1;
+    buf_init(&b);
+    proto_encode(&in, &b);
+    CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), PROTO_ERR_BAD_VALUE);
+    CHECK_MSG(strstr(err, "turns[].d") != NULL, "%s", err);
+    buf_free(&b);
+    metrics_destroy(&total);
+    metrics_destroy(&t1);
+    metrics_destroy(&t2);
+    metrics_destroy(&two_digits);
 }
 
 static void test_unknown_keys_are_ignored(void)
@@ -940,6 +1101,8 @@ static void test_readiness_refusal_and_preflight_travel_and_default_when_absent(
 }
 
 CHECK_MAIN(test_hello_round_trips, test_welcome_plan_phase_round_trip,
+           test_plan_carries_conversations_and_refuses_what_breaks_their_caps,
+           test_snapshot_carries_per_turn_metrics_and_refuses_too_many,
            test_small_messages_round_trip, test_snapshot_carries_metrics_exactly,
            test_snapshot_carries_its_phase_parts, test_unknown_keys_are_ignored,
            test_wrong_field_type_is_refused_naming_the_field,

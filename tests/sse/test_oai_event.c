@@ -47,6 +47,38 @@ static void test_chat_delta_content_counts_as_content(void)
     CHECK(oai_event_has_output(&ev));
 }
 
+/* Conversations resend the answer actually received: the content text is exposed as it
+   stands in the payload (escaped, borrowed) and unescapes to the exact text, newlines and
+   non-ASCII included. */
+static void test_content_text_is_exposed_and_unescapes_exactly(void)
+{
+    oai_event_t ev;
+    const char *json = CHAT_HEAD "\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+                                 "\"line one\\nd\\u00e9j\\u00e0 \\\"vu\\\" \\ud83d\\ude00\"},"
+                                 "\"finish_reason\":null}]}";
+    CHECK_INT_EQ(parse(json, &ev), OAI_EVENT_CHUNK);
+    REQUIRE(ev.content_json != NULL);
+    CHECK(ev.content_json > json && ev.content_json < json + strlen(json));
+    char text[128];
+    size_t n = oai_json_unescape(ev.content_json, ev.content_json_len, text);
+    CHECK_STR_EQ(text, "line one\nd\xc3\xa9j\xc3\xa0 \"vu\" \xf0\x9f\x98\x80");
+    CHECK_INT_EQ(n, ev.content_bytes);
+    /* completions text too; none when the content is empty, null, or only reasoning */
+    CHECK_INT_EQ(parse("{\"choices\":[{\"index\":0,\"text\":\" Paris\"}]}", &ev), OAI_EVENT_CHUNK);
+    REQUIRE(ev.content_json != NULL);
+    CHECK_INT_EQ(ev.content_json_len, 6);
+    CHECK_INT_EQ(parse(CHAT_HEAD "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+                                 "\"content\":\"\"}}]}",
+                       &ev),
+                 OAI_EVENT_CHUNK);
+    CHECK(ev.content_json == NULL);
+    CHECK_INT_EQ(parse(CHAT_HEAD "\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":"
+                                 "\"hmm\",\"content\":null}}]}",
+                       &ev),
+                 OAI_EVENT_CHUNK);
+    CHECK(ev.content_json == NULL);
+}
+
 static void test_role_only_first_chunk_is_not_first_token(void)
 {
     oai_event_t ev;
@@ -391,9 +423,11 @@ static void test_teardown(void)
 }
 
 CHECK_MAIN(test_setup, test_completions_text_counts_as_content,
-           test_chat_delta_content_counts_as_content, test_role_only_first_chunk_is_not_first_token,
-           test_reasoning_content_counts_as_output, test_final_usage_chunk_gives_token_counts,
-           test_finish_reason_read_from_last_chunk, test_continuous_usage_counts_tokens_per_chunk,
+           test_chat_delta_content_counts_as_content,
+           test_content_text_is_exposed_and_unescapes_exactly,
+           test_role_only_first_chunk_is_not_first_token, test_reasoning_content_counts_as_output,
+           test_final_usage_chunk_gives_token_counts, test_finish_reason_read_from_last_chunk,
+           test_continuous_usage_counts_tokens_per_chunk,
            test_tokens_estimated_from_events_without_usage, test_done_is_classified,
            test_error_object_is_classified_with_message,
            test_vllm_top_level_error_object_is_classified,

@@ -33,6 +33,7 @@ static bool parse_both(const char *json, oai_event_t *ev)
     CHECK_STR_EQ(ev->error_message, g.error_message);
     CHECK_STR_EQ(ev->error_type, g.error_type);
     CHECK_STR_EQ(ev->malformed_reason, g.malformed_reason);
+    CHECK(ev->content_json == g.content_json && ev->content_json_len == g.content_json_len);
     return answered;
 }
 

@@ -35,7 +35,7 @@ static const metrics_t *part_of(const interval_t *iv, int phase)
 
 static void test_one_phase_interval_records_once_and_its_total_is_the_phase(void)
 {
-    interval_t *iv = interval_new(1, 0);
+    interval_t *iv = interval_new(1, 0, 0);
     REQUIRE(iv);
     for (int i = 0; i < 50; i++)
         record(iv, 3, 1000 + i, 10);
@@ -47,7 +47,7 @@ static void test_one_phase_interval_records_once_and_its_total_is_the_phase(void
 
 static void test_a_second_phase_splits_the_interval_and_each_keeps_its_own(void)
 {
-    interval_t *iv = interval_new(1, 0);
+    interval_t *iv = interval_new(1, 0, 0);
     REQUIRE(iv);
     for (int i = 0; i < 30; i++)
         record(iv, 0, 1000, 5); /* the backlog of phase 0 ... */
@@ -81,8 +81,8 @@ static void test_a_second_phase_splits_the_interval_and_each_keeps_its_own(void)
 
 static void test_merging_threads_intervals_keeps_each_phase_exact(void)
 {
-    interval_t *a = interval_new(1, 0), *b = interval_new(1, 0), *c = interval_new(1, 0);
-    interval_t *merged = interval_new(1, 0);
+    interval_t *a = interval_new(1, 0, 0), *b = interval_new(1, 0, 0), *c = interval_new(1, 0, 0);
+    interval_t *merged = interval_new(1, 0, 0);
     REQUIRE(a && b && c && merged);
     for (int i = 0; i < 10; i++)
         record(a, 0, 1000, 1); /* thread a: phase 0 only */
@@ -134,7 +134,8 @@ static void record_class(interval_t *iv, int cls, int64_t ttft_us, int64_t token
 
 static void test_merging_threads_intervals_keeps_each_class_exact(void)
 {
-    interval_t *a = interval_new(1, 2), *b = interval_new(1, 2), *merged = interval_new(1, 2);
+    interval_t *a = interval_new(1, 2, 0), *b = interval_new(1, 2, 0),
+               *merged = interval_new(1, 2, 0);
     REQUIRE(a && b && merged);
     REQUIRE(merged->class_count == 2);
     for (int i = 0; i < 7; i++)
@@ -165,9 +166,67 @@ static void test_merging_threads_intervals_keeps_each_class_exact(void)
     interval_destroy(&merged, 1);
 }
 
+/* Conversations: each thread records a turn's requests into its turn bucket (turns past
+   the last bucket share it); merging the threads' intervals adds bucket to bucket, so
+   every turn's histogram is the one of the union of its samples, and the buckets add up
+   to the total. */
+static void test_merging_threads_intervals_keeps_each_turn_exact(void)
+{
+    int n = ENGINE_MAX_TURN_BUCKETS;
+    interval_t *a = interval_new(1, 0, n), *b = interval_new(1, 0, n),
+               *merged = interval_new(1, 0, n);
+    interval_t *one = interval_new(1, 0, n); /* every sample in one interval */
+    REQUIRE(a && b && merged && one);
+    REQUIRE(merged->turn_count == n);
+    int64_t samples = 0;
+    for (int turn = 1; turn <= n + 3; turn++) {
+        for (int i = 0; i < 40; i++) {
+            int64_t ttft_us = 1000 * turn + 37 * i; /* later turns: longer prompts, slower */
+            interval_t *thread = (i + turn) % 3 ? a : b;
+            interval_t *into[2] = {thread, one};
+            for (int k = 0; k < 2; k++) {
+                metrics_t *m[2] = {into[k]->total, interval_turn_metrics(into[k], turn)};
+                for (int j = 0; j < 2; j++) {
+                    m[j]->c.sent++;
+                    m[j]->c.ok++;
+                    m[j]->c.input_tokens += 100 * turn;
+                    metrics_record_us(m[j], METRIC_TTFT, ttft_us);
+                }
+            }
+            samples++;
+        }
+    }
+    interval_add(merged, a, 1);
+    interval_add(merged, b, 1);
+    int64_t ok = 0;
+    for (int k = 0; k < n; k++) {
+        const metrics_t *got = merged->per_turn[k], *want = one->per_turn[k];
+        CHECK_INT_EQ(got->c.ok, k < n - 1 ? 40 : 4 * 40); /* turns n..n+3 in the last */
+        CHECK_INT_EQ(got->c.input_tokens, want->c.input_tokens);
+        for (double p = 1; p <= 100; p += 11)
+            CHECK_INT_EQ(hist_value_at_percentile(got->hist[METRIC_TTFT], p),
+                         hist_value_at_percentile(want->hist[METRIC_TTFT], p));
+        ok += got->c.ok;
+    }
+    CHECK_INT_EQ(ok, samples);
+    CHECK_INT_EQ(merged->total->c.ok, samples);
+    /* Single-turn requests (turn 0) and engines without conversations record no turn. */
+    CHECK(!interval_turn_metrics(merged, 0));
+    interval_t *plain = interval_new(1, 0, 0);
+    REQUIRE(plain);
+    CHECK(!interval_turn_metrics(plain, 1) && plain->per_turn == NULL);
+    interval_reset(merged, 1);
+    CHECK(metrics_is_empty(merged->per_turn[0]) && metrics_is_empty(merged->per_turn[n - 1]));
+    interval_destroy(&plain, 1);
+    interval_destroy(&a, 1);
+    interval_destroy(&b, 1);
+    interval_destroy(&merged, 1);
+    interval_destroy(&one, 1);
+}
+
 static void test_an_engine_without_classes_records_nothing_per_class(void)
 {
-    interval_t *iv = interval_new(1, 0);
+    interval_t *iv = interval_new(1, 0, 0);
     REQUIRE(iv);
     CHECK_INT_EQ(iv->class_count, 0);
     CHECK(iv->per_class == NULL);
@@ -177,6 +236,7 @@ static void test_an_engine_without_classes_records_nothing_per_class(void)
 
 CHECK_MAIN(test_one_phase_interval_records_once_and_its_total_is_the_phase,
            test_merging_threads_intervals_keeps_each_class_exact,
+           test_merging_threads_intervals_keeps_each_turn_exact,
            test_an_engine_without_classes_records_nothing_per_class,
            test_a_second_phase_splits_the_interval_and_each_keeps_its_own,
            test_merging_threads_intervals_keeps_each_phase_exact)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "common/buf.h"
 #include "coordinator/workload.h"
 
 static char tmpdir[64];
@@ -437,6 +438,120 @@ static void test_tokenize_calibration_against_surge_sim(void)
     CHECK(strstr(err, "127.0.0.1:1/tokenize") != NULL);
 }
 
+/* Conversations (issue 20): a ShareGPT file and a JSONL `messages` file give whole
+   conversations, the user turns in order; the dataset's answers are not kept. */
+static void test_sharegpt_and_jsonl_messages_give_whole_conversations_of_user_turns(void)
+{
+    const char *sharegpt =
+        write_file("conv.json",
+                   "[{\"conversations\": [{\"from\": \"system\", \"value\": \"be nice\"},"
+                   " {\"from\": \"human\", \"value\": \"Why is the sea salty?\"},"
+                   " {\"from\": \"gpt\", \"value\": \"Rivers.\"}, {\"from\": \"human\", \"value\": "
+                   "\"And the Dead Sea?\"}]},"
+                   " {\"conversations\": [{\"from\": \"gpt\", \"value\": \"only a bot\"}]},"
+                   " {\"conversations\": [{\"from\": \"user\", \"value\": \"Hi there\"}]}]");
+    conversation_list_t out = {0};
+    char err[256];
+    dataset_spec_t spec = {.path = (char *)sharegpt};
+    CHECK_MSG(dataset_load_conversations(&spec, &out, err, sizeof err) == 0, "%s", err);
+    REQUIRE(out.count == 2); /* the one without a human turn is skipped */
+    REQUIRE(out.items[0].user_turns.count == 2);
+    CHECK_STR_EQ(out.items[0].user_turns.items[0], "Why is the sea salty?");
+    CHECK_STR_EQ(out.items[0].user_turns.items[1], "And the Dead Sea?");
+    REQUIRE(out.items[1].user_turns.count == 1);
+    CHECK_STR_EQ(out.items[1].user_turns.items[0], "Hi there");
+    conversation_list_free(&out);
+
+    const char *jsonl = write_file(
+        "conv.jsonl",
+        "{\"messages\": [{\"role\": \"system\", \"content\": \"s\"}, {\"role\": \"user\", "
+        "\"content\": \"one\"}, {\"role\": \"assistant\", \"content\": \"a\"}, "
+        "{\"role\": \"user\", \"content\": \"two\"}]}\n\n"
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"alone\"}]}\n");
+    spec.path = (char *)jsonl;
+    CHECK_MSG(dataset_load_conversations(&spec, &out, err, sizeof err) == 0, "%s", err);
+    REQUIRE(out.count == 2);
+    REQUIRE(out.items[0].user_turns.count == 2);
+    CHECK_STR_EQ(out.items[0].user_turns.items[1], "two");
+    CHECK_STR_EQ(out.items[1].user_turns.items[0], "alone");
+    conversation_list_free(&out);
+
+    /* errors name the file and the line or entry */
+    spec.path = (char *)write_file("bad.jsonl", "{\"messages\": [{\"role\": \"user\", "
+                                                "\"content\": \"ok\"}]}\n{\"messages\": 3}\n");
+    CHECK(dataset_load_conversations(&spec, &out, err, sizeof err) != 0);
+    CHECK_MSG(strstr(err, "bad.jsonl:2: expected an object with an array"), "%s", err);
+    conversation_list_free(&out);
+    spec.path = (char *)write_file("bad.json", "[{\"conversations\": [{\"from\": \"human\"}]}]");
+    CHECK(dataset_load_conversations(&spec, &out, err, sizeof err) != 0);
+    CHECK_MSG(strstr(err, "bad.json: entry 1: turn 1: expected"), "%s", err);
+    conversation_list_free(&out);
+    spec.path = (char *)write_file("plain.txt", "one prompt\n");
+    CHECK(dataset_load_conversations(&spec, &out, err, sizeof err) != 0);
+    CHECK_MSG(strstr(err, "not text"), "%s", err);
+    conversation_list_free(&out);
+}
+
+/* A turn past WORKLOAD_MAX_TURNS is dropped, so one conversation's turns stay bounded. */
+static void test_dataset_conversations_keep_at_most_the_turn_cap(void)
+{
+    buf_t text;
+    buf_init(&text);
+    buf_append_str(&text, "{\"messages\": [");
+    for (int i = 0; i < WORKLOAD_MAX_TURNS + 10; i++)
+        buf_printf(&text, "%s{\"role\": \"user\", \"content\": \"turn %d\"}", i ? ", " : "", i + 1);
+    buf_append_str(&text, "]}\n");
+    dataset_spec_t spec = {.format = DATASET_JSONL};
+    conversation_list_t out = {0};
+    char err[256];
+    CHECK(dataset_load_conversations_bytes(&spec, "long.jsonl", text.data, text.len, &out, err,
+                                           sizeof err) == 0);
+    REQUIRE(out.count == 1);
+    CHECK_INT_EQ(out.items[0].user_turns.count, WORKLOAD_MAX_TURNS);
+    conversation_list_free(&out);
+    buf_free(&text);
+}
+
+/* workload_build with conversations: the dataset's conversations, their user turns as the
+   pool (a JSONL `messages` file has no prompt field of its own), and a system prompt and
+   shared prefix of about the asked length. */
+static void test_workload_with_conversations_builds_turns_and_shared_texts(void)
+{
+    workload_spec_t *spec = workload_spec_new();
+    workload_class_add_dataset(&spec->defaults,
+                               write_file("w.jsonl", "{\"messages\": [{\"role\": \"user\", "
+                                                     "\"content\": \"first\"}, {\"role\": "
+                                                     "\"user\", \"content\": \"second\"}]}\n"));
+    spec->conversations.enabled = true;
+    spec->conversations.system_prompt_tokens = 100;
+    spec->conversations.shared_prefix_tokens = 500;
+    spec->conversations.shared_prefix_fraction = 0.5;
+    spec->pool_size = 4;
+    char err[256];
+    workload_t *w = workload_build(spec, NULL, err, sizeof err);
+    CHECK_MSG(w != NULL, "%s", err);
+    REQUIRE(w != NULL);
+    REQUIRE(w->conversations.count == 1);
+    CHECK_INT_EQ(w->conversations.items[0].user_turns.count, 2);
+    for (int i = 0; i < w->count; i++)
+        CHECK(strcmp(w->items[i].prompt, "first") == 0 ||
+              strcmp(w->items[i].prompt, "second") == 0);
+    size_t sys = strlen(w->system_prompt), prefix = strlen(w->shared_prefix);
+    CHECK_MSG(sys > 300 && sys <= 400, "system prompt of %zu chars for 100 tokens", sys);
+    CHECK_MSG(prefix > 1800 && prefix <= 2000, "shared prefix of %zu chars for 500 tokens", prefix);
+    workload_destroy(&w);
+
+    spec->conversations.turns =
+        (length_dist_t){.kind = LENGTH_FIXED, .mean = 65, .min = 65, .max = 65};
+    CHECK(workload_build(spec, NULL, err, sizeof err) == NULL);
+    CHECK_MSG(strstr(err, "turns: 1 to 64"), "%s", err);
+    spec->conversations.turns.kind = LENGTH_NONE;
+    spec->conversations.shared_prefix_tokens = 0;
+    CHECK(workload_build(spec, NULL, err, sizeof err) == NULL);
+    CHECK_MSG(strstr(err, "shared_prefix_fraction without"), "%s", err);
+    workload_spec_destroy(&spec);
+}
+
 static void cleanup(void)
 {
     if (tmpdir[0]) {
@@ -461,4 +576,7 @@ CHECK_MAIN(test_alpaca_json_gives_instruction_and_input, test_sharegpt_gives_the
            test_input_lengths_are_reached_by_composing_real_text,
            test_unique_prefix_makes_every_start_distinct,
            test_default_prompts_cover_three_categories, test_workload_errors_name_the_source,
+           test_sharegpt_and_jsonl_messages_give_whole_conversations_of_user_turns,
+           test_dataset_conversations_keep_at_most_the_turn_cap,
+           test_workload_with_conversations_builds_turns_and_shared_texts,
            test_tokenize_calibration_against_surge_sim, test_zz_cleanup)
