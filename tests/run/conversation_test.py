@@ -240,6 +240,70 @@ def affinity_conversation_keeps_each_conversation_on_one_node():
               (100 * spread["none"]))
 
 
+def prefix_cache_keeps_later_turns_fast_and_affinity_keeps_the_hits():
+    """End to end with the simulator's prefix cache (a llama-3.1-8b-h100 node: 30 us of
+    prefill per prompt token; 128-token answers, so turn 4 resends three answers): with
+    --prefix-caching, TTFT P50 of turn 4 stays near turn 1's while its input has grown
+    several times; without, it grows with the input. Two
+    caching nodes: affinity conversation keeps a conversation where its history is cached
+    (the nodes' own hit rate is high), none spreads its turns and the hit rate drops."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sim"))
+    import simlib
+
+    def plan(ports, affinity, name):
+        return ("name: %s\ntargets: [%s]\nmodel: meta-llama/Llama-3.1-8B-Instruct\n"
+                "max_tokens: 128\nignore_eos: true\ntimeout: 20s\nserver_metrics: off\n"
+                "workload:\n  conversations:\n    turns: 4\n    think_time: 10ms\n"
+                "    context_tokens: 32768\n    affinity: %s\n"
+                "phases:\n  - {name: main, kind: constant, rate: 2/s, duration: 8s}\n"
+                % (name, ", ".join("http://127.0.0.1:%d" % p for p in ports), affinity))
+
+    def ttft_p50_by_turn(results):
+        return {t["turn"]: t["summary"]["ttft_ms"]["p50"] for t in results["turns"]}
+
+    def hit_rate(sims):
+        hits = queries = 0.0
+        for sim in sims:
+            _, samples = sim.metrics()
+            hits += simlib.metric_sum(samples, "vllm:prefix_cache_hits_total")
+            queries += simlib.metric_sum(samples, "vllm:prefix_cache_queries_total")
+        return hits / queries if queries else 0.0
+
+    ttft = {}
+    for caching in (True, False):
+        args = ["--profile", "llama-3.1-8b-h100"] + (["--prefix-caching"] if caching else [])
+        with simlib.Sim(*args) as sim:
+            code, _, err, out = run_plan("cache-%s" % caching, plan([sim.port], "none", "t"))
+            check(code == 0, "caching %s: exit %d: %s" % (caching, code, err[-2000:]))
+            results = results_of(out)
+        ttft[caching] = ttft_p50_by_turn(results)
+        inputs = {t["turn"]: t["input_tokens_mean"] for t in results["turns"]}
+        print("prefix caching %s: TTFT p50 by turn %s ms; mean input tokens %s" %
+              (caching, ttft[caching], inputs), flush=True)
+        check(4 in inputs and inputs[4] > 2 * inputs[1],
+              "the input did not grow by turn: %s" % inputs)
+    check(ttft[True][4] <= 1.5 * ttft[True][1],
+          "with prefix caching turn 4's TTFT p50 %.1f ms is far above turn 1's %.1f ms" %
+          (ttft[True][4], ttft[True][1]))
+    check(ttft[False][4] > 1.5 * ttft[True][4],
+          "without prefix caching turn 4's TTFT p50 %.1f ms is no slower than with it "
+          "(%.1f ms)" % (ttft[False][4], ttft[True][4]))
+
+    rates = {}
+    for affinity in ("conversation", "none"):
+        args = ["--profile", "llama-3.1-8b-h100", "--prefix-caching"]
+        with simlib.Sim(*args) as a, simlib.Sim(*args) as b:
+            code, _, err, out = run_plan("hits-" + affinity, plan([a.port, b.port], affinity,
+                                                                  "h"))
+            check(code == 0, "%s: exit %d: %s" % (affinity, code, err[-2000:]))
+            rates[affinity] = hit_rate([a, b])
+        print("affinity %s: the nodes' prefix-cache hit rate %.2f" % (affinity, rates[affinity]),
+              flush=True)
+    check(rates["conversation"] > rates["none"] + 0.05,
+          "affinity conversation hit rate %.2f is not above none's %.2f" %
+          (rates["conversation"], rates["none"]))
+
+
 def hdr_rank_value(sorted_values, p):
     import math
     return sorted_values[max(0, math.ceil(p / 100.0 * len(sorted_values)) - 1)]
