@@ -177,7 +177,9 @@ def stranger_cannot_join_or_steer_a_local_run():
     target counted."""
     url = count_server("target")
     out = os.path.join(TMP, "out-stranger")
-    rate, seconds = 10, 4
+    # Long enough that the stranger's whole handshake flood (1.5 s, after its hellos and
+    # forgeries) lands while the run is still counting refusals.
+    rate, seconds = 10, 8
     run = start([SURGE, "run", "--target", url, "--model", "count", "--rate", str(rate),
                  "--duration", "%ds" % seconds, "--arrival", "constant", "--max-tokens", "4",
                  "--workers", "1", "--out", out, "--progress", "plain"], "run")
