@@ -522,7 +522,8 @@ int chaos_mark_count(const chaos_t *self)
     return self->mark_count;
 }
 
-void chaos_write_events(const chaos_t *self, jsonw_t *w)
+/* "marks": [{t_s, text, source}] (results.json and /live.json alike). */
+static void write_marks(const chaos_t *self, jsonw_t *w)
 {
     jsonw_key(w, "marks");
     jsonw_array_begin(w);
@@ -534,6 +535,11 @@ void chaos_write_events(const chaos_t *self, jsonw_t *w)
         jsonw_object_end(w);
     }
     jsonw_array_end(w);
+}
+
+void chaos_write_events(const chaos_t *self, jsonw_t *w)
+{
+    write_marks(self, w);
     jsonw_key(w, "faults");
     jsonw_array_begin(w);
     for (int i = 0; self && i < self->fault_count; i++) {
@@ -929,16 +935,7 @@ void chaos_write_results(chaos_t *self, jsonw_t *w, double run_end_s)
     }
     jsonw_array_end(w);
 
-    jsonw_key(w, "marks");
-    jsonw_array_begin(w);
-    for (int i = 0; i < self->mark_count; i++) {
-        jsonw_object_begin(w);
-        jsonw_kv_double(w, "t_s", self->marks[i].t_s);
-        jsonw_kv_string(w, "text", self->marks[i].text);
-        jsonw_kv_string(w, "source", self->marks[i].source);
-        jsonw_object_end(w);
-    }
-    jsonw_array_end(w);
+    write_marks(self, w);
 
     jsonw_key(w, "overrides");
     jsonw_array_begin(w);

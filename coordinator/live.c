@@ -671,6 +671,10 @@ static void render_server(buf_t *o, scrape_t *scrape)
          "Prompt tokens the target processed per second (its own counter).", 1},
         {SERVER_GENERATION_TOKENS_PER_S, "surge_server_generation_tokens_per_second",
          "Tokens the target generated per second (its own counter).", 1},
+        {SERVER_PREFIX_CACHE_HIT_RATE, "surge_server_prefix_cache_hit_ratio",
+         "Fraction of the prompt tokens the target looked up that its prefix cache held, last "
+         "interval (0..1).",
+         1},
     };
     int n = scrape_target_count(scrape);
     if (n == 0)

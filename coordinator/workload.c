@@ -218,27 +218,46 @@ static int load_text(loader_t *l, const char *data, size_t len)
 /* The JSONL field when none is given: the first of these the first row has. */
 static const char *const jsonl_default_fields[] = {"prompt", "text", "question", "instruction"};
 
-static int load_jsonl(loader_t *l, const char *data, size_t len)
+/* JSONL: the next non-blank line from *pos as a parsed value in *row_out (a new
+   reference); *line counts the lines read. 1 with a row, 0 at the end, -1 on a line that
+   is not JSON (err names name:line:column). One reader for prompts and conversations. */
+static int jsonl_next(const char *name, const char *data, size_t len, size_t *pos, long *line,
+                      json_t **row_out, char *err, size_t err_size)
 {
-    const char *field = l->spec->field;
-    size_t pos = 0;
-    for (long line = 1; pos < len && !loader_full(l); line++) {
-        const char *start = data + pos;
-        const char *nl = memchr(start, '\n', len - pos);
-        size_t line_len = nl ? (size_t)(nl - start) : len - pos;
-        pos += line_len + (nl ? 1 : 0);
+    while (*pos < len) {
+        const char *start = data + *pos;
+        const char *nl = memchr(start, '\n', len - *pos);
+        size_t line_len = nl ? (size_t)(nl - start) : len - *pos;
+        *pos += line_len + (nl ? 1 : 0);
+        ++*line;
         size_t k = 0;
         while (k < line_len && isspace((unsigned char)start[k]))
             k++;
         if (k == line_len)
             continue;
         json_error_t jerr;
-        json_t *row = json_loadb(start, line_len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!row) {
-            snprintf(l->err, l->err_size, "%s:%ld:%d: invalid JSON: %s", l->name, line,
+        *row_out = json_loadb(start, line_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!*row_out) {
+            snprintf(err, err_size, "%s:%ld:%d: invalid JSON: %s", name, *line,
                      jerr.column > 0 ? jerr.column : 1, jerr.text);
             return -1;
         }
+        return 1;
+    }
+    return 0;
+}
+
+static int load_jsonl(loader_t *l, const char *data, size_t len)
+{
+    const char *field = l->spec->field;
+    size_t pos = 0;
+    long line = 0;
+    json_t *row;
+    int got;
+    while (!loader_full(l) &&
+           (got = jsonl_next(l->name, data, len, &pos, &line, &row, l->err, l->err_size)) != 0) {
+        if (got < 0)
+            return -1;
         if (!json_is_object(row)) {
             json_decref(row);
             snprintf(l->err, l->err_size, "%s:%ld: expected a JSON object on each line", l->name,
@@ -665,23 +684,13 @@ static int conv_load_jsonl(conv_loader_t *l, const dataset_spec_t *spec, const c
 {
     const char *field = spec->field ? spec->field : "messages";
     size_t pos = 0;
-    for (long line = 1; pos < len && l->out->count < l->limit; line++) {
-        const char *start = data + pos;
-        const char *nl = memchr(start, '\n', len - pos);
-        size_t line_len = nl ? (size_t)(nl - start) : len - pos;
-        pos += line_len + (nl ? 1 : 0);
-        size_t k = 0;
-        while (k < line_len && isspace((unsigned char)start[k]))
-            k++;
-        if (k == line_len)
-            continue;
-        json_error_t jerr;
-        json_t *row = json_loadb(start, line_len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!row) {
-            snprintf(l->err, l->err_size, "%s:%ld:%d: invalid JSON: %s", l->name, line,
-                     jerr.column > 0 ? jerr.column : 1, jerr.text);
+    long line = 0;
+    json_t *row;
+    int got;
+    while (l->out->count < l->limit &&
+           (got = jsonl_next(l->name, data, len, &pos, &line, &row, l->err, l->err_size)) != 0) {
+        if (got < 0)
             return -1;
-        }
         json_t *turns = json_is_object(row) ? json_at_path(row, field) : NULL;
         char where[32];
         snprintf(where, sizeof where, "line %ld", line);
