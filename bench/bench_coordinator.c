@@ -6,7 +6,9 @@
     20 ms, and E2E/TPOT/lag from those; histograms filled from those samples, encoded as
     the wire carries them (proto_encode, V2 histograms). The timed loop is what the
     coordinator does per snapshot: decode (strict) + merge into the open interval
-    (metrics_add) + per-target totals + encode the ack.
+    (metrics_add) + per-target totals + encode the ack. A snapshot names its one phase (no
+    metrics of its own): the coordinator adds it to the phase once per interval, not per
+    snapshot (coordinator/merge.c), so the loop has no per-snapshot add for it.
 
     usage: bench_coordinator [snapshots=4000] [rate=50] [tokens=200] [targets=1]
 */
@@ -93,8 +95,12 @@ int main(int argc, char **argv)
         for (int t = 0; t < targets; t++)
             per[t] = metrics_new(2);
         fill(total, per, targets, rate, tokens, &rng);
+        /* one phase part without metrics, as a worker sends for an interval of one phase */
+        proto_phase_part_t part = {.phase_index = 0};
         proto_msg_t msg = {.type = PROTO_SNAPSHOT};
-        msg.u.snapshot = (proto_snapshot_t){.seq = (uint64_t)v + 1,
+        msg.u.snapshot = (proto_snapshot_t){.phases = &part,
+                                            .phase_count = 1,
+                                            .seq = (uint64_t)v + 1,
                                             .interval = 7,
                                             .worker_id = "bench-worker:1234",
                                             .epoch = 1,

@@ -114,7 +114,14 @@ typedef struct {
     metrics_t *metrics; /* owned */
     int reporters;
     int64_t inflight;
+    /* By phase, deferred (merge.c): while every snapshot merged here named the one phase
+       deferred_phase (>= 0), metrics holds exactly its requests and is added to it once,
+       at close. MERGE_DEFER_EMPTY before the first, MERGE_DEFER_DIRECT once snapshots of
+       several phases met here (then each is added to its phases as it arrives). */
+    int deferred_phase;
 } open_interval_t;
+#define MERGE_DEFER_EMPTY  (-1)
+#define MERGE_DEFER_DIRECT (-2)
 
 struct _coordinator_t {
     const plan_t *plan; /* borrowed */

@@ -18,9 +18,10 @@
     parts go to their phases as always, and its received tokens to the window of its
     interval. Per-target and per-class totals are added as snapshots arrive.
 
-    Cost: one metrics_add per snapshot into its interval and one per phase part (one
-    part, sent without metrics, in all intervals but those where phases hand over);
-    per closed interval, one more; nothing here blocks on the network.
+    Cost: one metrics_add per snapshot into its interval; the by-phase add of an interval
+    whose snapshots all name one phase (all but the intervals where phases hand over) is
+    one more per closed interval (merge_parts); elsewhere one per part. Nothing here
+    blocks on the network.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -158,8 +159,40 @@ static void add_received(coordinator_t *self, int64_t index, const metrics_t *in
     metrics_add(self->drain_metrics, interval);
 }
 
-static void merge_parts(coordinator_t *self, const proto_snapshot_t *snap)
+/* The interval's by-phase add, deferred until now, is made: from here on its snapshots
+   are added to their phases as they arrive. */
+static void stop_deferring(coordinator_t *self, open_interval_t *slot)
 {
+    if (slot->deferred_phase >= 0)
+        add_phase_requests(self, slot->deferred_phase, slot->metrics);
+    slot->deferred_phase = MERGE_DEFER_DIRECT;
+}
+
+/* By phase. Nearly every snapshot names one phase, its whole total (docs/protocol.md), and
+   nearly every interval holds the snapshots of that one phase: then the interval's merged
+   total is that phase's, and it is added to the phase once, when the interval closes,
+   instead of once per snapshot (a merge per snapshot is the coordinator's largest cost
+   after decoding). slot is NULL for a late snapshot: added at once. */
+static void merge_parts(coordinator_t *self, open_interval_t *slot, const proto_snapshot_t *snap)
+{
+    for (int i = 0; i < snap->phase_count; i++) {
+        const proto_phase_part_t *part = &snap->phases[i];
+        int p = part->phase_index;
+        if (p < 0 || p >= self->phase_count)
+            continue;
+        self->phase_tail_requests[p] += part->tail_requests;
+        if (part->tail_max_ns > self->phase_tail_max_ns[p])
+            self->phase_tail_max_ns[p] = part->tail_max_ns;
+    }
+    if (slot && snap->phase_count == 1 && !snap->phases[0].metrics) {
+        int p = snap->phases[0].phase_index;
+        if (slot->deferred_phase == MERGE_DEFER_EMPTY)
+            slot->deferred_phase = p;
+        if (slot->deferred_phase == p)
+            return;
+    }
+    if (slot)
+        stop_deferring(self, slot);
     if (snap->phase_count == 0) {
         /* A worker that does not split by phase: its total counts in the window. */
         add_phase_requests(self, phase_of_interval(self, snap->interval), snap->total);
@@ -167,13 +200,7 @@ static void merge_parts(coordinator_t *self, const proto_snapshot_t *snap)
     }
     for (int i = 0; i < snap->phase_count; i++) {
         const proto_phase_part_t *part = &snap->phases[i];
-        int p = part->phase_index;
-        add_phase_requests(self, p, part->metrics ? part->metrics : snap->total);
-        if (p < 0 || p >= self->phase_count)
-            continue;
-        self->phase_tail_requests[p] += part->tail_requests;
-        if (part->tail_max_ns > self->phase_tail_max_ns[p])
-            self->phase_tail_max_ns[p] = part->tail_max_ns;
+        add_phase_requests(self, part->phase_index, part->metrics ? part->metrics : snap->total);
     }
 }
 
@@ -196,6 +223,7 @@ static open_interval_t *open_slot(coordinator_t *self, int64_t index)
     free_slot->index = index;
     free_slot->reporters = 0;
     free_slot->inflight = 0;
+    free_slot->deferred_phase = MERGE_DEFER_EMPTY;
     return free_slot;
 }
 
@@ -230,10 +258,9 @@ void merge_snapshot(coordinator_t *self, worker_t *worker, const proto_snapshot_
     }
     if (snap->requests_jsonl_len)
         outputs_write_requests(self, snap->requests_jsonl, snap->requests_jsonl_len);
-    merge_parts(self, snap);
-
     open_interval_t *slot =
         snap->interval >= self->next_close ? open_slot(self, snap->interval) : NULL;
+    merge_parts(self, slot, snap); /* before the total joins the slot (stop_deferring) */
     if (!slot) {
         /* Late (its interval has closed) or no room: never lost, only not in the series. */
         self->late_snapshots++;
@@ -296,6 +323,8 @@ void merge_close_ready(coordinator_t *self, int64_t now_ns, bool all)
                 break;
         }
         int phase = phase_of_interval(self, k);
+        if (slot->deferred_phase >= 0)
+            add_phase_requests(self, slot->deferred_phase, slot->metrics);
         add_received(self, k, slot->metrics);
         outputs_write_interval(self, k, slot, phase);
 
