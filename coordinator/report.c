@@ -284,11 +284,12 @@ static client_health_t client_health_of(const json_t *results)
             h.worst_lag_ms = lag;
             h.lag_phase = report_text(p, "name");
         }
-        double d = report_number(s, "requests.dropped");
-        if (isfinite(d) && d > 0) {
+        long long d = summary_count(s, "requests.dropped");
+        if (d > 0) {
             if (!h.dropped)
                 h.drop_phase = report_text(p, "name");
-            h.dropped += (long long)d;
+            if (__builtin_add_overflow(h.dropped, d, &h.dropped))
+                h.dropped = LLONG_MAX;
         }
     }
     return h;

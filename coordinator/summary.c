@@ -5,6 +5,7 @@
     saturation answer, the SLA PASS/FAIL table, cost and users, and a warning when the
     client, not the target, set the pace (its schedule lag or dropped arrivals).
 */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -114,11 +115,12 @@ static void print_iterations(const json_t *results, FILE *out)
             char name[64];
             if (levels > 1)
                 snprintf(name, sizeof name, "%.40s.%d", text(stage, "name"),
-                         (int)number(level, "level") + 1);
+                         (int)(summary_count(level, "level") % 1000000) + 1);
             else
                 snprintf(name, sizeof name, "%.40s", text(stage, "name"));
-            fprintf(out, "%-22.22s %4d %9.2f %9.2f", name, (int)number(s, "iterations"),
-                    number(s, "achieved_rps"), number(s, "delivered_rps"));
+            fprintf(out, "%-22.22s %4d %9.2f %9.2f", name,
+                    (int)(summary_count(s, "iterations") % 1000000), number(s, "achieved_rps"),
+                    number(s, "delivered_rps"));
             print_ms(out, number(s, "ttft_ms.p50"));
             print_ms(out, number(s, "ttft_ms.p99"));
             double sd = spread_stddev(s, "ttft_ms.p99");
@@ -288,11 +290,12 @@ static void print_client_warning(const json_t *results, FILE *out)
             worst_lag = lag;
             lag_phase = text(p, "name");
         }
-        double d = number(s, "requests.dropped");
-        if (!isnan(d) && d > 0) {
+        long long d = summary_count(s, "requests.dropped");
+        if (d > 0) {
             if (!dropped)
                 drop_phase = text(p, "name");
-            dropped += (long long)d;
+            if (__builtin_add_overflow(dropped, d, &dropped))
+                dropped = LLONG_MAX;
         }
     }
     if (worst_lag > CLIENT_LAG_P99_LIMIT_MS)
@@ -322,7 +325,7 @@ void summary_print(const json_t *results, FILE *out)
         fprintf(out,
                 "\noverall (measured phases): %lld requests, %.2f%% errors, TTFT p99 %s, "
                 "%.0f output tokens/s\n",
-                (long long)number(overall, "requests.total"), 100.0 * number(overall, "error_rate"),
+                summary_count(overall, "requests.total"), 100.0 * number(overall, "error_rate"),
                 ttft, number(overall, "output_tokens_per_s"));
     }
     print_saturation(json_object_get(results, "saturation"), out);

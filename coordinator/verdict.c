@@ -31,6 +31,15 @@ double summary_number(const json_t *summary, const char *path)
     return node && json_is_number(node) ? json_number_value(node) : NAN;
 }
 
+long long summary_count(const json_t *summary, const char *path)
+{
+    double v = summary_number(summary, path);
+    if (!isfinite(v))
+        return 0;
+    const double cap = 4611686018427387904.0; /* 2^62 */
+    return v > cap ? (long long)cap : v < -cap ? -(long long)cap : (long long)v;
+}
+
 spread_t spread_of(const double *values, int count)
 {
     spread_t s = {.count = count, .mean = NAN, .min = NAN, .max = NAN, .stddev = NAN};
