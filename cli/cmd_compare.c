@@ -7,7 +7,7 @@
 
 #include "cli/commands.h"
 #include "common/exit_codes.h"
-#include "coordinator/report.h"
+#include "report/report.h"
 
 #define MAX_DIRS 16
 

@@ -5,7 +5,7 @@
 
 #include "cli/commands.h"
 #include "common/exit_codes.h"
-#include "coordinator/report.h"
+#include "report/report.h"
 
 static void usage(FILE *out)
 {

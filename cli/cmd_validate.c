@@ -5,7 +5,7 @@
 
 #include "cli/commands.h"
 #include "common/exit_codes.h"
-#include "coordinator/plan_yaml.h"
+#include "plan/plan_yaml.h"
 
 static void usage(FILE *out)
 {

@@ -10,7 +10,7 @@
 #include "common/exit_codes.h"
 #include "common/log.h"
 #include "coordinator/coordinator.h"
-#include "coordinator/plan.h"
+#include "plan/plan.h"
 #include "worker/agent.h"
 #include "worker/allow.h"
 

@@ -7,7 +7,7 @@
       normal   round(normal(mean, stddev)) clipped to [min, max] (clipping, not redrawing,
                as LLMPerf does: the bounds carry the tails' mass)
 
-    coordinator/workload.h's length_dist_t is the same shape for token lengths.
+    plan/workload.h's length_dist_t is the same shape for token lengths.
 */
 #ifndef SURGE_DIST_H
 #define SURGE_DIST_H

@@ -20,46 +20,13 @@
 #include <stdint.h>
 #include <jansson.h>
 #include <stdio.h>
-#include <yaml.h>
 
 #include "common/jsonw.h"
 #include "common/metrics.h"
-#include "coordinator/impact.h"
+#include "plan/chaos_plan.h"
 
-#define CHAOS_MAX_ACTIONS        256
-#define CHAOS_MAX_RECORDS        4096 /* marks, faults, overrides: a long campaign's worth */
-#define CHAOS_OUTPUT_MAX_BYTES   4096 /* of each command's output kept in results.json */
-#define CHAOS_DEFAULT_TIMEOUT_MS 60000
-
-typedef enum { CHAOS_FAULT_NONE = 0, CHAOS_FAULT_START, CHAOS_FAULT_END } chaos_fault_op_t;
-
-/* One entry of the plan's `chaos:` list. */
-typedef struct {
-    int line;         /* 1-based line in the plan file */
-    char *phase;      /* at: {phase: NAME}: from that phase's start; NULL: from the run's start */
-    int64_t after_ms; /* how long after that origin */
-    char **argv;      /* run: [argv...] (NULL-terminated), or NULL */
-    char *shell;      /* run: "a shell command" (/bin/sh -c), or NULL */
-    int64_t timeout_ms;
-    chaos_fault_op_t fault;
-    char *name; /* the fault window's name (with fault) */
-    char *mark; /* a mark's text, or NULL */
-} chaos_action_spec_t;
-
-typedef struct chaos_plan {
-    chaos_action_spec_t *actions;
-    int count;
-    impact_config_t impact; /* the tolerance of the impact table */
-} chaos_plan_t;
-
-/* Reads the plan's `chaos:` value: a list of actions, or a mapping {actions: [...],
-   impact: {baseline, recovery, error_rate, ttft, throughput}}. phase_names (count entries)
-   are the plan's phase names an `at: {phase: ...}` may name. 0, or -1 with
-   "FILE:LINE:COL: message" in err. */
-int chaos_plan_read(yaml_document_t *doc, yaml_node_t *node, const char *file,
-                    const char *const *phase_names, int phase_count, chaos_plan_t **out, char *err,
-                    size_t err_size);
-void chaos_plan_destroy(chaos_plan_t **self_p);
+#define CHAOS_MAX_RECORDS      4096 /* marks, faults, overrides: a long campaign's worth */
+#define CHAOS_OUTPUT_MAX_BYTES 4096 /* of each command's output kept in results.json */
 
 struct _coordinator_t;
 typedef struct _chaos_t chaos_t;
@@ -96,9 +63,6 @@ void chaos_write_interval(const chaos_t *self, double start_s, double end_s, jso
 /* On each tick of the control loop: fires due actions, reads their output, reaps them,
    kills those past their timeout. may_fire: the run is on (no new action otherwise). */
 void chaos_tick(chaos_t *self, struct _coordinator_t *coordinator, int64_t now_ns, bool may_fire);
-
-/* The terminal summary's impact table, from results.json `chaos` (nothing without faults). */
-void chaos_print_summary(const json_t *chaos, FILE *out);
 
 /* results.json "chaos" (key and value), when the plan has actions or anything was
    recorded. run_end_s closes fault windows still open. */

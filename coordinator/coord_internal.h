@@ -26,7 +26,7 @@
 #include "coordinator/ctl.h"
 #include "coordinator/live.h"
 #include "coordinator/scrape.h"
-#include "coordinator/verdict.h"
+#include "plan/verdict.h"
 #include "proto/proto.h"
 
 #define COORD_MAX_WORKERS 4096
@@ -272,9 +272,6 @@ bool sequence_next(coordinator_t *self);
    the SLA table goes to sla_table, JUnit XML to the plan's path. False when an SLA check
    failed. */
 bool sequence_write_verdicts(coordinator_t *self, jsonw_t *w, json_t *overall, FILE *sla_table);
-
-/* summary.c: prints the end-of-run summary of a results.json document to out. */
-void summary_print(const json_t *results, FILE *out);
 
 /* outputs.c */
 /* The summary of run phase i as results.json has it (new reference; NULL when it did not

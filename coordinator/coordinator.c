@@ -15,8 +15,8 @@
 #include "common/exit_codes.h"
 #include "common/log.h"
 #include "coordinator/coord_internal.h"
-#include "coordinator/plan_yaml.h"
-#include "coordinator/report.h"
+#include "plan/plan_yaml.h"
+#include "report/report.h"
 
 #define TICK_MS               20
 #define MAX_MESSAGES_PER_TICK 1024 /* then look at the clock again */

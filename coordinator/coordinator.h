@@ -32,7 +32,7 @@
 #include <stdint.h>
 
 #include "common/metrics.h"
-#include "coordinator/plan.h"
+#include "plan/plan.h"
 #include "proto/curve.h"
 
 typedef enum {

@@ -26,7 +26,7 @@
 #include "common/url.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/launch.h"
-#include "coordinator/plan_yaml.h"
+#include "plan/plan_yaml.h"
 #include "coordinator/run_keys.h"
 
 #define MAX_CHILDREN 1024

@@ -51,9 +51,9 @@
 #include "common/log.h"
 #include "coordinator/chaos.h"
 #include "coordinator/coord_internal.h"
-#include "coordinator/plan_yaml.h"
+#include "plan/plan_yaml.h"
 #include "coordinator/prom_query.h"
-#include "coordinator/report.h"
+#include "report/report.h"
 #include "coordinator/scrape.h"
 
 #define LIVE_MAX_CONNECTIONS   256  /* descriptors we let clients hold at once */

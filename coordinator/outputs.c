@@ -27,7 +27,8 @@
 #include "common/log.h"
 #include "common/url.h"
 #include "coordinator/coord_internal.h"
-#include "coordinator/plan_yaml.h"
+#include "report/report.h"
+#include "plan/plan_yaml.h"
 
 /* 2: a phase's figures are those of the requests it scheduled, whenever they ended, and
    output_tokens_per_s counts tokens as they arrived (docs/results.md, "Two views"). */

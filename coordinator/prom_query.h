@@ -20,7 +20,6 @@
 
 #include "common/buf.h"
 #include "common/jsonw.h"
-#include "coordinator/report_internal.h"
 
 #define PROM_QUERY_MAX 32 /* queries per plan */
 
@@ -48,10 +47,5 @@ const char *prom_query_answer_write(const prom_query_config_t *config, const cha
 
 /* Runs every query and writes `"prometheus": {...}` into the object w is writing. */
 void prom_query_write(const prom_query_config_t *config, jsonw_t *w);
-
-/* report.html: a section with one chart per query of results.json `prometheus` (nothing
-   when there is none). base gives the run's time axis and its marks; its title and series
-   are set here. */
-void prom_query_report(buf_t *out, const json_t *results, const report_chart_t *base);
 
 #endif

@@ -83,8 +83,4 @@ bool scrape_latest(scrape_t *self, int target, server_figures_t *out, int64_t *e
 
 const char *server_key_name(server_key_t key); /* "running", "kv_cache_usage", ... */
 
-/* The end-of-run summary's lines for results.json `server` (summary.c): per target the
-   peaks and the scrape errors. Nothing when server is NULL. */
-void scrape_print_summary(const json_t *server, FILE *out);
-
 #endif

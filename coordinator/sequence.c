@@ -5,7 +5,7 @@
 
       - the plan's phases run in order, copied as they are;
       - a saturation stage skips its written-out coarse ramp: each level's rate comes from
-        sat_search_next() (coordinator/verdict.h), the level runs as the stage's
+        sat_search_next() (plan/verdict.h), the level runs as the stage's
         level_template (settle part, then its iterations), and the average of its measured
         parts is given to sat_search_observe() before the next level is chosen; the TTFT
         floor is the first baseline stage's measured summary;
@@ -28,7 +28,7 @@
 
 #include "common/log.h"
 #include "coordinator/coord_internal.h"
-#include "coordinator/plan_yaml.h"
+#include "plan/plan_yaml.h"
 
 static const plan_extra_t *extra_of(const coordinator_t *self)
 {

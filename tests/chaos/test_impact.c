@@ -1,10 +1,10 @@
-/*  test_impact.c: the impact table's definitions (coordinator/impact.h) on synthetic
+/*  test_impact.c: the impact table's definitions (plan/impact.h) on synthetic
     intervals, where the right answer is known by construction. */
 #include <math.h>
 #include <string.h>
 
 #include "check.h"
-#include "coordinator/impact.h"
+#include "plan/impact.h"
 
 #define N 40
 

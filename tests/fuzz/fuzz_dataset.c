@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "coordinator/workload.h"
+#include "plan/workload.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

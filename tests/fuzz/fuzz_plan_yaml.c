@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "coordinator/plan_yaml.h"
+#include "plan/plan_yaml.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "coordinator/report.h"
+#include "report/report.h"
 
 static char dir[256];
 

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "coordinator/plan_yaml.h"
+#include "plan/plan_yaml.h"
 
 #define HEAD                                                                                       \
     "targets: [http://127.0.0.1:8000]\n"                                                           \

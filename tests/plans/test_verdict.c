@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "coordinator/verdict.h"
+#include "plan/verdict.h"
 
 #define NEAR(a, b, tol) (fabs((a) - (b)) <= (tol))
 

@@ -11,7 +11,7 @@
 
 #include "check.h"
 #include "common/buf.h"
-#include "coordinator/workload.h"
+#include "plan/workload.h"
 
 static char tmpdir[64];
 

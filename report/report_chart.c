@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "coordinator/report_internal.h"
+#include "report/report_internal.h"
+
+const char *const REPORT_PALETTE[REPORT_PALETTE_SIZE] = {
+    "#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"};
 
 /* The drawing, in SVG user units; the page scales it. */
 #define CHART_W      1000.0

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coordinator/report.h"
-#include "coordinator/report_internal.h"
+#include "report/report.h"
+#include "report/report_internal.h"
 
 #define COMPARE_DEFAULT_THRESHOLD_PCT 5.0
 #define COMPARE_MAX_RUNS              16 /* columns that still fit a wide terminal */

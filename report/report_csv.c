@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coordinator/report_internal.h"
+#include "report/report_internal.h"
 
 /* The summary object's fields (docs/results.md), flattened by dot path. */
 static const char *const SUMMARY_COLUMNS[] = {"requests.total",

@@ -3,7 +3,7 @@
     plan_yaml_load() parses a plan file strictly (unknown keys, wrong types, bad units and
     duplicate keys are errors naming FILE:LINE:COL and what was expected) into:
 
-      - a plan_t (coordinator/plan.h) that the executor can run as it is: every stage of
+      - a plan_t (plan/plan.h) that the executor can run as it is: every stage of
         the file written out as flat phases (a ramp as one phase per step, a settle time
         as an unmeasured phase before the step, iterations as repeated phases, a
         saturation search as its coarse ramp: start, start + step, ... max);
@@ -13,23 +13,23 @@
         headers, the API-key file and the workload (its built request pool included).
 
     An executor that knows plan_extra_t runs a saturation stage adaptively: it takes the
-    stage's level_template, asks sat_search_next() (coordinator/verdict.h) for each level's
+    stage's level_template, asks sat_search_next() (plan/verdict.h) for each level's
     rate, and skips the stage's static phases; one that does not simply runs the coarse
     ramp. plan_load_file() (plan.h) is this loader with the extra dropped.
 
     Ownership: plan_extra_t owns everything in it; plan_extra_destroy frees it.
 */
-#ifndef SURGE_COORDINATOR_PLAN_YAML_H
-#define SURGE_COORDINATOR_PLAN_YAML_H
+#ifndef SURGE_PLAN_PLAN_YAML_H
+#define SURGE_PLAN_PLAN_YAML_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#include "coordinator/plan.h"
-#include "coordinator/verdict.h"
-#include "coordinator/workload.h"
+#include "plan/plan.h"
+#include "plan/verdict.h"
+#include "plan/workload.h"
 
 #define PLAN_YAML_MAX_BYTES (4 << 20) /* a plan file larger than this is refused */
 

@@ -5,7 +5,7 @@
     every loop is bounded by the WORKLOAD_MAX_* limits so a hostile file cannot make it
     run away.
 */
-#include "coordinator/workload.h"
+#include "plan/workload.h"
 
 #include <ctype.h>
 #include <curl/curl.h>

@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "coordinator/coord_internal.h"
-#include "coordinator/report.h"
+#include "plan/verdict.h"
+#include "report/report.h"
 
 static double number(const json_t *obj, const char *path)
 {

@@ -6,7 +6,7 @@
     (a passage of original text to condense). Lengths vary on purpose, from a line to a
     few paragraphs, so input lengths are not all alike even without a length distribution.
 */
-#include "coordinator/workload.h"
+#include "plan/workload.h"
 
 /* clang-format off */
 static const default_prompt_t prompts[] = {

@@ -2,7 +2,7 @@
 
     Everything here is arithmetic on summaries; the executor decides when to call it.
 */
-#include "coordinator/verdict.h"
+#include "plan/verdict.h"
 
 #include <ctype.h>
 #include <math.h>

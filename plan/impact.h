@@ -26,8 +26,8 @@
                  tolerance, starting at or after end_s; recovery_s = its first interval's
                  start - end_s. NaN ("not recovered") when the data ends first.
 */
-#ifndef SURGE_COORDINATOR_IMPACT_H
-#define SURGE_COORDINATOR_IMPACT_H
+#ifndef SURGE_PLAN_IMPACT_H
+#define SURGE_PLAN_IMPACT_H
 
 #include <stdbool.h>
 

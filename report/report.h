@@ -17,11 +17,12 @@
     A run that did not finish (no results.json, a truncated last line in intervals.jsonl)
     is still rendered from what is on disk, with a banner saying what is missing.
 */
-#ifndef SURGE_COORDINATOR_REPORT_H
-#define SURGE_COORDINATOR_REPORT_H
+#ifndef SURGE_REPORT_REPORT_H
+#define SURGE_REPORT_REPORT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <jansson.h>
 #include <stdio.h>
 
 /* Schedule lag P99 above this means the client could not send on time: the numbers
@@ -44,6 +45,15 @@ int report_write_csv(const char *results_dir, const char *csv_dir, char *err, si
 
 /* Prints the end-of-run summary of results_dir (the one `surge run` prints) to out. */
 int report_print_summary(const char *results_dir, FILE *out, char *err, size_t err_size);
+
+/* The same from a results.json document already read (summary.c). */
+void summary_print(const json_t *results, FILE *out);
+/* Its lines for results.json `server`: per target the peaks and the scrape errors
+   (nothing when server is NULL; summary_sections.c). */
+void scrape_print_summary(const json_t *server, FILE *out);
+/* Its chaos impact table, from results.json `chaos` (nothing without faults;
+   summary_sections.c). */
+void chaos_print_summary(const json_t *chaos, FILE *out);
 
 typedef struct {
     double threshold_pct;  /* a difference beyond this is highlighted (0 = 5%) */

@@ -20,11 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "coordinator/coord_internal.h"
-#include "coordinator/prom_query.h"
-#include "coordinator/report.h"
-#include "coordinator/report_internal.h"
-#include "coordinator/verdict.h"
+#include "report/report.h"
+#include "report/report_internal.h"
+#include "plan/verdict.h"
 
 /* Above this overall error rate the page says so at the top: a run that mostly failed
    has latency figures for a small, possibly unrepresentative, set of requests. */
@@ -34,14 +32,11 @@
 /* Series drawn per server-metric chart; more targets are listed in the table only. */
 #define REPORT_MAX_TARGET_SERIES 8
 
-static const char *const PALETTE[] = {"#2563eb", "#dc2626", "#16a34a", "#9333ea",
-                                      "#ea580c", "#0891b2", "#ca8a04", "#db2777"};
-#define PALETTE_SIZE ((int)(sizeof PALETTE / sizeof PALETTE[0]))
-#define COLOR_P50    "#2563eb"
-#define COLOR_P90    "#f59e0b"
-#define COLOR_P99    "#dc2626"
-#define COLOR_PHASE  "#94a3b8"
-#define COLOR_CHAOS  "#b91c1c"
+#define COLOR_P50   "#2563eb"
+#define COLOR_P90   "#f59e0b"
+#define COLOR_P99   "#dc2626"
+#define COLOR_PHASE "#94a3b8"
+#define COLOR_CHAOS "#b91c1c"
 
 /* ---- Loading ---------------------------------------------------------------------- */
 
@@ -961,8 +956,8 @@ static void section_errors(buf_t *o, const report_run_t *run, const time_overlay
             any = any || (isfinite(v) && v > 0);
         }
         if (any) {
-            f[count] =
-                (field_t){ERROR_CLASSES[c], paths[c], PALETTE[count % PALETTE_SIZE], true, false};
+            f[count] = (field_t){ERROR_CLASSES[c], paths[c],
+                                 REPORT_PALETTE[count % REPORT_PALETTE_SIZE], true, false};
             count++;
         }
     }
@@ -1440,7 +1435,8 @@ static void section_server(buf_t *o, const report_run_t *run, const time_overlay
                     json_object_get(json_array_get(run->intervals, (size_t)j), "server"), url);
                 v[j] = report_number(per, name);
             }
-            series[k] = (report_series_t){url, PALETTE[k % PALETTE_SIZE], t, v, n, false, false};
+            series[k] = (report_series_t){
+                url, REPORT_PALETTE[k % REPORT_PALETTE_SIZE], t, v, n, false, false};
         }
         const char *title = server_metric_title(name);
         overlay_chart(o, ov, title ? title : name, NULL, series, target_count);

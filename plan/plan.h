@@ -21,15 +21,15 @@
     Ownership: plan_t owns every string and array in it (free()d by plan_destroy);
     use plan_set_string / plan_add_* to fill it. Units are in the field names.
 */
-#ifndef SURGE_COORDINATOR_PLAN_H
-#define SURGE_COORDINATOR_PLAN_H
+#ifndef SURGE_PLAN_PLAN_H
+#define SURGE_PLAN_PLAN_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "common/schedule.h"
-#include "coordinator/workload.h"
+#include "plan/workload.h"
 
 #define PLAN_MAX_PHASES  1024
 #define PLAN_MAX_TARGETS 256
@@ -72,7 +72,7 @@ typedef struct {
     double limit; /* milliseconds for latencies, a fraction for error_rate */
 } plan_slo_t;
 
-struct plan_extra; /* coordinator/plan_yaml.h: what a plan file says beyond plan_t */
+struct plan_extra; /* plan/plan_yaml.h: what a plan file says beyond plan_t */
 
 typedef struct {
     char *source; /* file the plan came from, or "flags"; owned */
@@ -133,7 +133,7 @@ typedef struct {
 
     /* Stages, saturation search, operating point, SLA, cost, users, workload of a plan
        file: the executor reads them (coordinator/sequence.c). */
-    struct plan_extra *extra; /* owned (coordinator/plan_yaml.h); NULL for flag plans */
+    struct plan_extra *extra; /* owned (plan/plan_yaml.h); NULL for flag plans */
 
     /* What the command line changed in a plan file ("model: X (the plan says Y)"), owned;
        results.json plan.overrides */
@@ -154,7 +154,7 @@ void plan_add_prompt(plan_t *self, const char *prompt);
 void plan_add_prompt_sized(plan_t *self, const char *prompt, int max_tokens);
 /* Forgets every prompt and class (to rebuild the pool). */
 void plan_clear_prompts(plan_t *self);
-/* Replaces the prompts and classes with a built request pool's (coordinator/workload.h):
+/* Replaces the prompts and classes with a built request pool's (plan/workload.h):
    each template's prompt, max_tokens and class, and the pool's class names. */
 void plan_set_pool(plan_t *self, const workload_t *pool);
 /* Appends a phase with defaults (rate load, constant arrival, measured) named `name`;

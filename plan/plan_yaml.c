@@ -6,7 +6,7 @@
     setting. The first error stops the load (like a compiler's first error, it is the one
     that is certainly not a consequence of another).
 */
-#include "coordinator/plan_yaml.h"
+#include "plan/plan_yaml.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -21,7 +21,7 @@
 #include "common/jsonw.h"
 #include "common/limits.h"
 #include "common/url.h"
-#include "coordinator/chaos.h"
+#include "plan/chaos_plan.h"
 
 /* Walking aliases can revisit shared nodes: bound the work so an alias bomb is an error. */
 #define MAX_NODE_VISITS 200000

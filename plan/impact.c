@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coordinator/impact.h"
+#include "plan/impact.h"
 
 #define EPSILON_S 1e-6 /* interval bounds are sums of doubles */
 

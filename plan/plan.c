@@ -1,7 +1,7 @@
 /*  plan.c: the plan model and its flag-form builder (see plan.h). */
-#include "coordinator/plan.h"
-#include "coordinator/plan_yaml.h"
-#include "coordinator/workload.h"
+#include "plan/plan.h"
+#include "plan/plan_yaml.h"
+#include "plan/workload.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,8 +5,8 @@
     report_csv.c      phases.csv and intervals.csv
     report_compare.c  `surge compare`: runs side by side
 */
-#ifndef SURGE_COORDINATOR_REPORT_INTERNAL_H
-#define SURGE_COORDINATOR_REPORT_INTERNAL_H
+#ifndef SURGE_REPORT_INTERNAL_H
+#define SURGE_REPORT_INTERNAL_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -79,6 +79,15 @@ typedef struct {
     bool x_fixed; /* x axis from x_min to x_max (time charts share the run's span) */
     double x_min, x_max;
 } report_chart_t;
+
+/* The renderer's colours (never from the results), in the order series take them. */
+extern const char *const REPORT_PALETTE[];
+#define REPORT_PALETTE_SIZE 8
+
+/* report.html's section of Prometheus range queries (report_prom.c): one chart per query
+   of results.json `prometheus` (nothing when there is none). base gives the run's time
+   axis and its marks; its title and series are set here. */
+void prom_query_report(buf_t *out, const json_t *results, const report_chart_t *base);
 
 /* Appends a <figure> with a title, a legend and an inline <svg>; "no data" when no series
    has a finite point. NaN values break a line (an interval with no sample). */

@@ -21,8 +21,8 @@
     parser gives no line per element), and never abort the process.
     Ownership: *_new / *_destroy; every string inside a spec or a workload is owned by it.
 */
-#ifndef SURGE_COORDINATOR_WORKLOAD_H
-#define SURGE_COORDINATOR_WORKLOAD_H
+#ifndef SURGE_PLAN_WORKLOAD_H
+#define SURGE_PLAN_WORKLOAD_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -13,8 +13,8 @@
       cost       cost per million output tokens from GPU count, price and utilisation
       users      concurrent users a rate supports (Little's law)
 */
-#ifndef SURGE_COORDINATOR_VERDICT_H
-#define SURGE_COORDINATOR_VERDICT_H
+#ifndef SURGE_PLAN_VERDICT_H
+#define SURGE_PLAN_VERDICT_H
 
 #include <jansson.h>
 #include <stdbool.h>
