@@ -8,7 +8,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <yaml.h>
 
 #include "plan/impact.h"
 
@@ -37,13 +36,9 @@ typedef struct chaos_plan {
     impact_config_t impact; /* the tolerance of the impact table */
 } chaos_plan_t;
 
-/* Reads the plan's `chaos:` value: a list of actions, or a mapping {actions: [...],
-   impact: {baseline, recovery, error_rate, ttft, throughput}}. phase_names (count entries)
-   are the plan's phase names an `at: {phase: ...}` may name. 0, or -1 with
-   "FILE:LINE:COL: message" in err. */
-int chaos_plan_read(yaml_document_t *doc, yaml_node_t *node, const char *file,
-                    const char *const *phase_names, int phase_count, chaos_plan_t **out, char *err,
-                    size_t err_size);
+/* plan_yaml.c reads the plan's `chaos:` value (a list of actions, or a mapping {actions:
+   [...], impact: {baseline, recovery, error_rate, ttft, throughput}}) into the plan's
+   extra, with the plan file's reader: errors are "FILE:LINE:COL: chaos: message". */
 void chaos_plan_destroy(chaos_plan_t **self_p);
 
 #endif

@@ -42,6 +42,7 @@ typedef struct {
     plan_extra_t *extra;
     yaml_node_t *workload_node;      /* where workload errors found while building point */
     yaml_node_t *conversations_node; /* workload.conversations, when given */
+    const char *section;             /* named after the position in errors ("chaos"), or NULL */
 } ctx_t;
 
 static void *xrealloc(void *p, size_t size)
@@ -65,7 +66,8 @@ __attribute__((format(printf, 3, 4))) static int fail(ctx_t *c, const yaml_node_
 {
     size_t line = node ? node->start_mark.line + 1 : 1;
     size_t col = node ? node->start_mark.column + 1 : 1;
-    int n = snprintf(c->err, c->err_size, "%s:%zu:%zu: ", c->file, line, col);
+    int n = snprintf(c->err, c->err_size, "%s:%zu:%zu: %s%s", c->file, line, col,
+                     c->section ? c->section : "", c->section ? ": " : "");
     if (n >= 0 && (size_t)n < c->err_size) {
         va_list ap;
         va_start(ap, fmt);
@@ -1828,8 +1830,225 @@ static int read_phases(ctx_t *c, yaml_node_t *node)
     return 0;
 }
 
-/* `chaos:` (coordinator/chaos.c reads it): an `at: {phase: NAME}` may name a phase of the
-   file or one of the phases it is written out as. */
+/* ---- chaos: ------------------------------------------------------------------------------ */
+
+static const char *const chaos_keys[] = {"actions", "impact", NULL};
+static const char *const chaos_action_keys[] = {"at",   "run",  "timeout", "fault",
+                                                "name", "mark", NULL};
+static const char *const chaos_at_keys[] = {"phase", "after", NULL};
+static const char *const chaos_impact_keys[] = {"baseline", "recovery",   "error_rate",
+                                                "ttft",     "throughput", NULL};
+
+/* at: 90s (from the run's start), or at: {phase: NAME, after: 20s}. */
+static int read_chaos_at(ctx_t *c, yaml_node_t *node, const char *const *phases, int phase_count,
+                         chaos_action_spec_t *a)
+{
+    if (node->type == YAML_SCALAR_NODE)
+        return get_duration(c, node, "at", true, &a->after_ms);
+    fields_t f;
+    if (read_fields(c, node, "'at'", chaos_at_keys, &f) != 0)
+        return -1;
+    yaml_node_t *phase = field(&f, "phase"), *after = field(&f, "after");
+    const char *name = NULL;
+    if (!phase)
+        return fail(c, node, "'at': expected 'phase' (or write at: 90s for a time from the start)");
+    if (get_string(c, phase, "phase", &name) != 0)
+        return -1;
+    bool known = false;
+    for (int i = 0; i < phase_count && !known; i++)
+        known = strcmp(phases[i], name) == 0;
+    if (!known)
+        return fail(c, phase, "'at': no phase named '%.60s'", name);
+    a->phase = xstrdup(name);
+    return after ? get_duration(c, after, "after", true, &a->after_ms) : 0;
+}
+
+/* run: "a shell command", or run: [argv...]. */
+static int read_chaos_run(ctx_t *c, yaml_node_t *node, chaos_action_spec_t *a)
+{
+    const char *text = NULL;
+    if (node->type == YAML_SCALAR_NODE) {
+        if (get_string(c, node, "run", &text) != 0)
+            return -1;
+        a->shell = xstrdup(text);
+        return 0;
+    }
+    yaml_node_item_t *items;
+    int n;
+    if (node->type != YAML_SEQUENCE_NODE)
+        return fail(c, node, "'run': expected a command line (string) or an argv list");
+    if (get_sequence(c, node, "run", CHAOS_MAX_ARGV, &items, &n) != 0)
+        return -1;
+    if (n < 1)
+        return fail(c, node, "'run': expected 1 to %d arguments", CHAOS_MAX_ARGV);
+    a->argv = xrealloc(NULL, ((size_t)n + 1) * sizeof *a->argv);
+    memset(a->argv, 0, ((size_t)n + 1) * sizeof *a->argv);
+    for (int i = 0; i < n; i++) {
+        yaml_node_t *item = node_at(c, items[i]);
+        if (!item || item->type != YAML_SCALAR_NODE || get_string(c, item, "run", &text) != 0)
+            return item ? fail(c, item, "'run': every argument must be a non-empty string")
+                        : fail(c, node, "malformed list");
+        a->argv[i] = xstrdup(text);
+    }
+    return 0;
+}
+
+static int read_chaos_action(ctx_t *c, yaml_node_t *node, const char *const *phases,
+                             int phase_count, chaos_action_spec_t *a)
+{
+    a->line = (int)node->start_mark.line + 1;
+    a->timeout_ms = CHAOS_DEFAULT_TIMEOUT_MS;
+    fields_t f;
+    if (read_fields(c, node, "an action", chaos_action_keys, &f) != 0)
+        return -1;
+    yaml_node_t *at = field(&f, "at"), *run = field(&f, "run"), *timeout = field(&f, "timeout"),
+                *fault = field(&f, "fault"), *name = field(&f, "name"), *mark = field(&f, "mark");
+    if (!at)
+        return fail(c, node, "an action needs 'at' (90s, or {phase: NAME, after: 20s})");
+    if (read_chaos_at(c, at, phases, phase_count, a) != 0)
+        return -1;
+    if (run && read_chaos_run(c, run, a) != 0)
+        return -1;
+    if (timeout) {
+        if (!run)
+            return fail(c, timeout, "'timeout' applies to 'run'");
+        if (get_duration(c, timeout, "timeout", false, &a->timeout_ms) != 0)
+            return -1;
+    }
+    const char *text = NULL;
+    if (fault) {
+        if (want_scalar(c, fault, "fault", "start or end") != 0)
+            return -1;
+        if (strcmp(scalar(fault), "start") == 0)
+            a->fault = CHAOS_FAULT_START;
+        else if (strcmp(scalar(fault), "end") == 0)
+            a->fault = CHAOS_FAULT_END;
+        else
+            return fail(c, fault, "'fault': expected start or end, got '%.40s'", scalar(fault));
+        if (!name)
+            return fail(c, fault, "'fault' needs 'name' (the fault window's name)");
+    }
+    if (name) {
+        if (!fault)
+            return fail(c, name, "'name' names a fault window: add 'fault: start' or 'fault: end'");
+        if (get_string(c, name, "name", &text) != 0)
+            return -1;
+        a->name = xstrdup(text);
+    }
+    if (mark) {
+        if (get_string(c, mark, "mark", &text) != 0)
+            return -1;
+        a->mark = xstrdup(text);
+    }
+    if (!run && !fault && !mark)
+        return fail(c, node, "an action needs 'run', 'fault' or 'mark'");
+    return 0;
+}
+
+/* A tolerance: a fraction (0.02) or a percentage (50%); ttft may exceed 100% ("+150%" of the
+   baseline), up to 1000x. */
+static int get_tolerance(ctx_t *c, yaml_node_t *node, const char *key, double *out)
+{
+    if (want_scalar(c, node, key, "a fraction or a percentage") != 0)
+        return -1;
+    const char *t = scalar(node);
+    if (plan_yaml_parse_fraction(t, out) == 0)
+        return 0;
+    bool percent = *t && t[strlen(t) - 1] == '%';
+    char *end = NULL;
+    double f = strtod(t, &end);
+    if (end == t || (percent ? strcmp(end, "%") != 0 : *end != '\0') || !(f >= 0) || f > 100000)
+        return fail(c, node, "'%s': expected a fraction (0.02) or a percentage (50%%)", key);
+    *out = percent ? f / 100 : f;
+    return 0;
+}
+
+static int read_chaos_impact(ctx_t *c, yaml_node_t *node, impact_config_t *impact)
+{
+    fields_t f;
+    if (read_fields(c, node, "'impact'", chaos_impact_keys, &f) != 0)
+        return -1;
+    yaml_node_t *v;
+    if ((v = field(&f, "baseline")) &&
+        get_int(c, v, "baseline", 1, 1000, &impact->baseline_intervals) != 0)
+        return -1;
+    if ((v = field(&f, "recovery")) &&
+        get_int(c, v, "recovery", 1, 1000, &impact->recovery_intervals) != 0)
+        return -1;
+    if ((v = field(&f, "error_rate")) &&
+        get_tolerance(c, v, "error_rate", &impact->error_rate_tolerance) != 0)
+        return -1;
+    if ((v = field(&f, "ttft")) && get_tolerance(c, v, "ttft", &impact->ttft_tolerance) != 0)
+        return -1;
+    if ((v = field(&f, "throughput")) &&
+        get_tolerance(c, v, "throughput", &impact->throughput_tolerance) != 0)
+        return -1;
+    return 0;
+}
+
+/* Each window must open before it closes: a plan that ends a fault it never started would
+   produce a row with no start. */
+static int check_chaos_windows(ctx_t *c, const chaos_plan_t *plan)
+{
+    for (int i = 0; i < plan->count; i++) {
+        const chaos_action_spec_t *a = &plan->actions[i];
+        if (a->fault != CHAOS_FAULT_END)
+            continue;
+        bool opened = false;
+        for (int k = 0; k < plan->count && !opened; k++) {
+            const chaos_action_spec_t *b = &plan->actions[k];
+            opened = b->fault == CHAOS_FAULT_START && strcmp(b->name, a->name) == 0;
+        }
+        if (!opened) {
+            snprintf(c->err, c->err_size,
+                     "%s:%d:1: chaos: 'fault: end' of '%.60s', which no action starts", c->file,
+                     a->line, a->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* `chaos:` (docs/chaos.md): a list of actions, or {actions: [...], impact: {...}}. An
+   `at: {phase: NAME}` may name a phase of the file or one of the phases it is written
+   out as. */
+static int read_chaos_plan(ctx_t *c, yaml_node_t *node, const char *const *phases, int phase_count)
+{
+    chaos_plan_t *plan = xrealloc(NULL, sizeof *plan);
+    memset(plan, 0, sizeof *plan);
+    c->extra->chaos = plan;
+    impact_config_defaults(&plan->impact);
+    yaml_node_t *list = node;
+    if (node->type == YAML_MAPPING_NODE) {
+        fields_t f;
+        if (read_fields(c, node, "'chaos'", chaos_keys, &f) != 0)
+            return -1;
+        yaml_node_t *impact = field(&f, "impact");
+        if (impact && read_chaos_impact(c, impact, &plan->impact) != 0)
+            return -1;
+        list = field(&f, "actions");
+        if (!list)
+            return 0;
+    }
+    if (list->type != YAML_SEQUENCE_NODE)
+        return fail(c, list, "expected a list of actions (or {actions: [...], impact: {...}})");
+    yaml_node_item_t *items;
+    int n;
+    if (get_sequence(c, list, "actions", CHAOS_MAX_ACTIONS, &items, &n) != 0)
+        return -1;
+    plan->actions = xrealloc(NULL, ((size_t)n + 1) * sizeof *plan->actions);
+    memset(plan->actions, 0, ((size_t)n + 1) * sizeof *plan->actions);
+    for (int i = 0; i < n; i++) {
+        yaml_node_t *item = node_at(c, items[i]);
+        plan->count++;
+        if (!item)
+            return fail(c, list, "malformed list");
+        if (read_chaos_action(c, item, phases, phase_count, &plan->actions[i]) != 0)
+            return -1;
+    }
+    return check_chaos_windows(c, plan);
+}
+
 static int read_chaos(ctx_t *c, yaml_node_t *node)
 {
     int count = c->extra->stage_count + c->plan->phase_count;
@@ -1839,8 +2058,9 @@ static int read_chaos(ctx_t *c, yaml_node_t *node)
         names[n++] = c->extra->stages[i].name;
     for (int i = 0; i < c->plan->phase_count; i++)
         names[n++] = c->plan->phases[i].name;
-    int rc =
-        chaos_plan_read(&c->doc, node, c->file, names, n, &c->extra->chaos, c->err, c->err_size);
+    c->section = "chaos";
+    int rc = read_chaos_plan(c, node, names, n);
+    c->section = NULL;
     free(names);
     return rc;
 }
