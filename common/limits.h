@@ -1,7 +1,7 @@
 /*  limits.h: the largest load a plan may ask for, stated once.
 
     The worker's decoder (proto/proto_decode.c) refuses a phase or plan message with a
-    value outside these ranges, and plan validation (coordinator/plan.c, for plan files
+    value outside these ranges, and plan validation (plan/plan.c, for plan files
     and flags alike) refuses the same values with exit 2 before any load. They used to
     be written twice, and a plan that passed one and not the other (`--rate 1e12`,
     `--duration 100000h`) ran with every worker refusing every phase: a run that

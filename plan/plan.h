@@ -2,7 +2,7 @@
 
     A plan is what to hit (targets, model, request options), with what (prompts), and an
     ordered list of phases run one after the other; each phase gets its own summary in
-    results.json (phases[]). The YAML loader (plan_load_file, coordinator/plan_yaml.c)
+    results.json (phases[]). The YAML loader (plan_load_file, plan/plan_yaml.c)
     and the flag form of `surge run` (plan_new_from_flags) both build a plan_t; the
     coordinator never cares which.
 
@@ -194,11 +194,11 @@ typedef struct {
 } plan_flags_t;
 
 /* A one-phase (or warm-up + one) plan from flags, with the built-in workload (surge's
-   default prompts, coordinator/default_prompts.c). NULL with a
+   default prompts, plan/default_prompts.c). NULL with a
    reason in err when the flags do not make a valid plan. */
 plan_t *plan_new_from_flags(const plan_flags_t *flags, char *err, size_t err_size);
 
-/* Loads a YAML plan (coordinator/plan_yaml.c) with its extra. Errors name file:line:col. */
+/* Loads a YAML plan (plan/plan_yaml.c) with its extra. Errors name file:line:col. */
 plan_t *plan_load_file(const char *path, char *err, size_t err_size);
 void plan_extra_destroy(struct plan_extra **self_p);
 

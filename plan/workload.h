@@ -211,7 +211,7 @@ void template_var_add_value(template_var_t *var, const char *value);
 /* Replaces *field with a copy of value (NULL clears it). */
 void workload_set_string(char **field, const char *value);
 
-/* ---- Default prompts (coordinator/default_prompts.c) ----------------------------------- */
+/* ---- Default prompts (plan/default_prompts.c) ----------------------------------- */
 
 typedef struct {
     const char *category; /* "chat", "code", "summarization" */

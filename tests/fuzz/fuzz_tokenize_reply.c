@@ -1,4 +1,4 @@
-/*  fuzz_tokenize_reply: a target's /tokenize answer (coordinator/workload.c, `tokenize:
+/*  fuzz_tokenize_reply: a target's /tokenize answer (plan/workload.c, `tokenize:
     true`) is outside input. Any bytes: a ratio or -1, never a crash, an out-of-bounds
     access or a leak; and the ratio, when there is one, is in 1..12 characters per token
     and is the sample's length over the reply's integer "count".

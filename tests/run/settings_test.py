@@ -30,7 +30,7 @@ requests.jsonl or in results.json. Scenarios:
                                      (the profile's model is used), 0 errors
   flag_only_run_uses_the_builtin_workload
                                      `surge run --target URL --rate R` without a plan sends
-                                     surge's default prompts (coordinator/default_prompts.c),
+                                     surge's default prompts (plan/default_prompts.c),
                                      not a handful of placeholders
   plan_file_with_target_and_model_states_the_override
                                      `surge run PLAN --target URL --model M`: the load goes to
