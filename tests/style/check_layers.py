@@ -14,6 +14,8 @@ Three checks, each naming what breaks it:
   links     in the built libraries (build/libsurge_*.a), no object file references a
             symbol defined in a library its folder may not depend on, and report/ and plan/
             reference no ZeroMQ, czmq or msgpack symbol;
+  sizes     no folder holds more than a third of the product's lines (a folder that
+            grows past it is doing several things: split it along a concern);
   circles   among the object files of the built libraries (A -> B when A calls or reads
             something B defines) no circle spans more than --max-circle files.
 
@@ -72,6 +74,25 @@ def check_includes(src):
                             f"{', '.join(sorted(ALLOWED[folder] | {folder}))}"
                         )
     return problems
+
+
+def folder_lines(src):
+    lines = {}
+    for folder in folders_of(src):
+        base = os.path.join(src, folder)
+        total = 0
+        for name in os.listdir(base):
+            if name.endswith((".c", ".h")):
+                with open(os.path.join(base, name), "rb") as f:
+                    total += f.read().count(b"\n")
+        lines[folder] = total
+    return lines
+
+
+def check_sizes(lines):
+    total = sum(lines.values())
+    return [f"{folder}/ holds {n} of the product's {total} lines (more than a third)"
+            for folder, n in sorted(lines.items()) if total and 3 * n > total]
 
 
 def read_objects(build):
@@ -188,6 +209,12 @@ def check_circles(objects, graph, max_circle):
 
 def run_checks(src, build, max_circle, verbose=True):
     problems = check_includes(src)
+    lines = folder_lines(src)
+    problems += check_sizes(lines)
+    if verbose:
+        total = sum(lines.values())
+        print("lines: " + ", ".join(f"{k} {v} ({100 * v / total:.0f}%)"
+                                    for k, v in sorted(lines.items(), key=lambda kv: -kv[1])))
     if build is not None:
         objects = read_objects(build)
         graph = link_graph(objects)
@@ -229,6 +256,11 @@ def self_test(src):
         failures.append(f"planted circles of 5 and 6 files found as {sizes}")
     else:
         print("caught the planted circle of 6 files (and measured the one of 5)")
+    # A folder over a third of the lines is refused; one at exactly a third is not.
+    if not check_sizes({"a": 40, "b": 30, "c": 30}) or check_sizes({"a": 1, "b": 1, "c": 1}):
+        failures.append("the third-of-the-lines rule misjudged a planted tree")
+    else:
+        print("caught a folder holding more than a third of the lines")
     # A plan/ object that references zmq_ is refused.
     objects = {"plan/x": ("plan", set(), {"zmq_send"})}
     if not check_links(objects, {}):
