@@ -438,7 +438,7 @@ def flag_only_run_uses_the_builtin_workload():
     stub.stop()
     check(code == 0, "exit %d, want 0: %s" % (code, err[-2000:]))
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                           "coordinator", "default_prompts.c")) as f:
+                           "plan", "default_prompts.c")) as f:
         source = f.read()
     seen = {p for p in stub.prompts if p}
     check(len(stub.prompts) >= 100, "only %d completions" % len(stub.prompts))
