@@ -925,10 +925,10 @@ static void decode_phase(dec_t *d, const msgpack_object *o, proto_phase_t *p)
     p->name = get_str(d, o, "name", true, PROTO_MAX_STRING_BYTES);
     char *load = get_str(d, o, "load", true, 32);
     char *arrival = get_str(d, o, "arrival", true, 32);
-    p->gamma_shape = get_f64(d, o, "gamma_shape", true, 0, LIMIT_GAMMA_SHAPE, 1);
-    p->rate_start_per_s = get_f64(d, o, "rate0", true, 0, LIMIT_RATE_PER_S, 0);
-    p->rate_end_per_s = get_f64(d, o, "rate1", true, 0, LIMIT_RATE_PER_S, 0);
-    p->seed = get_u64(d, o, "seed", true);
+    p->schedule.gamma_shape = get_f64(d, o, "gamma_shape", true, 0, LIMIT_GAMMA_SHAPE, 1);
+    p->schedule.start_rate_per_s = get_f64(d, o, "rate0", true, 0, LIMIT_RATE_PER_S, 0);
+    p->schedule.end_rate_per_s = get_f64(d, o, "rate1", true, 0, LIMIT_RATE_PER_S, 0);
+    p->schedule.seed = get_u64(d, o, "seed", true);
     p->concurrency = (int)get_i64(d, o, "concurrency", true, 0, LIMIT_CONCURRENCY, 0);
     p->users = (int)get_i64(d, o, "users", true, 0, LIMIT_USERS, 0);
     p->think_time_mean_s = get_f64(d, o, "think_s", true, 0, LIMIT_THINK_TIME_S, 0);
@@ -937,17 +937,15 @@ static void decode_phase(dec_t *d, const msgpack_object *o, proto_phase_t *p)
     p->t0_ns = get_i64(d, o, "t0", true, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, 0);
     p->takeover_ns =
         get_i64(d, o, "takeover", false, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, p->t0_ns);
-    p->duration_ns = get_i64(d, o, "duration_ns", true, 0, LIMIT_PHASE_DURATION_MS * 1000000LL, 0);
+    p->schedule.duration_ns =
+        get_i64(d, o, "duration_ns", true, 0, LIMIT_PHASE_DURATION_MS * 1000000LL, 0);
     if (d->status == PROTO_OK) {
-        p->load = PROTO_LOAD_COUNT;
-        for (int i = 0; i < PROTO_LOAD_COUNT; i++) {
-            if (strcmp(load, proto_load_names[i]) == 0)
-                p->load = (proto_load_t)i;
-        }
-        p->arrival = arrival_kind_parse(arrival);
-        if (p->load == PROTO_LOAD_COUNT)
+        int load_kind = phase_load_parse(load), arrival_kind = arrival_kind_parse(arrival);
+        p->load = load_kind < 0 ? PHASE_LOAD_RATE : (phase_load_t)load_kind;
+        p->schedule.arrival = arrival_kind < 0 ? ARRIVAL_CONSTANT : (arrival_kind_t)arrival_kind;
+        if (load_kind < 0)
             fail(d, PROTO_ERR_BAD_VALUE, "field load: unknown '%s'", load);
-        else if (p->arrival < 0)
+        else if (arrival_kind < 0)
             fail(d, PROTO_ERR_BAD_VALUE, "field arrival: unknown '%s'", arrival);
         else if (p->segment_from > p->segment_to)
             fail(d, PROTO_ERR_BAD_VALUE, "segment [%g, %g) is reversed", p->segment_from,

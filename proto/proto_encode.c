@@ -236,12 +236,12 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         kv_u64(pk, "epoch", p->epoch);
         kv_i64(pk, "index", p->phase_index);
         kv_str(pk, "name", p->name);
-        kv_str(pk, "load", (unsigned)p->load < PROTO_LOAD_COUNT ? proto_load_names[p->load] : "?");
-        kv_str(pk, "arrival", arrival_kind_name((arrival_kind_t)p->arrival));
-        kv_f64(pk, "gamma_shape", p->gamma_shape);
-        kv_f64(pk, "rate0", p->rate_start_per_s);
-        kv_f64(pk, "rate1", p->rate_end_per_s);
-        kv_u64(pk, "seed", p->seed);
+        kv_str(pk, "load", phase_load_name(p->load));
+        kv_str(pk, "arrival", arrival_kind_name(p->schedule.arrival));
+        kv_f64(pk, "gamma_shape", p->schedule.gamma_shape);
+        kv_f64(pk, "rate0", p->schedule.start_rate_per_s);
+        kv_f64(pk, "rate1", p->schedule.end_rate_per_s);
+        kv_u64(pk, "seed", p->schedule.seed);
         kv_i64(pk, "concurrency", p->concurrency);
         kv_i64(pk, "users", p->users);
         kv_f64(pk, "think_s", p->think_time_mean_s);
@@ -249,7 +249,7 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         kv_f64(pk, "to", p->segment_to);
         kv_i64(pk, "t0", p->t0_ns);
         kv_i64(pk, "takeover", p->takeover_ns);
-        kv_i64(pk, "duration_ns", p->duration_ns);
+        kv_i64(pk, "duration_ns", p->schedule.duration_ns);
         break;
     }
     case PROTO_SNAPSHOT: {

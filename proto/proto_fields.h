@@ -45,9 +45,6 @@ static const char *const proto_type_names[PROTO_TYPE_COUNT] = {
     "heartbeat", "stop",    "bye",  "ctl_request", "ctl_reply",
 };
 
-static const char *const proto_load_names[] = {"rate", "concurrency", "users"};
-#define PROTO_LOAD_COUNT 3
-
 static const char *const proto_dist_names[] = {"none", "fixed", "uniform", "normal"};
 #define PROTO_DIST_COUNT 4
 static const char *const proto_affinity_names[] = {"conversation", "none"};

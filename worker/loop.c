@@ -291,7 +291,7 @@ bool engine_thread_send(engine_thread_t *self, int64_t t_sched_ns, int64_t index
     engine_shared_t *shared = self->shared;
     int64_t now = clock_now_ns();
     interval_t *iv = engine_thread_interval(self, now);
-    bool concurrency_wait = user >= 0 && self->pacer.phase.load == ENGINE_LOAD_CONCURRENCY;
+    bool concurrency_wait = user >= 0 && self->pacer.phase.load == PHASE_LOAD_CONCURRENCY;
     int phase = self->pacer.phase.phase_index;
     if (shared->max_inflight > 0 && atomic_load(&shared->inflight) >= shared->max_inflight) {
         if (!concurrency_wait)

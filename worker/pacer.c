@@ -194,7 +194,7 @@ static int heap_pop(pacer_t *self)
 static int64_t think_ns(pacer_t *self)
 {
     double mean = self->phase.think_time_mean_s;
-    if (self->phase.load != ENGINE_LOAD_USERS || !(mean > 0))
+    if (self->phase.load != PHASE_LOAD_USERS || !(mean > 0))
         return 0;
     return (int64_t)(-log(rng_unit_positive(&self->rng)) * mean * 1e9);
 }
@@ -226,7 +226,7 @@ static void phase_activate(engine_thread_t *thread, const engine_phase_t *phase)
     for (int64_t i = 0; i < self->user_capacity; i++)
         self->users[i].heap_pos = -1;
 
-    if (phase->load == ENGINE_LOAD_RATE) {
+    if (phase->load == PHASE_LOAD_RATE) {
         double from = phase->segment_from, to = phase->segment_to;
         self->seg_from = j == 0 ? from : from + (to - from) * j / t;
         self->seg_to = j == t - 1 ? to : from + (to - from) * (j + 1) / t;
@@ -257,7 +257,7 @@ static void phase_activate(engine_thread_t *thread, const engine_phase_t *phase)
 
     /* Closed loop: this engine's part of N, then this thread's part of that. Users keep
        their index across phases so a user in flight stays one user. */
-    int64_t n = phase->load == ENGINE_LOAD_USERS ? phase->users : phase->concurrency;
+    int64_t n = phase->load == PHASE_LOAD_USERS ? phase->users : phase->concurrency;
     int64_t mine = schedule_segment_share(n, phase->segment_from, phase->segment_to);
     int64_t count = split(mine, j + 1, t) - split(mine, j, t);
     self->first_user = schedule_segment_first(n, phase->segment_from) + split(mine, j, t);
@@ -323,7 +323,7 @@ static bool next_arrival(pacer_t *self)
 static void open_loop_drop_due(engine_thread_t *thread, int64_t until_ns)
 {
     pacer_t *self = &thread->pacer;
-    if (!self->active || self->phase.load != ENGINE_LOAD_RATE)
+    if (!self->active || self->phase.load != PHASE_LOAD_RATE)
         return;
     int64_t dropped = 0;
     while ((self->have_next || next_arrival(self)) && self->next_deadline_ns < until_ns) {
@@ -434,7 +434,7 @@ static int64_t closed_loop_run(engine_thread_t *thread, int64_t now)
             user->conv_seq++;
         }
         if (!engine_thread_send(thread, user->next_ns, -1, u, user->share, user->conv)) {
-            if (self->phase.load == ENGINE_LOAD_CONCURRENCY)
+            if (self->phase.load == PHASE_LOAD_CONCURRENCY)
                 heap_push(self, u, now + CAP_RETRY_NS);
             else
                 heap_push(self, u, user->next_ns + think_ns(self) + 1);
@@ -461,7 +461,7 @@ int64_t pacer_run(engine_thread_t *thread, int64_t now)
            at the phase end. */
         /* With conversations, a rate phase also waits for its open conversations' later
            turns, up to its planned end. */
-        bool over = self->phase.load == ENGINE_LOAD_RATE
+        bool over = self->phase.load == PHASE_LOAD_RATE
                         ? !self->have_next && (!self->schedule || !next_arrival(self)) &&
                               (self->conv_open == 0 || now >= self->end_ns)
                         : now >= self->end_ns;
@@ -471,12 +471,12 @@ int64_t pacer_run(engine_thread_t *thread, int64_t now)
             conv_heap_clear(self);
             self->heap_len = 0;
         } else {
-            next = self->phase.load == ENGINE_LOAD_RATE ? open_loop_run(thread, now)
-                                                        : closed_loop_run(thread, now);
-            if (next == INT64_MAX && self->phase.load == ENGINE_LOAD_RATE)
+            next = self->phase.load == PHASE_LOAD_RATE ? open_loop_run(thread, now)
+                                                       : closed_loop_run(thread, now);
+            if (next == INT64_MAX && self->phase.load == PHASE_LOAD_RATE)
                 next = self->conv_open > 0 ? self->end_ns /* answers may still come */
                                            : now;         /* exhausted: mark the phase over */
-            if (next > self->end_ns && self->phase.load != ENGINE_LOAD_RATE)
+            if (next > self->end_ns && self->phase.load != PHASE_LOAD_RATE)
                 next = self->end_ns; /* wake to mark the phase over */
         }
     }
@@ -491,7 +491,7 @@ void pacer_user_done(engine_thread_t *thread, int64_t user, int64_t now_ns)
     if (user < 0 || user >= self->user_capacity)
         return;
     self->users[user].request = NULL;
-    if (!self->active || self->phase.load == ENGINE_LOAD_RATE || user >= self->user_count ||
+    if (!self->active || self->phase.load == PHASE_LOAD_RATE || user >= self->user_count ||
         self->users[user].heap_pos >= 0)
         return;
     heap_push(self, (int)user, now_ns + think_ns(self));
@@ -535,12 +535,12 @@ void pacer_conversation_turn_done(engine_thread_t *thread, request_t *r, bool ok
             return;
         }
         user->request = NULL;
-        if (self->active && self->phase.load != ENGINE_LOAD_RATE && r->user < self->user_count &&
+        if (self->active && self->phase.load != PHASE_LOAD_RATE && r->user < self->user_count &&
             user->heap_pos < 0)
             heap_push(self, (int)r->user, next_ns);
         return;
     }
-    bool keep = more && self->active && self->phase.load == ENGINE_LOAD_RATE &&
+    bool keep = more && self->active && self->phase.load == PHASE_LOAD_RATE &&
                 self->phase.phase_index == r->phase_index && next_ns < self->end_ns;
     if (keep) {
         conversation_set_next_ns(conv, next_ns);

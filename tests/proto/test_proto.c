@@ -92,25 +92,26 @@ static void test_welcome_plan_phase_round_trip(void)
     in.u.phase = (proto_phase_t){.epoch = 7,
                                  .phase_index = 2,
                                  .name = "step-2",
-                                 .load = PROTO_LOAD_RATE,
-                                 .arrival = ARRIVAL_GAMMA,
-                                 .gamma_shape = 0.5,
-                                 .rate_start_per_s = 10,
-                                 .rate_end_per_s = 20.25,
-                                 .seed = UINT64_MAX,
+                                 .load = PHASE_LOAD_RATE,
+                                 .schedule = {.arrival = ARRIVAL_GAMMA,
+                                              .gamma_shape = 0.5,
+                                              .start_rate_per_s = 10,
+                                              .end_rate_per_s = 20.25,
+                                              .duration_ns = 60000000000LL,
+                                              .seed = UINT64_MAX},
                                  .segment_from = 0.25,
                                  .segment_to = 0.75,
                                  .t0_ns = 5000000000LL,
-                                 .takeover_ns = 7500000000LL,
-                                 .duration_ns = 60000000000LL};
+                                 .takeover_ns = 7500000000LL};
     REQUIRE(round_trip(&in, &out) == PROTO_OK);
     CHECK_INT_EQ(out.u.phase.epoch, 7);
     CHECK_STR_EQ(out.u.phase.name, "step-2");
-    CHECK_INT_EQ(out.u.phase.arrival, ARRIVAL_GAMMA);
-    CHECK(out.u.phase.rate_end_per_s == 20.25 && out.u.phase.gamma_shape == 0.5);
-    CHECK(out.u.phase.seed == UINT64_MAX);
+    CHECK_INT_EQ(out.u.phase.schedule.arrival, ARRIVAL_GAMMA);
+    CHECK(out.u.phase.schedule.start_rate_per_s == 10);
+    CHECK(out.u.phase.schedule.end_rate_per_s == 20.25 && out.u.phase.schedule.gamma_shape == 0.5);
+    CHECK(out.u.phase.schedule.seed == UINT64_MAX);
     CHECK(out.u.phase.segment_from == 0.25 && out.u.phase.segment_to == 0.75);
-    CHECK_INT_EQ(out.u.phase.duration_ns, 60000000000LL);
+    CHECK_INT_EQ(out.u.phase.schedule.duration_ns, 60000000000LL);
     CHECK_INT_EQ(out.u.phase.t0_ns, 5000000000LL);
     CHECK_INT_EQ(out.u.phase.takeover_ns, 7500000000LL);
     proto_msg_clear(&out);
@@ -903,8 +904,11 @@ static void test_bad_values_are_refused(void)
 {
     char err[256];
     proto_msg_t in = {.type = PROTO_PHASE}, out;
-    in.u.phase = (proto_phase_t){
-        .epoch = 1, .name = "p", .segment_from = 0.75, .segment_to = 0.25, .duration_ns = 1};
+    in.u.phase = (proto_phase_t){.epoch = 1,
+                                 .name = "p",
+                                 .segment_from = 0.75,
+                                 .segment_to = 0.25,
+                                 .schedule.duration_ns = 1};
     buf_t b;
     buf_init(&b);
     proto_encode(&in, &b);
