@@ -529,6 +529,64 @@ static const msgpack_object *get_map(dec_t *d, const msgpack_object *map, const 
     return o;
 }
 
+/* An enum by name: a str of at most f->max bytes that f->enum_parse knows. */
+static int get_enum(dec_t *d, const msgpack_object *map, const proto_field_t *f)
+{
+    char *name = get_str(d, map, f->key, f->required, (size_t)f->max);
+    int value = d->status == PROTO_OK ? f->enum_parse(name) : 0;
+    if (value < 0) {
+        fail(d, PROTO_ERR_BAD_VALUE, "field %s%s%s: unknown '%s'", d->where, *d->where ? "." : "",
+             f->key, name);
+        value = 0;
+    }
+    free(name);
+    return value;
+}
+
+/* Reads every field of the table into the struct at base, with the table's rules (the
+   first error sticks; later fields are then left at their defaults). */
+static void decode_fields(dec_t *d, const msgpack_object *map, const proto_field_t *fields,
+                          size_t n, void *base)
+{
+    for (size_t i = 0; i < n; i++) {
+        const proto_field_t *f = &fields[i];
+        char *at = (char *)base + f->offset;
+        bool required = f->required && !f->omit_empty;
+        switch (f->type) {
+        case PROTO_FIELD_INT:
+            *(int *)at = (int)get_i64(d, map, f->key, required, f->min, f->max, (int64_t)f->dflt);
+            break;
+        case PROTO_FIELD_I64:
+            *(int64_t *)at = get_i64(d, map, f->key, required, f->min, f->max, (int64_t)f->dflt);
+            break;
+        case PROTO_FIELD_U64:
+            *(uint64_t *)at = get_u64(d, map, f->key, required);
+            break;
+        case PROTO_FIELD_F64:
+            *(double *)at = get_f64(d, map, f->key, required, f->fmin, f->fmax, f->dflt);
+            break;
+        case PROTO_FIELD_BOOL:
+            *(bool *)at = get_bool(d, map, f->key, required, f->dflt != 0);
+            break;
+        case PROTO_FIELD_STR:
+            *(char **)at = get_str(d, map, f->key, required, (size_t)f->max);
+            break;
+        case PROTO_FIELD_STR_ARRAY:
+            if (required || find(d, map, f->key, false))
+                *(char ***)at =
+                    get_str_array(d, map, f->key, (int *)((char *)base + f->count_offset),
+                                  f->max_items, (size_t)f->max);
+            break;
+        case PROTO_FIELD_ENUM:
+            *(int *)at = get_enum(d, map, f);
+            break;
+        }
+    }
+}
+
+#define DECODE_FIELDS(d, map, table, base)                                                         \
+    decode_fields(d, map, table, PROTO_FIELD_COUNT(table), base)
+
 /* ---- metrics ----------------------------------------------------------------------- */
 
 /* digits: the layout the sender must use (PROTO_TOTAL_DIGITS or PROTO_TARGET_DIGITS). */
@@ -637,8 +695,6 @@ static void decode_welcome(dec_t *d, const msgpack_object *o, proto_welcome_t *w
     w->run_id = get_str(d, o, "run", true, PROTO_MAX_STRING_BYTES);
     w->heartbeat_ms = get_i64(d, o, "hb_ms", true, 10, 60000, 1000);
 }
-
-#define PROTO_MAX_TOKENS_VALUE LIMIT_MAX_TOKENS /* the cap of max_tokens, per prompt too */
 
 /* Optional "prompt_max_tokens": exactly one int in [0, PROTO_MAX_TOKENS_VALUE] per
    prompt, or absent (NULL). */
@@ -847,41 +903,8 @@ static void decode_plan_conversations(dec_t *d, const msgpack_object *o, proto_p
 
 static void decode_plan(dec_t *d, const msgpack_object *o, proto_plan_t *p)
 {
-    p->targets =
-        get_str_array(d, o, "targets", &p->target_count, PROTO_MAX_TARGETS, PROTO_MAX_STRING_BYTES);
-    p->model = get_str(d, o, "model", true, PROTO_MAX_STRING_BYTES);
-    p->api = get_str(d, o, "api", true, 32);
-    p->stream = get_bool(d, o, "stream", true, true);
-    p->max_tokens = (int)get_i64(d, o, "max_tokens", true, 0, PROTO_MAX_TOKENS_VALUE, 0);
-    p->ignore_eos = get_bool(d, o, "ignore_eos", true, false);
-    p->prompts =
-        get_str_array(d, o, "prompts", &p->prompt_count, PROTO_MAX_PROMPTS, PROTO_MAX_PROMPT_BYTES);
+    DECODE_FIELDS(d, o, proto_plan_fields, p);
     p->prompt_max_tokens = get_prompt_max_tokens(d, o, p->prompt_count);
-    p->interval_ms =
-        get_i64(d, o, "interval_ms", true, LIMIT_INTERVAL_MIN_MS, LIMIT_INTERVAL_MAX_MS, 1000);
-    p->run_t0_ns = get_i64(d, o, "run_t0", true, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, 0);
-    p->record_requests = get_bool(d, o, "record", true, false);
-    p->timeout_ms = get_i64(d, o, "timeout_ms", true, 0, LIMIT_TIMEOUT_MS, 0);
-    p->max_inflight = (int)get_i64(d, o, "max_inflight", true, 0, LIMIT_MAX_INFLIGHT, 0);
-    p->slo_ttft_ms = get_f64(d, o, "slo_ttft_ms", true, 0, 1e9, 0);
-    p->slo_tpot_ms = get_f64(d, o, "slo_tpot_ms", true, 0, 1e9, 0);
-    p->slo_e2e_ms = get_f64(d, o, "slo_e2e_ms", true, 0, 1e9, 0);
-    p->extra_body_json = get_str(d, o, "extra_body", true, 65536);
-    p->api_key_env = get_str(d, o, "api_key_env", true, 256);
-    p->api_key_file = get_str(d, o, "api_key_file", false, PROTO_MAX_STRING_BYTES);
-    /* Optional keys, so a worker still takes the plan of a coordinator that sends none. */
-    if (find(d, o, "headers", false))
-        p->headers = get_str_array(d, o, "headers", &p->header_count, PROTO_MAX_HEADERS,
-                                   PROTO_MAX_STRING_BYTES);
-    p->balance = get_str(d, o, "balance", false, 32);
-    p->capture_header = get_str(d, o, "capture_header", false, 256);
-    p->ca_file = get_str(d, o, "ca_file", false, PROTO_MAX_STRING_BYTES);
-    p->insecure_tls = get_bool(d, o, "insecure_tls", false, false);
-    p->max_connections_per_target =
-        (int)get_i64(d, o, "max_conns_per_target", false, 0, 1 << 20, 0);
-    p->connection_per_user = get_bool(d, o, "conn_per_user", false, false);
-    p->prewarm = get_bool(d, o, "prewarm", false, false);
-    p->preflight = get_bool(d, o, "preflight", false, true);
     if (d->status != PROTO_OK)
         return;
     for (int i = 0; i < p->header_count; i++) {
@@ -920,39 +943,15 @@ static void decode_plan(dec_t *d, const msgpack_object *o, proto_plan_t *p)
 
 static void decode_phase(dec_t *d, const msgpack_object *o, proto_phase_t *p)
 {
-    p->epoch = get_u64(d, o, "epoch", true);
-    p->phase_index = (int)get_i64(d, o, "index", true, 0, 1 << 20, 0);
-    p->name = get_str(d, o, "name", true, PROTO_MAX_STRING_BYTES);
-    char *load = get_str(d, o, "load", true, 32);
-    char *arrival = get_str(d, o, "arrival", true, 32);
-    p->schedule.gamma_shape = get_f64(d, o, "gamma_shape", true, 0, LIMIT_GAMMA_SHAPE, 1);
-    p->schedule.start_rate_per_s = get_f64(d, o, "rate0", true, 0, LIMIT_RATE_PER_S, 0);
-    p->schedule.end_rate_per_s = get_f64(d, o, "rate1", true, 0, LIMIT_RATE_PER_S, 0);
-    p->schedule.seed = get_u64(d, o, "seed", true);
-    p->concurrency = (int)get_i64(d, o, "concurrency", true, 0, LIMIT_CONCURRENCY, 0);
-    p->users = (int)get_i64(d, o, "users", true, 0, LIMIT_USERS, 0);
-    p->think_time_mean_s = get_f64(d, o, "think_s", true, 0, LIMIT_THINK_TIME_S, 0);
-    p->segment_from = get_f64(d, o, "from", true, 0, 1, 0);
-    p->segment_to = get_f64(d, o, "to", true, 0, 1, 0);
-    p->t0_ns = get_i64(d, o, "t0", true, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, 0);
-    p->takeover_ns =
-        get_i64(d, o, "takeover", false, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, p->t0_ns);
-    p->schedule.duration_ns =
-        get_i64(d, o, "duration_ns", true, 0, LIMIT_PHASE_DURATION_MS * 1000000LL, 0);
-    if (d->status == PROTO_OK) {
-        int load_kind = phase_load_parse(load), arrival_kind = arrival_kind_parse(arrival);
-        p->load = load_kind < 0 ? PHASE_LOAD_RATE : (phase_load_t)load_kind;
-        p->schedule.arrival = arrival_kind < 0 ? ARRIVAL_CONSTANT : (arrival_kind_t)arrival_kind;
-        if (load_kind < 0)
-            fail(d, PROTO_ERR_BAD_VALUE, "field load: unknown '%s'", load);
-        else if (arrival_kind < 0)
-            fail(d, PROTO_ERR_BAD_VALUE, "field arrival: unknown '%s'", arrival);
-        else if (p->segment_from > p->segment_to)
-            fail(d, PROTO_ERR_BAD_VALUE, "segment [%g, %g) is reversed", p->segment_from,
-                 p->segment_to);
-    }
-    free(load);
-    free(arrival);
+    DECODE_FIELDS(d, o, proto_phase_fields, p);
+    DECODE_FIELDS(d, o, proto_schedule_fields, &p->schedule);
+    if (d->status != PROTO_OK)
+        return;
+    if (!find(d, o, "takeover", false))
+        p->takeover_ns = p->t0_ns; /* older coordinators: the phase's first assignment */
+    if (p->segment_from > p->segment_to)
+        fail(d, PROTO_ERR_BAD_VALUE, "segment [%g, %g) is reversed", p->segment_from,
+             p->segment_to);
 }
 
 /* "phases" (optional: older workers do not send it). One entry may leave its metrics

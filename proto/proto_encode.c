@@ -1,7 +1,8 @@
 /*  proto_encode.c: proto_msg_t -> msgpack (see proto.h, docs/protocol.md).
 
-    Field names are short but readable; every map's size is counted before it is
-    written because msgpack map headers carry their size.
+    Field names are short but readable. A msgpack map header carries its size, so every
+    map's size is known before it is written: from its field table (proto_fields.h) plus
+    the optional parts a table cannot describe, each counted where it is written.
 */
 #include <msgpack.h>
 #include <string.h>
@@ -68,6 +69,47 @@ static void kv_str_array(msgpack_packer *pk, const char *key, char *const *items
     for (int i = 0; i < count; i++)
         pack_str(pk, items[i]);
 }
+
+/* Writes every field of the table that is present in the struct at base. */
+static void pack_fields(msgpack_packer *pk, const proto_field_t *fields, size_t n, const void *base)
+{
+    for (size_t i = 0; i < n; i++) {
+        const proto_field_t *f = &fields[i];
+        const char *at = (const char *)base + f->offset;
+        if (!proto_field_present(f, base))
+            continue;
+        switch (f->type) {
+        case PROTO_FIELD_INT:
+            kv_i64(pk, f->key, *(const int *)at);
+            break;
+        case PROTO_FIELD_I64:
+            kv_i64(pk, f->key, *(const int64_t *)at);
+            break;
+        case PROTO_FIELD_U64:
+            kv_u64(pk, f->key, *(const uint64_t *)at);
+            break;
+        case PROTO_FIELD_F64:
+            kv_f64(pk, f->key, *(const double *)at);
+            break;
+        case PROTO_FIELD_BOOL:
+            kv_bool(pk, f->key, *(const bool *)at);
+            break;
+        case PROTO_FIELD_STR:
+            kv_str(pk, f->key, *(const char *const *)at);
+            break;
+        case PROTO_FIELD_STR_ARRAY:
+            kv_str_array(pk, f->key, *(char *const *const *)at,
+                         *(const int *)((const char *)base + f->count_offset));
+            break;
+        case PROTO_FIELD_ENUM:
+            kv_str(pk, f->key, f->enum_name(*(const int *)at));
+            break;
+        }
+    }
+}
+
+#define PACK_FIELDS(pk, table, base) pack_fields(pk, table, PROTO_FIELD_COUNT(table), base)
+#define FIELDS_PRESENT(table, base)  proto_fields_present(table, PROTO_FIELD_COUNT(table), base)
 
 /* {"d": digits, "c": {counter: n}, "e": {class: n}, "h": {name: V2 bin}, "o": {name: n}}.
    Empty histograms, zero error classes and zero out-of-range counts are left out. */
@@ -176,80 +218,42 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         break;
     }
     case PROTO_PLAN: {
-        const proto_plan_t *p = &msg->u.plan;
+        proto_plan_t p = msg->u.plan; /* borrowed pointers: a shallow copy to normalise */
+        if (!p.balance || !*p.balance)
+            p.balance = "round_robin";
         /* Optional: left out when the run has one max_tokens for all (older workers
            ignore it as an unknown key). */
-        bool per_prompt = p->prompt_max_tokens && p->prompt_count > 0;
-        bool key_file = p->api_key_file && *p->api_key_file;  /* optional too */
-        bool classes = p->prompt_class && p->class_count > 0; /* optional: a workload mix */
-        bool conversations = p->conversations != NULL;        /* optional: multi-turn */
-        msgpack_pack_map(pk, 2 + 18 + 8 + (per_prompt ? 1 : 0) + (key_file ? 1 : 0) +
-                                 (classes ? 2 : 0) + (conversations ? 1 : 0));
-        kv_str_array(pk, "targets", p->targets, p->target_count);
-        kv_str(pk, "model", p->model);
-        kv_str(pk, "api", p->api);
-        kv_bool(pk, "stream", p->stream);
-        kv_i64(pk, "max_tokens", p->max_tokens);
-        kv_bool(pk, "ignore_eos", p->ignore_eos);
-        kv_str_array(pk, "prompts", p->prompts, p->prompt_count);
+        bool per_prompt = p.prompt_max_tokens && p.prompt_count > 0;
+        bool classes = p.prompt_class && p.class_count > 0; /* optional: a workload mix */
+        bool conversations = p.conversations != NULL;       /* optional: multi-turn */
+        msgpack_pack_map(pk, PROTO_ENVELOPE_KEYS + FIELDS_PRESENT(proto_plan_fields, &p) +
+                                 (per_prompt ? 1 : 0) + (classes ? 2 : 0) +
+                                 (conversations ? 1 : 0));
+        PACK_FIELDS(pk, proto_plan_fields, &p);
         if (per_prompt) {
             pack_str(pk, "prompt_max_tokens");
-            msgpack_pack_array(pk, (size_t)p->prompt_count);
-            for (int i = 0; i < p->prompt_count; i++)
-                msgpack_pack_int(pk, p->prompt_max_tokens[i]);
+            msgpack_pack_array(pk, (size_t)p.prompt_count);
+            for (int i = 0; i < p.prompt_count; i++)
+                msgpack_pack_int(pk, p.prompt_max_tokens[i]);
         }
         if (classes) {
-            kv_str_array(pk, "classes", p->classes, p->class_count);
+            kv_str_array(pk, "classes", p.classes, p.class_count);
             pack_str(pk, "prompt_class");
-            msgpack_pack_array(pk, (size_t)p->prompt_count);
-            for (int i = 0; i < p->prompt_count; i++)
-                msgpack_pack_int(pk, p->prompt_class[i]);
+            msgpack_pack_array(pk, (size_t)p.prompt_count);
+            for (int i = 0; i < p.prompt_count; i++)
+                msgpack_pack_int(pk, p.prompt_class[i]);
         }
-        kv_i64(pk, "interval_ms", p->interval_ms);
-        kv_i64(pk, "run_t0", p->run_t0_ns);
-        kv_bool(pk, "record", p->record_requests);
-        kv_i64(pk, "timeout_ms", p->timeout_ms);
-        kv_i64(pk, "max_inflight", p->max_inflight);
-        kv_f64(pk, "slo_ttft_ms", p->slo_ttft_ms);
-        kv_f64(pk, "slo_tpot_ms", p->slo_tpot_ms);
-        kv_f64(pk, "slo_e2e_ms", p->slo_e2e_ms);
-        kv_str(pk, "extra_body", p->extra_body_json);
-        kv_str(pk, "api_key_env", p->api_key_env);
-        if (key_file)
-            kv_str(pk, "api_key_file", p->api_key_file);
-        kv_str_array(pk, "headers", p->headers, p->header_count);
-        kv_str(pk, "balance", p->balance && *p->balance ? p->balance : "round_robin");
-        kv_str(pk, "capture_header", p->capture_header);
-        kv_str(pk, "ca_file", p->ca_file);
-        kv_bool(pk, "insecure_tls", p->insecure_tls);
-        kv_i64(pk, "max_conns_per_target", p->max_connections_per_target);
-        kv_bool(pk, "conn_per_user", p->connection_per_user);
-        kv_bool(pk, "prewarm", p->prewarm);
-        kv_bool(pk, "preflight", p->preflight);
         if (conversations)
-            pack_conversations(pk, p->conversations);
+            pack_conversations(pk, p.conversations);
         break;
     }
     case PROTO_PHASE: {
+        /* The phase's fields and its schedule's, side by side in one map. */
         const proto_phase_t *p = &msg->u.phase;
-        msgpack_pack_map(pk, 2 + 17);
-        kv_u64(pk, "epoch", p->epoch);
-        kv_i64(pk, "index", p->phase_index);
-        kv_str(pk, "name", p->name);
-        kv_str(pk, "load", phase_load_name(p->load));
-        kv_str(pk, "arrival", arrival_kind_name(p->schedule.arrival));
-        kv_f64(pk, "gamma_shape", p->schedule.gamma_shape);
-        kv_f64(pk, "rate0", p->schedule.start_rate_per_s);
-        kv_f64(pk, "rate1", p->schedule.end_rate_per_s);
-        kv_u64(pk, "seed", p->schedule.seed);
-        kv_i64(pk, "concurrency", p->concurrency);
-        kv_i64(pk, "users", p->users);
-        kv_f64(pk, "think_s", p->think_time_mean_s);
-        kv_f64(pk, "from", p->segment_from);
-        kv_f64(pk, "to", p->segment_to);
-        kv_i64(pk, "t0", p->t0_ns);
-        kv_i64(pk, "takeover", p->takeover_ns);
-        kv_i64(pk, "duration_ns", p->schedule.duration_ns);
+        msgpack_pack_map(pk, PROTO_ENVELOPE_KEYS + FIELDS_PRESENT(proto_phase_fields, p) +
+                                 FIELDS_PRESENT(proto_schedule_fields, &p->schedule));
+        PACK_FIELDS(pk, proto_phase_fields, p);
+        PACK_FIELDS(pk, proto_schedule_fields, &p->schedule);
         break;
     }
     case PROTO_SNAPSHOT: {
