@@ -535,8 +535,12 @@ static int get_enum(dec_t *d, const msgpack_object *map, const proto_field_t *f)
     char *name = get_str(d, map, f->key, f->required, (size_t)f->max);
     int value = d->status == PROTO_OK ? f->enum_parse(name) : 0;
     if (value < 0) {
-        fail(d, PROTO_ERR_BAD_VALUE, "field %s%s%s: unknown '%s'", d->where, *d->where ? "." : "",
-             f->key, name);
+        char known[128] = "";
+        for (int i = 0, len = 0; strcmp(f->enum_name(i), "?") != 0 && len < (int)sizeof known; i++)
+            len += snprintf(known + len, sizeof known - (size_t)len, "%s%s", i ? ", " : "",
+                            f->enum_name(i));
+        fail(d, PROTO_ERR_BAD_VALUE, "field %s%s%s: unknown '%s' (%s)", d->where,
+             *d->where ? "." : "", f->key, name, known);
         value = 0;
     }
     free(name);
@@ -677,23 +681,9 @@ static metrics_t *decode_metrics(dec_t *d, const msgpack_object *o, int want_dig
 
 static void decode_hello(dec_t *d, const msgpack_object *o, proto_hello_t *h)
 {
-    h->worker_id = get_str(d, o, "id", true, PROTO_MAX_STRING_BYTES);
-    h->incarnation = get_u64(d, o, "inc", true);
-    h->software = get_str(d, o, "sw", true, PROTO_MAX_STRING_BYTES);
-    h->threads = (int)get_i64(d, o, "threads", true, 1, 4096, 1);
-    h->capacity = (int)get_i64(d, o, "capacity", true, 1, PROTO_MAX_CAPACITY, 1);
-    h->allow =
-        get_str_array(d, o, "allow", &h->allow_count, PROTO_MAX_ALLOW, PROTO_MAX_STRING_BYTES);
+    DECODE_FIELDS(d, o, proto_hello_fields, h);
     if (d->status == PROTO_OK && !*h->worker_id)
         fail(d, PROTO_ERR_BAD_VALUE, "field id: empty");
-}
-
-static void decode_welcome(dec_t *d, const msgpack_object *o, proto_welcome_t *w)
-{
-    w->accepted = get_bool(d, o, "accepted", true, false);
-    w->reason = get_str(d, o, "reason", true, PROTO_MAX_STRING_BYTES);
-    w->run_id = get_str(d, o, "run", true, PROTO_MAX_STRING_BYTES);
-    w->heartbeat_ms = get_i64(d, o, "hb_ms", true, 10, 60000, 1000);
 }
 
 /* Optional "prompt_max_tokens": exactly one int in [0, PROTO_MAX_TOKENS_VALUE] per
@@ -787,36 +777,21 @@ static void decode_plan_classes(dec_t *d, const msgpack_object *o, proto_plan_t 
 
 /* A "turns" or "think_ms" distribution: a known kind, and bounds inside [lo, hi]. */
 static void decode_dist(dec_t *d, const msgpack_object *map, const char *key, const char *where,
-                        int lo, int hi, dist_t *out)
+                        const proto_field_t *fields, size_t n, int lo, int hi, dist_t *out)
 {
     const msgpack_object *o = get_map(d, map, key, true);
     if (!o || d->status != PROTO_OK)
         return;
     d->where = where;
-    char *kind = get_str(d, o, "kind", true, 16);
-    out->mean = get_f64(d, o, "mean", true, 0, hi, 0);
-    out->stddev = get_f64(d, o, "stddev", true, 0, hi, 0);
-    out->min = (int)get_i64(d, o, "min", true, 0, hi, 0);
-    out->max = (int)get_i64(d, o, "max", true, 0, hi, 0);
+    decode_fields(d, o, fields, n, out);
     if (d->status == PROTO_OK) {
-        out->kind = PROTO_DIST_COUNT;
-        for (int i = 0; i < PROTO_DIST_COUNT; i++) {
-            if (strcmp(kind, proto_dist_names[i]) == 0)
-                out->kind = (dist_kind_t)i;
-        }
-        if ((int)out->kind == PROTO_DIST_COUNT)
-            fail(d, PROTO_ERR_BAD_VALUE,
-                 "field conv.%s.kind: '%s' is not none, fixed, uniform "
-                 "or normal",
-                 key, kind);
-        else if (out->kind == DIST_FIXED && out->mean < lo)
+        if (out->kind == DIST_FIXED && out->mean < lo)
             fail(d, PROTO_ERR_BAD_VALUE, "field conv.%s.mean: below %d", key, lo);
         else if ((out->kind == DIST_UNIFORM || out->kind == DIST_NORMAL) &&
                  (out->min < lo || out->min > out->max))
             fail(d, PROTO_ERR_BAD_VALUE, "field conv.%s: needs %d <= min <= max <= %d", key, lo,
                  hi);
     }
-    free(kind);
     d->where = "conv";
 }
 
@@ -833,32 +808,17 @@ static void decode_plan_conversations(dec_t *d, const msgpack_object *o, proto_p
     }
     p->conversations = c;
     d->where = "conv";
-    decode_dist(d, m, "turns", "conv.turns", 1, PROTO_MAX_TURNS, &c->turns);
-    decode_dist(d, m, "think_ms", "conv.think_ms", 0, PROTO_MAX_THINK_MS, &c->think_time_ms);
-    c->system_prompt = get_str(d, m, "system", true, PROTO_MAX_PROMPT_BYTES);
-    c->shared_prefix = get_str(d, m, "prefix", true, PROTO_MAX_PROMPT_BYTES);
-    c->shared_prefix_fraction = get_f64(d, m, "prefix_frac", true, 0, 1, 0);
-    c->context_tokens = (int)get_i64(d, m, "context", false, 0, PROTO_MAX_CONTEXT_TOKENS, 0);
-    c->chars_per_token = get_f64(d, m, "cpt", false, 0, 64, 0);
-    char *affinity = get_str(d, m, "affinity", true, 32);
-    c->turn_texts = get_str_array(d, m, "turn_texts", &c->turn_text_count, PROTO_MAX_TURN_TEXTS,
-                                  PROTO_MAX_PROMPT_BYTES);
+    decode_dist(d, m, "turns", "conv.turns", proto_turns_dist_fields,
+                PROTO_FIELD_COUNT(proto_turns_dist_fields), 1, PROTO_MAX_TURNS, &c->turns);
+    decode_dist(d, m, "think_ms", "conv.think_ms", proto_think_dist_fields,
+                PROTO_FIELD_COUNT(proto_think_dist_fields), 0, PROTO_MAX_THINK_MS,
+                &c->think_time_ms);
+    DECODE_FIELDS(d, m, proto_conversations_fields, c);
     const msgpack_object *counts = find(d, m, "turn_counts", true);
     d->where = "";
-    if (d->status == PROTO_OK) {
-        c->affinity = PROTO_AFFINITY_COUNT;
-        for (int i = 0; i < PROTO_AFFINITY_COUNT; i++) {
-            if (strcmp(affinity, proto_affinity_names[i]) == 0)
-                c->affinity = (proto_affinity_t)i;
-        }
-        if ((int)c->affinity == PROTO_AFFINITY_COUNT)
-            fail(d, PROTO_ERR_BAD_VALUE, "field conv.affinity: '%s' is not conversation or none",
-                 affinity);
-        else if (c->shared_prefix_fraction > 0 && !*c->shared_prefix)
-            fail(d, PROTO_ERR_BAD_VALUE, "field conv.prefix_frac: %g without a prefix",
-                 c->shared_prefix_fraction);
-    }
-    free(affinity);
+    if (d->status == PROTO_OK && c->shared_prefix_fraction > 0 && !*c->shared_prefix)
+        fail(d, PROTO_ERR_BAD_VALUE, "field conv.prefix_frac: %g without a prefix",
+             c->shared_prefix_fraction);
     if (d->status != PROTO_OK)
         return;
     if (counts->type != MSGPACK_OBJECT_ARRAY) {
@@ -984,9 +944,7 @@ static void decode_snapshot_phases(dec_t *d, const msgpack_object *o, proto_snap
             break;
         }
         proto_phase_part_t *part = &s->phases[i];
-        part->phase_index = (int)get_i64(d, e, "p", true, 0, PROTO_MAX_PHASE_INDEX, 0);
-        part->tail_requests = get_i64(d, e, "tail", true, 0, INT64_MAX / 4, 0);
-        part->tail_max_ns = get_i64(d, e, "tail_ns", true, 0, PROTO_MAX_TIME_NS, 0);
+        DECODE_FIELDS(d, e, proto_phase_part_fields, part);
         const msgpack_object *m = find(d, e, "m", false);
         if (d->status != PROTO_OK)
             break;
@@ -1042,11 +1000,7 @@ static void decode_snapshot_classes(dec_t *d, const msgpack_object *o, proto_sna
 
 static void decode_snapshot(dec_t *d, const msgpack_object *o, proto_snapshot_t *s)
 {
-    s->seq = get_u64(d, o, "seq", true);
-    s->interval = get_i64(d, o, "interval", true, 0, INT64_MAX / 2, 0);
-    s->worker_id = get_str(d, o, "id", true, PROTO_MAX_STRING_BYTES);
-    s->epoch = get_u64(d, o, "epoch", true);
-    s->inflight = get_i64(d, o, "inflight", true, 0, INT64_MAX / 2, 0);
+    DECODE_FIELDS(d, o, proto_snapshot_fields, s);
     const msgpack_object *total = find(d, o, "total", true);
     const msgpack_object *targets = find(d, o, "targets", true);
     const msgpack_object *requests = find(d, o, "requests", false);
@@ -1110,7 +1064,7 @@ static void decode_body(dec_t *d, const msgpack_object *o, proto_msg_t *msg)
         decode_hello(d, o, &msg->u.hello);
         break;
     case PROTO_WELCOME:
-        decode_welcome(d, o, &msg->u.welcome);
+        DECODE_FIELDS(d, o, proto_welcome_fields, &msg->u.welcome);
         break;
     case PROTO_PLAN:
         decode_plan(d, o, &msg->u.plan);
@@ -1122,38 +1076,25 @@ static void decode_body(dec_t *d, const msgpack_object *o, proto_msg_t *msg)
         decode_snapshot(d, o, &msg->u.snapshot);
         break;
     case PROTO_ACK:
-        msg->u.ack.seq = get_u64(d, o, "seq", true);
+        DECODE_FIELDS(d, o, proto_ack_fields, &msg->u.ack);
         break;
     case PROTO_HEARTBEAT:
-        msg->u.heartbeat.time_ns =
-            get_i64(d, o, "time", true, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, 0);
-        msg->u.heartbeat.echo_ns =
-            get_i64(d, o, "echo", true, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, 0);
-        msg->u.heartbeat.hold_ns = get_i64(d, o, "hold", true, 0, PROTO_MAX_TIME_NS, 0);
+        DECODE_FIELDS(d, o, proto_heartbeat_fields, &msg->u.heartbeat);
         if (find(d, o, "ready", false))
             msg->u.heartbeat.ready =
                 get_bool(d, o, "ready", true, false) ? PROTO_READY_YES : PROTO_READY_NOT_YET;
         break;
     case PROTO_STOP:
-        msg->u.stop.epoch = get_u64(d, o, "epoch", true);
-        msg->u.stop.abort = get_bool(d, o, "abort", true, false);
-        msg->u.stop.reason = get_str(d, o, "reason", true, PROTO_MAX_STRING_BYTES);
+        DECODE_FIELDS(d, o, proto_stop_fields, &msg->u.stop);
         break;
     case PROTO_BYE:
-        msg->u.bye.reason = get_str(d, o, "reason", true, PROTO_MAX_STRING_BYTES);
-        msg->u.bye.failed = get_bool(d, o, "failed", false, false);
+        DECODE_FIELDS(d, o, proto_bye_fields, &msg->u.bye);
         break;
     case PROTO_CTL_REQUEST:
-        msg->u.ctl_request.id = get_u64(d, o, "id", true);
-        msg->u.ctl_request.command = get_str(d, o, "cmd", true, PROTO_MAX_CTL_COMMAND);
-        msg->u.ctl_request.text = get_str(d, o, "text", false, PROTO_MAX_STRING_BYTES);
-        msg->u.ctl_request.value = get_f64(d, o, "value", false, 0, LIMIT_RATE_PER_S, 0);
+        DECODE_FIELDS(d, o, proto_ctl_request_fields, &msg->u.ctl_request);
         break;
     case PROTO_CTL_REPLY:
-        msg->u.ctl_reply.id = get_u64(d, o, "id", true);
-        msg->u.ctl_reply.ok = get_bool(d, o, "ok", true, false);
-        msg->u.ctl_reply.error = get_str(d, o, "error", false, PROTO_MAX_STRING_BYTES);
-        msg->u.ctl_reply.body_json = get_str(d, o, "body", false, PROTO_MAX_CTL_BODY_BYTES);
+        DECODE_FIELDS(d, o, proto_ctl_reply_fields, &msg->u.ctl_reply);
         break;
     default:
         break;

@@ -160,63 +160,49 @@ static void pack_metrics(msgpack_packer *pk, const metrics_t *m, buf_t *scratch)
     }
 }
 
-static void pack_dist(msgpack_packer *pk, const char *key, const dist_t *dist)
+/* A map of its own under key: the fields of table, no others. */
+static void pack_submap(msgpack_packer *pk, const char *key, const proto_field_t *fields, size_t n,
+                        const void *base)
 {
     pack_str(pk, key);
-    msgpack_pack_map(pk, 5);
-    kv_str(pk, "kind",
-           (unsigned)dist->kind < PROTO_DIST_COUNT ? proto_dist_names[dist->kind] : "?");
-    kv_f64(pk, "mean", dist->mean);
-    kv_f64(pk, "stddev", dist->stddev);
-    kv_i64(pk, "min", dist->min);
-    kv_i64(pk, "max", dist->max);
+    msgpack_pack_map(pk, proto_fields_present(fields, n, base));
+    pack_fields(pk, fields, n, base);
 }
 
 /* The plan's "conv" map (docs/protocol.md). */
 static void pack_conversations(msgpack_packer *pk, const proto_conversations_t *c)
 {
     pack_str(pk, "conv");
-    msgpack_pack_map(pk, 10);
-    pack_dist(pk, "turns", &c->turns);
-    kv_i64(pk, "context", c->context_tokens);
-    kv_f64(pk, "cpt", c->chars_per_token);
-    pack_dist(pk, "think_ms", &c->think_time_ms);
-    kv_str(pk, "system", c->system_prompt);
-    kv_str(pk, "prefix", c->shared_prefix);
-    kv_f64(pk, "prefix_frac", c->shared_prefix_fraction);
-    kv_str(pk, "affinity",
-           (unsigned)c->affinity < PROTO_AFFINITY_COUNT ? proto_affinity_names[c->affinity] : "?");
+    msgpack_pack_map(pk, FIELDS_PRESENT(proto_conversations_fields, c) +
+                             3 /* turns, think_ms, turn_counts */);
+    pack_submap(pk, "turns", proto_turns_dist_fields, PROTO_FIELD_COUNT(proto_turns_dist_fields),
+                &c->turns);
+    pack_submap(pk, "think_ms", proto_think_dist_fields, PROTO_FIELD_COUNT(proto_think_dist_fields),
+                &c->think_time_ms);
+    PACK_FIELDS(pk, proto_conversations_fields, c);
     pack_str(pk, "turn_counts");
     msgpack_pack_array(pk, (size_t)c->conversation_count);
     for (int i = 0; i < c->conversation_count; i++)
         msgpack_pack_int(pk, c->turn_counts[i]);
-    kv_str_array(pk, "turn_texts", c->turn_texts, c->turn_text_count);
 }
+
+/* A message whose table says it all. */
+#define PACK_MESSAGE(pk, table, base)                                                              \
+    do {                                                                                           \
+        msgpack_pack_map(pk, PROTO_ENVELOPE_KEYS + FIELDS_PRESENT(table, base));                   \
+        PACK_FIELDS(pk, table, base);                                                              \
+    } while (0)
 
 static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
 {
     buf_t scratch;
     switch (msg->type) {
-    case PROTO_HELLO: {
-        const proto_hello_t *h = &msg->u.hello;
-        msgpack_pack_map(pk, 2 + 6);
-        kv_str(pk, "id", h->worker_id);
-        kv_u64(pk, "inc", h->incarnation);
-        kv_str(pk, "sw", h->software);
-        kv_i64(pk, "threads", h->threads);
-        kv_i64(pk, "capacity", h->capacity);
-        kv_str_array(pk, "allow", h->allow, h->allow_count);
+    case PROTO_HELLO:
+        PACK_MESSAGE(pk, proto_hello_fields, &msg->u.hello);
         break;
-    }
-    case PROTO_WELCOME: {
-        const proto_welcome_t *w = &msg->u.welcome;
-        msgpack_pack_map(pk, 2 + 4);
-        kv_bool(pk, "accepted", w->accepted);
-        kv_str(pk, "reason", w->reason);
-        kv_str(pk, "run", w->run_id);
-        kv_i64(pk, "hb_ms", w->heartbeat_ms);
+    case PROTO_WELCOME:
+        PACK_MESSAGE(pk, proto_welcome_fields, &msg->u.welcome);
         break;
-    }
     case PROTO_PLAN: {
         proto_plan_t p = msg->u.plan; /* borrowed pointers: a shallow copy to normalise */
         if (!p.balance || !*p.balance)
@@ -261,13 +247,11 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         bool has_requests = s->requests_jsonl && s->requests_jsonl_len > 0;
         bool has_classes = s->per_class && s->class_count > 0;
         bool has_turns = s->per_turn && s->turn_count > 0;
-        msgpack_pack_map(pk, 2 + 7 + (has_requests ? 1 : 0) + (s->phase_count > 0 ? 1 : 0) +
-                                 (has_classes ? 1 : 0) + (has_turns ? 1 : 0));
-        kv_u64(pk, "seq", s->seq);
-        kv_i64(pk, "interval", s->interval);
-        kv_str(pk, "id", s->worker_id);
-        kv_u64(pk, "epoch", s->epoch);
-        kv_i64(pk, "inflight", s->inflight);
+        msgpack_pack_map(pk, PROTO_ENVELOPE_KEYS + FIELDS_PRESENT(proto_snapshot_fields, s) +
+                                 2 /* total, targets */ + (has_requests ? 1 : 0) +
+                                 (s->phase_count > 0 ? 1 : 0) + (has_classes ? 1 : 0) +
+                                 (has_turns ? 1 : 0));
+        PACK_FIELDS(pk, proto_snapshot_fields, s);
         buf_init(&scratch);
         pack_str(pk, "total");
         pack_metrics(pk, s->total, &scratch);
@@ -290,10 +274,9 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
             for (int i = 0; i < s->phase_count; i++) {
                 const proto_phase_part_t *part = &s->phases[i];
                 bool with_metrics = s->phase_count > 1 && part->metrics;
-                msgpack_pack_map(pk, 3 + (with_metrics ? 1 : 0));
-                kv_i64(pk, "p", part->phase_index);
-                kv_i64(pk, "tail", part->tail_requests);
-                kv_i64(pk, "tail_ns", part->tail_max_ns);
+                msgpack_pack_map(pk, FIELDS_PRESENT(proto_phase_part_fields, part) +
+                                         (with_metrics ? 1 : 0));
+                PACK_FIELDS(pk, proto_phase_part_fields, part);
                 if (with_metrics) {
                     pack_str(pk, "m");
                     pack_metrics(pk, part->metrics, &scratch);
@@ -322,45 +305,32 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         break;
     }
     case PROTO_ACK:
-        msgpack_pack_map(pk, 2 + 1);
-        kv_u64(pk, "seq", msg->u.ack.seq);
+        PACK_MESSAGE(pk, proto_ack_fields, &msg->u.ack);
         break;
-    case PROTO_HEARTBEAT:
+    case PROTO_HEARTBEAT: {
         /* "ready" only when said (a worker's; older coordinators ignore the key) */
-        msgpack_pack_map(pk, 2 + 3 + (msg->u.heartbeat.ready != PROTO_READY_UNSAID ? 1 : 0));
-        kv_i64(pk, "time", msg->u.heartbeat.time_ns);
-        kv_i64(pk, "echo", msg->u.heartbeat.echo_ns);
-        kv_i64(pk, "hold", msg->u.heartbeat.hold_ns);
-        if (msg->u.heartbeat.ready != PROTO_READY_UNSAID)
-            kv_bool(pk, "ready", msg->u.heartbeat.ready == PROTO_READY_YES);
+        const proto_heartbeat_t *h = &msg->u.heartbeat;
+        bool said = h->ready != PROTO_READY_UNSAID;
+        msgpack_pack_map(pk,
+                         PROTO_ENVELOPE_KEYS + FIELDS_PRESENT(proto_heartbeat_fields, h) + said);
+        PACK_FIELDS(pk, proto_heartbeat_fields, h);
+        if (said)
+            kv_bool(pk, "ready", h->ready == PROTO_READY_YES);
         break;
+    }
     case PROTO_STOP:
-        msgpack_pack_map(pk, 2 + 3);
-        kv_u64(pk, "epoch", msg->u.stop.epoch);
-        kv_bool(pk, "abort", msg->u.stop.abort);
-        kv_str(pk, "reason", msg->u.stop.reason);
+        PACK_MESSAGE(pk, proto_stop_fields, &msg->u.stop);
         break;
     case PROTO_CTL_REQUEST:
-        msgpack_pack_map(pk, 2 + 4);
-        kv_u64(pk, "id", msg->u.ctl_request.id);
-        kv_str(pk, "cmd", msg->u.ctl_request.command);
-        kv_str(pk, "text", msg->u.ctl_request.text);
-        kv_f64(pk, "value", msg->u.ctl_request.value);
+        PACK_MESSAGE(pk, proto_ctl_request_fields, &msg->u.ctl_request);
         break;
     case PROTO_CTL_REPLY:
-        msgpack_pack_map(pk, 2 + 4);
-        kv_u64(pk, "id", msg->u.ctl_reply.id);
-        kv_bool(pk, "ok", msg->u.ctl_reply.ok);
-        kv_str(pk, "error", msg->u.ctl_reply.error);
-        kv_str(pk, "body", msg->u.ctl_reply.body_json);
+        PACK_MESSAGE(pk, proto_ctl_reply_fields, &msg->u.ctl_reply);
         break;
     case PROTO_BYE:
     default: {
-        bool failed = msg->type == PROTO_BYE && msg->u.bye.failed; /* optional, when true */
-        msgpack_pack_map(pk, 2 + 1 + (failed ? 1 : 0));
-        kv_str(pk, "reason", msg->type == PROTO_BYE ? msg->u.bye.reason : "");
-        if (failed)
-            kv_bool(pk, "failed", true);
+        proto_bye_t none = {0}; /* a type out of range says just "reason": "" */
+        PACK_MESSAGE(pk, proto_bye_fields, msg->type == PROTO_BYE ? &msg->u.bye : &none);
         break;
     }
     }

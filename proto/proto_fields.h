@@ -100,7 +100,8 @@ typedef struct {
         .max = CAP, .enum_name = NAME, .enum_parse = PARSE                                         \
     }
 
-_Static_assert(sizeof(phase_load_t) == sizeof(int) && sizeof(arrival_kind_t) == sizeof(int),
+_Static_assert(sizeof(phase_load_t) == sizeof(int) && sizeof(arrival_kind_t) == sizeof(int) &&
+                   sizeof(dist_kind_t) == sizeof(int) && sizeof(proto_affinity_t) == sizeof(int),
                "PROTO_FIELD_ENUM reads and writes enums as int");
 
 /* Whether the encoder writes field f of the struct at base. */
@@ -145,7 +146,148 @@ static inline int proto_load_parse(const char *name)
     return phase_load_parse(name);
 }
 
+static const char *const proto_dist_names[] = {"none", "fixed", "uniform", "normal"};
+#define PROTO_DIST_COUNT 4
+static const char *const proto_affinity_names[] = {"conversation", "none"};
+#define PROTO_AFFINITY_COUNT 2
+
+static inline int proto_name_parse(const char *const *names, int count, const char *name)
+{
+    for (int i = 0; i < count; i++) {
+        if (name && strcmp(name, names[i]) == 0)
+            return i;
+    }
+    return -1;
+}
+static inline const char *proto_dist_name(int value)
+{
+    return (unsigned)value < PROTO_DIST_COUNT ? proto_dist_names[value] : "?";
+}
+static inline int proto_dist_parse(const char *name)
+{
+    return proto_name_parse(proto_dist_names, PROTO_DIST_COUNT, name);
+}
+static inline const char *proto_affinity_name(int value)
+{
+    return (unsigned)value < PROTO_AFFINITY_COUNT ? proto_affinity_names[value] : "?";
+}
+static inline int proto_affinity_parse(const char *name)
+{
+    return proto_name_parse(proto_affinity_names, PROTO_AFFINITY_COUNT, name);
+}
+
 /* ---- the tables ------------------------------------------------------------------ */
+
+#define S proto_hello_t
+static const proto_field_t proto_hello_fields[] = {
+    PF_STR(S, worker_id, "id", true, PROTO_MAX_STRING_BYTES),
+    PF_U64(S, incarnation, "inc", true),
+    PF_STR(S, software, "sw", true, PROTO_MAX_STRING_BYTES),
+    PF_INT(S, threads, "threads", true, 1, 4096, 1),
+    PF_INT(S, capacity, "capacity", true, 1, PROTO_MAX_CAPACITY, 1),
+    PF_STR_ARRAY(S, allow, allow_count, "allow", true, PROTO_MAX_ALLOW, PROTO_MAX_STRING_BYTES),
+};
+#undef S
+
+#define S proto_welcome_t
+static const proto_field_t proto_welcome_fields[] = {
+    PF_BOOL(S, accepted, "accepted", true, false),
+    PF_STR(S, reason, "reason", true, PROTO_MAX_STRING_BYTES),
+    PF_STR(S, run_id, "run", true, PROTO_MAX_STRING_BYTES),
+    PF_I64(S, heartbeat_ms, "hb_ms", true, 10, 60000, 1000),
+};
+#undef S
+
+static const proto_field_t proto_ack_fields[] = {PF_U64(proto_ack_t, seq, "seq", true)};
+
+/* "ready" (worker -> coordinator, said or not) is written out beside these. */
+#define S proto_heartbeat_t
+static const proto_field_t proto_heartbeat_fields[] = {
+    PF_I64(S, time_ns, "time", true, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, 0),
+    PF_I64(S, echo_ns, "echo", true, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, 0),
+    PF_I64(S, hold_ns, "hold", true, 0, PROTO_MAX_TIME_NS, 0),
+};
+#undef S
+
+#define S proto_stop_t
+static const proto_field_t proto_stop_fields[] = {
+    PF_U64(S, epoch, "epoch", true),
+    PF_BOOL(S, abort, "abort", true, false),
+    PF_STR(S, reason, "reason", true, PROTO_MAX_STRING_BYTES),
+};
+#undef S
+
+#define S proto_bye_t
+static const proto_field_t proto_bye_fields[] = {
+    PF_STR(S, reason, "reason", true, PROTO_MAX_STRING_BYTES),
+    {.key = "failed", .type = PROTO_FIELD_BOOL, .offset = offsetof(S, failed), .omit_empty = true},
+};
+#undef S
+
+#define S proto_ctl_request_t
+static const proto_field_t proto_ctl_request_fields[] = {
+    PF_U64(S, id, "id", true),
+    PF_STR(S, command, "cmd", true, PROTO_MAX_CTL_COMMAND),
+    PF_STR(S, text, "text", false, PROTO_MAX_STRING_BYTES),
+    PF_F64(S, value, "value", false, 0, LIMIT_RATE_PER_S, 0),
+};
+#undef S
+
+#define S proto_ctl_reply_t
+static const proto_field_t proto_ctl_reply_fields[] = {
+    PF_U64(S, id, "id", true),
+    PF_BOOL(S, ok, "ok", true, false),
+    PF_STR(S, error, "error", false, PROTO_MAX_STRING_BYTES),
+    PF_STR(S, body_json, "body", false, PROTO_MAX_CTL_BODY_BYTES),
+};
+#undef S
+
+/* A snapshot's own fields; its metrics and optional parts are written out beside them. */
+#define S proto_snapshot_t
+static const proto_field_t proto_snapshot_fields[] = {
+    PF_U64(S, seq, "seq", true),
+    PF_I64(S, interval, "interval", true, 0, INT64_MAX / 2, 0),
+    PF_STR(S, worker_id, "id", true, PROTO_MAX_STRING_BYTES),
+    PF_U64(S, epoch, "epoch", true),
+    PF_I64(S, inflight, "inflight", true, 0, INT64_MAX / 2, 0),
+};
+#undef S
+
+/* One entry of a snapshot's "phases" ("m", its metrics, beside them when several). */
+#define S proto_phase_part_t
+static const proto_field_t proto_phase_part_fields[] = {
+    PF_INT(S, phase_index, "p", true, 0, PROTO_MAX_PHASE_INDEX, 0),
+    PF_I64(S, tail_requests, "tail", true, 0, INT64_MAX / 4, 0),
+    PF_I64(S, tail_max_ns, "tail_ns", true, 0, PROTO_MAX_TIME_NS, 0),
+};
+#undef S
+
+/* A distribution of a plan's "conv", its values within [0, HI]: the turns of a
+   conversation (PROTO_MAX_TURNS) or a think time (PROTO_MAX_THINK_MS). */
+#define PROTO_DIST_FIELDS(HI)                                                                      \
+    {                                                                                              \
+        PF_ENUM(dist_t, kind, "kind", 16, proto_dist_name, proto_dist_parse),                      \
+            PF_F64(dist_t, mean, "mean", true, 0, HI, 0),                                          \
+            PF_F64(dist_t, stddev, "stddev", true, 0, HI, 0),                                      \
+            PF_INT(dist_t, min, "min", true, 0, HI, 0), PF_INT(dist_t, max, "max", true, 0, HI, 0) \
+    }
+static const proto_field_t proto_turns_dist_fields[] = PROTO_DIST_FIELDS(PROTO_MAX_TURNS);
+static const proto_field_t proto_think_dist_fields[] = PROTO_DIST_FIELDS(PROTO_MAX_THINK_MS);
+
+/* A plan's "conv": these, its two distributions ("turns", "think_ms") and its dataset
+   ("turn_counts" beside "turn_texts") written out beside them. */
+#define S proto_conversations_t
+static const proto_field_t proto_conversations_fields[] = {
+    PF_STR(S, system_prompt, "system", true, PROTO_MAX_PROMPT_BYTES),
+    PF_STR(S, shared_prefix, "prefix", true, PROTO_MAX_PROMPT_BYTES),
+    PF_F64(S, shared_prefix_fraction, "prefix_frac", true, 0, 1, 0),
+    PF_INT(S, context_tokens, "context", false, 0, PROTO_MAX_CONTEXT_TOKENS, 0),
+    PF_F64(S, chars_per_token, "cpt", false, 0, 64, 0),
+    PF_ENUM(S, affinity, "affinity", 32, proto_affinity_name, proto_affinity_parse),
+    PF_STR_ARRAY(S, turn_texts, turn_text_count, "turn_texts", true, PROTO_MAX_TURN_TEXTS,
+                 PROTO_MAX_PROMPT_BYTES),
+};
+#undef S
 
 /* The schedule spec (common/schedule.h): in a phase message, its keys sit beside the
    phase's own. */
@@ -254,10 +396,5 @@ static const char *const proto_type_names[PROTO_TYPE_COUNT] = {
     "hello",     "welcome", "plan", "phase",       "snapshot",  "ack",
     "heartbeat", "stop",    "bye",  "ctl_request", "ctl_reply",
 };
-
-static const char *const proto_dist_names[] = {"none", "fixed", "uniform", "normal"};
-#define PROTO_DIST_COUNT 4
-static const char *const proto_affinity_names[] = {"conversation", "none"};
-#define PROTO_AFFINITY_COUNT 2
 
 #endif
