@@ -6,6 +6,11 @@
     asks for (curl_multi_socket_action). The thread's timer slack is set to 1 ns so
     wake-ups land within microseconds of their deadline.
 
+    Each turn asks the pacer what is due (pacer_run fills a pacer_due_t on the stack: at
+    most PACER_SEND_BUDGET sends, and arrivals to count as dropped), starts those
+    requests and tells the pacer what became of each (pacer_send_result); the pacer never
+    calls back here.
+
     Hot path: the loop allocates nothing once its request_t pool has grown to the peak
     number of requests in flight; recording goes into the thread's own interval and
     takes no lock. A lock is taken only to hand a closed interval to the engine (once
