@@ -91,7 +91,7 @@ static int bench_rate(const char *url, double seconds, engine_idle_t idle)
         engine_phase_t p;
         memset(&p, 0, sizeof p);
         p.epoch = epoch++;
-        p.load = ENGINE_LOAD_RATE;
+        p.load = PHASE_LOAD_RATE;
         p.schedule.arrival = ARRIVAL_CONSTANT;
         p.schedule.start_rate_per_s = p.schedule.end_rate_per_s = rates[i];
         p.schedule.duration_ns = (int64_t)(seconds * 1e9);
@@ -135,7 +135,7 @@ static int bench_streams(const char *url, int n, double seconds)
     engine_phase_t p;
     memset(&p, 0, sizeof p);
     p.epoch = 1;
-    p.load = ENGINE_LOAD_CONCURRENCY;
+    p.load = PHASE_LOAD_CONCURRENCY;
     p.concurrency = n;
     p.segment_to = 1;
     p.t0_ns = clock_now_ns();
@@ -184,7 +184,7 @@ static int bench_overhead(const char *url, int n, double t_ms, double i_ms, doub
     engine_phase_t p;
     memset(&p, 0, sizeof p);
     p.epoch = 1;
-    p.load = ENGINE_LOAD_CONCURRENCY;
+    p.load = PHASE_LOAD_CONCURRENCY;
     p.concurrency = n;
     p.segment_to = 1;
     p.t0_ns = clock_now_ns() + 300 * NS_PER_MS;

@@ -45,7 +45,7 @@ int main(int argc, char **argv)
     engine_phase_t p;
     memset(&p, 0, sizeof p);
     p.epoch = 1;
-    p.load = ENGINE_LOAD_RATE;
+    p.load = PHASE_LOAD_RATE;
     p.schedule.arrival = ARRIVAL_CONSTANT;
     p.schedule.start_rate_per_s = p.schedule.end_rate_per_s = rate_per_s;
     p.schedule.duration_ns = (int64_t)(seconds * 1e9);

@@ -233,3 +233,19 @@ const char *arrival_kind_name(arrival_kind_t kind)
 {
     return (unsigned)kind < 3 ? arrival_names[kind] : "?";
 }
+
+static const char *const load_names[PHASE_LOAD_COUNT] = {"rate", "concurrency", "users"};
+
+int phase_load_parse(const char *name)
+{
+    for (int i = 0; i < PHASE_LOAD_COUNT; i++) {
+        if (name && strcmp(name, load_names[i]) == 0)
+            return i;
+    }
+    return -1;
+}
+
+const char *phase_load_name(phase_load_t load)
+{
+    return (unsigned)load < PHASE_LOAD_COUNT ? load_names[load] : "?";
+}

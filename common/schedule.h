@@ -41,6 +41,16 @@ typedef struct {
     uint64_t seed;
 } schedule_spec_t;
 
+/* What a phase holds constant: the arrival rate (open loop: the schedule above), the
+   requests in flight (closed loop) or the users (closed loop with think time). One enum
+   for the plan, the wire ("load": its name) and the engine. */
+typedef enum {
+    PHASE_LOAD_RATE = 0,
+    PHASE_LOAD_CONCURRENCY = 1,
+    PHASE_LOAD_USERS = 2,
+} phase_load_t;
+#define PHASE_LOAD_COUNT 3
+
 typedef struct _schedule_t schedule_t;
 
 schedule_t *schedule_new(const schedule_spec_t *spec);
@@ -60,5 +70,8 @@ double schedule_expected_count(const schedule_spec_t *spec);
 /* Parses "constant", "poisson", "gamma"; -1 when unknown. */
 int arrival_kind_parse(const char *name);
 const char *arrival_kind_name(arrival_kind_t kind);
+/* Parses "rate", "concurrency", "users"; -1 when unknown. */
+int phase_load_parse(const char *name);
+const char *phase_load_name(phase_load_t load); /* "?" when out of range */
 
 #endif

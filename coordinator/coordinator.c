@@ -221,18 +221,16 @@ static void send_phase(coordinator_t *self, int index, int64_t from_ns)
     ph->epoch = self->epoch;
     ph->phase_index = index;
     ph->name = p->name;
-    ph->load = (proto_load_t)p->load;
-    ph->arrival = p->arrival;
-    ph->gamma_shape = p->gamma_shape;
-    ph->rate_start_per_s = p->rate_per_s;
-    ph->rate_end_per_s = p->rate_end_per_s;
-    ph->seed = p->seed ? p->seed : self->plan->seed * 1000003u + (uint64_t)index;
+    ph->load = p->load;
+    ph->schedule = p->schedule;
+    ph->schedule.seed =
+        p->schedule.seed ? p->schedule.seed : self->plan->seed * 1000003u + (uint64_t)index;
     ph->concurrency = p->concurrency;
     ph->users = p->users;
     ph->think_time_mean_s = p->think_time_mean_s;
     ph->t0_ns = t0;
     ph->takeover_ns = from_ns > t0 ? from_ns : t0;
-    ph->duration_ns = end - t0;
+    ph->schedule.duration_ns = end - t0;
     if (self->ctl)
         ctl_adjust_phase(self->ctl, self, index, ph); /* pause / set-rate in force */
     int n = 0;

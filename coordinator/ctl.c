@@ -161,7 +161,7 @@ void ctl_adjust_phase(ctl_t *self, coordinator_t *c, int index, proto_phase_t *p
         self->rate_active = false; /* set-rate holds for its phase only */
     if (self->paused) {
         mark_overridden(self, index);
-        ph->rate_start_per_s = ph->rate_end_per_s = 0;
+        ph->schedule.start_rate_per_s = ph->schedule.end_rate_per_s = 0;
         ph->concurrency = 0;
         ph->users = 0;
         return;
@@ -173,16 +173,16 @@ void ctl_adjust_phase(ctl_t *self, coordinator_t *c, int index, proto_phase_t *p
            segments still partition it. */
         self->seq_t0_ns = ph->takeover_ns;
         self->seq_seed =
-            ph->seed * 6364136223846793005ULL + 1442695040888963407ULL + ++self->seq_count;
+            ph->schedule.seed * 6364136223846793005ULL + 1442695040888963407ULL + ++self->seq_count;
         self->new_sequence = false;
     }
-    int64_t end = ph->t0_ns + ph->duration_ns;
+    int64_t end = ph->t0_ns + ph->schedule.duration_ns;
     ph->t0_ns = self->seq_t0_ns;
     if (ph->takeover_ns < ph->t0_ns)
         ph->takeover_ns = ph->t0_ns;
-    ph->duration_ns = end - ph->t0_ns;
-    ph->rate_start_per_s = ph->rate_end_per_s = self->rate_rps;
-    ph->seed = self->seq_seed;
+    ph->schedule.duration_ns = end - ph->t0_ns;
+    ph->schedule.start_rate_per_s = ph->schedule.end_rate_per_s = self->rate_rps;
+    ph->schedule.seed = self->seq_seed;
 }
 
 double ctl_rate_at(const ctl_t *self, int64_t offset_ns, int phase, double planned)

@@ -106,7 +106,8 @@ double planned_rate_at(const coordinator_t *self, int64_t offset_ns)
             return 0;
         double x = (double)(offset_ns - self->phase_start_ns[i]) /
                    (double)(self->phase_end_ns[i] - self->phase_start_ns[i]);
-        double planned = p->rate_per_s + (p->rate_end_per_s - p->rate_per_s) * x;
+        double planned = p->schedule.start_rate_per_s +
+                         (p->schedule.end_rate_per_s - p->schedule.start_rate_per_s) * x;
         return self->ctl ? ctl_rate_at(self->ctl, offset_ns, i, planned) : planned;
     }
     return 0;

@@ -317,7 +317,7 @@ static double phase_offered_rps(const plan_phase_t *p, double duration_s)
 {
     if (p->load != PHASE_LOAD_RATE || duration_s <= 0)
         return 0;
-    return (p->rate_per_s + p->rate_end_per_s) / 2.0;
+    return (p->schedule.start_rate_per_s + p->schedule.end_rate_per_s) / 2.0;
 }
 
 static void write_plan(jsonw_t *w, const plan_t *plan)
@@ -417,9 +417,9 @@ static void write_phases(coordinator_t *self, jsonw_t *w)
         jsonw_kv_double(w, "end_s", end_s);
         if (p->load == PHASE_LOAD_RATE) {
             jsonw_kv_double(w, "target_rps", phase_offered_rps(p, end_s - start_s));
-            jsonw_kv_double(w, "start_rps", p->rate_per_s);
-            jsonw_kv_double(w, "end_rps", p->rate_end_per_s);
-            jsonw_kv_string(w, "arrival", arrival_kind_name(p->arrival));
+            jsonw_kv_double(w, "start_rps", p->schedule.start_rate_per_s);
+            jsonw_kv_double(w, "end_rps", p->schedule.end_rate_per_s);
+            jsonw_kv_string(w, "arrival", arrival_kind_name(p->schedule.arrival));
         } else if (p->load == PHASE_LOAD_CONCURRENCY) {
             jsonw_kv_int(w, "concurrency", p->concurrency);
         } else {

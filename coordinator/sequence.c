@@ -156,7 +156,7 @@ static void append_level_part(coordinator_t *self)
     if (!r)
         return;
     r->phase.load = PHASE_LOAD_RATE;
-    r->phase.rate_per_s = r->phase.rate_end_per_s = seq->level_rate_rps;
+    r->phase.schedule.start_rate_per_s = r->phase.schedule.end_rate_per_s = seq->level_rate_rps;
     r->phase.duration_ms = settle ? s->settle_ms : s->hold_ms;
     r->phase.settle_ms = 0;
     r->phase.measure = s->measured && !settle;
@@ -298,7 +298,7 @@ bool sequence_next(coordinator_t *self)
                 seq->skipped_operating_point = true;
                 continue;
             }
-            phase.rate_per_s = phase.rate_end_per_s = rate;
+            phase.schedule.start_rate_per_s = phase.schedule.end_rate_per_s = rate;
             log_info("phase %s at the operating point: %.2f req/s", phase.name, rate);
         }
         run_phase_t *r = append(self, &phase, NULL, NULL);

@@ -157,8 +157,8 @@ plan_phase_t *plan_add_phase(plan_t *self, const char *name, const char *kind)
     phase->kind = dup_or_null(kind ? kind : "constant");
     phase->load = PHASE_LOAD_RATE;
     phase->measure = true;
-    phase->arrival = ARRIVAL_CONSTANT;
-    phase->gamma_shape = 1.0;
+    phase->schedule.arrival = ARRIVAL_CONSTANT;
+    phase->schedule.gamma_shape = 1.0;
     return phase;
 }
 
@@ -251,21 +251,24 @@ int plan_validate(const plan_t *self, char *err, size_t err_size)
         }
         switch (p->load) {
         case PHASE_LOAD_RATE:
-            if (p->rate_per_s < 0 || p->rate_end_per_s < 0 ||
-                (p->rate_per_s == 0 && p->rate_end_per_s == 0)) {
+            if (p->schedule.start_rate_per_s < 0 || p->schedule.end_rate_per_s < 0 ||
+                (p->schedule.start_rate_per_s == 0 && p->schedule.end_rate_per_s == 0)) {
                 snprintf(err, err_size, "%s: phase %s: rate must be > 0", src, name);
                 return -1;
             }
-            if (!(p->rate_per_s <= LIMIT_RATE_PER_S && p->rate_end_per_s <= LIMIT_RATE_PER_S)) {
+            if (!(p->schedule.start_rate_per_s <= LIMIT_RATE_PER_S &&
+                  p->schedule.end_rate_per_s <= LIMIT_RATE_PER_S)) {
                 snprintf(err, err_size,
                          "%s: phase %s: rate %.10g req/s is above the limit of %.10g req/s", src,
                          name,
-                         p->rate_per_s > p->rate_end_per_s ? p->rate_per_s : p->rate_end_per_s,
+                         p->schedule.start_rate_per_s > p->schedule.end_rate_per_s
+                             ? p->schedule.start_rate_per_s
+                             : p->schedule.end_rate_per_s,
                          LIMIT_RATE_PER_S);
                 return -1;
             }
-            if (p->arrival == ARRIVAL_GAMMA &&
-                !(p->gamma_shape > 0 && p->gamma_shape <= LIMIT_GAMMA_SHAPE)) {
+            if (p->schedule.arrival == ARRIVAL_GAMMA &&
+                !(p->schedule.gamma_shape > 0 && p->schedule.gamma_shape <= LIMIT_GAMMA_SHAPE)) {
                 snprintf(err, err_size, "%s: phase %s: burstiness must be > 0 and <= %g", src, name,
                          LIMIT_GAMMA_SHAPE);
                 return -1;
@@ -359,9 +362,9 @@ plan_t *plan_new_from_flags(const plan_flags_t *flags, char *err, size_t err_siz
         p->duration_ms = warm ? flags->warmup_ms : flags->duration_ms;
         if (flags->rate_per_s > 0) {
             p->load = PHASE_LOAD_RATE;
-            p->rate_per_s = p->rate_end_per_s = flags->rate_per_s;
-            p->arrival = (arrival_kind_t)arrival;
-            p->gamma_shape = flags->burstiness > 0 ? flags->burstiness : 1.0;
+            p->schedule.start_rate_per_s = p->schedule.end_rate_per_s = flags->rate_per_s;
+            p->schedule.arrival = (arrival_kind_t)arrival;
+            p->schedule.gamma_shape = flags->burstiness > 0 ? flags->burstiness : 1.0;
         } else {
             p->load = PHASE_LOAD_CONCURRENCY;
             p->concurrency = flags->concurrency;

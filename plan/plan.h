@@ -10,8 +10,9 @@
     splits it across workers (docs/fleet.md). A ramp with steps is written out as one
     phase per step by whoever builds the plan, so the executor only knows flat and
     linear-ramp phases:
-      PHASE_LOAD_RATE         open loop: arrivals at rate_per_s (to rate_end_per_s when
-                              ramping linearly), process `arrival`
+      PHASE_LOAD_RATE         open loop: arrivals at schedule.start_rate_per_s (to
+                              end_rate_per_s when ramping linearly), process
+                              schedule.arrival
       PHASE_LOAD_CONCURRENCY  closed loop: `concurrency` requests always in flight
       PHASE_LOAD_USERS        closed loop: `users` users with exponential think time
     `kind` is the user's word for the phase (warmup, baseline, constant, ramp, step,
@@ -34,24 +35,18 @@
 #define PLAN_MAX_PHASES  1024
 #define PLAN_MAX_TARGETS 256
 
-typedef enum {
-    PHASE_LOAD_RATE = 0,
-    PHASE_LOAD_CONCURRENCY = 1,
-    PHASE_LOAD_USERS = 2,
-} phase_load_t;
-
 typedef struct {
     char *name; /* unique within the plan ("warmup", "step-3"); owned */
     char *kind; /* the user's word: warmup, baseline, constant, ramp, step, soak...; owned */
     phase_load_t load;
     bool measure; /* counted in the overall summary (false for warm-up) */
 
-    /* PHASE_LOAD_RATE */
-    double rate_per_s;     /* global rate at the phase start */
-    double rate_end_per_s; /* global rate at the end (= rate_per_s for a flat phase) */
-    arrival_kind_t arrival;
-    double gamma_shape; /* ARRIVAL_GAMMA: shape k (< 1 is burstier than Poisson) */
-    uint64_t seed;      /* 0 = derived from the plan seed and the phase index */
+    /* PHASE_LOAD_RATE: the global arrival process, as the workers receive it
+       (common/schedule.h): start_rate_per_s, end_rate_per_s (= start for a flat phase),
+       arrival, gamma_shape. seed 0 = derived from the plan seed and the phase index;
+       duration_ns is left 0 here: the coordinator stamps each assignment's (duration_ms,
+       shortened by a stop). */
+    schedule_spec_t schedule;
 
     /* PHASE_LOAD_CONCURRENCY / PHASE_LOAD_USERS */
     int concurrency;

@@ -1359,27 +1359,27 @@ static int read_phase_common(ctx_t *c, const fields_t *f, plan_phase_t *tpl, int
 {
     yaml_node_t *v;
     const char *text;
-    tpl->arrival = ARRIVAL_POISSON;
-    tpl->gamma_shape = 1.0;
+    tpl->schedule.arrival = ARRIVAL_POISSON;
+    tpl->schedule.gamma_shape = 1.0;
     if ((v = field(f, "arrival"))) {
         if (get_string(c, v, "arrival", &text) != 0)
             return -1;
         int arrival = arrival_kind_parse(text);
         if (arrival < 0)
             return fail(c, v, "'arrival': expected constant, poisson or gamma, got '%.40s'", text);
-        tpl->arrival = (arrival_kind_t)arrival;
+        tpl->schedule.arrival = (arrival_kind_t)arrival;
     }
     if ((v = field(f, "burstiness"))) {
-        if (tpl->arrival != ARRIVAL_GAMMA)
+        if (tpl->schedule.arrival != ARRIVAL_GAMMA)
             return fail(c, v, "'burstiness' applies to arrival: gamma only");
-        if (get_double(c, v, "burstiness", 1e-3, 1e3, &tpl->gamma_shape) != 0)
+        if (get_double(c, v, "burstiness", 1e-3, 1e3, &tpl->schedule.gamma_shape) != 0)
             return -1;
     }
     if ((v = field(f, "seed"))) {
         double seed;
         if (get_double(c, v, "seed", 0, 9007199254740992.0, &seed) != 0)
             return -1;
-        tpl->seed = (uint64_t)seed;
+        tpl->schedule.seed = (uint64_t)seed;
     }
     if ((v = field(f, "settle")) && get_duration(c, v, "settle", true, settle_ms) != 0)
         return -1;
@@ -1483,11 +1483,12 @@ static int read_simple(ctx_t *c, yaml_node_t *node, const fields_t *f, plan_stag
             ref = PLAN_RATE_OPERATING_POINT;
             /* the saturation rate is the operating point divided by its fraction */
             fraction = text[0] == 's' ? 1.0 / search->search.operating_fraction : 1.0;
-            tpl->rate_per_s = search->search.start_rps; /* placeholder until the search ends */
-        } else if (get_rate(c, rate, "rate", &tpl->rate_per_s) != 0) {
+            tpl->schedule.start_rate_per_s =
+                search->search.start_rps; /* placeholder until the search ends */
+        } else if (get_rate(c, rate, "rate", &tpl->schedule.start_rate_per_s) != 0) {
             return -1;
         }
-        tpl->rate_end_per_s = tpl->rate_per_s;
+        tpl->schedule.end_rate_per_s = tpl->schedule.start_rate_per_s;
     } else if (conc) {
         tpl->load = PHASE_LOAD_CONCURRENCY;
         if (get_int(c, conc, "concurrency", 1, 1000000, &tpl->concurrency) != 0)
@@ -1598,8 +1599,8 @@ static int read_ramp(ctx_t *c, yaml_node_t *node, const fields_t *f, plan_stage_
                         stage->name);
         if (field(f, "step_duration"))
             return fail(c, field(f, "step_duration"), "'step_duration' needs step_rate or rates");
-        if (get_rate(c, field(f, "start_rate"), "start_rate", &tpl->rate_per_s) ||
-            get_rate(c, field(f, "end_rate"), "end_rate", &tpl->rate_end_per_s) ||
+        if (get_rate(c, field(f, "start_rate"), "start_rate", &tpl->schedule.start_rate_per_s) ||
+            get_rate(c, field(f, "end_rate"), "end_rate", &tpl->schedule.end_rate_per_s) ||
             get_duration(c, field(f, "duration"), "duration", false, &stage->hold_ms))
             return -1;
         tpl->load = PHASE_LOAD_RATE;
@@ -1625,7 +1626,7 @@ static int read_ramp(ctx_t *c, yaml_node_t *node, const fields_t *f, plan_stage_
     for (int i = 0; i < count; i++) {
         if (by_rate) {
             tpl->load = PHASE_LOAD_RATE;
-            tpl->rate_per_s = tpl->rate_end_per_s = levels[i];
+            tpl->schedule.start_rate_per_s = tpl->schedule.end_rate_per_s = levels[i];
         } else {
             tpl->load = PHASE_LOAD_CONCURRENCY;
             tpl->concurrency = (int)levels[i];
@@ -1698,13 +1699,15 @@ static int read_saturation(ctx_t *c, yaml_node_t *node, const fields_t *f, plan_
     for (double r = s->start_rps; r <= s->max_rps + 1e-9; r += s->step_rps)
         stage->levels++;
     for (int i = 0; i < stage->levels; i++) {
-        tpl->rate_per_s = tpl->rate_end_per_s = s->start_rps + i * s->step_rps;
+        tpl->schedule.start_rate_per_s = tpl->schedule.end_rate_per_s =
+            s->start_rps + i * s->step_rps;
         if (add_level(c, node, stage, tpl, i, PLAN_RATE_FIXED, 1.0) != 0)
             return -1;
     }
     stage->level_template = *tpl;
     stage->level_template.name = stage->level_template.kind = NULL;
-    stage->level_template.rate_per_s = stage->level_template.rate_end_per_s = s->start_rps;
+    stage->level_template.schedule.start_rate_per_s =
+        stage->level_template.schedule.end_rate_per_s = s->start_rps;
     stage->level_template.duration_ms = stage->hold_ms;
     stage->level_template.measure = true;
     return 0;
@@ -2509,10 +2512,10 @@ static void describe_duration(int64_t ms, FILE *out)
 
 static void describe_load(const plan_phase_t *p, FILE *out)
 {
-    if (p->load == PHASE_LOAD_RATE && p->rate_end_per_s != p->rate_per_s)
-        fprintf(out, "%g to %g req/s", p->rate_per_s, p->rate_end_per_s);
+    if (p->load == PHASE_LOAD_RATE && p->schedule.end_rate_per_s != p->schedule.start_rate_per_s)
+        fprintf(out, "%g to %g req/s", p->schedule.start_rate_per_s, p->schedule.end_rate_per_s);
     else if (p->load == PHASE_LOAD_RATE)
-        fprintf(out, "%g req/s", p->rate_per_s);
+        fprintf(out, "%g req/s", p->schedule.start_rate_per_s);
     else if (p->load == PHASE_LOAD_CONCURRENCY)
         fprintf(out, "concurrency %d", p->concurrency);
     else
@@ -2677,7 +2680,7 @@ static sat_search_t *replay_search(const plan_t *plan, const plan_extra_t *x,
     while (search && sat_search_next(search, &rate)) {
         int level = -1;
         for (int i = stage->first_phase; i < stage->first_phase + stage->phase_count; i++) {
-            if (fabs(plan->phases[i].rate_per_s - rate) < 1e-9)
+            if (fabs(plan->phases[i].schedule.start_rate_per_s - rate) < 1e-9)
                 level = x->phases[i].level;
         }
         json_t *summary = level >= 0 ? stage_summary(x, stage, level, phase_summaries) : NULL;

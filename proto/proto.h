@@ -126,8 +126,6 @@ typedef enum {
     PROTO_ERR_BAD_VALUE = -8,    /* a value out of range (segment outside [0,1], bad histogram) */
 } proto_error_t;
 
-typedef enum { PROTO_LOAD_RATE = 0, PROTO_LOAD_CONCURRENCY, PROTO_LOAD_USERS } proto_load_t;
-
 /* worker -> coordinator, first message of every connection (and after a reconnect). */
 typedef struct {
     char *worker_id;      /* hostname:pid, or --id */
@@ -219,11 +217,10 @@ typedef struct {
     uint64_t epoch;  /* later epochs replace earlier ones; equal or older ones are ignored */
     int phase_index; /* position in the plan */
     char *name;
-    proto_load_t load;
-    int arrival; /* arrival_kind_t */
-    double gamma_shape;
-    double rate_start_per_s, rate_end_per_s;
-    uint64_t seed;
+    phase_load_t load;
+    /* The global arrival process (rate phases; the others send it too, unused):
+       schedule.duration_ns is the phase's length from t0 ("duration_ns"). */
+    schedule_spec_t schedule;
     int concurrency;
     int users;
     double think_time_mean_s;
@@ -231,7 +228,6 @@ typedef struct {
     int64_t t0_ns;       /* coordinator monotonic time the phase starts (its sequence's origin) */
     int64_t takeover_ns; /* new segments of a running phase take over here (coordinator time);
                             = t0_ns for the phase's first assignment */
-    int64_t duration_ns; /* from t0 */
 } proto_phase_t;
 
 /* The requests of one phase that ended in a snapshot's interval (by the phase that

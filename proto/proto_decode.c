@@ -529,6 +529,68 @@ static const msgpack_object *get_map(dec_t *d, const msgpack_object *map, const 
     return o;
 }
 
+/* An enum by name: a str of at most f->max bytes that f->enum_parse knows. */
+static int get_enum(dec_t *d, const msgpack_object *map, const proto_field_t *f)
+{
+    char *name = get_str(d, map, f->key, f->required, (size_t)f->max);
+    int value = d->status == PROTO_OK ? f->enum_parse(name) : 0;
+    if (value < 0) {
+        char known[128] = "";
+        for (int i = 0, len = 0; strcmp(f->enum_name(i), "?") != 0 && len < (int)sizeof known; i++)
+            len += snprintf(known + len, sizeof known - (size_t)len, "%s%s", i ? ", " : "",
+                            f->enum_name(i));
+        fail(d, PROTO_ERR_BAD_VALUE, "field %s%s%s: unknown '%s' (%s)", d->where,
+             *d->where ? "." : "", f->key, name, known);
+        value = 0;
+    }
+    free(name);
+    return value;
+}
+
+/* Reads every field of the table into the struct at base, with the table's rules (the
+   first error sticks; later fields are then left at their defaults). */
+static void decode_fields(dec_t *d, const msgpack_object *map, const proto_field_t *fields,
+                          size_t n, void *base)
+{
+    for (size_t i = 0; i < n; i++) {
+        const proto_field_t *f = &fields[i];
+        char *at = (char *)base + f->offset;
+        bool required = f->required && !f->omit_empty;
+        switch (f->type) {
+        case PROTO_FIELD_INT:
+            *(int *)at = (int)get_i64(d, map, f->key, required, f->min, f->max, (int64_t)f->dflt);
+            break;
+        case PROTO_FIELD_I64:
+            *(int64_t *)at = get_i64(d, map, f->key, required, f->min, f->max, (int64_t)f->dflt);
+            break;
+        case PROTO_FIELD_U64:
+            *(uint64_t *)at = get_u64(d, map, f->key, required);
+            break;
+        case PROTO_FIELD_F64:
+            *(double *)at = get_f64(d, map, f->key, required, f->fmin, f->fmax, f->dflt);
+            break;
+        case PROTO_FIELD_BOOL:
+            *(bool *)at = get_bool(d, map, f->key, required, f->dflt != 0);
+            break;
+        case PROTO_FIELD_STR:
+            *(char **)at = get_str(d, map, f->key, required, (size_t)f->max);
+            break;
+        case PROTO_FIELD_STR_ARRAY:
+            if (required || find(d, map, f->key, false))
+                *(char ***)at =
+                    get_str_array(d, map, f->key, (int *)((char *)base + f->count_offset),
+                                  f->max_items, (size_t)f->max);
+            break;
+        case PROTO_FIELD_ENUM:
+            *(int *)at = get_enum(d, map, f);
+            break;
+        }
+    }
+}
+
+#define DECODE_FIELDS(d, map, table, base)                                                         \
+    decode_fields(d, map, table, PROTO_FIELD_COUNT(table), base)
+
 /* ---- metrics ----------------------------------------------------------------------- */
 
 /* digits: the layout the sender must use (PROTO_TOTAL_DIGITS or PROTO_TARGET_DIGITS). */
@@ -619,26 +681,10 @@ static metrics_t *decode_metrics(dec_t *d, const msgpack_object *o, int want_dig
 
 static void decode_hello(dec_t *d, const msgpack_object *o, proto_hello_t *h)
 {
-    h->worker_id = get_str(d, o, "id", true, PROTO_MAX_STRING_BYTES);
-    h->incarnation = get_u64(d, o, "inc", true);
-    h->software = get_str(d, o, "sw", true, PROTO_MAX_STRING_BYTES);
-    h->threads = (int)get_i64(d, o, "threads", true, 1, 4096, 1);
-    h->capacity = (int)get_i64(d, o, "capacity", true, 1, PROTO_MAX_CAPACITY, 1);
-    h->allow =
-        get_str_array(d, o, "allow", &h->allow_count, PROTO_MAX_ALLOW, PROTO_MAX_STRING_BYTES);
+    DECODE_FIELDS(d, o, proto_hello_fields, h);
     if (d->status == PROTO_OK && !*h->worker_id)
         fail(d, PROTO_ERR_BAD_VALUE, "field id: empty");
 }
-
-static void decode_welcome(dec_t *d, const msgpack_object *o, proto_welcome_t *w)
-{
-    w->accepted = get_bool(d, o, "accepted", true, false);
-    w->reason = get_str(d, o, "reason", true, PROTO_MAX_STRING_BYTES);
-    w->run_id = get_str(d, o, "run", true, PROTO_MAX_STRING_BYTES);
-    w->heartbeat_ms = get_i64(d, o, "hb_ms", true, 10, 60000, 1000);
-}
-
-#define PROTO_MAX_TOKENS_VALUE LIMIT_MAX_TOKENS /* the cap of max_tokens, per prompt too */
 
 /* Optional "prompt_max_tokens": exactly one int in [0, PROTO_MAX_TOKENS_VALUE] per
    prompt, or absent (NULL). */
@@ -731,36 +777,21 @@ static void decode_plan_classes(dec_t *d, const msgpack_object *o, proto_plan_t 
 
 /* A "turns" or "think_ms" distribution: a known kind, and bounds inside [lo, hi]. */
 static void decode_dist(dec_t *d, const msgpack_object *map, const char *key, const char *where,
-                        int lo, int hi, dist_t *out)
+                        const proto_field_t *fields, size_t n, int lo, int hi, dist_t *out)
 {
     const msgpack_object *o = get_map(d, map, key, true);
     if (!o || d->status != PROTO_OK)
         return;
     d->where = where;
-    char *kind = get_str(d, o, "kind", true, 16);
-    out->mean = get_f64(d, o, "mean", true, 0, hi, 0);
-    out->stddev = get_f64(d, o, "stddev", true, 0, hi, 0);
-    out->min = (int)get_i64(d, o, "min", true, 0, hi, 0);
-    out->max = (int)get_i64(d, o, "max", true, 0, hi, 0);
+    decode_fields(d, o, fields, n, out);
     if (d->status == PROTO_OK) {
-        out->kind = PROTO_DIST_COUNT;
-        for (int i = 0; i < PROTO_DIST_COUNT; i++) {
-            if (strcmp(kind, proto_dist_names[i]) == 0)
-                out->kind = (dist_kind_t)i;
-        }
-        if ((int)out->kind == PROTO_DIST_COUNT)
-            fail(d, PROTO_ERR_BAD_VALUE,
-                 "field conv.%s.kind: '%s' is not none, fixed, uniform "
-                 "or normal",
-                 key, kind);
-        else if (out->kind == DIST_FIXED && out->mean < lo)
+        if (out->kind == DIST_FIXED && out->mean < lo)
             fail(d, PROTO_ERR_BAD_VALUE, "field conv.%s.mean: below %d", key, lo);
         else if ((out->kind == DIST_UNIFORM || out->kind == DIST_NORMAL) &&
                  (out->min < lo || out->min > out->max))
             fail(d, PROTO_ERR_BAD_VALUE, "field conv.%s: needs %d <= min <= max <= %d", key, lo,
                  hi);
     }
-    free(kind);
     d->where = "conv";
 }
 
@@ -777,32 +808,17 @@ static void decode_plan_conversations(dec_t *d, const msgpack_object *o, proto_p
     }
     p->conversations = c;
     d->where = "conv";
-    decode_dist(d, m, "turns", "conv.turns", 1, PROTO_MAX_TURNS, &c->turns);
-    decode_dist(d, m, "think_ms", "conv.think_ms", 0, PROTO_MAX_THINK_MS, &c->think_time_ms);
-    c->system_prompt = get_str(d, m, "system", true, PROTO_MAX_PROMPT_BYTES);
-    c->shared_prefix = get_str(d, m, "prefix", true, PROTO_MAX_PROMPT_BYTES);
-    c->shared_prefix_fraction = get_f64(d, m, "prefix_frac", true, 0, 1, 0);
-    c->context_tokens = (int)get_i64(d, m, "context", false, 0, PROTO_MAX_CONTEXT_TOKENS, 0);
-    c->chars_per_token = get_f64(d, m, "cpt", false, 0, 64, 0);
-    char *affinity = get_str(d, m, "affinity", true, 32);
-    c->turn_texts = get_str_array(d, m, "turn_texts", &c->turn_text_count, PROTO_MAX_TURN_TEXTS,
-                                  PROTO_MAX_PROMPT_BYTES);
+    decode_dist(d, m, "turns", "conv.turns", proto_turns_dist_fields,
+                PROTO_FIELD_COUNT(proto_turns_dist_fields), 1, PROTO_MAX_TURNS, &c->turns);
+    decode_dist(d, m, "think_ms", "conv.think_ms", proto_think_dist_fields,
+                PROTO_FIELD_COUNT(proto_think_dist_fields), 0, PROTO_MAX_THINK_MS,
+                &c->think_time_ms);
+    DECODE_FIELDS(d, m, proto_conversations_fields, c);
     const msgpack_object *counts = find(d, m, "turn_counts", true);
     d->where = "";
-    if (d->status == PROTO_OK) {
-        c->affinity = PROTO_AFFINITY_COUNT;
-        for (int i = 0; i < PROTO_AFFINITY_COUNT; i++) {
-            if (strcmp(affinity, proto_affinity_names[i]) == 0)
-                c->affinity = (proto_affinity_t)i;
-        }
-        if ((int)c->affinity == PROTO_AFFINITY_COUNT)
-            fail(d, PROTO_ERR_BAD_VALUE, "field conv.affinity: '%s' is not conversation or none",
-                 affinity);
-        else if (c->shared_prefix_fraction > 0 && !*c->shared_prefix)
-            fail(d, PROTO_ERR_BAD_VALUE, "field conv.prefix_frac: %g without a prefix",
-                 c->shared_prefix_fraction);
-    }
-    free(affinity);
+    if (d->status == PROTO_OK && c->shared_prefix_fraction > 0 && !*c->shared_prefix)
+        fail(d, PROTO_ERR_BAD_VALUE, "field conv.prefix_frac: %g without a prefix",
+             c->shared_prefix_fraction);
     if (d->status != PROTO_OK)
         return;
     if (counts->type != MSGPACK_OBJECT_ARRAY) {
@@ -847,41 +863,8 @@ static void decode_plan_conversations(dec_t *d, const msgpack_object *o, proto_p
 
 static void decode_plan(dec_t *d, const msgpack_object *o, proto_plan_t *p)
 {
-    p->targets =
-        get_str_array(d, o, "targets", &p->target_count, PROTO_MAX_TARGETS, PROTO_MAX_STRING_BYTES);
-    p->model = get_str(d, o, "model", true, PROTO_MAX_STRING_BYTES);
-    p->api = get_str(d, o, "api", true, 32);
-    p->stream = get_bool(d, o, "stream", true, true);
-    p->max_tokens = (int)get_i64(d, o, "max_tokens", true, 0, PROTO_MAX_TOKENS_VALUE, 0);
-    p->ignore_eos = get_bool(d, o, "ignore_eos", true, false);
-    p->prompts =
-        get_str_array(d, o, "prompts", &p->prompt_count, PROTO_MAX_PROMPTS, PROTO_MAX_PROMPT_BYTES);
+    DECODE_FIELDS(d, o, proto_plan_fields, p);
     p->prompt_max_tokens = get_prompt_max_tokens(d, o, p->prompt_count);
-    p->interval_ms =
-        get_i64(d, o, "interval_ms", true, LIMIT_INTERVAL_MIN_MS, LIMIT_INTERVAL_MAX_MS, 1000);
-    p->run_t0_ns = get_i64(d, o, "run_t0", true, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, 0);
-    p->record_requests = get_bool(d, o, "record", true, false);
-    p->timeout_ms = get_i64(d, o, "timeout_ms", true, 0, LIMIT_TIMEOUT_MS, 0);
-    p->max_inflight = (int)get_i64(d, o, "max_inflight", true, 0, LIMIT_MAX_INFLIGHT, 0);
-    p->slo_ttft_ms = get_f64(d, o, "slo_ttft_ms", true, 0, 1e9, 0);
-    p->slo_tpot_ms = get_f64(d, o, "slo_tpot_ms", true, 0, 1e9, 0);
-    p->slo_e2e_ms = get_f64(d, o, "slo_e2e_ms", true, 0, 1e9, 0);
-    p->extra_body_json = get_str(d, o, "extra_body", true, 65536);
-    p->api_key_env = get_str(d, o, "api_key_env", true, 256);
-    p->api_key_file = get_str(d, o, "api_key_file", false, PROTO_MAX_STRING_BYTES);
-    /* Optional keys, so a worker still takes the plan of a coordinator that sends none. */
-    if (find(d, o, "headers", false))
-        p->headers = get_str_array(d, o, "headers", &p->header_count, PROTO_MAX_HEADERS,
-                                   PROTO_MAX_STRING_BYTES);
-    p->balance = get_str(d, o, "balance", false, 32);
-    p->capture_header = get_str(d, o, "capture_header", false, 256);
-    p->ca_file = get_str(d, o, "ca_file", false, PROTO_MAX_STRING_BYTES);
-    p->insecure_tls = get_bool(d, o, "insecure_tls", false, false);
-    p->max_connections_per_target =
-        (int)get_i64(d, o, "max_conns_per_target", false, 0, 1 << 20, 0);
-    p->connection_per_user = get_bool(d, o, "conn_per_user", false, false);
-    p->prewarm = get_bool(d, o, "prewarm", false, false);
-    p->preflight = get_bool(d, o, "preflight", false, true);
     if (d->status != PROTO_OK)
         return;
     for (int i = 0; i < p->header_count; i++) {
@@ -920,41 +903,15 @@ static void decode_plan(dec_t *d, const msgpack_object *o, proto_plan_t *p)
 
 static void decode_phase(dec_t *d, const msgpack_object *o, proto_phase_t *p)
 {
-    p->epoch = get_u64(d, o, "epoch", true);
-    p->phase_index = (int)get_i64(d, o, "index", true, 0, 1 << 20, 0);
-    p->name = get_str(d, o, "name", true, PROTO_MAX_STRING_BYTES);
-    char *load = get_str(d, o, "load", true, 32);
-    char *arrival = get_str(d, o, "arrival", true, 32);
-    p->gamma_shape = get_f64(d, o, "gamma_shape", true, 0, LIMIT_GAMMA_SHAPE, 1);
-    p->rate_start_per_s = get_f64(d, o, "rate0", true, 0, LIMIT_RATE_PER_S, 0);
-    p->rate_end_per_s = get_f64(d, o, "rate1", true, 0, LIMIT_RATE_PER_S, 0);
-    p->seed = get_u64(d, o, "seed", true);
-    p->concurrency = (int)get_i64(d, o, "concurrency", true, 0, LIMIT_CONCURRENCY, 0);
-    p->users = (int)get_i64(d, o, "users", true, 0, LIMIT_USERS, 0);
-    p->think_time_mean_s = get_f64(d, o, "think_s", true, 0, LIMIT_THINK_TIME_S, 0);
-    p->segment_from = get_f64(d, o, "from", true, 0, 1, 0);
-    p->segment_to = get_f64(d, o, "to", true, 0, 1, 0);
-    p->t0_ns = get_i64(d, o, "t0", true, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, 0);
-    p->takeover_ns =
-        get_i64(d, o, "takeover", false, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, p->t0_ns);
-    p->duration_ns = get_i64(d, o, "duration_ns", true, 0, LIMIT_PHASE_DURATION_MS * 1000000LL, 0);
-    if (d->status == PROTO_OK) {
-        p->load = PROTO_LOAD_COUNT;
-        for (int i = 0; i < PROTO_LOAD_COUNT; i++) {
-            if (strcmp(load, proto_load_names[i]) == 0)
-                p->load = (proto_load_t)i;
-        }
-        p->arrival = arrival_kind_parse(arrival);
-        if (p->load == PROTO_LOAD_COUNT)
-            fail(d, PROTO_ERR_BAD_VALUE, "field load: unknown '%s'", load);
-        else if (p->arrival < 0)
-            fail(d, PROTO_ERR_BAD_VALUE, "field arrival: unknown '%s'", arrival);
-        else if (p->segment_from > p->segment_to)
-            fail(d, PROTO_ERR_BAD_VALUE, "segment [%g, %g) is reversed", p->segment_from,
-                 p->segment_to);
-    }
-    free(load);
-    free(arrival);
+    DECODE_FIELDS(d, o, proto_phase_fields, p);
+    DECODE_FIELDS(d, o, proto_schedule_fields, &p->schedule);
+    if (d->status != PROTO_OK)
+        return;
+    if (!find(d, o, "takeover", false))
+        p->takeover_ns = p->t0_ns; /* older coordinators: the phase's first assignment */
+    if (p->segment_from > p->segment_to)
+        fail(d, PROTO_ERR_BAD_VALUE, "segment [%g, %g) is reversed", p->segment_from,
+             p->segment_to);
 }
 
 /* "phases" (optional: older workers do not send it). One entry may leave its metrics
@@ -987,9 +944,7 @@ static void decode_snapshot_phases(dec_t *d, const msgpack_object *o, proto_snap
             break;
         }
         proto_phase_part_t *part = &s->phases[i];
-        part->phase_index = (int)get_i64(d, e, "p", true, 0, PROTO_MAX_PHASE_INDEX, 0);
-        part->tail_requests = get_i64(d, e, "tail", true, 0, INT64_MAX / 4, 0);
-        part->tail_max_ns = get_i64(d, e, "tail_ns", true, 0, PROTO_MAX_TIME_NS, 0);
+        DECODE_FIELDS(d, e, proto_phase_part_fields, part);
         const msgpack_object *m = find(d, e, "m", false);
         if (d->status != PROTO_OK)
             break;
@@ -1045,11 +1000,7 @@ static void decode_snapshot_classes(dec_t *d, const msgpack_object *o, proto_sna
 
 static void decode_snapshot(dec_t *d, const msgpack_object *o, proto_snapshot_t *s)
 {
-    s->seq = get_u64(d, o, "seq", true);
-    s->interval = get_i64(d, o, "interval", true, 0, INT64_MAX / 2, 0);
-    s->worker_id = get_str(d, o, "id", true, PROTO_MAX_STRING_BYTES);
-    s->epoch = get_u64(d, o, "epoch", true);
-    s->inflight = get_i64(d, o, "inflight", true, 0, INT64_MAX / 2, 0);
+    DECODE_FIELDS(d, o, proto_snapshot_fields, s);
     const msgpack_object *total = find(d, o, "total", true);
     const msgpack_object *targets = find(d, o, "targets", true);
     const msgpack_object *requests = find(d, o, "requests", false);
@@ -1113,7 +1064,7 @@ static void decode_body(dec_t *d, const msgpack_object *o, proto_msg_t *msg)
         decode_hello(d, o, &msg->u.hello);
         break;
     case PROTO_WELCOME:
-        decode_welcome(d, o, &msg->u.welcome);
+        DECODE_FIELDS(d, o, proto_welcome_fields, &msg->u.welcome);
         break;
     case PROTO_PLAN:
         decode_plan(d, o, &msg->u.plan);
@@ -1125,38 +1076,25 @@ static void decode_body(dec_t *d, const msgpack_object *o, proto_msg_t *msg)
         decode_snapshot(d, o, &msg->u.snapshot);
         break;
     case PROTO_ACK:
-        msg->u.ack.seq = get_u64(d, o, "seq", true);
+        DECODE_FIELDS(d, o, proto_ack_fields, &msg->u.ack);
         break;
     case PROTO_HEARTBEAT:
-        msg->u.heartbeat.time_ns =
-            get_i64(d, o, "time", true, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, 0);
-        msg->u.heartbeat.echo_ns =
-            get_i64(d, o, "echo", true, -PROTO_MAX_TIME_NS, PROTO_MAX_TIME_NS, 0);
-        msg->u.heartbeat.hold_ns = get_i64(d, o, "hold", true, 0, PROTO_MAX_TIME_NS, 0);
+        DECODE_FIELDS(d, o, proto_heartbeat_fields, &msg->u.heartbeat);
         if (find(d, o, "ready", false))
             msg->u.heartbeat.ready =
                 get_bool(d, o, "ready", true, false) ? PROTO_READY_YES : PROTO_READY_NOT_YET;
         break;
     case PROTO_STOP:
-        msg->u.stop.epoch = get_u64(d, o, "epoch", true);
-        msg->u.stop.abort = get_bool(d, o, "abort", true, false);
-        msg->u.stop.reason = get_str(d, o, "reason", true, PROTO_MAX_STRING_BYTES);
+        DECODE_FIELDS(d, o, proto_stop_fields, &msg->u.stop);
         break;
     case PROTO_BYE:
-        msg->u.bye.reason = get_str(d, o, "reason", true, PROTO_MAX_STRING_BYTES);
-        msg->u.bye.failed = get_bool(d, o, "failed", false, false);
+        DECODE_FIELDS(d, o, proto_bye_fields, &msg->u.bye);
         break;
     case PROTO_CTL_REQUEST:
-        msg->u.ctl_request.id = get_u64(d, o, "id", true);
-        msg->u.ctl_request.command = get_str(d, o, "cmd", true, PROTO_MAX_CTL_COMMAND);
-        msg->u.ctl_request.text = get_str(d, o, "text", false, PROTO_MAX_STRING_BYTES);
-        msg->u.ctl_request.value = get_f64(d, o, "value", false, 0, LIMIT_RATE_PER_S, 0);
+        DECODE_FIELDS(d, o, proto_ctl_request_fields, &msg->u.ctl_request);
         break;
     case PROTO_CTL_REPLY:
-        msg->u.ctl_reply.id = get_u64(d, o, "id", true);
-        msg->u.ctl_reply.ok = get_bool(d, o, "ok", true, false);
-        msg->u.ctl_reply.error = get_str(d, o, "error", false, PROTO_MAX_STRING_BYTES);
-        msg->u.ctl_reply.body_json = get_str(d, o, "body", false, PROTO_MAX_CTL_BODY_BYTES);
+        DECODE_FIELDS(d, o, proto_ctl_reply_fields, &msg->u.ctl_reply);
         break;
     default:
         break;

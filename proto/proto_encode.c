@@ -1,7 +1,8 @@
 /*  proto_encode.c: proto_msg_t -> msgpack (see proto.h, docs/protocol.md).
 
-    Field names are short but readable; every map's size is counted before it is
-    written because msgpack map headers carry their size.
+    Field names are short but readable. A msgpack map header carries its size, so every
+    map's size is known before it is written: from its field table (proto_fields.h) plus
+    the optional parts a table cannot describe, each counted where it is written.
 */
 #include <msgpack.h>
 #include <string.h>
@@ -69,6 +70,47 @@ static void kv_str_array(msgpack_packer *pk, const char *key, char *const *items
         pack_str(pk, items[i]);
 }
 
+/* Writes every field of the table that is present in the struct at base. */
+static void pack_fields(msgpack_packer *pk, const proto_field_t *fields, size_t n, const void *base)
+{
+    for (size_t i = 0; i < n; i++) {
+        const proto_field_t *f = &fields[i];
+        const char *at = (const char *)base + f->offset;
+        if (!proto_field_present(f, base))
+            continue;
+        switch (f->type) {
+        case PROTO_FIELD_INT:
+            kv_i64(pk, f->key, *(const int *)at);
+            break;
+        case PROTO_FIELD_I64:
+            kv_i64(pk, f->key, *(const int64_t *)at);
+            break;
+        case PROTO_FIELD_U64:
+            kv_u64(pk, f->key, *(const uint64_t *)at);
+            break;
+        case PROTO_FIELD_F64:
+            kv_f64(pk, f->key, *(const double *)at);
+            break;
+        case PROTO_FIELD_BOOL:
+            kv_bool(pk, f->key, *(const bool *)at);
+            break;
+        case PROTO_FIELD_STR:
+            kv_str(pk, f->key, *(const char *const *)at);
+            break;
+        case PROTO_FIELD_STR_ARRAY:
+            kv_str_array(pk, f->key, *(char *const *const *)at,
+                         *(const int *)((const char *)base + f->count_offset));
+            break;
+        case PROTO_FIELD_ENUM:
+            kv_str(pk, f->key, f->enum_name(*(const int *)at));
+            break;
+        }
+    }
+}
+
+#define PACK_FIELDS(pk, table, base) pack_fields(pk, table, PROTO_FIELD_COUNT(table), base)
+#define FIELDS_PRESENT(table, base)  proto_fields_present(table, PROTO_FIELD_COUNT(table), base)
+
 /* {"d": digits, "c": {counter: n}, "e": {class: n}, "h": {name: V2 bin}, "o": {name: n}}.
    Empty histograms, zero error classes and zero out-of-range counts are left out. */
 static void pack_metrics(msgpack_packer *pk, const metrics_t *m, buf_t *scratch)
@@ -118,138 +160,86 @@ static void pack_metrics(msgpack_packer *pk, const metrics_t *m, buf_t *scratch)
     }
 }
 
-static void pack_dist(msgpack_packer *pk, const char *key, const dist_t *dist)
+/* A map of its own under key: the fields of table, no others. */
+static void pack_submap(msgpack_packer *pk, const char *key, const proto_field_t *fields, size_t n,
+                        const void *base)
 {
     pack_str(pk, key);
-    msgpack_pack_map(pk, 5);
-    kv_str(pk, "kind",
-           (unsigned)dist->kind < PROTO_DIST_COUNT ? proto_dist_names[dist->kind] : "?");
-    kv_f64(pk, "mean", dist->mean);
-    kv_f64(pk, "stddev", dist->stddev);
-    kv_i64(pk, "min", dist->min);
-    kv_i64(pk, "max", dist->max);
+    msgpack_pack_map(pk, proto_fields_present(fields, n, base));
+    pack_fields(pk, fields, n, base);
 }
 
 /* The plan's "conv" map (docs/protocol.md). */
 static void pack_conversations(msgpack_packer *pk, const proto_conversations_t *c)
 {
     pack_str(pk, "conv");
-    msgpack_pack_map(pk, 10);
-    pack_dist(pk, "turns", &c->turns);
-    kv_i64(pk, "context", c->context_tokens);
-    kv_f64(pk, "cpt", c->chars_per_token);
-    pack_dist(pk, "think_ms", &c->think_time_ms);
-    kv_str(pk, "system", c->system_prompt);
-    kv_str(pk, "prefix", c->shared_prefix);
-    kv_f64(pk, "prefix_frac", c->shared_prefix_fraction);
-    kv_str(pk, "affinity",
-           (unsigned)c->affinity < PROTO_AFFINITY_COUNT ? proto_affinity_names[c->affinity] : "?");
+    msgpack_pack_map(pk, FIELDS_PRESENT(proto_conversations_fields, c) +
+                             3 /* turns, think_ms, turn_counts */);
+    pack_submap(pk, "turns", proto_turns_dist_fields, PROTO_FIELD_COUNT(proto_turns_dist_fields),
+                &c->turns);
+    pack_submap(pk, "think_ms", proto_think_dist_fields, PROTO_FIELD_COUNT(proto_think_dist_fields),
+                &c->think_time_ms);
+    PACK_FIELDS(pk, proto_conversations_fields, c);
     pack_str(pk, "turn_counts");
     msgpack_pack_array(pk, (size_t)c->conversation_count);
     for (int i = 0; i < c->conversation_count; i++)
         msgpack_pack_int(pk, c->turn_counts[i]);
-    kv_str_array(pk, "turn_texts", c->turn_texts, c->turn_text_count);
 }
+
+/* A message whose table says it all. */
+#define PACK_MESSAGE(pk, table, base)                                                              \
+    do {                                                                                           \
+        msgpack_pack_map(pk, PROTO_ENVELOPE_KEYS + FIELDS_PRESENT(table, base));                   \
+        PACK_FIELDS(pk, table, base);                                                              \
+    } while (0)
 
 static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
 {
     buf_t scratch;
     switch (msg->type) {
-    case PROTO_HELLO: {
-        const proto_hello_t *h = &msg->u.hello;
-        msgpack_pack_map(pk, 2 + 6);
-        kv_str(pk, "id", h->worker_id);
-        kv_u64(pk, "inc", h->incarnation);
-        kv_str(pk, "sw", h->software);
-        kv_i64(pk, "threads", h->threads);
-        kv_i64(pk, "capacity", h->capacity);
-        kv_str_array(pk, "allow", h->allow, h->allow_count);
+    case PROTO_HELLO:
+        PACK_MESSAGE(pk, proto_hello_fields, &msg->u.hello);
         break;
-    }
-    case PROTO_WELCOME: {
-        const proto_welcome_t *w = &msg->u.welcome;
-        msgpack_pack_map(pk, 2 + 4);
-        kv_bool(pk, "accepted", w->accepted);
-        kv_str(pk, "reason", w->reason);
-        kv_str(pk, "run", w->run_id);
-        kv_i64(pk, "hb_ms", w->heartbeat_ms);
+    case PROTO_WELCOME:
+        PACK_MESSAGE(pk, proto_welcome_fields, &msg->u.welcome);
         break;
-    }
     case PROTO_PLAN: {
-        const proto_plan_t *p = &msg->u.plan;
+        proto_plan_t p = msg->u.plan; /* borrowed pointers: a shallow copy to normalise */
+        if (!p.balance || !*p.balance)
+            p.balance = "round_robin";
         /* Optional: left out when the run has one max_tokens for all (older workers
            ignore it as an unknown key). */
-        bool per_prompt = p->prompt_max_tokens && p->prompt_count > 0;
-        bool key_file = p->api_key_file && *p->api_key_file;  /* optional too */
-        bool classes = p->prompt_class && p->class_count > 0; /* optional: a workload mix */
-        bool conversations = p->conversations != NULL;        /* optional: multi-turn */
-        msgpack_pack_map(pk, 2 + 18 + 8 + (per_prompt ? 1 : 0) + (key_file ? 1 : 0) +
-                                 (classes ? 2 : 0) + (conversations ? 1 : 0));
-        kv_str_array(pk, "targets", p->targets, p->target_count);
-        kv_str(pk, "model", p->model);
-        kv_str(pk, "api", p->api);
-        kv_bool(pk, "stream", p->stream);
-        kv_i64(pk, "max_tokens", p->max_tokens);
-        kv_bool(pk, "ignore_eos", p->ignore_eos);
-        kv_str_array(pk, "prompts", p->prompts, p->prompt_count);
+        bool per_prompt = p.prompt_max_tokens && p.prompt_count > 0;
+        bool classes = p.prompt_class && p.class_count > 0; /* optional: a workload mix */
+        bool conversations = p.conversations != NULL;       /* optional: multi-turn */
+        msgpack_pack_map(pk, PROTO_ENVELOPE_KEYS + FIELDS_PRESENT(proto_plan_fields, &p) +
+                                 (per_prompt ? 1 : 0) + (classes ? 2 : 0) +
+                                 (conversations ? 1 : 0));
+        PACK_FIELDS(pk, proto_plan_fields, &p);
         if (per_prompt) {
             pack_str(pk, "prompt_max_tokens");
-            msgpack_pack_array(pk, (size_t)p->prompt_count);
-            for (int i = 0; i < p->prompt_count; i++)
-                msgpack_pack_int(pk, p->prompt_max_tokens[i]);
+            msgpack_pack_array(pk, (size_t)p.prompt_count);
+            for (int i = 0; i < p.prompt_count; i++)
+                msgpack_pack_int(pk, p.prompt_max_tokens[i]);
         }
         if (classes) {
-            kv_str_array(pk, "classes", p->classes, p->class_count);
+            kv_str_array(pk, "classes", p.classes, p.class_count);
             pack_str(pk, "prompt_class");
-            msgpack_pack_array(pk, (size_t)p->prompt_count);
-            for (int i = 0; i < p->prompt_count; i++)
-                msgpack_pack_int(pk, p->prompt_class[i]);
+            msgpack_pack_array(pk, (size_t)p.prompt_count);
+            for (int i = 0; i < p.prompt_count; i++)
+                msgpack_pack_int(pk, p.prompt_class[i]);
         }
-        kv_i64(pk, "interval_ms", p->interval_ms);
-        kv_i64(pk, "run_t0", p->run_t0_ns);
-        kv_bool(pk, "record", p->record_requests);
-        kv_i64(pk, "timeout_ms", p->timeout_ms);
-        kv_i64(pk, "max_inflight", p->max_inflight);
-        kv_f64(pk, "slo_ttft_ms", p->slo_ttft_ms);
-        kv_f64(pk, "slo_tpot_ms", p->slo_tpot_ms);
-        kv_f64(pk, "slo_e2e_ms", p->slo_e2e_ms);
-        kv_str(pk, "extra_body", p->extra_body_json);
-        kv_str(pk, "api_key_env", p->api_key_env);
-        if (key_file)
-            kv_str(pk, "api_key_file", p->api_key_file);
-        kv_str_array(pk, "headers", p->headers, p->header_count);
-        kv_str(pk, "balance", p->balance && *p->balance ? p->balance : "round_robin");
-        kv_str(pk, "capture_header", p->capture_header);
-        kv_str(pk, "ca_file", p->ca_file);
-        kv_bool(pk, "insecure_tls", p->insecure_tls);
-        kv_i64(pk, "max_conns_per_target", p->max_connections_per_target);
-        kv_bool(pk, "conn_per_user", p->connection_per_user);
-        kv_bool(pk, "prewarm", p->prewarm);
-        kv_bool(pk, "preflight", p->preflight);
         if (conversations)
-            pack_conversations(pk, p->conversations);
+            pack_conversations(pk, p.conversations);
         break;
     }
     case PROTO_PHASE: {
+        /* The phase's fields and its schedule's, side by side in one map. */
         const proto_phase_t *p = &msg->u.phase;
-        msgpack_pack_map(pk, 2 + 17);
-        kv_u64(pk, "epoch", p->epoch);
-        kv_i64(pk, "index", p->phase_index);
-        kv_str(pk, "name", p->name);
-        kv_str(pk, "load", (unsigned)p->load < PROTO_LOAD_COUNT ? proto_load_names[p->load] : "?");
-        kv_str(pk, "arrival", arrival_kind_name((arrival_kind_t)p->arrival));
-        kv_f64(pk, "gamma_shape", p->gamma_shape);
-        kv_f64(pk, "rate0", p->rate_start_per_s);
-        kv_f64(pk, "rate1", p->rate_end_per_s);
-        kv_u64(pk, "seed", p->seed);
-        kv_i64(pk, "concurrency", p->concurrency);
-        kv_i64(pk, "users", p->users);
-        kv_f64(pk, "think_s", p->think_time_mean_s);
-        kv_f64(pk, "from", p->segment_from);
-        kv_f64(pk, "to", p->segment_to);
-        kv_i64(pk, "t0", p->t0_ns);
-        kv_i64(pk, "takeover", p->takeover_ns);
-        kv_i64(pk, "duration_ns", p->duration_ns);
+        msgpack_pack_map(pk, PROTO_ENVELOPE_KEYS + FIELDS_PRESENT(proto_phase_fields, p) +
+                                 FIELDS_PRESENT(proto_schedule_fields, &p->schedule));
+        PACK_FIELDS(pk, proto_phase_fields, p);
+        PACK_FIELDS(pk, proto_schedule_fields, &p->schedule);
         break;
     }
     case PROTO_SNAPSHOT: {
@@ -257,13 +247,11 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         bool has_requests = s->requests_jsonl && s->requests_jsonl_len > 0;
         bool has_classes = s->per_class && s->class_count > 0;
         bool has_turns = s->per_turn && s->turn_count > 0;
-        msgpack_pack_map(pk, 2 + 7 + (has_requests ? 1 : 0) + (s->phase_count > 0 ? 1 : 0) +
-                                 (has_classes ? 1 : 0) + (has_turns ? 1 : 0));
-        kv_u64(pk, "seq", s->seq);
-        kv_i64(pk, "interval", s->interval);
-        kv_str(pk, "id", s->worker_id);
-        kv_u64(pk, "epoch", s->epoch);
-        kv_i64(pk, "inflight", s->inflight);
+        msgpack_pack_map(pk, PROTO_ENVELOPE_KEYS + FIELDS_PRESENT(proto_snapshot_fields, s) +
+                                 2 /* total, targets */ + (has_requests ? 1 : 0) +
+                                 (s->phase_count > 0 ? 1 : 0) + (has_classes ? 1 : 0) +
+                                 (has_turns ? 1 : 0));
+        PACK_FIELDS(pk, proto_snapshot_fields, s);
         buf_init(&scratch);
         pack_str(pk, "total");
         pack_metrics(pk, s->total, &scratch);
@@ -286,10 +274,9 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
             for (int i = 0; i < s->phase_count; i++) {
                 const proto_phase_part_t *part = &s->phases[i];
                 bool with_metrics = s->phase_count > 1 && part->metrics;
-                msgpack_pack_map(pk, 3 + (with_metrics ? 1 : 0));
-                kv_i64(pk, "p", part->phase_index);
-                kv_i64(pk, "tail", part->tail_requests);
-                kv_i64(pk, "tail_ns", part->tail_max_ns);
+                msgpack_pack_map(pk, FIELDS_PRESENT(proto_phase_part_fields, part) +
+                                         (with_metrics ? 1 : 0));
+                PACK_FIELDS(pk, proto_phase_part_fields, part);
                 if (with_metrics) {
                     pack_str(pk, "m");
                     pack_metrics(pk, part->metrics, &scratch);
@@ -318,45 +305,32 @@ static void pack_body(msgpack_packer *pk, const proto_msg_t *msg)
         break;
     }
     case PROTO_ACK:
-        msgpack_pack_map(pk, 2 + 1);
-        kv_u64(pk, "seq", msg->u.ack.seq);
+        PACK_MESSAGE(pk, proto_ack_fields, &msg->u.ack);
         break;
-    case PROTO_HEARTBEAT:
+    case PROTO_HEARTBEAT: {
         /* "ready" only when said (a worker's; older coordinators ignore the key) */
-        msgpack_pack_map(pk, 2 + 3 + (msg->u.heartbeat.ready != PROTO_READY_UNSAID ? 1 : 0));
-        kv_i64(pk, "time", msg->u.heartbeat.time_ns);
-        kv_i64(pk, "echo", msg->u.heartbeat.echo_ns);
-        kv_i64(pk, "hold", msg->u.heartbeat.hold_ns);
-        if (msg->u.heartbeat.ready != PROTO_READY_UNSAID)
-            kv_bool(pk, "ready", msg->u.heartbeat.ready == PROTO_READY_YES);
+        const proto_heartbeat_t *h = &msg->u.heartbeat;
+        bool said = h->ready != PROTO_READY_UNSAID;
+        msgpack_pack_map(pk,
+                         PROTO_ENVELOPE_KEYS + FIELDS_PRESENT(proto_heartbeat_fields, h) + said);
+        PACK_FIELDS(pk, proto_heartbeat_fields, h);
+        if (said)
+            kv_bool(pk, "ready", h->ready == PROTO_READY_YES);
         break;
+    }
     case PROTO_STOP:
-        msgpack_pack_map(pk, 2 + 3);
-        kv_u64(pk, "epoch", msg->u.stop.epoch);
-        kv_bool(pk, "abort", msg->u.stop.abort);
-        kv_str(pk, "reason", msg->u.stop.reason);
+        PACK_MESSAGE(pk, proto_stop_fields, &msg->u.stop);
         break;
     case PROTO_CTL_REQUEST:
-        msgpack_pack_map(pk, 2 + 4);
-        kv_u64(pk, "id", msg->u.ctl_request.id);
-        kv_str(pk, "cmd", msg->u.ctl_request.command);
-        kv_str(pk, "text", msg->u.ctl_request.text);
-        kv_f64(pk, "value", msg->u.ctl_request.value);
+        PACK_MESSAGE(pk, proto_ctl_request_fields, &msg->u.ctl_request);
         break;
     case PROTO_CTL_REPLY:
-        msgpack_pack_map(pk, 2 + 4);
-        kv_u64(pk, "id", msg->u.ctl_reply.id);
-        kv_bool(pk, "ok", msg->u.ctl_reply.ok);
-        kv_str(pk, "error", msg->u.ctl_reply.error);
-        kv_str(pk, "body", msg->u.ctl_reply.body_json);
+        PACK_MESSAGE(pk, proto_ctl_reply_fields, &msg->u.ctl_reply);
         break;
     case PROTO_BYE:
     default: {
-        bool failed = msg->type == PROTO_BYE && msg->u.bye.failed; /* optional, when true */
-        msgpack_pack_map(pk, 2 + 1 + (failed ? 1 : 0));
-        kv_str(pk, "reason", msg->type == PROTO_BYE ? msg->u.bye.reason : "");
-        if (failed)
-            kv_bool(pk, "failed", true);
+        proto_bye_t none = {0}; /* a type out of range says just "reason": "" */
+        PACK_MESSAGE(pk, proto_bye_fields, msg->type == PROTO_BYE ? &msg->u.bye : &none);
         break;
     }
     }

@@ -440,15 +440,8 @@ static void phase_apply(agent_t *self)
     engine_phase_t phase = {0};
     phase.epoch = p->epoch;
     phase.phase_index = p->phase_index;
-    phase.load = p->load == PROTO_LOAD_RATE          ? ENGINE_LOAD_RATE
-                 : p->load == PROTO_LOAD_CONCURRENCY ? ENGINE_LOAD_CONCURRENCY
-                                                     : ENGINE_LOAD_USERS;
-    phase.schedule = (schedule_spec_t){.arrival = (arrival_kind_t)p->arrival,
-                                       .gamma_shape = p->gamma_shape,
-                                       .start_rate_per_s = p->rate_start_per_s,
-                                       .end_rate_per_s = p->rate_end_per_s,
-                                       .duration_ns = p->duration_ns,
-                                       .seed = p->seed};
+    phase.load = p->load;
+    phase.schedule = p->schedule;
     phase.concurrency = p->concurrency;
     phase.users = p->users;
     phase.think_time_mean_s = p->think_time_mean_s;
@@ -456,7 +449,7 @@ static void phase_apply(agent_t *self)
     phase.segment_to = p->segment_to;
     phase.t0_ns = p->t0_ns - self->engine_offset_ns;
     phase.from_ns = p->takeover_ns > p->t0_ns ? p->takeover_ns - self->engine_offset_ns : 0;
-    phase.duration_ns = p->duration_ns;
+    phase.duration_ns = p->schedule.duration_ns;
     char err[256];
     if (engine_start_phase(self->engine, &phase, err, sizeof err) != 0)
         log_error("phase %s refused by the engine: %s", p->name, err);

@@ -385,15 +385,15 @@ int engine_start_phase(engine_t *self, const engine_phase_t *phase, char *err, s
     }
     bool bad = false;
     switch (phase->load) {
-    case ENGINE_LOAD_RATE:
+    case PHASE_LOAD_RATE:
         bad = !(phase->schedule.start_rate_per_s >= 0 && phase->schedule.end_rate_per_s >= 0) ||
               (phase->schedule.arrival == ARRIVAL_GAMMA && !(phase->schedule.gamma_shape > 0)) ||
               (unsigned)phase->schedule.arrival > ARRIVAL_GAMMA;
         break;
-    case ENGINE_LOAD_CONCURRENCY:
+    case PHASE_LOAD_CONCURRENCY:
         bad = phase->concurrency < 0;
         break;
-    case ENGINE_LOAD_USERS:
+    case PHASE_LOAD_USERS:
         bad = phase->users < 0 || !(phase->think_time_mean_s >= 0);
         break;
     default:

@@ -50,7 +50,6 @@ typedef enum {
     ENGINE_BALANCE_RANDOM,
     ENGINE_BALANCE_LEAST_INFLIGHT
 } engine_balance_t;
-typedef enum { ENGINE_LOAD_RATE = 0, ENGINE_LOAD_CONCURRENCY, ENGINE_LOAD_USERS } engine_load_t;
 
 /* Multi-turn conversations (docs/workloads.md#conversations). Borrowed for engine_new
    and copied. Each turn's body is the chat `messages`: the system prompt (and the shared
@@ -128,12 +127,12 @@ typedef struct {
 } engine_config_t;
 
 typedef struct {
-    uint64_t epoch;  /* stamped by the coordinator; later epochs replace earlier */
-    int phase_index; /* the plan's phase: every request it sends counts there */
-    engine_load_t load;
-    schedule_spec_t schedule; /* ENGINE_LOAD_RATE: the global arrival process */
-    int concurrency;          /* ENGINE_LOAD_CONCURRENCY: global in-flight target */
-    int users;                /* ENGINE_LOAD_USERS: global user count */
+    uint64_t epoch;           /* stamped by the coordinator; later epochs replace earlier */
+    int phase_index;          /* the plan's phase: every request it sends counts there */
+    phase_load_t load;        /* common/schedule.h */
+    schedule_spec_t schedule; /* PHASE_LOAD_RATE: the global arrival process */
+    int concurrency;          /* PHASE_LOAD_CONCURRENCY: global in-flight target */
+    int users;                /* PHASE_LOAD_USERS: global user count */
     double think_time_mean_s; /* users: exponential think time between answer and next send */
     double segment_from, segment_to; /* this engine's share of the global load, [from, to) */
     int64_t t0_ns;                   /* local monotonic start of the phase */

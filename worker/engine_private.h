@@ -239,7 +239,53 @@ typedef struct {
     int heap_pos;                /* position in the due-heap, -1 when not waiting */
 } user_t;
 
+/* Requests one pacer_run hands out before the loop reads the ready sockets (pacer.c says
+   why). At ~30 us a send, about half a millisecond of sending between two reads. */
+#define PACER_SEND_BUDGET 16
+/* Phases whose arrivals one call may drop: the phase being replaced (or halted) and the
+   one that replaces it. */
+#define PACER_DROPPED_PHASES 2
+
+/* One send that is due: an open-loop arrival (index >= 0), a closed-loop user's send
+   (user >= 0), or an open-loop conversation's later turn (both -1). */
 typedef struct {
+    int64_t t_sched_ns;          /* its intended time: the lag is measured from it */
+    int64_t index;               /* global arrival index, -1 otherwise */
+    int64_t user;                /* closed-loop user, -1 otherwise */
+    CURLSH *share;               /* the user's own connection cache, or NULL */
+    struct conversation_s *conv; /* the conversation of this turn, or NULL (the pacer's) */
+    bool waits_on_cap; /* refused by the in-flight cap, it waits (a concurrency phase's user)
+                          instead of counting as dropped */
+} pacer_send_t;
+
+/* What the pacer found due, for the loop to act on: sends to start in order (all of the
+   active phase), and arrivals that will never be sent, to count as scheduled and dropped
+   (an arrival that cannot be sent is counted, never silently skipped). Caller-provided,
+   so pacing allocates nothing. */
+typedef struct {
+    pacer_send_t sends[PACER_SEND_BUDGET];
+    int send_count;
+    int phase_index;      /* the phase of the sends: their records count there */
+    int64_t phase_end_ns; /* its planned end (for the tail) */
+    struct {
+        int phase_index;
+        int64_t count;
+    } dropped[PACER_DROPPED_PHASES];
+    int dropped_count;
+} pacer_due_t;
+
+/* How a conversation's turn left it: the loop counts the ends. */
+typedef enum {
+    PACER_CONV_GOES_ON = 0, /* more turns, or cut off by a phase's end or a halt */
+    PACER_CONV_COMPLETED,   /* its last turn was answered */
+    PACER_CONV_ABANDONED,   /* a turn failed */
+} pacer_conv_end_t;
+
+typedef struct {
+    /* this thread's place, fixed at pacer_init */
+    int thread_index, thread_count;
+    const struct conv_shared_s *conv; /* conversations (borrowed), or NULL */
+    bool connection_per_user;
     /* the active phase (this thread's share of it) */
     bool active;
     engine_phase_t phase;
@@ -266,22 +312,30 @@ typedef struct {
     uint64_t rng;
 } pacer_t;
 
-void pacer_init(pacer_t *self, uint64_t seed);
+/* Thread thread_index of thread_count; conv: the engine's conversations or NULL. */
+void pacer_init(pacer_t *self, uint64_t seed, int thread_index, int thread_count,
+                const struct conv_shared_s *conv, bool connection_per_user);
 void pacer_free(pacer_t *self);
 /* Takes a phase (activated at its t0, possibly now). */
 void pacer_set_phase(pacer_t *self, const engine_phase_t *phase);
-/* Ends the current and any pending phase now; arrivals already due but not sent
-   (held back by catch-up) are counted as scheduled and dropped. */
-void pacer_halt(engine_thread_t *thread, int64_t now_ns);
-/* Sends what is due at now_ns, up to a budget per call (pacer.c); returns the next time
-   something is due: now_ns when the budget ran out, INT64_MAX when nothing is. */
-int64_t pacer_run(engine_thread_t *thread, int64_t now_ns);
+/* Ends the current and any pending phase now; arrivals already due but not sent (held
+   back by catch-up) are put in due->dropped (due is overwritten; it holds no sends). */
+void pacer_halt(pacer_t *self, int64_t now_ns, pacer_due_t *due);
+/* Fills due with what is due at now_ns, at most PACER_SEND_BUDGET sends (pacer.c);
+   returns the next time something is due: now_ns when the budget ran out, INT64_MAX
+   when nothing is. The caller starts every send and reports each with
+   pacer_send_result before the next call. */
+int64_t pacer_run(pacer_t *self, int64_t now_ns, pacer_due_t *due);
+/* What became of a send of due: sent is its request, or NULL when the in-flight cap (or
+   memory) refused it and nothing went out. */
+void pacer_send_result(pacer_t *self, const pacer_send_t *send, request_t *sent, int64_t now_ns);
 /* A closed-loop user's request ended: schedules the user's next send. */
-void pacer_user_done(engine_thread_t *thread, int64_t user, int64_t now_ns);
+void pacer_user_done(pacer_t *self, int64_t user, int64_t now_ns);
 /* A conversation's turn ended (ok: answered in full; its answer is in r->answer):
    records it in the history and schedules the next turn after the think time, or ends the
-   conversation (completed, or abandoned on error) and counts it. Before pacer_user_done. */
-void pacer_conversation_turn_done(engine_thread_t *thread, request_t *r, bool ok, int64_t now_ns);
+   conversation; says whether it ended completed or abandoned (for the caller to count
+   in r's phase). Before pacer_user_done. */
+pacer_conv_end_t pacer_conversation_turn_done(pacer_t *self, request_t *r, bool ok, int64_t now_ns);
 
 /* ---- conversations (conversation.c) ------------------------------------------------ */
 
@@ -373,10 +427,6 @@ struct _engine_t {
 int engine_thread_start(engine_thread_t *self, struct _engine_t *engine, int id, char *err,
                         size_t err_size);
 void engine_thread_join(engine_thread_t *self);
-/* Sends one request (open-loop arrival or a user's turn). Returns false when the
-   in-flight cap refused it (nothing was sent). */
-bool engine_thread_send(engine_thread_t *self, int64_t t_sched_ns, int64_t index, int64_t user,
-                        CURLSH *share, conversation_t *conv);
 /* The interval a request ending now belongs to (rotates first if due). */
 interval_t *engine_thread_interval(engine_thread_t *self, int64_t now_ns);
 /* Wakes the thread to read its mailbox. */

@@ -6,6 +6,11 @@
     asks for (curl_multi_socket_action). The thread's timer slack is set to 1 ns so
     wake-ups land within microseconds of their deadline.
 
+    Each turn asks the pacer what is due (pacer_run fills a pacer_due_t on the stack: at
+    most PACER_SEND_BUDGET sends, and arrivals to count as dropped), starts those
+    requests and tells the pacer what became of each (pacer_send_result); the pacer never
+    calls back here.
+
     Hot path: the loop allocates nothing once its request_t pool has grown to the peak
     number of requests in flight; recording goes into the thread's own interval and
     takes no lock. A lock is taken only to hand a closed interval to the engine (once
@@ -285,23 +290,27 @@ static void kick_curl(engine_thread_t *self)
     curl_multi_socket_action(self->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 }
 
-bool engine_thread_send(engine_thread_t *self, int64_t t_sched_ns, int64_t index, int64_t user,
-                        CURLSH *share, conversation_t *conv)
+/* Starts one send the pacer found due (an open-loop arrival or a user's turn). Returns its
+   request, or NULL when the in-flight cap refused it (nothing was sent; counted as dropped
+   unless the send waits on the cap). */
+static request_t *thread_send(engine_thread_t *self, const pacer_due_t *due,
+                              const pacer_send_t *send)
 {
     engine_shared_t *shared = self->shared;
     int64_t now = clock_now_ns();
     interval_t *iv = engine_thread_interval(self, now);
-    bool concurrency_wait = user >= 0 && self->pacer.phase.load == ENGINE_LOAD_CONCURRENCY;
-    int phase = self->pacer.phase.phase_index;
+    int64_t t_sched_ns = send->t_sched_ns, index = send->index, user = send->user;
+    conversation_t *conv = send->conv;
+    int phase = due->phase_index;
     if (shared->max_inflight > 0 && atomic_load(&shared->inflight) >= shared->max_inflight) {
-        if (!concurrency_wait)
+        if (!send->waits_on_cap)
             interval_count_dropped(iv, phase, 1);
-        return false;
+        return NULL;
     }
     request_t *r = request_take(self);
     if (!r) { /* out of memory: not sent, so dropped (scheduled = sent + dropped) */
         interval_count_dropped(iv, phase, 1);
-        return false;
+        return NULL;
     }
     targets_t *targets = &shared->targets;
     /* affinity: a conversation's later turns go where its first went */
@@ -314,13 +323,13 @@ bool engine_thread_send(engine_thread_t *self, int64_t t_sched_ns, int64_t index
     r->index = index;
     r->class_index = shared->body_class ? shared->body_class[body] : -1;
     r->phase_index = phase;
-    r->phase_end_ns = self->pacer.end_ns;
+    r->phase_end_ns = due->phase_end_ns;
     r->prewarm = false;
     r->t_sched_ns = t_sched_ns;
     r->conv = conv;
     r->turn = 0;
     r->turns_dropped = 0;
-    request_prepare(r, target, body, share);
+    request_prepare(r, target, body, send->share);
     if (conv) { /* the turn's own body: history as it happened (conversation.c) */
         if (conversation_target(conv) < 0)
             conversation_set_target(conv, target);
@@ -352,10 +361,39 @@ bool engine_thread_send(engine_thread_t *self, int64_t t_sched_ns, int64_t index
         into[k]->c.context_truncated += r->turns_dropped > 0;
         metrics_record_us(into[k], METRIC_LAG, lag_us);
     }
-    if (user >= 0)
-        self->pacer.users[user].request = r;
     kick_curl(self); /* write the request now, not on the next turn of the loop */
-    return true;
+    return r;
+}
+
+/* Acts on what the pacer found due: counts the arrivals it will never send, then starts
+   each send and tells the pacer what became of it. */
+static void due_apply(engine_thread_t *self, const pacer_due_t *due)
+{
+    if (due->dropped_count > 0) {
+        interval_t *iv = engine_thread_interval(self, clock_now_ns());
+        for (int i = 0; i < due->dropped_count; i++)
+            interval_count_dropped(iv, due->dropped[i].phase_index, due->dropped[i].count);
+    }
+    for (int i = 0; i < due->send_count; i++) {
+        request_t *r = thread_send(self, due, &due->sends[i]);
+        pacer_send_result(&self->pacer, &due->sends[i], r, clock_now_ns());
+    }
+}
+
+/* Counts a conversation's end into the interval it ends in (the total and its phase). */
+static void count_conversation_end(engine_thread_t *self, int phase_index, pacer_conv_end_t end,
+                                   int64_t now_ns)
+{
+    if (end == PACER_CONV_GOES_ON)
+        return;
+    interval_t *iv = engine_thread_interval(self, now_ns);
+    metrics_t *into[2] = {iv->total, interval_phase_metrics(iv, phase_index)};
+    for (int k = 0; k < 2 && into[k]; k++) {
+        if (end == PACER_CONV_COMPLETED)
+            into[k]->c.conversations_completed++;
+        else
+            into[k]->c.conversations_abandoned++;
+    }
 }
 
 static void prewarm_send(engine_thread_t *self)
@@ -399,9 +437,10 @@ static void request_done(engine_thread_t *self, request_t *r, CURLcode result, b
         atomic_fetch_sub(&self->shared->inflight, 1);
         atomic_fetch_sub(&self->shared->targets.inflight[r->target], 1);
         if (r->conv)
-            pacer_conversation_turn_done(self, r, ok, now);
+            count_conversation_end(self, r->phase_index,
+                                   pacer_conversation_turn_done(&self->pacer, r, ok, now), now);
         if (r->user >= 0)
-            pacer_user_done(self, r->user, now);
+            pacer_user_done(&self->pacer, r->user, now);
     }
     r->next_free = self->free_requests;
     self->free_requests = r;
@@ -453,8 +492,10 @@ static bool mailbox_read(engine_thread_t *self)
     uint64_t generation = engine->generation;
     pthread_mutex_unlock(&engine->lock);
 
+    pacer_due_t due;
     if (box.halt) {
-        pacer_halt(self, clock_now_ns());
+        pacer_halt(&self->pacer, clock_now_ns(), &due);
+        due_apply(self, &due);
         if (box.abort_inflight)
             abort_all(self, true);
     }
@@ -463,7 +504,8 @@ static bool mailbox_read(engine_thread_t *self)
     if (box.flush)
         interval_rotate(self, self->cur->index + 1);
     if (box.stop) {
-        pacer_halt(self, clock_now_ns());
+        pacer_halt(&self->pacer, clock_now_ns(), &due);
+        due_apply(self, &due);
         abort_all(self, false);
     }
     atomic_store(&self->running, self->pacer.active || self->pacer.has_pending);
@@ -498,6 +540,7 @@ static void *thread_main(void *arg)
 {
     engine_thread_t *self = arg;
     struct epoll_event events[EPOLL_BATCH];
+    pacer_due_t due; /* what the pacer finds due on each turn */
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     if (self->shared->prewarm)
         prewarm_send(self);
@@ -512,7 +555,8 @@ static void *thread_main(void *arg)
     for (;;) {
         int64_t now = clock_now_ns();
         engine_thread_interval(self, now);
-        int64_t next = pacer_run(self, now);
+        int64_t next = pacer_run(&self->pacer, now, &due);
+        due_apply(self, &due);
         atomic_store(&self->running, self->pacer.active || self->pacer.has_pending);
         now = clock_now_ns();
         if (self->curl_deadline_ns <= now) {
@@ -599,7 +643,8 @@ int engine_thread_start(engine_thread_t *self, engine_t *engine, int id, char *e
     self->curl_deadline_ns = INT64_MAX;
     self->rr_counter = (uint64_t)id;
     self->rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(id + 1);
-    pacer_init(&self->pacer, 0xD1B54A32D192ED03ULL * (uint64_t)(id + 1));
+    pacer_init(&self->pacer, 0xD1B54A32D192ED03ULL * (uint64_t)(id + 1), id, shared->thread_count,
+               shared->conv, shared->connection_per_user);
     self->oai = oai_parser_new(0);
     self->multi = curl_multi_init();
     self->cur = interval_new(shared->targets.count, shared->class_count, shared->turn_count);

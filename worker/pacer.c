@@ -14,7 +14,14 @@
     draw for users) and send again. Users wait in a binary heap keyed by their next
     intended send time.
 
-    Fairness: one call sends at most PACER_SEND_BUDGET requests and then returns "now",
+    The pacer decides and the loop acts: pacer_run fills a caller-provided pacer_due_t
+    with the sends that are due (and the arrivals that will never go out, to count as
+    dropped) and returns when it next wants to run; loop.c starts each request and tells
+    the pacer what became of it (pacer_send_result: refused by the in-flight cap, a user
+    waits or thinks again, an open-loop conversation ends). The pacer calls nothing of
+    the loop, the requests or the intervals.
+
+    Fairness: one call hands out at most PACER_SEND_BUDGET sends and then returns "now",
     so the loop reads the sockets that are ready before it sends more. Without it an
     engine asked for more than it can send never left the sending loop (every arrival
     was already due again): no answer was read, so every request needed a new
@@ -30,8 +37,9 @@
     heap like any send. A conversation ends completed after its last turn, or abandoned
     when a turn fails; the ones a phase's end or a halt cuts off are neither.
 
-    Hot path: pacer_run allocates nothing; memory is sized when a phase starts (a
-    conversation is allocated when it starts, and its history grows once per turn).
+    Hot path: pacer_run allocates nothing (the due sends go into the caller's array of
+    PACER_SEND_BUDGET); memory is sized when a phase starts (a conversation is allocated
+    when it starts, and its history grows once per turn).
 */
 #include <math.h>
 #include <stdlib.h>
@@ -45,14 +53,55 @@
    later (concurrency above the cap waits; it is not an arrival to drop). */
 #define CAP_RETRY_NS (1 * NS_PER_MS)
 
-/* Requests sent per call before ready sockets are read (see the top of the file). At
-   ~30 us a send, about half a millisecond of sending between two reads. */
-#define PACER_SEND_BUDGET 16
-
-void pacer_init(pacer_t *self, uint64_t seed)
+void pacer_init(pacer_t *self, uint64_t seed, int thread_index, int thread_count,
+                const conv_shared_t *conv, bool connection_per_user)
 {
     memset(self, 0, sizeof *self);
     self->rng = seed ? seed : 0x2545F4914F6CDD1DULL;
+    self->thread_index = thread_index;
+    self->thread_count = thread_count > 0 ? thread_count : 1;
+    self->conv = conv;
+    self->connection_per_user = connection_per_user;
+}
+
+/* ---- what is due ------------------------------------------------------------------ */
+
+static void due_reset(pacer_due_t *due)
+{
+    due->send_count = 0;
+    due->dropped_count = 0;
+}
+
+/* n arrivals of phase_index that will never be sent. */
+static void due_drop(pacer_due_t *due, int phase_index, int64_t n)
+{
+    for (int i = 0; i < due->dropped_count; i++) {
+        if (due->dropped[i].phase_index == phase_index) {
+            due->dropped[i].count += n;
+            return;
+        }
+    }
+    if (due->dropped_count == PACER_DROPPED_PHASES) {
+        /* Never (a call drops arrivals of the replaced phase and of its replacement at
+           most): counted with the last one rather than lost. */
+        due->dropped[PACER_DROPPED_PHASES - 1].count += n;
+        return;
+    }
+    due->dropped[due->dropped_count].phase_index = phase_index;
+    due->dropped[due->dropped_count].count = n;
+    due->dropped_count++;
+}
+
+/* Callers stay within PACER_SEND_BUDGET sends per call. */
+static void due_send(pacer_due_t *due, int64_t t_sched_ns, int64_t index, int64_t user,
+                     CURLSH *share, conversation_t *conv, bool waits_on_cap)
+{
+    due->sends[due->send_count++] = (pacer_send_t){.t_sched_ns = t_sched_ns,
+                                                   .index = index,
+                                                   .user = user,
+                                                   .share = share,
+                                                   .conv = conv,
+                                                   .waits_on_cap = waits_on_cap};
 }
 
 /* ---- open-loop conversations waiting for their next turn ----------------------------- */
@@ -194,7 +243,7 @@ static int heap_pop(pacer_t *self)
 static int64_t think_ns(pacer_t *self)
 {
     double mean = self->phase.think_time_mean_s;
-    if (self->phase.load != ENGINE_LOAD_USERS || !(mean > 0))
+    if (self->phase.load != PHASE_LOAD_USERS || !(mean > 0))
         return 0;
     return (int64_t)(-log(rng_unit_positive(&self->rng)) * mean * 1e9);
 }
@@ -212,10 +261,9 @@ static int64_t takeover_ns(const engine_phase_t *phase)
     return phase->from_ns > phase->t0_ns ? phase->from_ns : phase->t0_ns;
 }
 
-static void phase_activate(engine_thread_t *thread, const engine_phase_t *phase)
+static void phase_activate(pacer_t *self, const engine_phase_t *phase)
 {
-    pacer_t *self = &thread->pacer;
-    int j = thread->id, t = thread->shared->thread_count;
+    int j = self->thread_index, t = self->thread_count;
     schedule_destroy(&self->schedule);
     conv_heap_clear(self);
     self->have_next = false;
@@ -226,7 +274,7 @@ static void phase_activate(engine_thread_t *thread, const engine_phase_t *phase)
     for (int64_t i = 0; i < self->user_capacity; i++)
         self->users[i].heap_pos = -1;
 
-    if (phase->load == ENGINE_LOAD_RATE) {
+    if (phase->load == PHASE_LOAD_RATE) {
         double from = phase->segment_from, to = phase->segment_to;
         self->seg_from = j == 0 ? from : from + (to - from) * j / t;
         self->seg_to = j == t - 1 ? to : from + (to - from) * (j + 1) / t;
@@ -257,7 +305,7 @@ static void phase_activate(engine_thread_t *thread, const engine_phase_t *phase)
 
     /* Closed loop: this engine's part of N, then this thread's part of that. Users keep
        their index across phases so a user in flight stays one user. */
-    int64_t n = phase->load == ENGINE_LOAD_USERS ? phase->users : phase->concurrency;
+    int64_t n = phase->load == PHASE_LOAD_USERS ? phase->users : phase->concurrency;
     int64_t mine = schedule_segment_share(n, phase->segment_from, phase->segment_to);
     int64_t count = split(mine, j + 1, t) - split(mine, j, t);
     self->first_user = schedule_segment_first(n, phase->segment_from) + split(mine, j, t);
@@ -274,7 +322,7 @@ static void phase_activate(engine_thread_t *thread, const engine_phase_t *phase)
             for (int64_t i = self->user_capacity; i < count; i++) {
                 memset(&users[i], 0, sizeof users[i]);
                 users[i].heap_pos = -1;
-                if (thread->shared->connection_per_user) {
+                if (self->connection_per_user) {
                     users[i].share = curl_share_init();
                     curl_share_setopt(users[i].share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
                 }
@@ -316,14 +364,12 @@ static bool next_arrival(pacer_t *self)
     return false;
 }
 
-/* Counts as scheduled and dropped every arrival of the active rate phase not sent yet
-   whose intended time is before until_ns: the phase is being replaced or halted, so
-   these will never go out (typically they were held back by the catch-up cap). An
-   arrival that cannot be sent is counted, never silently skipped. */
-static void open_loop_drop_due(engine_thread_t *thread, int64_t until_ns)
+/* Puts in due->dropped every arrival of the active rate phase not sent yet whose
+   intended time is before until_ns: the phase is being replaced or halted, so these will
+   never go out (typically they were held back by the catch-up cap). */
+static void open_loop_drop_due(pacer_t *self, int64_t until_ns, pacer_due_t *due)
 {
-    pacer_t *self = &thread->pacer;
-    if (!self->active || self->phase.load != ENGINE_LOAD_RATE)
+    if (!self->active || self->phase.load != PHASE_LOAD_RATE)
         return;
     int64_t dropped = 0;
     while ((self->have_next || next_arrival(self)) && self->next_deadline_ns < until_ns) {
@@ -331,21 +377,20 @@ static void open_loop_drop_due(engine_thread_t *thread, int64_t until_ns)
         dropped++;
     }
     if (dropped)
-        interval_count_dropped(engine_thread_interval(thread, clock_now_ns()),
-                               self->phase.phase_index, dropped);
+        due_drop(due, self->phase.phase_index, dropped);
 }
 
-void pacer_halt(engine_thread_t *thread, int64_t now_ns)
+void pacer_halt(pacer_t *self, int64_t now_ns, pacer_due_t *due)
 {
-    pacer_t *self = &thread->pacer;
+    due_reset(due);
     /* A pending phase whose t0 has passed was running in all but name: its due
        arrivals are counted too. */
     if (self->has_pending && takeover_ns(&self->pending) <= now_ns) {
-        open_loop_drop_due(thread, takeover_ns(&self->pending));
+        open_loop_drop_due(self, takeover_ns(&self->pending), due);
         self->has_pending = false;
-        phase_activate(thread, &self->pending);
+        phase_activate(self, &self->pending);
     }
-    open_loop_drop_due(thread, now_ns + 1); /* due = intended time <= now */
+    open_loop_drop_due(self, now_ns + 1, due); /* due = intended time <= now */
     self->has_pending = false;
     self->active = false;
     self->heap_len = 0;
@@ -359,29 +404,22 @@ void pacer_halt(engine_thread_t *thread, int64_t now_ns)
 
 /* An arrival of a rate phase: a single request, or the first turn of a new conversation
    (its index names it). */
-static void open_loop_send(engine_thread_t *thread, int64_t deadline, uint64_t index)
+static void open_loop_send(pacer_t *self, int64_t deadline, uint64_t index, pacer_due_t *due)
 {
-    pacer_t *self = &thread->pacer;
     conversation_t *conv = NULL;
-    if (thread->shared->conv) {
-        conv = conversation_new(thread->shared->conv, self->phase.phase_index, (int64_t)index, -1,
-                                index);
+    if (self->conv) {
+        conv = conversation_new(self->conv, self->phase.phase_index, (int64_t)index, -1, index);
         if (!conv) { /* out of memory: not sent, so dropped */
-            interval_count_dropped(engine_thread_interval(thread, clock_now_ns()),
-                                   self->phase.phase_index, 1);
+            due_drop(due, self->phase.phase_index, 1);
             return;
         }
         self->conv_open++;
     }
-    if (!engine_thread_send(thread, deadline, (int64_t)index, -1, NULL, conv) && conv) {
-        conversation_destroy(&conv); /* counted as dropped by the send */
-        self->conv_open--;
-    }
+    due_send(due, deadline, (int64_t)index, -1, NULL, conv, false);
 }
 
-static int64_t open_loop_run(engine_thread_t *thread, int64_t now)
+static int64_t open_loop_run(pacer_t *self, int64_t now, pacer_due_t *due)
 {
-    pacer_t *self = &thread->pacer;
     for (int sent = 0;; sent++) {
         if (sent == PACER_SEND_BUDGET)
             return now; /* more may be due: read the ready sockets first */
@@ -389,11 +427,7 @@ static int64_t open_loop_run(engine_thread_t *thread, int64_t now)
             self->conv_heap_len ? conversation_next_ns(self->conv_heap[0]) : INT64_MAX;
         if (turn_due <= now) { /* a conversation's next turn */
             conversation_t *conv = conv_heap_pop(self);
-            if (!engine_thread_send(thread, turn_due, -1, -1, NULL, conv)) {
-                conversation_destroy(&conv); /* the cap refused the turn: it ends here */
-                self->conv_open--;
-            }
-            now = clock_now_ns();
+            due_send(due, turn_due, -1, -1, NULL, conv, false);
             continue;
         }
         if (!self->have_next && !next_arrival(self))
@@ -409,14 +443,12 @@ static int64_t open_loop_run(engine_thread_t *thread, int64_t now)
         self->have_next = false;
         self->prev_deadline_ns = deadline;
         self->last_fire_ns = now;
-        open_loop_send(thread, deadline, self->next_index);
-        now = clock_now_ns();
+        open_loop_send(self, deadline, self->next_index, due);
     }
 }
 
-static int64_t closed_loop_run(engine_thread_t *thread, int64_t now)
+static int64_t closed_loop_run(pacer_t *self, int64_t now, pacer_due_t *due)
 {
-    pacer_t *self = &thread->pacer;
     for (int sent = 0; self->heap_len > 0; sent++) {
         if (sent == PACER_SEND_BUDGET)
             return now; /* more may be due: read the ready sockets first */
@@ -426,34 +458,31 @@ static int64_t closed_loop_run(engine_thread_t *thread, int64_t now)
             return user->next_ns;
         heap_pop(self);
         if (user->next_ns >= self->end_ns)
-            continue;                              /* the phase is over for this user */
-        if (thread->shared->conv && !user->conv) { /* the user starts a conversation */
+            continue;                    /* the phase is over for this user */
+        if (self->conv && !user->conv) { /* the user starts a conversation */
             int64_t id = self->first_user + u;
-            user->conv = conversation_new(thread->shared->conv, self->phase.phase_index, id,
-                                          user->conv_seq, (uint64_t)id * 1000003u + user->conv_seq);
+            user->conv = conversation_new(self->conv, self->phase.phase_index, id, user->conv_seq,
+                                          (uint64_t)id * 1000003u + user->conv_seq);
             user->conv_seq++;
         }
-        if (!engine_thread_send(thread, user->next_ns, -1, u, user->share, user->conv)) {
-            if (self->phase.load == ENGINE_LOAD_CONCURRENCY)
-                heap_push(self, u, now + CAP_RETRY_NS);
-            else
-                heap_push(self, u, user->next_ns + think_ns(self) + 1);
-        }
-        now = clock_now_ns();
+        due_send(due, user->next_ns, -1, u, user->share, user->conv,
+                 self->phase.load == PHASE_LOAD_CONCURRENCY);
     }
     return INT64_MAX;
 }
 
-int64_t pacer_run(engine_thread_t *thread, int64_t now)
+int64_t pacer_run(pacer_t *self, int64_t now, pacer_due_t *due)
 {
-    pacer_t *self = &thread->pacer;
+    due_reset(due);
     if (self->has_pending && takeover_ns(&self->pending) <= now) {
         /* The current phase's arrivals due before the takeover that are still held back
            (catch-up) will never be sent: counted as dropped. */
-        open_loop_drop_due(thread, takeover_ns(&self->pending));
+        open_loop_drop_due(self, takeover_ns(&self->pending), due);
         self->has_pending = false;
-        phase_activate(thread, &self->pending);
+        phase_activate(self, &self->pending);
     }
+    due->phase_index = self->phase.phase_index;
+    due->phase_end_ns = self->end_ns;
     int64_t next = INT64_MAX;
     if (self->active) {
         /* A rate phase ends when its schedule is exhausted: arrivals due before the end
@@ -461,7 +490,7 @@ int64_t pacer_run(engine_thread_t *thread, int64_t now)
            at the phase end. */
         /* With conversations, a rate phase also waits for its open conversations' later
            turns, up to its planned end. */
-        bool over = self->phase.load == ENGINE_LOAD_RATE
+        bool over = self->phase.load == PHASE_LOAD_RATE
                         ? !self->have_next && (!self->schedule || !next_arrival(self)) &&
                               (self->conv_open == 0 || now >= self->end_ns)
                         : now >= self->end_ns;
@@ -471,12 +500,12 @@ int64_t pacer_run(engine_thread_t *thread, int64_t now)
             conv_heap_clear(self);
             self->heap_len = 0;
         } else {
-            next = self->phase.load == ENGINE_LOAD_RATE ? open_loop_run(thread, now)
-                                                        : closed_loop_run(thread, now);
-            if (next == INT64_MAX && self->phase.load == ENGINE_LOAD_RATE)
+            next = self->phase.load == PHASE_LOAD_RATE ? open_loop_run(self, now, due)
+                                                       : closed_loop_run(self, now, due);
+            if (next == INT64_MAX && self->phase.load == PHASE_LOAD_RATE)
                 next = self->conv_open > 0 ? self->end_ns /* answers may still come */
                                            : now;         /* exhausted: mark the phase over */
-            if (next > self->end_ns && self->phase.load != ENGINE_LOAD_RATE)
+            if (next > self->end_ns && self->phase.load != PHASE_LOAD_RATE)
                 next = self->end_ns; /* wake to mark the phase over */
         }
     }
@@ -485,62 +514,70 @@ int64_t pacer_run(engine_thread_t *thread, int64_t now)
     return next;
 }
 
-void pacer_user_done(engine_thread_t *thread, int64_t user, int64_t now_ns)
+void pacer_send_result(pacer_t *self, const pacer_send_t *send, request_t *sent, int64_t now_ns)
 {
-    pacer_t *self = &thread->pacer;
+    if (send->user >= 0) {
+        user_t *user = &self->users[send->user];
+        if (sent) {
+            user->request = sent;
+            return;
+        }
+        /* Refused by the in-flight cap: a concurrency phase's user waits and tries again
+           (not an arrival to drop); a virtual user thinks again. */
+        if (send->waits_on_cap)
+            heap_push(self, (int)send->user, now_ns + CAP_RETRY_NS);
+        else
+            heap_push(self, (int)send->user, send->t_sched_ns + think_ns(self) + 1);
+        return;
+    }
+    if (!sent && send->conv) {
+        /* An open-loop conversation whose turn the cap refused (counted as dropped by the
+           loop) ends here. */
+        conversation_t *conv = send->conv;
+        conversation_destroy(&conv);
+        self->conv_open--;
+    }
+}
+
+void pacer_user_done(pacer_t *self, int64_t user, int64_t now_ns)
+{
     if (user < 0 || user >= self->user_capacity)
         return;
     self->users[user].request = NULL;
-    if (!self->active || self->phase.load == ENGINE_LOAD_RATE || user >= self->user_count ||
+    if (!self->active || self->phase.load == PHASE_LOAD_RATE || user >= self->user_count ||
         self->users[user].heap_pos >= 0)
         return;
     heap_push(self, (int)user, now_ns + think_ns(self));
 }
 
-/* Counts a conversation's end into the interval it ends in (the total and its phase). */
-static void count_conversation_end(engine_thread_t *thread, int phase_index, bool completed,
-                                   int64_t now_ns)
+pacer_conv_end_t pacer_conversation_turn_done(pacer_t *self, request_t *r, bool ok, int64_t now_ns)
 {
-    interval_t *iv = engine_thread_interval(thread, now_ns);
-    metrics_t *into[2] = {iv->total, interval_phase_metrics(iv, phase_index)};
-    for (int k = 0; k < 2 && into[k]; k++) {
-        if (completed)
-            into[k]->c.conversations_completed++;
-        else
-            into[k]->c.conversations_abandoned++;
-    }
-}
-
-void pacer_conversation_turn_done(engine_thread_t *thread, request_t *r, bool ok, int64_t now_ns)
-{
-    pacer_t *self = &thread->pacer;
     conversation_t *conv = r->conv;
     r->conv = NULL;
     if (!conv)
-        return;
+        return PACER_CONV_GOES_ON;
     bool more = ok && conversation_answered(conv, r->answer.data, r->answer.len);
-    if (ok && !more)
-        count_conversation_end(thread, r->phase_index, true, now_ns);
-    else if (!ok && !r->aborted)
-        count_conversation_end(thread, r->phase_index, false, now_ns);
+    pacer_conv_end_t end = ok && !more          ? PACER_CONV_COMPLETED
+                           : !ok && !r->aborted ? PACER_CONV_ABANDONED
+                                                : PACER_CONV_GOES_ON;
     int64_t next_ns = more ? now_ns + conversation_think_ns(conv) : 0;
     if (r->user >= 0) { /* a closed-loop user's: the user's next send is the next turn */
         user_t *user = r->user < self->user_capacity ? &self->users[r->user] : NULL;
         if (!user || user->conv != conv) {
             conversation_destroy(&conv); /* not the user's any more (never, but safe) */
-            return;
+            return end;
         }
         if (!more) {
             conversation_destroy(&user->conv); /* pacer_user_done schedules the next one */
-            return;
+            return end;
         }
         user->request = NULL;
-        if (self->active && self->phase.load != ENGINE_LOAD_RATE && r->user < self->user_count &&
+        if (self->active && self->phase.load != PHASE_LOAD_RATE && r->user < self->user_count &&
             user->heap_pos < 0)
             heap_push(self, (int)r->user, next_ns);
-        return;
+        return end;
     }
-    bool keep = more && self->active && self->phase.load == ENGINE_LOAD_RATE &&
+    bool keep = more && self->active && self->phase.load == PHASE_LOAD_RATE &&
                 self->phase.phase_index == r->phase_index && next_ns < self->end_ns;
     if (keep) {
         conversation_set_next_ns(conv, next_ns);
@@ -550,4 +587,5 @@ void pacer_conversation_turn_done(engine_thread_t *thread, request_t *r, bool ok
         conversation_destroy(&conv);
         self->conv_open--;
     }
+    return end;
 }

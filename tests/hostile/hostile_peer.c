@@ -704,17 +704,17 @@ static proto_msg_t phase_msg(uint64_t epoch, double rate, int64_t duration_ns)
     msg.u.phase = (proto_phase_t){.epoch = epoch,
                                   .phase_index = 0,
                                   .name = "hostile",
-                                  .load = PROTO_LOAD_RATE,
-                                  .arrival = ARRIVAL_CONSTANT,
-                                  .gamma_shape = 1,
-                                  .rate_start_per_s = rate,
-                                  .rate_end_per_s = rate,
-                                  .seed = 1,
+                                  .load = PHASE_LOAD_RATE,
+                                  .schedule = {.arrival = ARRIVAL_CONSTANT,
+                                               .gamma_shape = 1,
+                                               .start_rate_per_s = rate,
+                                               .end_rate_per_s = rate,
+                                               .duration_ns = duration_ns,
+                                               .seed = 1},
                                   .segment_from = 0,
                                   .segment_to = 1,
                                   .t0_ns = t0,
-                                  .takeover_ns = t0,
-                                  .duration_ns = duration_ns};
+                                  .takeover_ns = t0};
     return msg;
 }
 
@@ -769,7 +769,7 @@ static void send_absurd_phases(fake_coord_t *c)
     raw_kv_str(&r, "load", "infinite");
     coord_send_raw(c, &r);
     ph = phase_msg(201, 0, 1000000000LL);
-    ph.u.phase.load = PROTO_LOAD_CONCURRENCY;
+    ph.u.phase.load = PHASE_LOAD_CONCURRENCY;
     ph.u.phase.concurrency = 1 << 30; /* over the 2^24 cap */
     coord_send(c, &ph);
 }

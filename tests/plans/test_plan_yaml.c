@@ -48,8 +48,9 @@ static void test_minimal_plan_has_defaults_and_default_prompts(void)
     CHECK(p->stream);
     CHECK_INT_EQ(p->phase_count, 1);
     CHECK_STR_EQ(p->phases[0].name, "constant");
-    CHECK(p->phases[0].rate_per_s == 20 && p->phases[0].rate_end_per_s == 20);
-    CHECK(p->phases[0].arrival == ARRIVAL_POISSON);
+    CHECK(p->phases[0].schedule.start_rate_per_s == 20 &&
+          p->phases[0].schedule.end_rate_per_s == 20);
+    CHECK(p->phases[0].schedule.arrival == ARRIVAL_POISSON);
     CHECK_INT_EQ(p->phases[0].duration_ms, 90000);
     CHECK(p->phases[0].measure);
     CHECK(p->prompt_count >= 60); /* the default prompts */
@@ -166,8 +167,8 @@ static void test_stepped_ramp_is_written_out_with_settle_and_iterations(void)
         const plan_phase_extra_t *e = &x->phases[1 + i];
         CHECK_STR_EQ(ph->name, names[i]);
         CHECK_STR_EQ(ph->kind, "ramp");
-        CHECK(ph->rate_per_s == 10 * (1 + i / 3));
-        CHECK(ph->arrival == ARRIVAL_CONSTANT);
+        CHECK(ph->schedule.start_rate_per_s == 10 * (1 + i / 3));
+        CHECK(ph->schedule.arrival == ARRIVAL_CONSTANT);
         bool settle = i % 3 == 0;
         CHECK(ph->measure == !settle);
         CHECK(e->settle == settle);
@@ -196,7 +197,8 @@ static void test_linear_and_concurrency_ramps(void)
                         &x);
     REQUIRE(p && x);
     CHECK_INT_EQ(p->phase_count, 4);
-    CHECK(p->phases[0].rate_per_s == 1 && p->phases[0].rate_end_per_s == 10);
+    CHECK(p->phases[0].schedule.start_rate_per_s == 1 &&
+          p->phases[0].schedule.end_rate_per_s == 10);
     CHECK_STR_EQ(p->phases[0].name, "lin");
     CHECK(p->phases[3].load == PHASE_LOAD_CONCURRENCY && p->phases[3].concurrency == 8);
     CHECK_STR_EQ(p->phases[3].name, "cc.3");
@@ -239,7 +241,8 @@ static void test_saturation_search_settings_and_operating_point_phase(void)
     int hold_phase = hold->first_phase;
     CHECK(x->phases[hold_phase].rate_ref == PLAN_RATE_OPERATING_POINT);
     CHECK(x->phases[hold_phase].rate_fraction == 1.0);
-    CHECK(p->phases[hold_phase].rate_per_s > 0); /* a placeholder plan_validate accepts */
+    CHECK(p->phases[hold_phase].schedule.start_rate_per_s >
+          0); /* a placeholder plan_validate accepts */
     int edge_phase = x->stages[3].first_phase;
     CHECK(x->phases[edge_phase].rate_fraction > 1.66 && x->phases[edge_phase].rate_fraction < 1.67);
     sat_search_t *search = sat_search_new(&s->search, 100);
@@ -660,7 +663,7 @@ static void test_verdicts_of_a_run_come_from_its_phase_summaries(void)
     /* the search ran its coarse ramp up to 8 req/s, where P99 TTFT passed 3 x 50 ms */
     for (int i = x->stages[1].first_phase; i < x->stages[1].first_phase + x->stages[1].phase_count;
          i++) {
-        double rate = p->phases[i].rate_per_s;
+        double rate = p->phases[i].schedule.start_rate_per_s;
         if (rate <= 8)
             summaries[i] = level_summary(rate <= 6 ? 60 : 400, rate, 2000);
     }

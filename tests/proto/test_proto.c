@@ -92,25 +92,26 @@ static void test_welcome_plan_phase_round_trip(void)
     in.u.phase = (proto_phase_t){.epoch = 7,
                                  .phase_index = 2,
                                  .name = "step-2",
-                                 .load = PROTO_LOAD_RATE,
-                                 .arrival = ARRIVAL_GAMMA,
-                                 .gamma_shape = 0.5,
-                                 .rate_start_per_s = 10,
-                                 .rate_end_per_s = 20.25,
-                                 .seed = UINT64_MAX,
+                                 .load = PHASE_LOAD_RATE,
+                                 .schedule = {.arrival = ARRIVAL_GAMMA,
+                                              .gamma_shape = 0.5,
+                                              .start_rate_per_s = 10,
+                                              .end_rate_per_s = 20.25,
+                                              .duration_ns = 60000000000LL,
+                                              .seed = UINT64_MAX},
                                  .segment_from = 0.25,
                                  .segment_to = 0.75,
                                  .t0_ns = 5000000000LL,
-                                 .takeover_ns = 7500000000LL,
-                                 .duration_ns = 60000000000LL};
+                                 .takeover_ns = 7500000000LL};
     REQUIRE(round_trip(&in, &out) == PROTO_OK);
     CHECK_INT_EQ(out.u.phase.epoch, 7);
     CHECK_STR_EQ(out.u.phase.name, "step-2");
-    CHECK_INT_EQ(out.u.phase.arrival, ARRIVAL_GAMMA);
-    CHECK(out.u.phase.rate_end_per_s == 20.25 && out.u.phase.gamma_shape == 0.5);
-    CHECK(out.u.phase.seed == UINT64_MAX);
+    CHECK_INT_EQ(out.u.phase.schedule.arrival, ARRIVAL_GAMMA);
+    CHECK(out.u.phase.schedule.start_rate_per_s == 10);
+    CHECK(out.u.phase.schedule.end_rate_per_s == 20.25 && out.u.phase.schedule.gamma_shape == 0.5);
+    CHECK(out.u.phase.schedule.seed == UINT64_MAX);
     CHECK(out.u.phase.segment_from == 0.25 && out.u.phase.segment_to == 0.75);
-    CHECK_INT_EQ(out.u.phase.duration_ns, 60000000000LL);
+    CHECK_INT_EQ(out.u.phase.schedule.duration_ns, 60000000000LL);
     CHECK_INT_EQ(out.u.phase.t0_ns, 5000000000LL);
     CHECK_INT_EQ(out.u.phase.takeover_ns, 7500000000LL);
     proto_msg_clear(&out);
@@ -903,8 +904,11 @@ static void test_bad_values_are_refused(void)
 {
     char err[256];
     proto_msg_t in = {.type = PROTO_PHASE}, out;
-    in.u.phase = (proto_phase_t){
-        .epoch = 1, .name = "p", .segment_from = 0.75, .segment_to = 0.25, .duration_ns = 1};
+    in.u.phase = (proto_phase_t){.epoch = 1,
+                                 .name = "p",
+                                 .segment_from = 0.75,
+                                 .segment_to = 0.25,
+                                 .schedule.duration_ns = 1};
     buf_t b;
     buf_init(&b);
     proto_encode(&in, &b);
@@ -1100,6 +1104,86 @@ static void test_readiness_refusal_and_preflight_travel_and_default_when_absent(
     buf_free(&b);
 }
 
+/* The encoding of in with its top-level key `drop` left out (the map re-packed). */
+static void encode_without(const proto_msg_t *in, const char *drop, buf_t *out)
+{
+    buf_t b;
+    buf_init(&b);
+    proto_encode(in, &b);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    REQUIRE(msgpack_unpack_next(&u, b.data, b.len, &off) == MSGPACK_UNPACK_SUCCESS);
+    const msgpack_object_map *map = &u.data.via.map;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, write_cb);
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < map->size; i++)
+        kept += !(map->ptr[i].key.via.str.size == strlen(drop) &&
+                  memcmp(map->ptr[i].key.via.str.ptr, drop, strlen(drop)) == 0);
+    msgpack_pack_map(&pk, kept);
+    for (uint32_t i = 0; i < map->size; i++) {
+        if (map->ptr[i].key.via.str.size == strlen(drop) &&
+            memcmp(map->ptr[i].key.via.str.ptr, drop, strlen(drop)) == 0)
+            continue;
+        msgpack_pack_object(&pk, map->ptr[i].key);
+        msgpack_pack_object(&pk, map->ptr[i].val);
+    }
+    msgpack_unpacked_destroy(&u);
+    buf_free(&b);
+}
+
+/* The phase and its schedule travel through field tables: every key is still required
+   (the refusal names it), but "takeover", which defaults to "t0". */
+static void test_every_phase_key_but_takeover_is_required(void)
+{
+    proto_msg_t in = {.type = PROTO_PHASE}, out;
+    in.u.phase = (proto_phase_t){.epoch = 3,
+                                 .phase_index = 1,
+                                 .name = "ramp",
+                                 .load = PHASE_LOAD_USERS,
+                                 .schedule = {.arrival = ARRIVAL_POISSON,
+                                              .gamma_shape = 1,
+                                              .start_rate_per_s = 1,
+                                              .end_rate_per_s = 2,
+                                              .duration_ns = 1000,
+                                              .seed = 9},
+                                 .users = 4,
+                                 .segment_to = 1,
+                                 .t0_ns = 77,
+                                 .takeover_ns = 99};
+    const char *keys[] = {"epoch", "index", "name",        "load",  "arrival", "gamma_shape",
+                          "rate0", "rate1", "seed",        "users", "think_s", "concurrency",
+                          "from",  "to",    "duration_ns", "t0"};
+    char err[256];
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        buf_t b;
+        buf_init(&b);
+        encode_without(&in, keys[k], &b);
+        CHECK_MSG(decode_buf(&out, &b, err, sizeof err) == PROTO_ERR_MISSING, "%s", keys[k]);
+        CHECK_MSG(strstr(err, keys[k]) != NULL, "%s: %s", keys[k], err);
+        buf_free(&b);
+    }
+    buf_t b;
+    buf_init(&b);
+    encode_without(&in, "takeover", &b);
+    REQUIRE(decode_buf(&out, &b, err, sizeof err) == PROTO_OK);
+    CHECK_INT_EQ(out.u.phase.takeover_ns, 77);
+    CHECK_INT_EQ(out.u.phase.load, PHASE_LOAD_USERS);
+    CHECK_INT_EQ(out.u.phase.schedule.arrival, ARRIVAL_POISSON);
+    CHECK_INT_EQ(out.u.phase.schedule.seed, 9);
+    proto_msg_clear(&out);
+    buf_free(&b);
+
+    /* an unknown load is refused naming the field and what it may be */
+    in.u.phase.load = (phase_load_t)7;
+    buf_init(&b);
+    proto_encode(&in, &b);
+    CHECK_INT_EQ(decode_buf(&out, &b, err, sizeof err), PROTO_ERR_BAD_VALUE);
+    CHECK_MSG(strstr(err, "field load: unknown '?' (rate, concurrency, users)") != NULL, "%s", err);
+    buf_free(&b);
+}
+
 CHECK_MAIN(test_hello_round_trips, test_welcome_plan_phase_round_trip,
            test_plan_carries_conversations_and_refuses_what_breaks_their_caps,
            test_snapshot_carries_per_turn_metrics_and_refuses_too_many,
@@ -1117,4 +1201,5 @@ CHECK_MAIN(test_hello_round_trips, test_welcome_plan_phase_round_trip,
            test_a_plan_whose_bodies_repeat_too_much_is_refused,
            test_plan_carries_prompt_classes_strictly,
            test_snapshot_carries_per_class_metrics_and_refuses_too_many,
-           test_readiness_refusal_and_preflight_travel_and_default_when_absent)
+           test_readiness_refusal_and_preflight_travel_and_default_when_absent,
+           test_every_phase_key_but_takeover_is_required)

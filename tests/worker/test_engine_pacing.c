@@ -335,7 +335,7 @@ static void test_closed_loop_concurrency_reaches_but_never_exceeds_n(void)
     const char *urls[1] = {srv.url};
     engine_config_t config = testkit_config(urls, 1);
     engine_phase_t phase = testkit_rate_phase(ARRIVAL_CONSTANT, 0, 1, clock_now_ns());
-    phase.load = ENGINE_LOAD_CONCURRENCY;
+    phase.load = PHASE_LOAD_CONCURRENCY;
     phase.concurrency = 6;
     testkit_run_t run;
     if (run_phase(&config, &phase, &run)) {
@@ -358,7 +358,7 @@ static void test_users_think_between_answer_and_next_send(void)
     const char *urls[1] = {srv.url};
     engine_config_t config = testkit_config(urls, 1);
     engine_phase_t phase = testkit_rate_phase(ARRIVAL_CONSTANT, 0, 1.5, clock_now_ns());
-    phase.load = ENGINE_LOAD_USERS;
+    phase.load = PHASE_LOAD_USERS;
     phase.users = 4;
     phase.think_time_mean_s = 0.2;
     testkit_run_t run;
@@ -519,7 +519,7 @@ static void test_connection_cap_per_user_and_prewarm_shape_the_pool(void)
     engine_config_t config = testkit_config(urls, 1);
     config.max_connections_per_target = 2;
     engine_phase_t phase = testkit_rate_phase(ARRIVAL_CONSTANT, 0, 0.5, clock_now_ns());
-    phase.load = ENGINE_LOAD_CONCURRENCY;
+    phase.load = PHASE_LOAD_CONCURRENCY;
     phase.concurrency = 6;
     testkit_run_t run;
     if (run_phase(&config, &phase, &run)) {
@@ -540,7 +540,7 @@ static void test_connection_cap_per_user_and_prewarm_shape_the_pool(void)
     config = testkit_config(urls, 1);
     config.connection_per_user = true;
     config.threads = 1; /* one pool: with two, a shared pool would need 2 at least */
-    phase.load = ENGINE_LOAD_USERS;
+    phase.load = PHASE_LOAD_USERS;
     phase.users = 4;
     phase.think_time_mean_s = 0.05;
     phase.t0_ns = clock_now_ns();

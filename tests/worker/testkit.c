@@ -186,7 +186,7 @@ engine_phase_t testkit_rate_phase(arrival_kind_t kind, double rate, double secon
     engine_phase_t p;
     memset(&p, 0, sizeof p);
     p.epoch = 1;
-    p.load = ENGINE_LOAD_RATE;
+    p.load = PHASE_LOAD_RATE;
     p.schedule.arrival = kind;
     p.schedule.gamma_shape = 1;
     p.schedule.start_rate_per_s = p.schedule.end_rate_per_s = rate;
