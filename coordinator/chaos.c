@@ -458,12 +458,12 @@ static int64_t action_due_ns(const coordinator_t *c, const chaos_action_spec_t *
     if (!s->phase)
         return c->run_t0_ns + s->after_ms * NS_PER_MS;
     const plan_extra_t *x = c->plan->extra;
-    for (int i = 0; i < c->phase_count; i++) {
-        const run_phase_t *r = &c->phases[i];
+    for (int i = 0; i < c->timeline.phase_count; i++) {
+        const run_phase_t *r = &c->timeline.phases[i];
         bool named = strcmp(r->phase.name, s->phase) == 0 ||
                      (x && r->stage >= 0 && strcmp(x->stages[r->stage].name, s->phase) == 0);
         if (named)
-            return c->run_t0_ns + c->phase_start_ns[i] + s->after_ms * NS_PER_MS;
+            return c->run_t0_ns + c->timeline.phase_start_ns[i] + s->after_ms * NS_PER_MS;
     }
     return 0;
 }

@@ -213,14 +213,14 @@ static void record(ctl_t *self, coordinator_t *c, override_kind_t kind, int phas
     if (phase >= 0)
         mark_overridden(self, phase);
     chaos_override(c->chaos, (double)(at_ns - c->run_t0_ns) / 1e9, command,
-                   phase >= 0 ? c->phases[phase].phase.name : "", rate, "ctl");
+                   phase >= 0 ? c->timeline.phases[phase].phase.name : "", rate, "ctl");
 }
 
 /* The phase running now (announced and not over), or -1 between phases. */
 static int current_phase(const coordinator_t *c, int64_t now)
 {
     int p = c->announced_phase;
-    if (p < 0 || now >= c->run_t0_ns + c->phase_end_ns[p] - c->hb_ns / 2)
+    if (p < 0 || now >= c->run_t0_ns + c->timeline.phase_end_ns[p] - c->hb_ns / 2)
         return -1;
     return p;
 }
@@ -230,8 +230,8 @@ static int current_phase(const coordinator_t *c, int64_t now)
 static int64_t takeover_at(const coordinator_t *c, int phase, int64_t now)
 {
     int64_t at = now + c->hb_ns / 2;
-    if (phase >= 0 && at < c->run_t0_ns + c->phase_start_ns[phase])
-        at = c->run_t0_ns + c->phase_start_ns[phase];
+    if (phase >= 0 && at < c->run_t0_ns + c->timeline.phase_start_ns[phase])
+        at = c->run_t0_ns + c->timeline.phase_start_ns[phase];
     return at;
 }
 
@@ -274,9 +274,9 @@ static void write_status(ctl_t *self, coordinator_t *c, const char *state, int64
     int p = c->announced_phase;
     jsonw_key(w, "phase");
     if (p >= 0) {
-        const plan_phase_t *ph = &c->phases[p].phase;
+        const plan_phase_t *ph = &c->timeline.phases[p].phase;
         int64_t offset = now - c->run_t0_ns;
-        double planned = planned_rate_at(c, offset);
+        double planned = timeline_planned_rate_at(&c->timeline, offset);
         jsonw_object_begin(w);
         jsonw_kv_string(w, "name", ph->name);
         jsonw_kv_int(w, "index", p);
@@ -285,8 +285,8 @@ static void write_status(ctl_t *self, coordinator_t *c, const char *state, int64
                         ph->load == PHASE_LOAD_RATE          ? "rate"
                         : ph->load == PHASE_LOAD_CONCURRENCY ? "concurrency"
                                                              : "users");
-        jsonw_kv_double(w, "start_s", (double)c->phase_start_ns[p] / 1e9);
-        jsonw_kv_double(w, "end_s", (double)c->phase_end_ns[p] / 1e9);
+        jsonw_kv_double(w, "start_s", (double)c->timeline.phase_start_ns[p] / 1e9);
+        jsonw_kv_double(w, "end_s", (double)c->timeline.phase_end_ns[p] / 1e9);
         if (ph->load == PHASE_LOAD_RATE) {
             jsonw_kv_double(w, "rate_rps", planned);
             jsonw_kv_bool(w, "rate_overridden", self->rate_active && self->rate_phase == p);
@@ -314,15 +314,16 @@ static void write_status(ctl_t *self, coordinator_t *c, const char *state, int64
     jsonw_kv_int(w, "inflight", inflight);
     observe_write_targets(c, w); /* "targets": their scraped figures (surge ctl watch) */
     jsonw_key(w, "last_interval");
-    if (c->last_closed && c->last_closed_index >= 0) {
+    if (c->merged->last_closed && c->merged->last_closed_index >= 0) {
         double interval_s = (double)c->interval_ns / 1e9;
         jsonw_object_begin(w);
-        jsonw_kv_int(w, "index", c->last_closed_index);
-        jsonw_kv_double(w, "start_s", (double)c->last_closed_index * interval_s);
+        jsonw_kv_int(w, "index", c->merged->last_closed_index);
+        jsonw_kv_double(w, "start_s", (double)c->merged->last_closed_index * interval_s);
         jsonw_key(w, "summary");
         metrics_write_summary(
-            c->last_closed, w, interval_s,
-            planned_rate_at(c, c->last_closed_index * c->interval_ns + c->interval_ns / 2));
+            c->merged->last_closed, w, interval_s,
+            timeline_planned_rate_at(&c->timeline, c->merged->last_closed_index * c->interval_ns +
+                                                       c->interval_ns / 2));
         jsonw_object_end(w);
     } else {
         jsonw_null(w);
@@ -355,7 +356,7 @@ static void do_override(ctl_t *self, coordinator_t *c, const proto_ctl_request_t
         if (p < 0)
             REFUSE(a, "no phase is running now (between phases or at the end): nothing to "
                       "set the rate of");
-        const plan_phase_t *ph = &c->phases[p].phase;
+        const plan_phase_t *ph = &c->timeline.phases[p].phase;
         if (ph->load != PHASE_LOAD_RATE)
             REFUSE(a,
                    "phase %s is closed-loop (%s): set-rate applies to rate phases; "
@@ -374,7 +375,8 @@ static void do_override(ctl_t *self, coordinator_t *c, const proto_ctl_request_t
     if (p >= 0)
         c->segments_dirty = true;
     if (strcmp(cmd, "set-rate") == 0)
-        log_info("ctl: set-rate %g req/s for phase %s", rq->value, c->phases[p].phase.name);
+        log_info("ctl: set-rate %g req/s for phase %s", rq->value,
+                 c->timeline.phases[p].phase.name);
     else
         log_info("ctl: %s", cmd);
     jsonw_t w;
@@ -382,7 +384,7 @@ static void do_override(ctl_t *self, coordinator_t *c, const proto_ctl_request_t
     jsonw_object_begin(&w);
     jsonw_kv_string(&w, "command", cmd);
     jsonw_kv_double(&w, "takeover_s", (double)(takeover_at(c, p, now) - c->run_t0_ns) / 1e9);
-    jsonw_kv_string(&w, "phase", p >= 0 ? c->phases[p].phase.name : "");
+    jsonw_kv_string(&w, "phase", p >= 0 ? c->timeline.phases[p].phase.name : "");
     jsonw_object_end(&w);
 }
 

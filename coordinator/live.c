@@ -736,8 +736,8 @@ static void render_metrics(live_t *self, const coordinator_t *c, bool finished)
     int p = self->last_phase;
     header(o, "surge_phase_info", "gauge",
            "The phase of the last closed interval (value 1; labels name it).");
-    if (p >= 0 && p < c->phase_count) {
-        const plan_phase_t *ph = &c->phases[p].phase;
+    if (p >= 0 && p < c->timeline.phase_count) {
+        const plan_phase_t *ph = &c->timeline.phases[p].phase;
         buf_append_str(o, "surge_phase_info{phase=\"");
         label_value(o, ph->name);
         buf_append_str(o, "\",kind=\"");
@@ -749,7 +749,7 @@ static void render_metrics(live_t *self, const coordinator_t *c, bool finished)
     header(o, "surge_offered_requests_per_second", "gauge",
            "The plan's arrival rate in the last interval (0 in closed-loop phases).");
     sample(o, "surge_offered_requests_per_second",
-           self->last_index >= 0 && !finished ? planned_rate_at(c, mid_ns) : 0);
+           self->last_index >= 0 && !finished ? timeline_planned_rate_at(&c->timeline, mid_ns) : 0);
     header(o, "surge_sent_requests_per_second", "gauge",
            "Requests sent per second, last interval.");
     sample(o, "surge_sent_requests_per_second", (double)m->c.sent / interval_s);
@@ -801,7 +801,7 @@ static void render_metrics(live_t *self, const coordinator_t *c, bool finished)
     sample_label(o, "surge_workers", "state", "left", left);
     header(o, "surge_late_snapshots_total", "counter",
            "Snapshots merged after their interval closed (in the totals, not the series).");
-    sample(o, "surge_late_snapshots_total", (double)c->late_snapshots);
+    sample(o, "surge_late_snapshots_total", (double)c->merged->late_snapshots);
     header(o, "surge_rejected_messages_total", "counter", "Messages the coordinator refused.");
     sample(o, "surge_rejected_messages_total", (double)c->rejected_messages);
 
@@ -835,14 +835,16 @@ static void kv_nullable(jsonw_t *w, const char *key, bool has, double v)
 
 static void state_phase(jsonw_t *w, const coordinator_t *c, int64_t offset_ns)
 {
-    int p = c->run_t0_ns && offset_ns >= 0 ? phase_of_interval(c, offset_ns / c->interval_ns) : -1;
+    int p = c->run_t0_ns && offset_ns >= 0
+                ? timeline_phase_at(&c->timeline, offset_ns / c->interval_ns * c->interval_ns)
+                : -1;
     jsonw_key(w, "phase");
-    if (p < 0 || p >= c->phase_count) {
+    if (p < 0 || p >= c->timeline.phase_count) {
         jsonw_null(w);
         return;
     }
-    const plan_phase_t *ph = &c->phases[p].phase;
-    double end_s = (double)c->phase_end_ns[p] / 1e9, t_s = (double)offset_ns / 1e9;
+    const plan_phase_t *ph = &c->timeline.phases[p].phase;
+    double end_s = (double)c->timeline.phase_end_ns[p] / 1e9, t_s = (double)offset_ns / 1e9;
     jsonw_object_begin(w);
     jsonw_kv_int(w, "index", p);
     jsonw_kv_string(w, "name", ph->name);
@@ -853,13 +855,13 @@ static void state_phase(jsonw_t *w, const coordinator_t *c, int64_t offset_ns)
                     : ph->load == PHASE_LOAD_CONCURRENCY ? "concurrency"
                                                          : "users");
     if (ph->load == PHASE_LOAD_RATE)
-        jsonw_kv_double(w, "rate_rps", planned_rate_at(c, offset_ns));
+        jsonw_kv_double(w, "rate_rps", timeline_planned_rate_at(&c->timeline, offset_ns));
     else if (ph->load == PHASE_LOAD_CONCURRENCY)
         jsonw_kv_int(w, "concurrency", ph->concurrency);
     else
         jsonw_kv_int(w, "users", ph->users);
-    jsonw_kv_int(w, "level", c->phases[p].level);
-    jsonw_kv_double(w, "start_s", (double)c->phase_start_ns[p] / 1e9);
+    jsonw_kv_int(w, "level", c->timeline.phases[p].level);
+    jsonw_kv_double(w, "start_s", (double)c->timeline.phase_start_ns[p] / 1e9);
     jsonw_kv_double(w, "end_s", end_s);
     jsonw_kv_double(w, "left_s", end_s > t_s ? end_s - t_s : 0);
     jsonw_object_end(w);
@@ -937,7 +939,7 @@ static void render_state(live_t *self, const coordinator_t *c, const char *state
     jsonw_kv_double(&w, "interval_s", (double)c->interval_ns / 1e9);
     int64_t offset = c->run_t0_ns ? now_ns - c->run_t0_ns : 0;
     kv_nullable(&w, "t_s", c->run_t0_ns != 0, (double)offset / 1e9);
-    double left_s = (double)(c->run_end_ns - offset) / 1e9;
+    double left_s = (double)(c->timeline.run_end_ns - offset) / 1e9;
     kv_nullable(&w, "run_left_s", c->run_t0_ns != 0, left_s > 0 ? left_s : 0);
     jsonw_kv_bool(&w, "run_end_known", c->plan_finished);
     state_phase(&w, c, offset);
@@ -1107,7 +1109,7 @@ void observe_write_results(coordinator_t *self, jsonw_t *w)
         .exprs = planned ? (const char *const *)x->prometheus_exprs : prom_query_default_exprs,
         .count = planned ? x->prometheus_query_count : prom_query_default_count,
         .start_wall_ns = self->start_wall_ns,
-        .end_wall_ns = self->start_wall_ns + self->next_close * self->interval_ns,
+        .end_wall_ns = self->start_wall_ns + self->merged->next_close * self->interval_ns,
         .run_t0_wall_ns = self->start_wall_ns,
         .step_ms =
             x && x->prometheus_step_ms > 0 ? x->prometheus_step_ms : self->interval_ns / NS_PER_MS,
