@@ -26,6 +26,7 @@
 #include "coordinator/ctl.h"
 #include "coordinator/live.h"
 #include "coordinator/merge.h"
+#include "coordinator/run_view.h"
 #include "coordinator/scrape.h"
 #include "coordinator/timeline.h"
 #include "plan/verdict.h"
@@ -153,6 +154,7 @@ struct _coordinator_t {
     /* chaos (ctl.c, chaos.c): the operator's socket (NULL without --ctl-bind) and the
        campaign's record; operator_stopped once `surge ctl stop` cut the plan short */
     ctl_t *ctl;
+    const char *ctl_endpoint; /* ctl's, borrowed; NULL without --ctl-bind */
     chaos_t *chaos;
     bool operator_stopped;
 
@@ -219,10 +221,21 @@ bool sequence_next(coordinator_t *self);
    failed. */
 bool sequence_write_verdicts(coordinator_t *self, jsonw_t *w, json_t *overall, FILE *sla_table);
 
-/* outputs.c */
+/* phase_summary.c */
 /* The summary of run phase i as results.json has it (new reference; NULL when it did not
    run). */
-json_t *outputs_phase_summary(coordinator_t *self, int i);
+json_t *phase_summary_json(const coordinator_t *self, int i);
+/* The same, written as the value of the key being written (the phase ran). */
+void phase_summary_write(const coordinator_t *self, int i, jsonw_t *w);
+/* The plan's mean offered rate of a rate phase over duration_s (0 for closed-loop). */
+double phase_offered_rps(const plan_phase_t *p, double duration_s);
+/* Phase i's planned window, in seconds. */
+double phase_duration_s(const coordinator_t *self, int i);
+/* The intervals whose start lies in phase i's window, in seconds: where its received
+   tokens were counted (merge.c). */
+double phase_received_s(const coordinator_t *self, int i);
+
+/* outputs.c */
 /* 0, -1 on error, OUTPUTS_IN_USE when another live run holds the directory. */
 #define OUTPUTS_IN_USE (-2)
 int outputs_open(coordinator_t *self, char *err, size_t err_size);
@@ -237,7 +250,7 @@ void outputs_write_interval(coordinator_t *self, const merge_interval_t *iv);
 void outputs_write_requests(coordinator_t *self, const char *lines, size_t len);
 int outputs_write_results(coordinator_t *self, char *err, size_t err_size);
 
-/* live.c: the observability hooks. observe_open starts the scraper object and the live
+/* observe.c: the observability hooks. observe_open starts the scraper object and the live
    server (-1 with a reason when --metrics-listen cannot bind); observe_run_started starts
    scraping on the run's clock; observe_run_finished publishes the final page and lingers. */
 int observe_open(coordinator_t *self, char *err, size_t err_size);
@@ -245,9 +258,6 @@ void observe_close(coordinator_t *self);
 void observe_run_started(coordinator_t *self);
 /* Each turn of the control loop: the live page's state (`state`: waiting, running, ...). */
 void observe_tick(coordinator_t *self, const char *state, int64_t now_ns);
-/* "targets": [{url, running, waiting, kv_cache_usage, scrape_errors}], the targets' own
-   figures as last scraped (empty without the scraper); for /live.json and ctl status. */
-void observe_write_targets(coordinator_t *self, jsonw_t *w);
 void observe_run_finished(coordinator_t *self);
 /* results.json: "server" (the scraper's summary) and "prometheus" (range queries over the
    run's window, when a Prometheus URL was given; blocks up to 10 s per query). */

@@ -190,7 +190,7 @@ static void send_phase(coordinator_t *self, int index, int64_t from_ns)
     ph->takeover_ns = from_ns > t0 ? from_ns : t0;
     ph->duration_ns = end - t0;
     if (self->ctl)
-        ctl_adjust_phase(self->ctl, self, index, ph); /* pause / set-rate in force */
+        ctl_adjust_phase(self->ctl, index, ph); /* pause / set-rate in force */
     int n = 0;
     for (int i = 0; i < self->worker_count; i++) {
         worker_t *w = self->workers[i];
@@ -522,8 +522,14 @@ static void closed_to_live(void *arg, const merge_interval_t *iv)
 {
     coordinator_t *self = arg;
     if (self->interval_line.len) /* the line outputs.c wrote just now */
-        live_interval_closed(self->live, self, iv->index, iv->phase, iv->metrics, iv->inflight,
-                             self->interval_line.data, self->interval_line.len);
+        live_interval_closed(self->live, run_view_of(self), iv->index, iv->phase, iv->metrics,
+                             iv->inflight, self->interval_line.data, self->interval_line.len);
+}
+
+/* ctl's one change to the run besides its own overrides (ctl.h, ctl_commands_t). */
+static void announce_again(void *self)
+{
+    ((coordinator_t *)self)->segments_dirty = true;
 }
 
 static int open_merge(coordinator_t *self)
@@ -664,6 +670,7 @@ coordinator_t *coordinator_new(const plan_t *plan, const coordinator_config_t *c
             return NULL;
         }
         ctl_write_endpoint_file(self->ctl, self->out_dir);
+        self->ctl_endpoint = ctl_endpoint(self->ctl);
         self->timeline.rate_override = ctl_rate_override;
         self->timeline.rate_override_arg = self->ctl;
     }
@@ -969,6 +976,7 @@ static void check_phases_measured_something(coordinator_t *self)
 int coordinator_run(coordinator_t *self)
 {
     zpoller_t *poller = zpoller_new(self->router, self->monitor, NULL);
+    ctl_commands_t commands = {self->chaos, announce_again, self};
     if (self->ctl)
         zpoller_add(poller, ctl_socket(self->ctl));
     run_state_t state = STATE_WAITING;
@@ -995,8 +1003,9 @@ int coordinator_run(coordinator_t *self)
         int64_t now = clock_now_ns();
         log_throttle_flush(&self->handshake_log, now, false, HANDSHAKE_FAILURES);
         if (self->ctl)
-            ctl_handle(self->ctl, self, state_name(state), now);
-        chaos_tick(self->chaos, self, now, state == STATE_RUNNING && !self->operator_stopped);
+            ctl_handle(self->ctl, run_view_of(self), &commands, state_name(state), now);
+        chaos_tick(self->chaos, run_view_of(self), now,
+                   state == STATE_RUNNING && !self->operator_stopped);
 
         if (self->stop_requested && (state == STATE_WAITING || state == STATE_RUNNING)) {
             self->interrupted = true;

@@ -315,13 +315,6 @@ void outputs_write_requests(coordinator_t *self, const char *lines, size_t len)
     }
 }
 
-static double phase_offered_rps(const plan_phase_t *p, double duration_s)
-{
-    if (p->load != PHASE_LOAD_RATE || duration_s <= 0)
-        return 0;
-    return (p->rate_per_s + p->rate_end_per_s) / 2.0;
-}
-
 static void write_plan(jsonw_t *w, const plan_t *plan)
 {
     jsonw_key(w, "plan");
@@ -354,43 +347,6 @@ static void write_plan(jsonw_t *w, const plan_t *plan)
         jsonw_array_end(w);
     }
     jsonw_object_end(w);
-}
-
-static double phase_duration_s(const coordinator_t *self, int i)
-{
-    return (double)(self->timeline.phase_end_ns[i] - self->timeline.phase_start_ns[i]) / 1e9;
-}
-
-/* The intervals whose start lies in phase i's window: where its received tokens were
-   counted (merge.c). Equal to its duration when that is a whole number of intervals. */
-static double phase_received_s(const coordinator_t *self, int i)
-{
-    int64_t I = self->interval_ns;
-    int64_t first = self->timeline.phase_start_ns[i] / I,
-            end = (self->timeline.phase_end_ns[i] + I - 1) / I;
-    return (double)((end - first) * I) / 1e9;
-}
-
-static void write_phase_summary(coordinator_t *self, int i, jsonw_t *w)
-{
-    double d = phase_duration_s(self, i);
-    metrics_write_summary_window(self->merged->phase_metrics[i], w, d, phase_received_s(self, i),
-                                 self->merged->phase_window_ok[i],
-                                 phase_offered_rps(&self->timeline.phases[i].phase, d));
-}
-
-json_t *outputs_phase_summary(coordinator_t *self, int i)
-{
-    if (i < 0 || i >= self->timeline.phase_count || !self->merged->phase_metrics[i])
-        return NULL;
-    buf_t text;
-    buf_init(&text);
-    jsonw_t w;
-    jsonw_init(&w, &text);
-    write_phase_summary(self, i, &w);
-    json_t *summary = json_loadb(text.data, text.len, 0, NULL);
-    buf_free(&text);
-    return summary;
 }
 
 static void write_phases(coordinator_t *self, jsonw_t *w)
@@ -435,7 +391,7 @@ static void write_phases(coordinator_t *self, jsonw_t *w)
         jsonw_kv_bool(w, "overridden", self->ctl && ctl_phase_overridden(self->ctl, i));
         jsonw_key(w, "summary");
         if (ran)
-            write_phase_summary(self, i, w);
+            phase_summary_write(self, i, w);
         else
             jsonw_null(w);
         /* The tail a saturated phase leaves: its requests that ended after its end. */

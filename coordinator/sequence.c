@@ -111,7 +111,7 @@ static json_t *stage_average(coordinator_t *self, int stage, int level)
         const run_phase_t *r = &self->timeline.phases[i];
         if (r->stage != stage || r->settle || (level >= 0 && r->level != level))
             continue;
-        json_t *s = outputs_phase_summary(self, i);
+        json_t *s = phase_summary_json(self, i);
         if (s)
             runs[n++] = s;
     }
@@ -400,7 +400,7 @@ bool sequence_write_verdicts(coordinator_t *self, jsonw_t *w, json_t *overall, F
     for (int i = 0; i < self->timeline.phase_count; i++) {
         int p = self->timeline.phases[i].plan_index;
         if (p >= 0 && !summaries[p])
-            summaries[p] = outputs_phase_summary(self, i);
+            summaries[p] = phase_summary_json(self, i);
     }
     const sat_search_t *search = NULL;
     for (int i = 0; i < x->stage_count; i++) {
