@@ -1,14 +1,32 @@
-/*  coord_internal.h: the coordinator's state, shared by its files (not public).
+/*  coord_internal.h: the coordinator's state, shared by the files that run it (not
+    public): coordinator.c, registry.c, reject.c, sequence.c, outputs.c, phase_summary.c,
+    progress.c, observe.c, and run_view.c (which alone lets others read it).
 
-    coordinator.c  the control loop: messages, barrier, phases, leases, end of run
+    coordinator.c  the control loop: messages, barrier, phases, leases, end of run; it
+                   wires the parts below together (the merge's listeners, ctl's commands)
     registry.c     workers: lookup, admission, leases, segments by capacity
-    merge.c        snapshots into intervals by index; closing intervals; totals
-    outputs.c      the results directory: intervals.jsonl, requests.jsonl, *.hlog,
-                   results.json
+    reject.c       why a peer's message is refused
     sequence.c     which phase runs next: the plan's phases in order, saturation levels
                    chosen by the search, operating-point rates, recovery between stages
-    summary.c      the terminal summary at the end of a run (from results.json)
+    outputs.c      the results directory: intervals.jsonl, requests.jsonl, *.hlog,
+                   results.json
+    phase_summary.c  a phase's summary as results.json has it (outputs.c, sequence.c)
     progress.c     the live progress line
+    observe.c      the scraper and the live server started, fed and stopped
+    Classes with a header of their own, which never see coordinator_t:
+    timeline.h     the phases decided and their windows (which phase a moment is in, the
+                   planned rate)
+    merge.h        snapshots into intervals and phases; tells listeners of closed intervals
+    run_view.h     the coordinator read-only, for ctl.c, chaos.c and live.c
+    ctl.h chaos.h live.h scrape.h   the operator's socket, the chaos record, the live page,
+                   the targets' /metrics
+
+    Where each figure comes from: phases and their windows, self->timeline (sequence.c
+    decides, coordinator.c schedules); everything merged from snapshots (by interval, by
+    phase, the run, drain, targets, classes, turns, late snapshots, the last closed
+    interval), self->merged (merge.h, read-only here); workers and their counts,
+    self->workers (registry.c); refusals, rejected_by (reject.c); the targets' own figures,
+    self->scrape.
 */
 #ifndef SURGE_COORD_INTERNAL_H
 #define SURGE_COORD_INTERNAL_H

@@ -6,8 +6,9 @@
     publisher is the coordinator's thread: when an interval closes it renders the
     Prometheus page and keeps the interval's intervals.jsonl line; a few times a second
     (observe_tick) it renders the run's state (phase, time left, workers, targets, chaos
-    marks and fault windows). The server therefore never reads coordinator_t, and a
-    scrape never waits for the control loop, nor the loop for a scrape.
+    marks and fault windows), from a read-only view of the run (run_view.h). The server
+    therefore never reads the run, and a scrape never waits for the control loop, nor the
+    loop for a scrape.
 
     Why evhttp and not a loop of our own: the hand-written poll(2) server had 16 slots and
     answered one connection at a time; 24 idle clients made a scrape wait 4 s in the
