@@ -20,7 +20,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "coordinator/chaos.h"
-#include "coordinator/coord_internal.h"
+#include "coordinator/run_view.h"
 #include "plan/plan_yaml.h"
 
 #define MAX_ENV_VARS (PLAN_MAX_TARGETS + 16)
@@ -297,7 +297,7 @@ void chaos_write_interval(const chaos_t *self, double start_s, double end_s, jso
 
 /* The environment of a command: ours, plus what a chaos script needs to find the run.
    Built before fork: the child of a threaded process may only exec. */
-static char **command_env(coordinator_t *c, const action_t *a, buf_t *storage)
+static char **command_env(const run_view_t *run, const action_t *a, buf_t *storage)
 {
     extern char **environ;
     int ours = 0;
@@ -317,7 +317,7 @@ static char **command_env(coordinator_t *c, const action_t *a, buf_t *storage)
     /* Offsets into storage, turned into pointers once it stops growing. */
     size_t offsets[MAX_ENV_VARS];
     int extra = 0;
-    const plan_t *plan = c->plan;
+    const plan_t *plan = run_view_plan(run);
     offsets[extra++] = storage->len;
     buf_append_str(storage, "SURGE_TARGETS=");
     for (int i = 0; i < plan->target_count; i++)
@@ -329,10 +329,10 @@ static char **command_env(coordinator_t *c, const action_t *a, buf_t *storage)
         buf_append_char(storage, '\0');
     }
     offsets[extra++] = storage->len;
-    buf_printf(storage, "SURGE_CTL_ENDPOINT=%s", c->ctl ? ctl_endpoint(c->ctl) : "");
+    buf_printf(storage, "SURGE_CTL_ENDPOINT=%s", run_view_ctl_endpoint(run));
     buf_append_char(storage, '\0');
     offsets[extra++] = storage->len;
-    buf_printf(storage, "SURGE_RESULTS_DIR=%s", c->out_dir);
+    buf_printf(storage, "SURGE_RESULTS_DIR=%s", run_view_out_dir(run));
     buf_append_char(storage, '\0');
     offsets[extra++] = storage->len;
     buf_printf(storage, "SURGE_FAULT=%s", a->spec->name ? a->spec->name : "");
@@ -343,12 +343,12 @@ static char **command_env(coordinator_t *c, const action_t *a, buf_t *storage)
     return env;
 }
 
-static void action_start(chaos_t *self, coordinator_t *c, action_t *a, double t_s)
+static void action_start(chaos_t *self, const run_view_t *run, action_t *a, double t_s)
 {
     const chaos_action_spec_t *s = a->spec;
     buf_t storage;
     buf_init(&storage);
-    char **env = command_env(c, a, &storage);
+    char **env = command_env(run, a, &storage);
     int fds[2];
     if (!env || pipe2(fds, O_CLOEXEC) != 0) {
         snprintf(a->not_run, sizeof a->not_run, "cannot start: %s", strerror(errno));
@@ -451,27 +451,29 @@ static void action_poll(action_t *a, int64_t now)
 }
 
 /* When the action is due (coordinator monotonic time), or 0 when it cannot be known yet. */
-static int64_t action_due_ns(const coordinator_t *c, const chaos_action_spec_t *s)
+static int64_t action_due_ns(const run_view_t *run, const chaos_action_spec_t *s)
 {
-    if (!c->run_t0_ns)
+    int64_t t0 = run_view_t0_ns(run);
+    if (!t0)
         return 0;
     if (!s->phase)
-        return c->run_t0_ns + s->after_ms * NS_PER_MS;
-    const plan_extra_t *x = c->plan->extra;
-    for (int i = 0; i < c->phase_count; i++) {
-        const run_phase_t *r = &c->phases[i];
+        return t0 + s->after_ms * NS_PER_MS;
+    const plan_extra_t *x = run_view_plan(run)->extra;
+    const run_timeline_t *tl = run_view_timeline(run);
+    for (int i = 0; i < tl->phase_count; i++) {
+        const run_phase_t *r = &tl->phases[i];
         bool named = strcmp(r->phase.name, s->phase) == 0 ||
                      (x && r->stage >= 0 && strcmp(x->stages[r->stage].name, s->phase) == 0);
         if (named)
-            return c->run_t0_ns + c->phase_start_ns[i] + s->after_ms * NS_PER_MS;
+            return t0 + tl->phase_start_ns[i] + s->after_ms * NS_PER_MS;
     }
     return 0;
 }
 
-static void action_fire(chaos_t *self, coordinator_t *c, action_t *a, int64_t now)
+static void action_fire(chaos_t *self, const run_view_t *run, action_t *a, int64_t now)
 {
     const chaos_action_spec_t *s = a->spec;
-    double t_s = (double)(now - c->run_t0_ns) / 1e9;
+    double t_s = (double)(now - run_view_t0_ns(run)) / 1e9;
     char err[256];
     a->fired = true;
     a->fired_s = t_s;
@@ -484,19 +486,19 @@ static void action_fire(chaos_t *self, coordinator_t *c, action_t *a, int64_t no
         chaos_fault_end(self, t_s, s->name, "plan", err, sizeof err) != 0)
         log_warn("chaos action (line %d): %s", s->line, err);
     if (s->shell || s->argv)
-        action_start(self, c, a, t_s);
+        action_start(self, run, a, t_s);
     else
         a->finished = true;
 }
 
-void chaos_tick(chaos_t *self, coordinator_t *c, int64_t now, bool may_fire)
+void chaos_tick(chaos_t *self, const run_view_t *run, int64_t now, bool may_fire)
 {
     for (int i = 0; i < self->action_count; i++) {
         action_t *a = &self->actions[i];
         if (!a->fired && may_fire) {
-            int64_t due = action_due_ns(c, a->spec);
+            int64_t due = action_due_ns(run, a->spec);
             if (due && now >= due)
-                action_fire(self, c, a, now);
+                action_fire(self, run, a, now);
         }
         if (a->fired && !a->finished && !a->not_run[0])
             action_poll(a, now);

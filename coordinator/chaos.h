@@ -28,8 +28,8 @@
 #define CHAOS_MAX_RECORDS      4096 /* marks, faults, overrides: a long campaign's worth */
 #define CHAOS_OUTPUT_MAX_BYTES 4096 /* of each command's output kept in results.json */
 
-struct _coordinator_t;
 typedef struct _chaos_t chaos_t;
+typedef struct _run_view_t run_view_t;
 
 /* The run's record; plan may be NULL (marks and faults from `surge ctl` only). */
 chaos_t *chaos_new(const chaos_plan_t *plan);
@@ -61,8 +61,10 @@ void chaos_add_interval(chaos_t *self, double start_s, double end_s, const metri
 void chaos_write_interval(const chaos_t *self, double start_s, double end_s, jsonw_t *w);
 
 /* On each tick of the control loop: fires due actions, reads their output, reaps them,
-   kills those past their timeout. may_fire: the run is on (no new action otherwise). */
-void chaos_tick(chaos_t *self, struct _coordinator_t *coordinator, int64_t now_ns, bool may_fire);
+   kills those past their timeout. may_fire: the run is on (no new action otherwise). The
+   run (read-only, run_view.h) says when an action is due and what its command's
+   environment holds. */
+void chaos_tick(chaos_t *self, const run_view_t *run, int64_t now_ns, bool may_fire);
 
 /* results.json "chaos" (key and value), when the plan has actions or anything was
    recorded. run_end_s closes fault windows still open. */

@@ -1,14 +1,32 @@
-/*  coord_internal.h: the coordinator's state, shared by its files (not public).
+/*  coord_internal.h: the coordinator's state, shared by the files that run it (not
+    public): coordinator.c, registry.c, reject.c, sequence.c, outputs.c, phase_summary.c,
+    progress.c, observe.c, and run_view.c (which alone lets others read it).
 
-    coordinator.c  the control loop: messages, barrier, phases, leases, end of run
+    coordinator.c  the control loop: messages, barrier, phases, leases, end of run; it
+                   wires the parts below together (the merge's listeners, ctl's commands)
     registry.c     workers: lookup, admission, leases, segments by capacity
-    merge.c        snapshots into intervals by index; closing intervals; totals
-    outputs.c      the results directory: intervals.jsonl, requests.jsonl, *.hlog,
-                   results.json
+    reject.c       why a peer's message is refused
     sequence.c     which phase runs next: the plan's phases in order, saturation levels
                    chosen by the search, operating-point rates, recovery between stages
-    summary.c      the terminal summary at the end of a run (from results.json)
+    outputs.c      the results directory: intervals.jsonl, requests.jsonl, *.hlog,
+                   results.json
+    phase_summary.c  a phase's summary as results.json has it (outputs.c, sequence.c)
     progress.c     the live progress line
+    observe.c      the scraper and the live server started, fed and stopped
+    Classes with a header of their own, which never see coordinator_t:
+    timeline.h     the phases decided and their windows (which phase a moment is in, the
+                   planned rate)
+    merge.h        snapshots into intervals and phases; tells listeners of closed intervals
+    run_view.h     the coordinator read-only, for ctl.c, chaos.c and live.c
+    ctl.h chaos.h live.h scrape.h   the operator's socket, the chaos record, the live page,
+                   the targets' /metrics
+
+    Where each figure comes from: phases and their windows, self->timeline (sequence.c
+    decides, coordinator.c schedules); everything merged from snapshots (by interval, by
+    phase, the run, drain, targets, classes, turns, late snapshots, the last closed
+    interval), self->merged (merge.h, read-only here); workers and their counts,
+    self->workers (registry.c); refusals, rejected_by (reject.c); the targets' own figures,
+    self->scrape.
 */
 #ifndef SURGE_COORD_INTERNAL_H
 #define SURGE_COORD_INTERNAL_H
@@ -25,12 +43,14 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/ctl.h"
 #include "coordinator/live.h"
+#include "coordinator/merge.h"
+#include "coordinator/run_view.h"
 #include "coordinator/scrape.h"
+#include "coordinator/timeline.h"
 #include "plan/verdict.h"
 #include "proto/proto.h"
 
 #define COORD_MAX_WORKERS 4096
-#define COORD_MAX_OPEN    64       /* intervals open at once (grace / interval + slack) */
 #define COORD_MAX_SEQ     10000000 /* per worker process; 115 days of 1 s snapshots */
 #define COORD_LEASE_BEATS 3        /* silent this many heartbeats = dead */
 /* Failed handshakes logged one by one per second; the rest as one count (a stranger failed
@@ -87,18 +107,6 @@ typedef struct {
     size_t intervals_merged_bytes;
 } worker_t;
 
-/* A phase the run decided to run (sequence.c): a copy of a plan phase, or one part of a
-   saturation level. Phases are decided one at a time, so the run's list grows as it goes
-   and differs from plan->phases when the plan searches. */
-typedef struct {
-    plan_phase_t phase; /* name and kind owned by the run */
-    int plan_index;     /* plan->phases index; -1 for a saturation level's part */
-    int stage;          /* plan->extra->stages index; -1 without an extra */
-    int level;          /* ramp step / search level within the stage (0-based) */
-    bool settle;        /* the unmeasured start of a level */
-    bool continues;     /* starts right after the previous phase (same stage): no recovery */
-} run_phase_t;
-
 typedef struct {
     int next_plan_phase;     /* the next plan->phases entry to consider */
     int search_stage;        /* stage of the search in progress, -1 when none */
@@ -108,20 +116,6 @@ typedef struct {
     double operating_point_rps;   /* of the last finished search; 0 = none */
     bool skipped_operating_point; /* a phase at the operating point could not run */
 } sequence_t;
-
-typedef struct {
-    int64_t index;
-    metrics_t *metrics; /* owned */
-    int reporters;
-    int64_t inflight;
-    /* By phase, deferred (merge.c): while every snapshot merged here named the one phase
-       deferred_phase (>= 0), metrics holds exactly its requests and is added to it once,
-       at close. MERGE_DEFER_EMPTY before the first, MERGE_DEFER_DIRECT once snapshots of
-       several phases met here (then each is added to its phases as it arrives). */
-    int deferred_phase;
-} open_interval_t;
-#define MERGE_DEFER_EMPTY  (-1)
-#define MERGE_DEFER_DIRECT (-2)
 
 struct _coordinator_t {
     const plan_t *plan; /* borrowed */
@@ -139,11 +133,8 @@ struct _coordinator_t {
     int64_t created_ns, run_t0_ns, start_wall_ns; /* run_t0 0 until the barrier passed */
 
     /* The phases decided so far (sequence.c), with their times as offsets from run_t0;
-       parallel arrays of phase_cap entries, phase_count used. */
-    run_phase_t *phases;
-    int phase_count, phase_cap;
-    int64_t *phase_start_ns, *phase_end_ns;
-    int64_t run_end_ns;          /* offset of the last decided phase's end */
+       read-only to everyone else (timeline.h). */
+    run_timeline_t timeline;
     int announced_phase;         /* -1 before the first */
     bool plan_finished;          /* sequence_next said there is no phase after the last */
     int64_t recovering_since_ns; /* waiting for in-flight work to drain, 0 = not */
@@ -154,37 +145,20 @@ struct _coordinator_t {
     bool segments_dirty;
     int64_t no_workers_since_ns;
 
-    /* merge */
-    open_interval_t open[COORD_MAX_OPEN];
-    int64_t next_close; /* every interval below is closed */
-    /* By phase (metrics.h, "two views"): each phase's own requests, whenever they
-       ended, plus the output tokens received inside its window. */
-    metrics_t **phase_metrics;                        /* per phase, lazily; owned */
-    int64_t *phase_tail_requests, *phase_tail_max_ns; /* ended after the phase's end */
-    int64_t *phase_window_ok; /* by time: requests that ended ok inside the window */
-    int64_t run_window_ok;    /* the same, over the measured phases' windows */
-    metrics_t *run_metrics;   /* measured phases */
-    /* Intervals after the last phase's window (by time): the drain, its own span. Reset
-       when a phase is decided after them (they were then a recovery gap). */
-    metrics_t *drain_metrics;
-    int64_t drain_first_index, drain_last_index; /* -1 = none */
-    metrics_t **target_metrics;                  /* per target, whole run (2 digits) */
-    metrics_t **class_metrics; /* per class of a mix (plan class_count >= 2), whole run */
-    /* per turn index of conversations (PROTO_MAX_TURN_BUCKETS, the last also every later
-       turn), whole run; NULL until a snapshot carries turns */
-    metrics_t **turn_metrics;
-    int64_t late_snapshots, rejected_messages;
+    /* merge (merge.h): the merged figures; `merged` is merge_totals(merge), read-only */
+    merge_t *merge;
+    const merge_totals_t *merged;
+    int64_t rejected_messages;
     int64_t rejected_by[REJECT_CLASS_COUNT]; /* rejected_messages by class (reject.c) */
     int64_t requests_lines_refused;          /* requests.jsonl lines from workers not written */
     log_throttle_t handshake_log; /* failed handshakes: COORD_HANDSHAKE_LOGS_PER_S logged */
-    metrics_t *last_closed;       /* for the progress line; borrowed from nowhere: a copy */
-    int64_t last_closed_index;
 
     /* outputs */
     FILE *intervals_file, *requests_file;
     int out_lock_fd; /* RESULTS_DIR/.lock, held (flock) while the run writes there; -1 */
     FILE *hlog_files[METRIC_HIST_COUNT];
     buf_t scratch;
+    buf_t interval_line; /* the last closed interval's intervals.jsonl line (live page) */
 
     /* progress */
     bool progress_tty;
@@ -198,6 +172,7 @@ struct _coordinator_t {
     /* chaos (ctl.c, chaos.c): the operator's socket (NULL without --ctl-bind) and the
        campaign's record; operator_stopped once `surge ctl stop` cut the plan short */
     ctl_t *ctl;
+    const char *ctl_endpoint; /* ctl's, borrowed; NULL without --ctl-bind */
     chaos_t *chaos;
     bool operator_stopped;
 
@@ -226,6 +201,12 @@ bool registry_mark_seq(worker_t *worker, uint64_t seq);
 bool registry_interval_merged(const worker_t *worker, int64_t interval);
 /* Marks it merged (a worker sends one snapshot per interval). */
 void registry_mark_interval(worker_t *worker, int64_t interval);
+/* A merged snapshot's counts in its sender's record (requests, in-flight gauge, the
+   highest interval seen). */
+void registry_count_snapshot(worker_t *worker, const proto_snapshot_t *snap);
+/* Whether every live worker that had a plan by interval `index` has sent it (and at least
+   one had): the interval can close before its grace (merge.h, merge_config_t.complete). */
+bool registry_interval_complete(const coordinator_t *self, int64_t index);
 /* Splits [0, 1) among live workers by capacity (ordered by id), into worker->from/to. */
 void registry_assign_segments(coordinator_t *self);
 /* Expires leases; returns how many workers died now. */
@@ -239,21 +220,6 @@ reject_class_t reject_class_of_decode(int proto_error);
    the reason in why. */
 int snapshot_refusal(const coordinator_t *self, const worker_t *w, const proto_snapshot_t *snap,
                      char *why, size_t why_size);
-
-/* merge.c */
-void merge_init(coordinator_t *self);
-void merge_free(coordinator_t *self);
-/* Merges one decoded snapshot (ownership stays with the caller). */
-void merge_snapshot(coordinator_t *self, worker_t *worker, const proto_snapshot_t *snap);
-/* Closes intervals that are complete or past grace; all of them when `all`. */
-void merge_close_ready(coordinator_t *self, int64_t now_ns, bool all);
-/* The phase whose window [start, end) holds the interval's start; -1 for an interval
-   outside every window (before the first phase, a recovery gap, the drain). */
-int phase_of_interval(const coordinator_t *self, int64_t index);
-/* A phase was decided after the last: intervals counted as drain were a gap. */
-void merge_phase_decided(coordinator_t *self);
-/* The planned global rate at offset t (from run_t0); 0 outside rate phases. */
-double planned_rate_at(const coordinator_t *self, int64_t offset_ns);
 
 /* sequence.c */
 int sequence_init(coordinator_t *self, char *err, size_t err_size);
@@ -273,24 +239,36 @@ bool sequence_next(coordinator_t *self);
    failed. */
 bool sequence_write_verdicts(coordinator_t *self, jsonw_t *w, json_t *overall, FILE *sla_table);
 
-/* outputs.c */
+/* phase_summary.c */
 /* The summary of run phase i as results.json has it (new reference; NULL when it did not
    run). */
-json_t *outputs_phase_summary(coordinator_t *self, int i);
+json_t *phase_summary_json(const coordinator_t *self, int i);
+/* The same, written as the value of the key being written (the phase ran). */
+void phase_summary_write(const coordinator_t *self, int i, jsonw_t *w);
+/* The plan's mean offered rate of a rate phase over duration_s (0 for closed-loop). */
+double phase_offered_rps(const plan_phase_t *p, double duration_s);
+/* Phase i's planned window, in seconds. */
+double phase_duration_s(const coordinator_t *self, int i);
+/* The intervals whose start lies in phase i's window, in seconds: where its received
+   tokens were counted (merge.c). */
+double phase_received_s(const coordinator_t *self, int i);
+
+/* outputs.c */
 /* 0, -1 on error, OUTPUTS_IN_USE when another live run holds the directory. */
 #define OUTPUTS_IN_USE (-2)
 int outputs_open(coordinator_t *self, char *err, size_t err_size);
 void outputs_close(coordinator_t *self);
 /* At the run's start (run_t0 and the wall time are known): the *.hlog headers. */
 void outputs_begin(coordinator_t *self);
-void outputs_write_interval(coordinator_t *self, int64_t index, const open_interval_t *iv,
-                            int phase);
+/* A merge listener (merge.h): the closed interval's line in intervals.jsonl (kept in
+   interval_line for the live page) and its *.hlog entries. */
+void outputs_write_interval(coordinator_t *self, const merge_interval_t *iv);
 /* Appends a worker's requests.jsonl lines, each only when it is one JSON object of at most
    COORD_MAX_REQUEST_LINE_BYTES; others are counted in requests_lines_refused. */
 void outputs_write_requests(coordinator_t *self, const char *lines, size_t len);
 int outputs_write_results(coordinator_t *self, char *err, size_t err_size);
 
-/* live.c: the observability hooks. observe_open starts the scraper object and the live
+/* observe.c: the observability hooks. observe_open starts the scraper object and the live
    server (-1 with a reason when --metrics-listen cannot bind); observe_run_started starts
    scraping on the run's clock; observe_run_finished publishes the final page and lingers. */
 int observe_open(coordinator_t *self, char *err, size_t err_size);
@@ -298,9 +276,6 @@ void observe_close(coordinator_t *self);
 void observe_run_started(coordinator_t *self);
 /* Each turn of the control loop: the live page's state (`state`: waiting, running, ...). */
 void observe_tick(coordinator_t *self, const char *state, int64_t now_ns);
-/* "targets": [{url, running, waiting, kv_cache_usage, scrape_errors}], the targets' own
-   figures as last scraped (empty without the scraper); for /live.json and ctl status. */
-void observe_write_targets(coordinator_t *self, jsonw_t *w);
 void observe_run_finished(coordinator_t *self);
 /* results.json: "server" (the scraper's summary) and "prometheus" (range queries over the
    run's window, when a Prometheus URL was given; blocks up to 10 s per query). */

@@ -5,7 +5,6 @@
     intervals, progress) is checked on each tick; none of them waits on the network, so
     a heartbeat is answered within a tick even while snapshots pour in.
 */
-#include <arpa/inet.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,49 +21,6 @@
 #define MAX_MESSAGES_PER_TICK 1024 /* then look at the clock again */
 
 typedef enum { STATE_WAITING, STATE_RUNNING, STATE_DRAINING, STATE_DONE } run_state_t;
-
-/* ---- endpoints --------------------------------------------------------------------- */
-
-/* A ZeroMQ port: digits (0..65535), or czmq's ephemeral "*" / "!", optionally with a
-   range ("*[60000-]"). */
-static bool endpoint_port_ok(const char *p)
-{
-    if (*p == '*' || *p == '!') {
-        p++;
-        if (!*p)
-            return true;
-        size_t len = strlen(p);
-        return p[0] == '[' && p[len - 1] == ']' && len - 2 == strspn(p + 1, "0123456789-");
-    }
-    size_t digits = strspn(p, "0123456789");
-    return digits >= 1 && digits <= 5 && !p[digits] && atol(p) <= 65535;
-}
-
-/* Exactly "tcp://HOST:PORT" with HOST 127.x.y.z, localhost or [::1]: anything else
-   (a ZeroMQ source;destination pair "tcp://127.0.0.1:0;0.0.0.0:25999", an interface
-   name, a hostname that merely starts with 127.) is not loopback. */
-bool endpoint_is_loopback(const char *endpoint)
-{
-    if (!endpoint)
-        return false;
-    if (strncmp(endpoint, "ipc://", 6) == 0 || strncmp(endpoint, "inproc://", 9) == 0)
-        return true;
-    if (strncmp(endpoint, "tcp://", 6) != 0)
-        return false;
-    const char *host = endpoint + 6, *colon = strrchr(host, ':');
-    if (!colon || !endpoint_port_ok(colon + 1))
-        return false;
-    char text[64];
-    size_t len = (size_t)(colon - host);
-    if (len == 0 || len >= sizeof text)
-        return false;
-    memcpy(text, host, len);
-    text[len] = '\0';
-    if (strcmp(text, "localhost") == 0 || strcmp(text, "[::1]") == 0)
-        return true;
-    unsigned char v4[4];
-    return inet_pton(AF_INET, text, v4) == 1 && v4[0] == 127;
-}
 
 /* ---- sending --------------------------------------------------------------------- */
 
@@ -210,9 +166,9 @@ static void send_plan(coordinator_t *self, worker_t *w)
    takeover on: no gap, no overlap, and indices that stay unique across re-segmentations. */
 static void send_phase(coordinator_t *self, int index, int64_t from_ns)
 {
-    const plan_phase_t *p = &self->phases[index].phase;
-    int64_t t0 = self->run_t0_ns + self->phase_start_ns[index];
-    int64_t end = self->run_t0_ns + self->phase_end_ns[index];
+    const plan_phase_t *p = &self->timeline.phases[index].phase;
+    int64_t t0 = self->run_t0_ns + self->timeline.phase_start_ns[index];
+    int64_t end = self->run_t0_ns + self->timeline.phase_end_ns[index];
 
     self->epoch++;
     registry_assign_segments(self);
@@ -232,7 +188,7 @@ static void send_phase(coordinator_t *self, int index, int64_t from_ns)
     ph->takeover_ns = from_ns > t0 ? from_ns : t0;
     ph->schedule.duration_ns = end - t0;
     if (self->ctl)
-        ctl_adjust_phase(self->ctl, self, index, ph); /* pause / set-rate in force */
+        ctl_adjust_phase(self->ctl, index, ph); /* pause / set-rate in force */
     int n = 0;
     for (int i = 0; i < self->worker_count; i++) {
         worker_t *w = self->workers[i];
@@ -458,7 +414,11 @@ static void on_message(coordinator_t *self, zmsg_t *zmsg, run_state_t state)
                      (long long)msg.u.snapshot.interval);
         } else {
             registry_mark_interval(w, msg.u.snapshot.interval);
-            merge_snapshot(self, w, &msg.u.snapshot);
+            registry_count_snapshot(w, &msg.u.snapshot);
+            if (msg.u.snapshot.requests_jsonl_len)
+                outputs_write_requests(self, msg.u.snapshot.requests_jsonl,
+                                       msg.u.snapshot.requests_jsonl_len);
+            merge_snapshot(self->merge, &msg.u.snapshot);
         }
         proto_msg_t ack = {.type = PROTO_ACK};
         ack.u.ack.seq = msg.u.snapshot.seq;
@@ -524,6 +484,71 @@ void coordinator_tune_malloc(void)
 static int64_t align_up(int64_t value, int64_t step)
 {
     return (value + step - 1) / step * step;
+}
+
+/* ---- the merge and its listeners ------------------------------------------------ */
+
+/* The planned rate as the operator's overrides left it (timeline.h). */
+static double ctl_rate_override(const void *ctl, int64_t offset_ns, int phase, double planned)
+{
+    return ctl_rate_at(ctl, offset_ns, phase, planned);
+}
+
+static bool interval_complete(void *self, int64_t index)
+{
+    return registry_interval_complete(self, index);
+}
+
+/* Listeners of closed intervals, in this order: the chaos impact table takes the figures,
+   outputs.c writes the line (with the chaos marks of the interval) and the *.hlog
+   entries, and the live page keeps the line and renders /metrics. */
+static void closed_to_chaos(void *arg, const merge_interval_t *iv)
+{
+    coordinator_t *self = arg;
+    if (!self->chaos || !self->intervals_file)
+        return;
+    double interval_s = (double)self->interval_ns / 1e9, start_s = (double)iv->index * interval_s;
+    chaos_add_interval(self->chaos, start_s, start_s + interval_s, iv->metrics);
+}
+
+static void closed_to_outputs(void *arg, const merge_interval_t *iv)
+{
+    outputs_write_interval(arg, iv);
+}
+
+static void closed_to_live(void *arg, const merge_interval_t *iv)
+{
+    coordinator_t *self = arg;
+    if (self->interval_line.len) /* the line outputs.c wrote just now */
+        live_interval_closed(self->live, run_view_of(self), iv->index, iv->phase, iv->metrics,
+                             iv->inflight, self->interval_line.data, self->interval_line.len);
+}
+
+/* ctl's one change to the run besides its own overrides (ctl.h, ctl_commands_t). */
+static void announce_again(void *self)
+{
+    ((coordinator_t *)self)->segments_dirty = true;
+}
+
+static int open_merge(coordinator_t *self)
+{
+    merge_config_t mc = {
+        .timeline = &self->timeline,
+        .interval_ns = self->interval_ns,
+        .grace_ns = self->grace_ns,
+        .target_count = self->plan->target_count,
+        .class_count = self->plan->class_count,
+        .complete = interval_complete,
+        .complete_arg = self,
+    };
+    self->merge = merge_new(&mc);
+    if (!self->merge)
+        return -1;
+    self->merged = merge_totals(self->merge);
+    merge_on_close(self->merge, closed_to_chaos, self);
+    merge_on_close(self->merge, closed_to_outputs, self);
+    merge_on_close(self->merge, closed_to_live, self);
+    return 0;
 }
 
 coordinator_t *coordinator_new(const plan_t *plan, const coordinator_config_t *config,
@@ -592,7 +617,12 @@ coordinator_t *coordinator_new(const plan_t *plan, const coordinator_config_t *c
         coordinator_destroy(&self);
         return NULL;
     }
-    merge_init(self);
+    if (open_merge(self) != 0) {
+        snprintf(err, err_size, "out of memory for the merge of %d phases",
+                 self->timeline.phase_cap);
+        coordinator_destroy(&self);
+        return NULL;
+    }
 
     int opened = outputs_open(self, err, err_size);
     if (opened != 0) {
@@ -638,6 +668,9 @@ coordinator_t *coordinator_new(const plan_t *plan, const coordinator_config_t *c
             return NULL;
         }
         ctl_write_endpoint_file(self->ctl, self->out_dir);
+        self->ctl_endpoint = ctl_endpoint(self->ctl);
+        self->timeline.rate_override = ctl_rate_override;
+        self->timeline.rate_override_arg = self->ctl;
     }
     if (observe_open(self, err, err_size) != 0) {
         *exit_code = SURGE_EXIT_USAGE;
@@ -663,7 +696,7 @@ void coordinator_destroy(coordinator_t **self_p)
     ctl_destroy(&self->ctl);
     chaos_destroy(&self->chaos);
     outputs_close(self);
-    merge_free(self);
+    merge_destroy(&self->merge);
     registry_destroy_all(self);
     sequence_free(self);
     free(self->bind);
@@ -689,14 +722,14 @@ void coordinator_request_stop(coordinator_t *self)
 
 const metrics_t *coordinator_phase_metrics(const coordinator_t *self, int phase_index)
 {
-    if (phase_index < 0 || phase_index >= self->phase_count)
+    if (phase_index < 0 || phase_index >= self->timeline.phase_count)
         return NULL;
-    return self->phase_metrics[phase_index];
+    return self->merged->phase_metrics[phase_index];
 }
 
 const metrics_t *coordinator_total_metrics(const coordinator_t *self)
 {
-    return self->run_metrics;
+    return self->merged->run_metrics;
 }
 
 static int ready_count(const coordinator_t *self)
@@ -713,17 +746,19 @@ static int ready_count(const coordinator_t *self)
    when it continues it, else on the first grid point a lead time from now. */
 static void schedule_decided(coordinator_t *self, int64_t now)
 {
-    int i = self->phase_count - 1;
+    int i = self->timeline.phase_count - 1;
     int64_t at = 0;
     if (i > 0)
-        at = self->phase_end_ns[i - 1] + self->phases[i - 1].phase.settle_ms * 1000000LL;
+        at = self->timeline.phase_end_ns[i - 1] +
+             self->timeline.phases[i - 1].phase.settle_ms * 1000000LL;
     int64_t soonest = now - self->run_t0_ns + self->lead_ns;
     if (at < soonest)
         at = soonest;
-    merge_phase_decided(self);
-    self->phase_start_ns[i] = align_up(at, self->interval_ns);
-    self->phase_end_ns[i] = self->phase_start_ns[i] + self->phases[i].phase.duration_ms * 1000000LL;
-    self->run_end_ns = self->phase_end_ns[i];
+    merge_phase_decided(self->merge);
+    self->timeline.phase_start_ns[i] = align_up(at, self->interval_ns);
+    self->timeline.phase_end_ns[i] =
+        self->timeline.phase_start_ns[i] + self->timeline.phases[i].phase.duration_ms * 1000000LL;
+    self->timeline.run_end_ns = self->timeline.phase_end_ns[i];
 }
 
 /* True when phase `last` is over on the fleet: every live worker has reported, from an
@@ -732,15 +767,16 @@ static void schedule_decided(coordinator_t *self, int64_t now)
    before anyone judges them). */
 static bool phase_recovered(const coordinator_t *self, int last)
 {
-    int64_t end_index = (self->phase_end_ns[last] + self->interval_ns - 1) / self->interval_ns;
-    if (self->next_close < end_index)
+    int64_t end_index =
+        (self->timeline.phase_end_ns[last] + self->interval_ns - 1) / self->interval_ns;
+    if (self->merged->next_close < end_index)
         return false;
     for (int i = 0; i < self->worker_count; i++) {
         const worker_t *w = self->workers[i];
         if (w->state != WORKER_LIVE || !w->has_plan)
             continue;
         if (w->max_interval_seen < end_index - 1 || w->inflight > 0 ||
-            self->next_close <= w->max_interval_seen)
+            self->merged->next_close <= w->max_interval_seen)
             return false;
     }
     return true;
@@ -756,9 +792,9 @@ static void decide_next_phase(coordinator_t *self, int64_t now)
             schedule_decided(self, now);
         return;
     }
-    int last = self->phase_count - 1;
-    const plan_phase_t *p = &self->phases[last].phase;
-    if (now < self->run_t0_ns + self->phase_end_ns[last] + p->settle_ms * 1000000LL)
+    int last = self->timeline.phase_count - 1;
+    const plan_phase_t *p = &self->timeline.phases[last].phase;
+    if (now < self->run_t0_ns + self->timeline.phase_end_ns[last] + p->settle_ms * 1000000LL)
         return;
     if (sequence_is_over(self)) {
         /* Nothing follows: the drain (bounded by --drain) waits for the last requests,
@@ -798,6 +834,7 @@ static void start_run(coordinator_t *self, int64_t now)
     int64_t delay = 2 * self->hb_ns > 1000000000LL ? 2 * self->hb_ns : 1000000000LL;
     self->run_t0_ns = now + delay;
     self->start_wall_ns = clock_wall_ns() + delay;
+    merge_start(self->merge, self->run_t0_ns);
     outputs_begin(self);
     observe_run_started(self);
     int n = 0;
@@ -874,12 +911,13 @@ static const char *state_name(run_state_t state)
 static void cut_plan_short(coordinator_t *self, int64_t now)
 {
     int64_t offset = now - self->run_t0_ns;
-    for (int i = 0; i < self->phase_count; i++) {
-        if (self->phase_end_ns[i] > offset)
-            self->phase_end_ns[i] =
-                offset > self->phase_start_ns[i] ? offset : self->phase_start_ns[i];
+    for (int i = 0; i < self->timeline.phase_count; i++) {
+        if (self->timeline.phase_end_ns[i] > offset)
+            self->timeline.phase_end_ns[i] = offset > self->timeline.phase_start_ns[i]
+                                                 ? offset
+                                                 : self->timeline.phase_start_ns[i];
     }
-    self->run_end_ns = offset;
+    self->timeline.run_end_ns = offset;
     self->plan_finished = true;
     self->operator_stopped = true;
 }
@@ -906,8 +944,8 @@ static void fail_run(coordinator_t *self, const char *why)
    (expect_errors, for the run or the phase). */
 static void check_phases_measured_something(coordinator_t *self)
 {
-    for (int i = 0; i < self->phase_count && !self->failed; i++) {
-        const plan_phase_t *p = &self->phases[i].phase;
+    for (int i = 0; i < self->timeline.phase_count && !self->failed; i++) {
+        const plan_phase_t *p = &self->timeline.phases[i].phase;
         const metrics_t *m = coordinator_phase_metrics(self, i); /* NULL: it never ran */
         if (!p->measure || p->expect_errors || self->plan->expect_errors || !m)
             continue;
@@ -936,6 +974,7 @@ static void check_phases_measured_something(coordinator_t *self)
 int coordinator_run(coordinator_t *self)
 {
     zpoller_t *poller = zpoller_new(self->router, self->monitor, NULL);
+    ctl_commands_t commands = {self->chaos, announce_again, self};
     if (self->ctl)
         zpoller_add(poller, ctl_socket(self->ctl));
     run_state_t state = STATE_WAITING;
@@ -962,8 +1001,9 @@ int coordinator_run(coordinator_t *self)
         int64_t now = clock_now_ns();
         log_throttle_flush(&self->handshake_log, now, false, HANDSHAKE_FAILURES);
         if (self->ctl)
-            ctl_handle(self->ctl, self, state_name(state), now);
-        chaos_tick(self->chaos, self, now, state == STATE_RUNNING && !self->operator_stopped);
+            ctl_handle(self->ctl, run_view_of(self), &commands, state_name(state), now);
+        chaos_tick(self->chaos, run_view_of(self), now,
+                   state == STATE_RUNNING && !self->operator_stopped);
 
         if (self->stop_requested && (state == STATE_WAITING || state == STATE_RUNNING)) {
             self->interrupted = true;
@@ -1002,14 +1042,14 @@ int coordinator_run(coordinator_t *self)
             if (self->ctl && ctl_stop_requested(self->ctl) && !self->operator_stopped)
                 cut_plan_short(self, now);
             int next = self->announced_phase + 1;
-            if (!self->operator_stopped && next < self->phase_count &&
-                now >= self->run_t0_ns + self->phase_start_ns[next] - self->lead_ns) {
-                send_phase(self, next, self->run_t0_ns + self->phase_start_ns[next]);
+            if (!self->operator_stopped && next < self->timeline.phase_count &&
+                now >= self->run_t0_ns + self->timeline.phase_start_ns[next] - self->lead_ns) {
+                send_phase(self, next, self->run_t0_ns + self->timeline.phase_start_ns[next]);
                 self->announced_phase = next;
             } else if (self->segments_dirty && self->announced_phase >= 0) {
                 int p = self->announced_phase;
-                int64_t t0 = self->run_t0_ns + self->phase_start_ns[p];
-                int64_t end = self->run_t0_ns + self->phase_end_ns[p];
+                int64_t t0 = self->run_t0_ns + self->timeline.phase_start_ns[p];
+                int64_t end = self->run_t0_ns + self->timeline.phase_end_ns[p];
                 int64_t from = now + self->hb_ns / 2;
                 if (from < t0)
                     from = t0;
@@ -1020,7 +1060,7 @@ int coordinator_run(coordinator_t *self)
             if (self->awaiting_ready)
                 await_ready(self, now);
             else if (!self->plan_finished && self->announced_phase >= 0 &&
-                     self->announced_phase == self->phase_count - 1)
+                     self->announced_phase == self->timeline.phase_count - 1)
                 decide_next_phase(self, now);
             if (live_with_plan(self) == 0) {
                 if (!self->no_workers_since_ns)
@@ -1031,7 +1071,7 @@ int coordinator_run(coordinator_t *self)
                 self->no_workers_since_ns = 0;
             }
             if (self->failed ||
-                (self->plan_finished && now >= self->run_t0_ns + self->run_end_ns)) {
+                (self->plan_finished && now >= self->run_t0_ns + self->timeline.run_end_ns)) {
                 send_stop_all(self, false, "the plan is complete");
                 state = STATE_DRAINING;
                 /* what the waits between phases left of the drain (decide_next_phase) */
@@ -1055,7 +1095,7 @@ int coordinator_run(coordinator_t *self)
         case STATE_DONE:
             break;
         }
-        merge_close_ready(self, now, state == STATE_DONE);
+        merge_close_ready(self->merge, now, state == STATE_DONE);
         observe_tick(self, state_name(state), now);
         progress_update(self, now, false);
     }
@@ -1072,7 +1112,7 @@ int coordinator_run(coordinator_t *self)
     }
     log_throttle_flush(&self->handshake_log, clock_now_ns(), true, HANDSHAKE_FAILURES);
     log_info("results in %s (%lld intervals, %lld late snapshots)", self->out_dir,
-             (long long)self->next_close, (long long)self->late_snapshots);
+             (long long)self->merged->next_close, (long long)self->merged->late_snapshots);
     if (report_write_dir(self->out_dir, err, sizeof err) != 0)
         log_warn("cannot write report.html: %s", err); /* the results are complete without it */
     observe_run_finished(self);

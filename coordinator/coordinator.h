@@ -23,6 +23,12 @@
          appended to intervals.jsonl (flushed and fsynced) at once;
       6. at the end: stop, drain, bye; results.json written atomically with the plan's
          verdicts, and the summary printed from it (summary.c).
+
+    Inside (coord_internal.h has the map): the merged figures are a merge_t's
+    (merge.h), which tells its listeners (intervals.jsonl, the chaos impact table, the
+    live page) when an interval closes; the phases decided are a run_timeline_t
+    (timeline.h); ctl, chaos and live read the run through a read-only run_view_t
+    (run_view.h) and change it only through what coordinator.c hands them.
 */
 #ifndef SURGE_COORDINATOR_H
 #define SURGE_COORDINATOR_H

@@ -10,8 +10,10 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "coordinator/chaos.h"
-#include "coordinator/coord_internal.h"
+#include "coordinator/coordinator.h"
 #include "coordinator/ctl.h"
+#include "coordinator/live.h"
+#include "coordinator/run_view.h"
 
 #define MAX_REQUESTS_PER_TICK 64 /* then back to the workers: ctl never starves them */
 #define MAX_HISTORY           4096
@@ -154,9 +156,8 @@ bool ctl_phase_overridden(const ctl_t *self, int index)
     return false;
 }
 
-void ctl_adjust_phase(ctl_t *self, coordinator_t *c, int index, proto_phase_t *ph)
+void ctl_adjust_phase(ctl_t *self, int index, proto_phase_t *ph)
 {
-    (void)c;
     if (self->rate_active && self->rate_phase != index)
         self->rate_active = false; /* set-rate holds for its phase only */
     if (self->paused) {
@@ -205,33 +206,37 @@ double ctl_rate_at(const ctl_t *self, int64_t offset_ns, int phase, double plann
     return rate ? rate_rps : planned;
 }
 
-static void record(ctl_t *self, coordinator_t *c, override_kind_t kind, int phase, double rate,
-                   int64_t at_ns, const char *command)
+static void record(ctl_t *self, const run_view_t *run, const ctl_commands_t *cmd,
+                   override_kind_t kind, int phase, double rate, int64_t at_ns, const char *command)
 {
+    int64_t t0 = run_view_t0_ns(run);
     if (self->history_count < MAX_HISTORY)
-        self->history[self->history_count++] = (history_t){at_ns - c->run_t0_ns, kind, phase, rate};
+        self->history[self->history_count++] = (history_t){at_ns - t0, kind, phase, rate};
     if (phase >= 0)
         mark_overridden(self, phase);
-    chaos_override(c->chaos, (double)(at_ns - c->run_t0_ns) / 1e9, command,
-                   phase >= 0 ? c->phases[phase].phase.name : "", rate, "ctl");
+    chaos_override(cmd->chaos, (double)(at_ns - t0) / 1e9, command,
+                   phase >= 0 ? run_view_timeline(run)->phases[phase].phase.name : "", rate, "ctl");
 }
 
 /* The phase running now (announced and not over), or -1 between phases. */
-static int current_phase(const coordinator_t *c, int64_t now)
+static int current_phase(const run_view_t *run, int64_t now)
 {
-    int p = c->announced_phase;
-    if (p < 0 || now >= c->run_t0_ns + c->phase_end_ns[p] - c->hb_ns / 2)
+    int p = run_view_announced_phase(run);
+    if (p < 0 || now >= run_view_t0_ns(run) + run_view_timeline(run)->phase_end_ns[p] -
+                            run_view_heartbeat_ns(run) / 2)
         return -1;
     return p;
 }
 
 /* When a change asked now takes over: half a heartbeat ahead, as re-segmentation does
    (never before the phase's own start). */
-static int64_t takeover_at(const coordinator_t *c, int phase, int64_t now)
+static int64_t takeover_at(const run_view_t *run, int phase, int64_t now)
 {
-    int64_t at = now + c->hb_ns / 2;
-    if (phase >= 0 && at < c->run_t0_ns + c->phase_start_ns[phase])
-        at = c->run_t0_ns + c->phase_start_ns[phase];
+    int64_t at = now + run_view_heartbeat_ns(run) / 2;
+    int64_t start =
+        phase >= 0 ? run_view_t0_ns(run) + run_view_timeline(run)->phase_start_ns[phase] : 0;
+    if (phase >= 0 && at < start)
+        at = start;
     return at;
 }
 
@@ -259,24 +264,27 @@ __attribute__((format(printf, 2, 3))) static void refuse(answer_t *a, const char
         return;                                                                                    \
     } while (0)
 
-static void write_status(ctl_t *self, coordinator_t *c, const char *state, int64_t now, jsonw_t *w)
+static void write_status(ctl_t *self, const run_view_t *run, const char *state, int64_t now,
+                         jsonw_t *w)
 {
+    const run_timeline_t *tl = run_view_timeline(run);
+    int64_t t0 = run_view_t0_ns(run), interval_ns = run_view_interval_ns(run);
     jsonw_object_begin(w);
-    jsonw_kv_string(w, "run_id", c->run_id);
+    jsonw_kv_string(w, "run_id", run_view_id(run));
     jsonw_kv_string(w, "state", state);
-    jsonw_kv_string(w, "results_dir", c->out_dir);
+    jsonw_kv_string(w, "results_dir", run_view_out_dir(run));
     jsonw_key(w, "t_s");
-    if (c->run_t0_ns)
-        jsonw_double(w, (double)(now - c->run_t0_ns) / 1e9);
+    if (t0)
+        jsonw_double(w, (double)(now - t0) / 1e9);
     else
         jsonw_null(w);
     jsonw_kv_bool(w, "paused", self->paused);
-    int p = c->announced_phase;
+    int p = run_view_announced_phase(run);
     jsonw_key(w, "phase");
     if (p >= 0) {
-        const plan_phase_t *ph = &c->phases[p].phase;
-        int64_t offset = now - c->run_t0_ns;
-        double planned = planned_rate_at(c, offset);
+        const plan_phase_t *ph = &tl->phases[p].phase;
+        int64_t offset = now - t0;
+        double planned = timeline_planned_rate_at(tl, offset);
         jsonw_object_begin(w);
         jsonw_kv_string(w, "name", ph->name);
         jsonw_kv_int(w, "index", p);
@@ -285,8 +293,8 @@ static void write_status(ctl_t *self, coordinator_t *c, const char *state, int64
                         ph->load == PHASE_LOAD_RATE          ? "rate"
                         : ph->load == PHASE_LOAD_CONCURRENCY ? "concurrency"
                                                              : "users");
-        jsonw_kv_double(w, "start_s", (double)c->phase_start_ns[p] / 1e9);
-        jsonw_kv_double(w, "end_s", (double)c->phase_end_ns[p] / 1e9);
+        jsonw_kv_double(w, "start_s", (double)tl->phase_start_ns[p] / 1e9);
+        jsonw_kv_double(w, "end_s", (double)tl->phase_end_ns[p] / 1e9);
         if (ph->load == PHASE_LOAD_RATE) {
             jsonw_kv_double(w, "rate_rps", planned);
             jsonw_kv_bool(w, "rate_overridden", self->rate_active && self->rate_phase == p);
@@ -299,63 +307,60 @@ static void write_status(ctl_t *self, coordinator_t *c, const char *state, int64
     } else {
         jsonw_null(w);
     }
+    run_view_fleet_t fleet = run_view_fleet(run);
     jsonw_key(w, "workers");
     jsonw_object_begin(w);
-    jsonw_kv_int(w, "live", registry_live_count(c));
-    jsonw_kv_int(w, "expected", c->cfg.workers);
-    int lost = 0;
-    int64_t inflight = 0;
-    for (int i = 0; i < c->worker_count; i++) {
-        lost += c->workers[i]->state == WORKER_DEAD;
-        inflight += c->workers[i]->state == WORKER_LIVE ? c->workers[i]->inflight : 0;
-    }
-    jsonw_kv_int(w, "lost", lost);
+    jsonw_kv_int(w, "live", fleet.live);
+    jsonw_kv_int(w, "expected", fleet.expected);
+    jsonw_kv_int(w, "lost", fleet.lost);
     jsonw_object_end(w);
-    jsonw_kv_int(w, "inflight", inflight);
-    observe_write_targets(c, w); /* "targets": their scraped figures (surge ctl watch) */
+    jsonw_kv_int(w, "inflight", fleet.inflight);
+    live_write_targets(run_view_scrape(run), w); /* their scraped figures (surge ctl watch) */
     jsonw_key(w, "last_interval");
-    if (c->last_closed && c->last_closed_index >= 0) {
-        double interval_s = (double)c->interval_ns / 1e9;
+    const merge_totals_t *merged = run_view_merged(run);
+    if (merged->last_closed && merged->last_closed_index >= 0) {
+        double interval_s = (double)interval_ns / 1e9;
         jsonw_object_begin(w);
-        jsonw_kv_int(w, "index", c->last_closed_index);
-        jsonw_kv_double(w, "start_s", (double)c->last_closed_index * interval_s);
+        jsonw_kv_int(w, "index", merged->last_closed_index);
+        jsonw_kv_double(w, "start_s", (double)merged->last_closed_index * interval_s);
         jsonw_key(w, "summary");
-        metrics_write_summary(
-            c->last_closed, w, interval_s,
-            planned_rate_at(c, c->last_closed_index * c->interval_ns + c->interval_ns / 2));
+        metrics_write_summary(merged->last_closed, w, interval_s,
+                              timeline_planned_rate_at(tl, merged->last_closed_index * interval_ns +
+                                                               interval_ns / 2));
         jsonw_object_end(w);
     } else {
         jsonw_null(w);
     }
     char open[1024];
-    chaos_open_faults(c->chaos, open, sizeof open);
+    chaos_open_faults(run_view_chaos(run), open, sizeof open);
     jsonw_kv_string(w, "open_faults", open);
-    jsonw_kv_int(w, "marks", chaos_mark_count(c->chaos));
+    jsonw_kv_int(w, "marks", chaos_mark_count(run_view_chaos(run)));
     jsonw_object_end(w);
 }
 
-static void do_override(ctl_t *self, coordinator_t *c, const proto_ctl_request_t *rq, int64_t now,
-                        answer_t *a)
+static void do_override(ctl_t *self, const run_view_t *run, const ctl_commands_t *commands,
+                        const proto_ctl_request_t *rq, int64_t now, answer_t *a)
 {
-    int p = current_phase(c, now);
+    int p = current_phase(run, now);
+    const run_timeline_t *tl = run_view_timeline(run);
     const char *cmd = rq->command;
     if (strcmp(cmd, "pause") == 0) {
         if (self->paused)
             REFUSE(a, "already paused");
         self->paused = true;
-        record(self, c, OVERRIDE_PAUSE, p, -1, takeover_at(c, p, now), "pause");
+        record(self, run, commands, OVERRIDE_PAUSE, p, -1, takeover_at(run, p, now), "pause");
     } else if (strcmp(cmd, "resume") == 0) {
         if (!self->paused)
             REFUSE(a, "not paused");
         self->paused = false;
         if (self->rate_active)
             self->new_sequence = true;
-        record(self, c, OVERRIDE_RESUME, p, -1, takeover_at(c, p, now), "resume");
+        record(self, run, commands, OVERRIDE_RESUME, p, -1, takeover_at(run, p, now), "resume");
     } else { /* set-rate */
         if (p < 0)
             REFUSE(a, "no phase is running now (between phases or at the end): nothing to "
                       "set the rate of");
-        const plan_phase_t *ph = &c->phases[p].phase;
+        const plan_phase_t *ph = &tl->phases[p].phase;
         if (ph->load != PHASE_LOAD_RATE)
             REFUSE(a,
                    "phase %s is closed-loop (%s): set-rate applies to rate phases; "
@@ -367,36 +372,39 @@ static void do_override(ctl_t *self, coordinator_t *c, const proto_ctl_request_t
         self->rate_phase = p;
         self->rate_rps = rq->value;
         self->new_sequence = true;
-        record(self, c, OVERRIDE_SET_RATE, p, rq->value, takeover_at(c, p, now), "set-rate");
+        record(self, run, commands, OVERRIDE_SET_RATE, p, rq->value, takeover_at(run, p, now),
+               "set-rate");
     }
     /* The loop re-announces the current phase half a heartbeat ahead (the same path as
        re-segmentation); between phases the next announcement carries the change. */
     if (p >= 0)
-        c->segments_dirty = true;
+        commands->announce_again(commands->arg);
     if (strcmp(cmd, "set-rate") == 0)
-        log_info("ctl: set-rate %g req/s for phase %s", rq->value, c->phases[p].phase.name);
+        log_info("ctl: set-rate %g req/s for phase %s", rq->value, tl->phases[p].phase.name);
     else
         log_info("ctl: %s", cmd);
     jsonw_t w;
     jsonw_init(&w, &a->body);
     jsonw_object_begin(&w);
     jsonw_kv_string(&w, "command", cmd);
-    jsonw_kv_double(&w, "takeover_s", (double)(takeover_at(c, p, now) - c->run_t0_ns) / 1e9);
-    jsonw_kv_string(&w, "phase", p >= 0 ? c->phases[p].phase.name : "");
+    jsonw_kv_double(&w, "takeover_s",
+                    (double)(takeover_at(run, p, now) - run_view_t0_ns(run)) / 1e9);
+    jsonw_kv_string(&w, "phase", p >= 0 ? tl->phases[p].phase.name : "");
     jsonw_object_end(&w);
 }
 
-static void dispatch(ctl_t *self, coordinator_t *c, const char *state,
-                     const proto_ctl_request_t *rq, int64_t now, answer_t *a)
+static void dispatch(ctl_t *self, const run_view_t *run, const ctl_commands_t *commands,
+                     const char *state, const proto_ctl_request_t *rq, int64_t now, answer_t *a)
 {
     const char *cmd = rq->command;
     bool running = strcmp(state, "running") == 0;
-    double t_s = c->run_t0_ns ? (double)(now - c->run_t0_ns) / 1e9 : 0;
+    int64_t t0 = run_view_t0_ns(run);
+    double t_s = t0 ? (double)(now - t0) / 1e9 : 0;
     jsonw_t w;
     jsonw_init(&w, &a->body);
     a->ok = true;
     if (strcmp(cmd, "status") == 0) {
-        write_status(self, c, state, now, &w);
+        write_status(self, run, state, now, &w);
         return;
     }
     static const char *const known[] = {"mark",   "mark-start", "mark-end", "pause",
@@ -411,21 +419,21 @@ static void dispatch(ctl_t *self, coordinator_t *c, const char *state,
                "resume, set-rate, stop)",
                cmd);
     }
-    if (!running || !c->run_t0_ns)
+    if (!running || !t0)
         REFUSE(a, "the run is %s: %s applies to a running run", state, cmd);
-    if (now < c->run_t0_ns)
-        REFUSE(a, "the run starts in %.1f s: try again then", (double)(c->run_t0_ns - now) / 1e9);
+    if (now < t0)
+        REFUSE(a, "the run starts in %.1f s: try again then", (double)(t0 - now) / 1e9);
     if (strncmp(cmd, "mark", 4) == 0) {
         if (!rq->text || !rq->text[0])
             REFUSE(a, "%s needs a text (a mark) or a name (a fault window)", cmd);
         char err[256];
         if (strcmp(cmd, "mark") == 0)
-            chaos_mark(c->chaos, t_s, rq->text, "ctl");
+            chaos_mark(commands->chaos, t_s, rq->text, "ctl");
         else if (strcmp(cmd, "mark-start") == 0 &&
-                 chaos_fault_start(c->chaos, t_s, rq->text, "ctl", err, sizeof err) != 0)
+                 chaos_fault_start(commands->chaos, t_s, rq->text, "ctl", err, sizeof err) != 0)
             REFUSE(a, "%s", err);
         else if (strcmp(cmd, "mark-end") == 0 &&
-                 chaos_fault_end(c->chaos, t_s, rq->text, "ctl", err, sizeof err) != 0)
+                 chaos_fault_end(commands->chaos, t_s, rq->text, "ctl", err, sizeof err) != 0)
             REFUSE(a, "%s", err);
         jsonw_object_begin(&w);
         jsonw_kv_string(&w, "command", cmd);
@@ -438,17 +446,17 @@ static void dispatch(ctl_t *self, coordinator_t *c, const char *state,
         if (!self->stop) {
             self->stop = true;
             self->stopped_at_s = t_s;
-            chaos_override(c->chaos, t_s, "stop", "", -1, "ctl");
+            chaos_override(commands->chaos, t_s, "stop", "", -1, "ctl");
             log_info("ctl: stop asked at %.1f s: ending the run", t_s);
         }
         jsonw_object_begin(&w);
         jsonw_kv_string(&w, "command", cmd);
         jsonw_kv_double(&w, "t_s", self->stopped_at_s);
-        jsonw_kv_string(&w, "results_dir", c->out_dir);
+        jsonw_kv_string(&w, "results_dir", run_view_out_dir(run));
         jsonw_object_end(&w);
         return;
     }
-    do_override(self, c, rq, now, a);
+    do_override(self, run, commands, rq, now, a);
 }
 
 static void answer(ctl_t *self, zframe_t *identity, uint64_t id, answer_t *a)
@@ -459,7 +467,8 @@ static void answer(ctl_t *self, zframe_t *identity, uint64_t id, answer_t *a)
     proto_send_to(self->sock, identity, &reply);
 }
 
-void ctl_handle(ctl_t *self, coordinator_t *c, const char *state, int64_t now)
+void ctl_handle(ctl_t *self, const run_view_t *run, const ctl_commands_t *commands,
+                const char *state, int64_t now)
 {
     for (int i = 0; i < MAX_REQUESTS_PER_TICK && (zsock_events(self->sock) & ZMQ_POLLIN); i++) {
         zmsg_t *zmsg = zmsg_recv(self->sock);
@@ -488,7 +497,7 @@ void ctl_handle(ctl_t *self, coordinator_t *c, const char *state, int64_t now)
             proto_msg_clear(&msg);
         } else {
             id = msg.u.ctl_request.id;
-            dispatch(self, c, state, &msg.u.ctl_request, now, &a);
+            dispatch(self, run, commands, state, &msg.u.ctl_request, now, &a);
             proto_msg_clear(&msg);
         }
         if (!a.ok)

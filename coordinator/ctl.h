@@ -28,10 +28,21 @@
 
 #include "common/jsonw.h"
 #include "proto/curve.h"
+#include "coordinator/chaos.h"
 #include "proto/proto.h"
 
-struct _coordinator_t;
 typedef struct _ctl_t ctl_t;
+typedef struct _run_view_t run_view_t;
+
+/* What a ctl command may change in the run, given by the coordinator with each
+   ctl_handle. Everything else ctl answers from the read-only view (run_view.h). */
+typedef struct {
+    chaos_t *chaos; /* the campaign's record: marks, fault windows, overrides (borrowed) */
+    /* The current phase is announced again with the overrides in force, taking over half a
+       heartbeat ahead (the re-segmentation path); arg is given back. */
+    void (*announce_again)(void *arg);
+    void *arg;
+} ctl_commands_t;
 
 /* Binds the ctl socket. Off loopback it needs CURVE with operator keys (curve set up
    with curve_server_allow_ctl) unless insecure. NULL with a reason in err. */
@@ -46,11 +57,11 @@ void ctl_write_endpoint_file(const ctl_t *self, const char *dir);
 void *ctl_socket(ctl_t *self);
 
 /* Answers every request waiting on the socket. state: "waiting", "running", "draining". */
-void ctl_handle(ctl_t *self, struct _coordinator_t *coordinator, const char *state, int64_t now_ns);
+void ctl_handle(ctl_t *self, const run_view_t *run, const ctl_commands_t *commands,
+                const char *state, int64_t now_ns);
 
 /* From send_phase: applies the overrides in force to the phase message about to go out. */
-void ctl_adjust_phase(ctl_t *self, struct _coordinator_t *coordinator, int index,
-                      proto_phase_t *phase);
+void ctl_adjust_phase(ctl_t *self, int index, proto_phase_t *phase);
 /* The offered global rate at offset_ns from run_t0 once overrides are applied to the
    plan's `planned` rate for phase `phase`. */
 double ctl_rate_at(const ctl_t *self, int64_t offset_ns, int phase, double planned);

@@ -6,8 +6,9 @@
     publisher is the coordinator's thread: when an interval closes it renders the
     Prometheus page and keeps the interval's intervals.jsonl line; a few times a second
     (observe_tick) it renders the run's state (phase, time left, workers, targets, chaos
-    marks and fault windows). The server therefore never reads coordinator_t, and a
-    scrape never waits for the control loop, nor the loop for a scrape.
+    marks and fault windows), from a read-only view of the run (run_view.h). The server
+    therefore never reads the run, and a scrape never waits for the control loop, nor the
+    loop for a scrape.
 
     Why evhttp and not a loop of our own: the hand-written poll(2) server had 16 slots and
     answered one connection at a time; 24 idle clients made a scrape wait 4 s in the
@@ -50,9 +51,7 @@
 #include "common/jsonw.h"
 #include "common/log.h"
 #include "coordinator/chaos.h"
-#include "coordinator/coord_internal.h"
-#include "plan/plan_yaml.h"
-#include "coordinator/prom_query.h"
+#include "coordinator/run_view.h"
 #include "report/report.h"
 #include "coordinator/scrape.h"
 
@@ -708,19 +707,22 @@ static void render_server(buf_t *o, scrape_t *scrape)
     free(has);
 }
 
-static void render_metrics(live_t *self, const coordinator_t *c, bool finished)
+static void render_metrics(live_t *self, const run_view_t *run, bool finished)
 {
+    const plan_t *plan = run_view_plan(run);
+    const run_timeline_t *tl = run_view_timeline(run);
+    int64_t interval_ns = run_view_interval_ns(run);
     buf_t *o = &self->scratch;
     buf_clear(o);
     const metrics_t *m = self->last;
     const metrics_counters_t *t = &self->total->c;
-    double interval_s = (double)c->interval_ns / 1e9;
+    double interval_s = (double)interval_ns / 1e9;
 
     header(o, "surge_info", "gauge", "The run this coordinator drives (value 1).");
     buf_printf(o, "surge_info{run_id=\"");
-    label_value(o, c->run_id);
+    label_value(o, run_view_id(run));
     buf_printf(o, "\",version=\"%s\",plan=\"", SURGE_VERSION);
-    label_value(o, c->plan->name ? c->plan->name : c->plan->source);
+    label_value(o, plan->name ? plan->name : plan->source);
     buf_append_str(o, "\"} 1\n");
     header(o, "surge_run_finished", "gauge", "1 once the run is over and the results are written.");
     sample(o, "surge_run_finished", finished ? 1 : 0);
@@ -736,8 +738,8 @@ static void render_metrics(live_t *self, const coordinator_t *c, bool finished)
     int p = self->last_phase;
     header(o, "surge_phase_info", "gauge",
            "The phase of the last closed interval (value 1; labels name it).");
-    if (p >= 0 && p < c->phase_count) {
-        const plan_phase_t *ph = &c->phases[p].phase;
+    if (p >= 0 && p < tl->phase_count) {
+        const plan_phase_t *ph = &tl->phases[p].phase;
         buf_append_str(o, "surge_phase_info{phase=\"");
         label_value(o, ph->name);
         buf_append_str(o, "\",kind=\"");
@@ -745,11 +747,11 @@ static void render_metrics(live_t *self, const coordinator_t *c, bool finished)
         buf_printf(o, "\",index=\"%d\",measured=\"%s\"} 1\n", p, ph->measure ? "true" : "false");
     }
 
-    int64_t mid_ns = self->last_index * c->interval_ns + c->interval_ns / 2;
+    int64_t mid_ns = self->last_index * interval_ns + interval_ns / 2;
     header(o, "surge_offered_requests_per_second", "gauge",
            "The plan's arrival rate in the last interval (0 in closed-loop phases).");
     sample(o, "surge_offered_requests_per_second",
-           self->last_index >= 0 && !finished ? planned_rate_at(c, mid_ns) : 0);
+           self->last_index >= 0 && !finished ? timeline_planned_rate_at(tl, mid_ns) : 0);
     header(o, "surge_sent_requests_per_second", "gauge",
            "Requests sent per second, last interval.");
     sample(o, "surge_sent_requests_per_second", (double)m->c.sent / interval_s);
@@ -789,21 +791,17 @@ static void render_metrics(live_t *self, const coordinator_t *c, bool finished)
     header(o, "surge_slo_ok_requests_total", "counter", "Requests that met every SLO.");
     sample(o, "surge_slo_ok_requests_total", (double)t->slo_ok);
 
-    int live = 0, lost = 0, left = 0;
-    for (int i = 0; i < c->worker_count; i++) {
-        live += c->workers[i]->state == WORKER_LIVE;
-        lost += c->workers[i]->state == WORKER_DEAD;
-        left += c->workers[i]->state == WORKER_LEFT;
-    }
+    run_view_fleet_t fleet = run_view_fleet(run);
+    int live = fleet.live, lost = fleet.lost, left = fleet.left;
     header(o, "surge_workers", "gauge", "Workers by state (lost: lease expired; left: said bye).");
     sample_label(o, "surge_workers", "state", "live", live);
     sample_label(o, "surge_workers", "state", "lost", lost);
     sample_label(o, "surge_workers", "state", "left", left);
     header(o, "surge_late_snapshots_total", "counter",
            "Snapshots merged after their interval closed (in the totals, not the series).");
-    sample(o, "surge_late_snapshots_total", (double)c->late_snapshots);
+    sample(o, "surge_late_snapshots_total", (double)run_view_merged(run)->late_snapshots);
     header(o, "surge_rejected_messages_total", "counter", "Messages the coordinator refused.");
-    sample(o, "surge_rejected_messages_total", (double)c->rejected_messages);
+    sample(o, "surge_rejected_messages_total", (double)run_view_rejected_messages(run));
 
     latency(o, "ttft", "Time to first token", self->total->hist[METRIC_TTFT], m->hist[METRIC_TTFT]);
     latency(o, "itl", "Inter-token latency (gaps between content events)",
@@ -814,7 +812,7 @@ static void render_metrics(live_t *self, const coordinator_t *c, bool finished)
             m->hist[METRIC_E2E]);
     latency(o, "schedule_lag", "Schedule lag (actual minus intended send)",
             self->total->hist[METRIC_LAG], m->hist[METRIC_LAG]);
-    render_server(o, c->scrape);
+    render_server(o, run_view_scrape(run));
 
     pthread_mutex_lock(&self->lock);
     buf_clear(&self->page);
@@ -833,16 +831,20 @@ static void kv_nullable(jsonw_t *w, const char *key, bool has, double v)
         jsonw_null(w);
 }
 
-static void state_phase(jsonw_t *w, const coordinator_t *c, int64_t offset_ns)
+static void state_phase(jsonw_t *w, const run_view_t *run, int64_t offset_ns)
 {
-    int p = c->run_t0_ns && offset_ns >= 0 ? phase_of_interval(c, offset_ns / c->interval_ns) : -1;
+    const run_timeline_t *tl = run_view_timeline(run);
+    int64_t interval_ns = run_view_interval_ns(run);
+    int p = run_view_t0_ns(run) && offset_ns >= 0
+                ? timeline_phase_at(tl, offset_ns / interval_ns * interval_ns)
+                : -1;
     jsonw_key(w, "phase");
-    if (p < 0 || p >= c->phase_count) {
+    if (p < 0 || p >= tl->phase_count) {
         jsonw_null(w);
         return;
     }
-    const plan_phase_t *ph = &c->phases[p].phase;
-    double end_s = (double)c->phase_end_ns[p] / 1e9, t_s = (double)offset_ns / 1e9;
+    const plan_phase_t *ph = &tl->phases[p].phase;
+    double end_s = (double)tl->phase_end_ns[p] / 1e9, t_s = (double)offset_ns / 1e9;
     jsonw_object_begin(w);
     jsonw_kv_int(w, "index", p);
     jsonw_kv_string(w, "name", ph->name);
@@ -853,45 +855,38 @@ static void state_phase(jsonw_t *w, const coordinator_t *c, int64_t offset_ns)
                     : ph->load == PHASE_LOAD_CONCURRENCY ? "concurrency"
                                                          : "users");
     if (ph->load == PHASE_LOAD_RATE)
-        jsonw_kv_double(w, "rate_rps", planned_rate_at(c, offset_ns));
+        jsonw_kv_double(w, "rate_rps", timeline_planned_rate_at(tl, offset_ns));
     else if (ph->load == PHASE_LOAD_CONCURRENCY)
         jsonw_kv_int(w, "concurrency", ph->concurrency);
     else
         jsonw_kv_int(w, "users", ph->users);
-    jsonw_kv_int(w, "level", c->phases[p].level);
-    jsonw_kv_double(w, "start_s", (double)c->phase_start_ns[p] / 1e9);
+    jsonw_kv_int(w, "level", tl->phases[p].level);
+    jsonw_kv_double(w, "start_s", (double)tl->phase_start_ns[p] / 1e9);
     jsonw_kv_double(w, "end_s", end_s);
     jsonw_kv_double(w, "left_s", end_s > t_s ? end_s - t_s : 0);
     jsonw_object_end(w);
 }
 
-static void state_workers(jsonw_t *w, const coordinator_t *c)
+static void state_workers(jsonw_t *w, const run_view_t *run)
 {
-    int live = 0, lost = 0, left = 0;
-    for (int i = 0; i < c->worker_count; i++) {
-        live += c->workers[i]->state == WORKER_LIVE;
-        lost += c->workers[i]->state == WORKER_DEAD;
-        left += c->workers[i]->state == WORKER_LEFT;
-    }
+    run_view_fleet_t fleet = run_view_fleet(run);
     jsonw_key(w, "workers");
     jsonw_object_begin(w);
-    jsonw_kv_int(w, "expected", c->cfg.workers);
-    jsonw_kv_int(w, "live", live);
-    jsonw_kv_int(w, "lost", lost);
-    jsonw_kv_int(w, "left", left);
+    jsonw_kv_int(w, "expected", fleet.expected);
+    jsonw_kv_int(w, "live", fleet.live);
+    jsonw_kv_int(w, "lost", fleet.lost);
+    jsonw_kv_int(w, "left", fleet.left);
     jsonw_key(w, "list");
     jsonw_array_begin(w);
-    for (int i = 0; i < c->worker_count; i++) {
-        const worker_t *k = c->workers[i];
+    int n = run_view_worker_count(run);
+    for (int i = 0; i < n; i++) {
+        run_view_worker_t k = run_view_worker(run, i);
         jsonw_object_begin(w);
-        jsonw_kv_string(w, "id", k->id);
-        jsonw_kv_string(w, "state",
-                        k->state == WORKER_LIVE   ? "live"
-                        : k->state == WORKER_DEAD ? "lost"
-                                                  : "left");
-        jsonw_kv_double(w, "share", k->state == WORKER_LIVE ? k->to - k->from : 0);
-        jsonw_kv_int(w, "inflight", k->state == WORKER_LIVE ? k->inflight : 0);
-        jsonw_kv_int(w, "requests", k->requests);
+        jsonw_kv_string(w, "id", k.id);
+        jsonw_kv_string(w, "state", k.state);
+        jsonw_kv_double(w, "share", k.share);
+        jsonw_kv_int(w, "inflight", k.inflight);
+        jsonw_kv_int(w, "requests", k.requests);
         jsonw_object_end(w);
     }
     jsonw_array_end(w);
@@ -900,7 +895,7 @@ static void state_workers(jsonw_t *w, const coordinator_t *c)
 
 /* The targets' own figures as last scraped; URLs as the plan, intervals.jsonl and
    /metrics show them (scrape_target_url). */
-static void state_targets(jsonw_t *w, scrape_t *scrape)
+void live_write_targets(scrape_t *scrape, jsonw_t *w)
 {
     jsonw_key(w, "targets");
     jsonw_array_begin(w);
@@ -922,38 +917,35 @@ static void state_targets(jsonw_t *w, scrape_t *scrape)
 }
 
 /* Renders everything of /live.json but "intervals" (docs/live.md) into scratch. */
-static void render_state(live_t *self, const coordinator_t *c, const char *state, int64_t now_ns)
+static void render_state(live_t *self, const run_view_t *run, const char *state, int64_t now_ns)
 {
+    const plan_t *plan = run_view_plan(run);
+    int64_t t0 = run_view_t0_ns(run);
     buf_t *o = &self->scratch;
     buf_clear(o);
     jsonw_t w;
     jsonw_init(&w, o);
     jsonw_object_begin(&w);
     jsonw_kv_int(&w, "schema", LIVE_LIVE_JSON_SCHEMA);
-    jsonw_kv_string(&w, "run_id", c->run_id);
-    jsonw_kv_string(&w, "name", c->plan->name ? c->plan->name : c->plan->source);
+    jsonw_kv_string(&w, "run_id", run_view_id(run));
+    jsonw_kv_string(&w, "name", plan->name ? plan->name : plan->source);
     jsonw_kv_string(&w, "version", SURGE_VERSION);
     jsonw_kv_string(&w, "state", state);
-    jsonw_kv_double(&w, "interval_s", (double)c->interval_ns / 1e9);
-    int64_t offset = c->run_t0_ns ? now_ns - c->run_t0_ns : 0;
-    kv_nullable(&w, "t_s", c->run_t0_ns != 0, (double)offset / 1e9);
-    double left_s = (double)(c->run_end_ns - offset) / 1e9;
-    kv_nullable(&w, "run_left_s", c->run_t0_ns != 0, left_s > 0 ? left_s : 0);
-    jsonw_kv_bool(&w, "run_end_known", c->plan_finished);
-    state_phase(&w, c, offset);
+    jsonw_kv_double(&w, "interval_s", (double)run_view_interval_ns(run) / 1e9);
+    int64_t offset = t0 ? now_ns - t0 : 0;
+    kv_nullable(&w, "t_s", t0 != 0, (double)offset / 1e9);
+    double left_s = (double)(run_view_timeline(run)->run_end_ns - offset) / 1e9;
+    kv_nullable(&w, "run_left_s", t0 != 0, left_s > 0 ? left_s : 0);
+    jsonw_kv_bool(&w, "run_end_known", run_view_end_known(run));
+    state_phase(&w, run, offset);
     jsonw_kv_int(&w, "last_interval", self->last_index);
-    int64_t inflight = 0;
-    for (int i = 0; i < c->worker_count; i++) {
-        if (c->workers[i]->state == WORKER_LIVE)
-            inflight += c->workers[i]->inflight;
-    }
-    jsonw_kv_int(&w, "inflight", inflight);
+    jsonw_kv_int(&w, "inflight", run_view_fleet(run).inflight);
     jsonw_kv_double(&w, "client_lag_limit_ms", CLIENT_LAG_P99_LIMIT_MS);
-    state_workers(&w, c);
-    state_targets(&w, c->scrape);
+    state_workers(&w, run);
+    live_write_targets(run_view_scrape(run), &w);
     jsonw_key(&w, "chaos");
     jsonw_object_begin(&w);
-    chaos_write_events(c->chaos, &w);
+    chaos_write_events(run_view_chaos(run), &w);
     jsonw_object_end(&w);
     /* left open: the server appends "intervals" and closes it */
     self->last_state_ns = now_ns;
@@ -969,7 +961,7 @@ static void publish_state(live_t *self)
     buf_append(&self->state, self->scratch.data, self->scratch.len);
 }
 
-void live_interval_closed(live_t *self, const coordinator_t *coordinator, int64_t index, int phase,
+void live_interval_closed(live_t *self, const run_view_t *run, int64_t index, int phase,
                           const metrics_t *interval, int64_t inflight, const char *line,
                           size_t line_len)
 {
@@ -982,9 +974,9 @@ void live_interval_closed(live_t *self, const coordinator_t *coordinator, int64_
     self->last_phase = phase;
     self->last_inflight = inflight;
     self->intervals++;
-    render_metrics(self, coordinator, false);
+    render_metrics(self, run, false);
     /* The state names this interval as the last: both change under one lock. */
-    render_state(self, coordinator, self->state_name, clock_now_ns());
+    render_state(self, run, self->state_name, clock_now_ns());
     while (line_len > 0 && (line[line_len - 1] == '\n' || line[line_len - 1] == '\r'))
         line_len--;
     char *copy = line ? strndup(line, line_len) : NULL;
@@ -1004,114 +996,20 @@ void live_interval_closed(live_t *self, const coordinator_t *coordinator, int64_
     pthread_mutex_unlock(&self->lock);
 }
 
-void live_tick(live_t *self, const coordinator_t *coordinator, const char *state, int64_t now_ns,
-               bool force)
+void live_tick(live_t *self, const run_view_t *run, const char *state, int64_t now_ns, bool force)
 {
     if (!self || (!force && now_ns - self->last_state_ns < LIVE_STATE_EVERY_NS))
         return;
-    render_state(self, coordinator, state, now_ns);
+    render_state(self, run, state, now_ns);
     pthread_mutex_lock(&self->lock);
     publish_state(self);
     pthread_mutex_unlock(&self->lock);
 }
 
-void live_finished(live_t *self, const coordinator_t *coordinator)
+void live_finished(live_t *self, const run_view_t *run)
 {
     if (!self)
         return;
-    render_metrics(self, coordinator, true);
-    live_tick(self, coordinator, "finished", clock_now_ns(), true);
-}
-
-/* ---- the coordinator's hooks (coord_internal.h) ------------------------------------ */
-
-int observe_open(coordinator_t *self, char *err, size_t err_size)
-{
-    const plan_t *plan = self->plan;
-    const char *path = plan->extra ? plan->extra->server_metrics_path : NULL;
-    if (!path || *path) {
-        char why[256];
-        self->scrape = scrape_new((const char *const *)plan->target_urls, plan->target_count, path,
-                                  why, sizeof why);
-        if (!self->scrape) /* a target that cannot be scraped does not stop the run */
-            log_warn("server metrics off: %s", why);
-    }
-    if (self->cfg.metrics_listen) {
-        live_config_t cfg = {self->cfg.metrics_listen, self->cfg.live_token_file, self->out_dir};
-        self->live = live_new(&cfg, err, err_size);
-        if (!self->live)
-            return -1;
-        const char *token = live_token(self->live);
-        if (token && !self->cfg.live_token_file) /* printed once; also in live.token */
-            log_info("live page on http://%s/?token=%s (token in %s/live.token; metrics at "
-                     "/metrics, figures at /live.json)",
-                     live_address(self->live), token, self->out_dir);
-        else
-            log_info("live page on http://%s/%s (metrics at /metrics, figures at /live.json)",
-                     live_address(self->live), token ? " (token: --live-token-file)" : "");
-        live_tick(self->live, self, "waiting", clock_now_ns(), true);
-    }
-    return 0;
-}
-
-void observe_close(coordinator_t *self)
-{
-    scrape_destroy(&self->scrape);
-    live_destroy(&self->live);
-}
-
-void observe_run_started(coordinator_t *self)
-{
-    if (self->scrape && scrape_start(self->scrape, self->run_t0_ns, self->interval_ns) != 0) {
-        log_warn("server metrics off: cannot start the scraper thread");
-        scrape_destroy(&self->scrape);
-    }
-}
-
-void observe_write_targets(coordinator_t *self, jsonw_t *w)
-{
-    state_targets(w, self->scrape);
-}
-
-void observe_tick(coordinator_t *self, const char *state, int64_t now_ns)
-{
-    live_tick(self->live, self, state, now_ns, false);
-}
-
-void observe_run_finished(coordinator_t *self)
-{
-    if (!self->live)
-        return;
-    live_finished(self->live, self);
-    /* A Prometheus scrape after the end sees the final totals; Ctrl-C cuts it short. */
-    int64_t until = clock_now_ns() + self->cfg.metrics_linger_ms * NS_PER_MS;
-    while (clock_now_ns() < until && !self->stop_requested)
-        clock_sleep_until_ns(
-            clock_now_ns() + 50 * NS_PER_MS < until ? clock_now_ns() + 50 * NS_PER_MS : until);
-}
-
-void observe_write_results(coordinator_t *self, jsonw_t *w)
-{
-    if (self->scrape) /* the targets' own figures over the run, scrape errors included */
-        scrape_write_summary(self->scrape, w);
-    const plan_extra_t *x = self->plan->extra;
-    const char *url = self->cfg.prometheus_url ? self->cfg.prometheus_url
-                      : x                      ? x->prometheus_url
-                                               : NULL;
-    if (!url || !self->start_wall_ns)
-        return; /* no server, or the run never started */
-    bool planned = x && x->prometheus_query_count > 0;
-    prom_query_config_t q = {
-        .url = url,
-        .names = planned ? (const char *const *)x->prometheus_names : prom_query_default_names,
-        .exprs = planned ? (const char *const *)x->prometheus_exprs : prom_query_default_exprs,
-        .count = planned ? x->prometheus_query_count : prom_query_default_count,
-        .start_wall_ns = self->start_wall_ns,
-        .end_wall_ns = self->start_wall_ns + self->next_close * self->interval_ns,
-        .run_t0_wall_ns = self->start_wall_ns,
-        .step_ms =
-            x && x->prometheus_step_ms > 0 ? x->prometheus_step_ms : self->interval_ns / NS_PER_MS,
-    };
-    log_info("prometheus: %d range queries to %s", q.count, url);
-    prom_query_write(&q, w);
+    render_metrics(self, run, true);
+    live_tick(self, run, "finished", clock_now_ns(), true);
 }

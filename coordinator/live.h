@@ -5,8 +5,9 @@
     A libevent evhttp server on an event base and thread of its own serves what the
     coordinator last published: the Prometheus page and the last intervals' lines
     (rendered when an interval closes) and the run's state (rendered a few times a second
-    by live_tick). Publishing swaps buffers under a mutex, so a client never touches the
-    coordinator's state nor waits for its loop, and the loop never waits for a client.
+    by live_tick), from a read-only view of the run (run_view.h). Publishing swaps buffers under a
+   mutex, so a client never touches the coordinator's state nor waits for its loop, and the loop
+   never waits for a client.
 
     Off loopback every path needs the run's bearer token (generated per run into
     RESULTS_DIR/live.token, 0600, or --live-token-file's, which applies on loopback too).
@@ -18,8 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/jsonw.h"
 #include "common/metrics.h"
-#include "coordinator/coordinator.h"
+#include "coordinator/run_view.h"
+#include "coordinator/scrape.h"
 
 typedef struct _live_t live_t;
 
@@ -41,15 +44,18 @@ const char *live_token(const live_t *self);
 /* After interval `index` (of phase `phase`) closed with the merged figures `interval`
    (borrowed), `inflight` requests in flight, and `line` (line_len bytes), its
    intervals.jsonl line: renders /metrics and keeps the line for /live.json. */
-void live_interval_closed(live_t *self, const coordinator_t *coordinator, int64_t index, int phase,
+void live_interval_closed(live_t *self, const run_view_t *run, int64_t index, int phase,
                           const metrics_t *interval, int64_t inflight, const char *line,
                           size_t line_len);
 /* Renders the run's state (`state`: waiting, running, draining, done) for /live.json when
    it is older than a fifth of a second, or at once with `force`. */
-void live_tick(live_t *self, const coordinator_t *coordinator, const char *state, int64_t now_ns,
-               bool force);
+void live_tick(live_t *self, const run_view_t *run, const char *state, int64_t now_ns, bool force);
 /* Publishes once more with the run over (surge_run_finished 1, state "finished"). */
-void live_finished(live_t *self, const coordinator_t *coordinator);
+void live_finished(live_t *self, const run_view_t *run);
+
+/* "targets": [{url, running, waiting, kv_cache_usage, scrape_errors}], the targets' own
+   figures as last scraped (empty when scrape is NULL); for /live.json and ctl status. */
+void live_write_targets(scrape_t *scrape, jsonw_t *w);
 
 /* The page at / (live_page.c): one self-contained HTML document. */
 extern const char live_page_html[];

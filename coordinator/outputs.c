@@ -185,6 +185,7 @@ int outputs_open(coordinator_t *self, char *err, size_t err_size)
             return -1;
     }
     buf_init(&self->scratch);
+    buf_init(&self->interval_line);
     return 0;
 }
 
@@ -201,6 +202,7 @@ void outputs_close(coordinator_t *self)
     }
     self->intervals_file = self->requests_file = NULL;
     buf_free(&self->scratch);
+    buf_free(&self->interval_line);
     if (self->out_lock_fd >= 0)
         close(self->out_lock_fd); /* releases the lock */
     self->out_lock_fd = -1;
@@ -219,20 +221,23 @@ void outputs_begin(coordinator_t *self)
     }
 }
 
-void outputs_write_interval(coordinator_t *self, int64_t index, const open_interval_t *iv,
-                            int phase)
+void outputs_write_interval(coordinator_t *self, const merge_interval_t *iv)
 {
+    buf_clear(&self->interval_line);
     if (!self->intervals_file)
         return;
+    int64_t index = iv->index;
+    int phase = iv->phase;
     double interval_s = (double)self->interval_ns / 1e9;
     double start_s = (double)index * interval_s;
     /* "" and -1 outside every phase's window (before the first, a gap, the drain) */
-    const char *phase_name =
-        phase >= 0 && phase < self->phase_count ? self->phases[phase].phase.name : "";
+    const char *phase_name = phase >= 0 && phase < self->timeline.phase_count
+                                 ? self->timeline.phases[phase].phase.name
+                                 : "";
 
-    buf_clear(&self->scratch);
+    buf_t *line = &self->interval_line;
     jsonw_t w;
-    jsonw_init(&w, &self->scratch);
+    jsonw_init(&w, line);
     jsonw_object_begin(&w);
     jsonw_kv_int(&w, "interval", index);
     jsonw_kv_double(&w, "start_s", start_s);
@@ -244,17 +249,16 @@ void outputs_write_interval(coordinator_t *self, int64_t index, const open_inter
     jsonw_kv_int(&w, "inflight", iv->inflight);
     jsonw_key(&w, "summary");
     int64_t mid_ns = index * self->interval_ns + self->interval_ns / 2;
-    metrics_write_summary(iv->metrics, &w, interval_s, planned_rate_at(self, mid_ns));
-    if (self->chaos) {
-        chaos_add_interval(self->chaos, start_s, start_s + interval_s, iv->metrics);
+    metrics_write_summary(iv->metrics, &w, interval_s,
+                          timeline_planned_rate_at(&self->timeline, mid_ns));
+    if (self->chaos) /* its impact table took the interval first (a merge listener) */
         chaos_write_interval(self->chaos, start_s, start_s + interval_s, &w);
-    }
     if (self->ctl && ctl_phase_overridden(self->ctl, phase))
         jsonw_kv_bool(&w, "overridden", true);
     scrape_write_interval(self->scrape, index, &w);
     jsonw_object_end(&w);
-    buf_append_char(&self->scratch, '\n');
-    fwrite(self->scratch.data, 1, self->scratch.len, self->intervals_file);
+    buf_append_char(line, '\n');
+    fwrite(line->data, 1, line->len, self->intervals_file);
     /* fflush hands the line to the kernel: a killed coordinator (even kill -9) keeps it.
        No fsync here: this runs on the control loop, and an fsync on a busy disk can stall
        for seconds, longer than a worker lease, which would declare live workers dead.
@@ -262,8 +266,6 @@ void outputs_write_interval(coordinator_t *self, int64_t index, const open_inter
     fflush(self->intervals_file);
     if (self->requests_file)
         fflush(self->requests_file);
-    live_interval_closed(self->live, self, index, phase, iv->metrics, iv->inflight,
-                         self->scratch.data, self->scratch.len);
 
     for (int i = 0; i < METRIC_HIST_COUNT; i++) {
         if (hist_total_count(iv->metrics->hist[i]) == 0)
@@ -313,13 +315,6 @@ void outputs_write_requests(coordinator_t *self, const char *lines, size_t len)
     }
 }
 
-static double phase_offered_rps(const plan_phase_t *p, double duration_s)
-{
-    if (p->load != PHASE_LOAD_RATE || duration_s <= 0)
-        return 0;
-    return (p->schedule.start_rate_per_s + p->schedule.end_rate_per_s) / 2.0;
-}
-
 static void write_plan(jsonw_t *w, const plan_t *plan)
 {
     jsonw_key(w, "plan");
@@ -354,52 +349,16 @@ static void write_plan(jsonw_t *w, const plan_t *plan)
     jsonw_object_end(w);
 }
 
-static double phase_duration_s(const coordinator_t *self, int i)
-{
-    return (double)(self->phase_end_ns[i] - self->phase_start_ns[i]) / 1e9;
-}
-
-/* The intervals whose start lies in phase i's window: where its received tokens were
-   counted (merge.c). Equal to its duration when that is a whole number of intervals. */
-static double phase_received_s(const coordinator_t *self, int i)
-{
-    int64_t I = self->interval_ns;
-    int64_t first = self->phase_start_ns[i] / I, end = (self->phase_end_ns[i] + I - 1) / I;
-    return (double)((end - first) * I) / 1e9;
-}
-
-static void write_phase_summary(coordinator_t *self, int i, jsonw_t *w)
-{
-    double d = phase_duration_s(self, i);
-    metrics_write_summary_window(self->phase_metrics[i], w, d, phase_received_s(self, i),
-                                 self->phase_window_ok[i],
-                                 phase_offered_rps(&self->phases[i].phase, d));
-}
-
-json_t *outputs_phase_summary(coordinator_t *self, int i)
-{
-    if (i < 0 || i >= self->phase_count || !self->phase_metrics[i])
-        return NULL;
-    buf_t text;
-    buf_init(&text);
-    jsonw_t w;
-    jsonw_init(&w, &text);
-    write_phase_summary(self, i, &w);
-    json_t *summary = json_loadb(text.data, text.len, 0, NULL);
-    buf_free(&text);
-    return summary;
-}
-
 static void write_phases(coordinator_t *self, jsonw_t *w)
 {
     const plan_extra_t *x = self->plan->extra;
     jsonw_key(w, "phases");
     jsonw_array_begin(w);
-    for (int i = 0; i < self->phase_count; i++) {
-        const run_phase_t *r = &self->phases[i];
+    for (int i = 0; i < self->timeline.phase_count; i++) {
+        const run_phase_t *r = &self->timeline.phases[i];
         const plan_phase_t *p = &r->phase;
-        double start_s = (double)self->phase_start_ns[i] / 1e9;
-        double end_s = (double)self->phase_end_ns[i] / 1e9;
+        double start_s = (double)self->timeline.phase_start_ns[i] / 1e9;
+        double end_s = (double)self->timeline.phase_end_ns[i] / 1e9;
         jsonw_object_begin(w);
         jsonw_kv_string(w, "name", p->name);
         jsonw_kv_string(w, "kind", p->kind);
@@ -426,20 +385,20 @@ static void write_phases(coordinator_t *self, jsonw_t *w)
             jsonw_kv_int(w, "users", p->users);
             jsonw_kv_double(w, "think_time_s", p->think_time_mean_s);
         }
-        bool ran = self->phase_metrics[i] != NULL;
+        bool ran = self->merged->phase_metrics[i] != NULL;
         jsonw_kv_bool(w, "ran", ran);
         /* pause / set-rate changed its load: its figures are not the plan's own */
         jsonw_kv_bool(w, "overridden", self->ctl && ctl_phase_overridden(self->ctl, i));
         jsonw_key(w, "summary");
         if (ran)
-            write_phase_summary(self, i, w);
+            phase_summary_write(self, i, w);
         else
             jsonw_null(w);
         /* The tail a saturated phase leaves: its requests that ended after its end. */
         jsonw_key(w, "tail");
         jsonw_object_begin(w);
-        jsonw_kv_int(w, "requests", self->phase_tail_requests[i]);
-        jsonw_kv_double(w, "last_end_after_s", (double)self->phase_tail_max_ns[i] / 1e9);
+        jsonw_kv_int(w, "requests", self->merged->phase_tail_requests[i]);
+        jsonw_kv_double(w, "last_end_after_s", (double)self->merged->phase_tail_max_ns[i] / 1e9);
         jsonw_object_end(w);
         jsonw_object_end(w);
     }
@@ -450,14 +409,14 @@ static void write_phases(coordinator_t *self, jsonw_t *w)
 static void write_drain(coordinator_t *self, jsonw_t *w)
 {
     jsonw_key(w, "drain");
-    if (self->drain_first_index < 0 || self->phase_count == 0) {
+    if (self->merged->drain_first_index < 0 || self->timeline.phase_count == 0) {
         jsonw_null(w);
         return;
     }
     double interval_s = (double)self->interval_ns / 1e9;
-    double start_s = (double)self->phase_end_ns[self->phase_count - 1] / 1e9;
-    double end_s = (double)(self->drain_last_index + 1) * interval_s;
-    const metrics_counters_t *c = &self->drain_metrics->c;
+    double start_s = (double)self->timeline.phase_end_ns[self->timeline.phase_count - 1] / 1e9;
+    double end_s = (double)(self->merged->drain_last_index + 1) * interval_s;
+    const metrics_counters_t *c = &self->merged->drain_metrics->c;
     jsonw_object_begin(w);
     jsonw_kv_double(w, "start_s", start_s);
     jsonw_kv_double(w, "end_s", end_s);
@@ -470,29 +429,29 @@ static void write_drain(coordinator_t *self, jsonw_t *w)
    bucket holds every later turn, "and_later"), and the conversation counts. */
 static void write_conversations(coordinator_t *self, jsonw_t *w, double measured_s)
 {
-    if (!self->turn_metrics)
+    if (!self->merged->turn_metrics)
         return;
     int last = 0; /* the highest turn bucket with a request */
     for (int i = 0; i < PROTO_MAX_TURN_BUCKETS; i++) {
-        const metrics_t *m = self->turn_metrics[i];
+        const metrics_t *m = self->merged->turn_metrics[i];
         if (m && (m->c.sent || m->c.ok || m->c.failed))
             last = i + 1;
     }
     jsonw_key(w, "turns");
     jsonw_array_begin(w);
     for (int i = 0; i < last; i++) {
-        const metrics_t *m = self->turn_metrics[i];
+        const metrics_t *m = self->merged->turn_metrics[i];
         jsonw_object_begin(w);
         jsonw_kv_int(w, "turn", i + 1);
         jsonw_kv_bool(w, "and_later", i == PROTO_MAX_TURN_BUCKETS - 1);
         jsonw_kv_double(w, "input_tokens_mean",
                         m && m->c.ok ? (double)m->c.input_tokens / (double)m->c.ok : 0.0);
         jsonw_key(w, "summary");
-        metrics_write_summary(m ? m : self->run_metrics, w, measured_s, 0);
+        metrics_write_summary(m ? m : self->merged->run_metrics, w, measured_s, 0);
         jsonw_object_end(w);
     }
     jsonw_array_end(w);
-    const metrics_counters_t *c = &self->run_metrics->c;
+    const metrics_counters_t *c = &self->merged->run_metrics->c;
     jsonw_key(w, "conversations");
     jsonw_object_begin(w);
     jsonw_kv_int(w, "completed", c->conversations_completed);
@@ -575,9 +534,9 @@ static void write_document(coordinator_t *self, jsonw_t *w)
 
     /* The run summary covers the measured phases (warm-up excluded). */
     double measured_s = 0, received_s = 0, expected = 0;
-    for (int i = 0; i < self->phase_count; i++) {
-        const plan_phase_t *p = &self->phases[i].phase;
-        if (!p->measure || !self->phase_metrics[i])
+    for (int i = 0; i < self->timeline.phase_count; i++) {
+        const plan_phase_t *p = &self->timeline.phases[i].phase;
+        if (!p->measure || !self->merged->phase_metrics[i])
             continue;
         double d = phase_duration_s(self, i);
         measured_s += d;
@@ -589,13 +548,13 @@ static void write_document(coordinator_t *self, jsonw_t *w)
     buf_init(&overall_text);
     jsonw_t ow;
     jsonw_init(&ow, &overall_text);
-    metrics_write_summary_window(self->run_metrics, &ow, measured_s, received_s,
-                                 self->run_window_ok, offered);
+    metrics_write_summary_window(self->merged->run_metrics, &ow, measured_s, received_s,
+                                 self->merged->run_window_ok, offered);
     json_t *overall = json_loadb(overall_text.data, overall_text.len, 0, NULL);
     buf_free(&overall_text);
     jsonw_key(w, "summary");
-    metrics_write_summary_window(self->run_metrics, w, measured_s, received_s, self->run_window_ok,
-                                 offered);
+    metrics_write_summary_window(self->merged->run_metrics, w, measured_s, received_s,
+                                 self->merged->run_window_ok, offered);
     write_phases(self, w);
     write_drain(self, w);
     write_workers(self, w);
@@ -608,19 +567,19 @@ static void write_document(coordinator_t *self, jsonw_t *w)
         jsonw_kv_string(w, "url", shown ? shown : "");
         free(shown);
         jsonw_key(w, "summary");
-        metrics_write_summary(self->target_metrics[i], w, measured_s, 0);
+        metrics_write_summary(self->merged->target_metrics[i], w, measured_s, 0);
         jsonw_object_end(w);
     }
     jsonw_array_end(w);
     /* A mix of 2+ classes: the same totals by the class of each request's prompt. */
-    if (self->class_metrics) {
+    if (self->merged->class_metrics) {
         jsonw_key(w, "classes");
         jsonw_array_begin(w);
         for (int i = 0; i < plan->class_count; i++) {
             jsonw_object_begin(w);
             jsonw_kv_string(w, "name", plan->class_names[i]);
             jsonw_key(w, "summary");
-            metrics_write_summary(self->class_metrics[i], w, measured_s, 0);
+            metrics_write_summary(self->merged->class_metrics[i], w, measured_s, 0);
             jsonw_object_end(w);
         }
         jsonw_array_end(w);
@@ -632,11 +591,12 @@ static void write_document(coordinator_t *self, jsonw_t *w)
     json_decref(overall);
     observe_write_results(self, w); /* server (scrape summary), prometheus (range queries) */
     if (self->chaos)
-        chaos_write_results(self->chaos, w, (double)(self->next_close * self->interval_ns) / 1e9);
+        chaos_write_results(self->chaos, w,
+                            (double)(self->merged->next_close * self->interval_ns) / 1e9);
     if (self->ctl)
         ctl_write_results(self->ctl, w);
-    jsonw_kv_int(w, "intervals", self->next_close);
-    jsonw_kv_int(w, "late_snapshots", self->late_snapshots);
+    jsonw_kv_int(w, "intervals", self->merged->next_close);
+    jsonw_kv_int(w, "late_snapshots", self->merged->late_snapshots);
     jsonw_kv_int(w, "rejected_messages", self->rejected_messages);
     jsonw_kv_int(w, "requests_lines_refused", self->requests_lines_refused);
     jsonw_key(w, "rejected_by"); /* only the classes that happened: {} on a quiet run */

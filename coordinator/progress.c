@@ -29,15 +29,17 @@ void progress_update(coordinator_t *self, int64_t now_ns, bool force)
         snprintf(line, sizeof line, "waiting for workers: %d of %d", live, self->cfg.workers);
     } else {
         int64_t offset = now_ns - self->run_t0_ns;
-        int phase = offset < 0 ? 0 : phase_of_interval(self, offset / self->interval_ns);
-        double left_s = (double)(self->run_end_ns - offset) / 1e9;
+        int phase = offset < 0 ? 0
+                               : timeline_phase_at(&self->timeline,
+                                                   offset / self->interval_ns * self->interval_ns);
+        double left_s = (double)(self->timeline.run_end_ns - offset) / 1e9;
         int64_t inflight = 0;
         for (int i = 0; i < self->worker_count; i++) {
             if (self->workers[i]->state == WORKER_LIVE)
                 inflight += self->workers[i]->inflight;
         }
         double achieved = 0, p50 = 0, p99 = 0, error_rate = 0;
-        const metrics_t *m = self->last_closed;
+        const metrics_t *m = self->merged->last_closed;
         if (m) {
             double interval_s = (double)self->interval_ns / 1e9;
             achieved = (double)m->c.sent / interval_s;
@@ -49,12 +51,13 @@ void progress_update(coordinator_t *self, int64_t now_ns, bool force)
         snprintf(line, sizeof line,
                  "%-12s offered %7.1f/s  achieved %7.1f/s  in-flight %5lld  TTFT p50 %7.1f ms "
                  "p99 %7.1f ms  errors %5.1f%%  workers %d  left %5.0fs",
-                 phase >= 0 ? self->phases[phase].phase.name
-                 : self->phase_count > 0 && offset >= self->phase_end_ns[self->phase_count - 1]
+                 phase >= 0 ? self->timeline.phases[phase].phase.name
+                 : self->timeline.phase_count > 0 &&
+                         offset >= self->timeline.phase_end_ns[self->timeline.phase_count - 1]
                      ? "drain"
                      : "between",
-                 planned_rate_at(self, offset), achieved, (long long)inflight, p50, p99, error_rate,
-                 live, left_s > 0 ? left_s : 0);
+                 timeline_planned_rate_at(&self->timeline, offset), achieved, (long long)inflight,
+                 p50, p99, error_rate, live, left_s > 0 ? left_s : 0);
     }
     if (self->progress_tty)
         fprintf(stderr, "\r\033[K%s", line);

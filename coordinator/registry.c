@@ -189,3 +189,26 @@ int registry_expire(coordinator_t *self, int64_t now_ns)
     }
     return died;
 }
+
+void registry_count_snapshot(worker_t *worker, const proto_snapshot_t *snap)
+{
+    worker->snapshots++;
+    worker->requests += snap->total->c.ok + snap->total->c.failed;
+    worker->inflight = snap->inflight;
+    if (snap->interval > worker->max_interval_seen)
+        worker->max_interval_seen = snap->interval;
+}
+
+bool registry_interval_complete(const coordinator_t *self, int64_t index)
+{
+    int expected = 0;
+    for (int i = 0; i < self->worker_count; i++) {
+        const worker_t *w = self->workers[i];
+        if (w->state != WORKER_LIVE || !w->has_plan || w->first_interval > index)
+            continue;
+        expected++;
+        if (w->max_interval_seen < index)
+            return false;
+    }
+    return expected > 0;
+}

@@ -127,9 +127,9 @@ int snapshot_refusal(const coordinator_t *self, const worker_t *w, const proto_s
     }
     /* A part names a phase this run has decided (a worker runs only phases it was sent). */
     for (int i = 0; i < snap->phase_count; i++) {
-        if (snap->phases[i].phase_index >= self->phase_count) {
+        if (snap->phases[i].phase_index >= self->timeline.phase_count) {
             snprintf(why, why_size, "its requests name phase %d, and the run has %d",
-                     snap->phases[i].phase_index, self->phase_count);
+                     snap->phases[i].phase_index, self->timeline.phase_count);
             return REJECT_BAD_VALUE;
         }
     }

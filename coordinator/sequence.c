@@ -50,14 +50,14 @@ int sequence_init(coordinator_t *self, char *err, size_t err_size)
         if (s->type == PLAN_STAGE_SATURATION)
             cap += SAT_MAX_LEVELS * (s->iterations + (s->settle_ms > 0 ? 1 : 0));
     }
-    self->phase_cap = cap;
-    self->phases = calloc((size_t)cap, sizeof *self->phases);
-    self->phase_start_ns = calloc((size_t)cap, sizeof(int64_t));
-    self->phase_end_ns = calloc((size_t)cap, sizeof(int64_t));
+    self->timeline.phase_cap = cap;
+    self->timeline.phases = calloc((size_t)cap, sizeof *self->timeline.phases);
+    self->timeline.phase_start_ns = calloc((size_t)cap, sizeof(int64_t));
+    self->timeline.phase_end_ns = calloc((size_t)cap, sizeof(int64_t));
     self->seq.search_stage = -1;
     if (x)
         self->seq.searches = calloc((size_t)(x->stage_count + 1), sizeof(sat_search_t *));
-    if (!self->phases || !self->phase_start_ns || !self->phase_end_ns ||
+    if (!self->timeline.phases || !self->timeline.phase_start_ns || !self->timeline.phase_end_ns ||
         (x && !self->seq.searches)) {
         snprintf(err, err_size, "out of memory for %d phases", cap);
         return -1;
@@ -67,15 +67,15 @@ int sequence_init(coordinator_t *self, char *err, size_t err_size)
 
 void sequence_free(coordinator_t *self)
 {
-    for (int i = 0; i < self->phase_count; i++) {
-        free(self->phases[i].phase.name);
-        free(self->phases[i].phase.kind);
+    for (int i = 0; i < self->timeline.phase_count; i++) {
+        free(self->timeline.phases[i].phase.name);
+        free(self->timeline.phases[i].phase.kind);
     }
-    free(self->phases);
-    self->phases = NULL;
-    free(self->phase_start_ns);
-    free(self->phase_end_ns);
-    self->phase_start_ns = self->phase_end_ns = NULL;
+    free(self->timeline.phases);
+    self->timeline.phases = NULL;
+    free(self->timeline.phase_start_ns);
+    free(self->timeline.phase_end_ns);
+    self->timeline.phase_start_ns = self->timeline.phase_end_ns = NULL;
     const plan_extra_t *x = extra_of(self);
     for (int i = 0; self->seq.searches && x && i < x->stage_count; i++)
         sat_search_destroy(&self->seq.searches[i]);
@@ -87,9 +87,9 @@ void sequence_free(coordinator_t *self)
 static run_phase_t *append(coordinator_t *self, const plan_phase_t *phase, const char *name,
                            const char *kind)
 {
-    if (self->phase_count >= self->phase_cap)
+    if (self->timeline.phase_count >= self->timeline.phase_cap)
         return NULL;
-    run_phase_t *r = &self->phases[self->phase_count++];
+    run_phase_t *r = &self->timeline.phases[self->timeline.phase_count++];
     memset(r, 0, sizeof *r);
     r->phase = *phase;
     r->phase.name = strdup(name ? name : phase->name);
@@ -105,13 +105,13 @@ static run_phase_t *append(coordinator_t *self, const plan_phase_t *phase, const
    new reference or NULL. */
 static json_t *stage_average(coordinator_t *self, int stage, int level)
 {
-    json_t **runs = calloc((size_t)(self->phase_count + 1), sizeof *runs);
+    json_t **runs = calloc((size_t)(self->timeline.phase_count + 1), sizeof *runs);
     int n = 0;
-    for (int i = 0; runs && i < self->phase_count; i++) {
-        const run_phase_t *r = &self->phases[i];
+    for (int i = 0; runs && i < self->timeline.phase_count; i++) {
+        const run_phase_t *r = &self->timeline.phases[i];
         if (r->stage != stage || r->settle || (level >= 0 && r->level != level))
             continue;
-        json_t *s = outputs_phase_summary(self, i);
+        json_t *s = phase_summary_json(self, i);
         if (s)
             runs[n++] = s;
     }
@@ -205,14 +205,14 @@ bool sequence_next_continues(const coordinator_t *self)
 {
     const plan_extra_t *x = extra_of(self);
     const sequence_t *seq = &self->seq;
-    if (self->phase_count == 0)
+    if (self->timeline.phase_count == 0)
         return false;
     if (!x)
         return seq->next_plan_phase < self->plan->phase_count;
     if (seq->search_stage >= 0)
         return seq->level_parts_left > 0;
     int next = seq->next_plan_phase;
-    const run_phase_t *last = &self->phases[self->phase_count - 1];
+    const run_phase_t *last = &self->timeline.phases[self->timeline.phase_count - 1];
     if (next >= self->plan->phase_count)
         return false;
     const plan_stage_t *stage = &x->stages[x->phases[next].stage];
@@ -242,7 +242,7 @@ bool sequence_next(coordinator_t *self)
             return false;
         run_phase_t *r = append(self, &plan->phases[seq->next_plan_phase], NULL, NULL);
         r->plan_index = seq->next_plan_phase++;
-        r->continues = self->phase_count > 1;
+        r->continues = self->timeline.phase_count > 1;
         return true;
     }
 
@@ -270,8 +270,8 @@ bool sequence_next(coordinator_t *self)
         int i = seq->next_plan_phase;
         const plan_phase_extra_t *e = &x->phases[i];
         const plan_stage_t *s = &x->stages[e->stage];
-        bool same_stage =
-            self->phase_count > 0 && self->phases[self->phase_count - 1].stage == e->stage;
+        bool same_stage = self->timeline.phase_count > 0 &&
+                          self->timeline.phases[self->timeline.phase_count - 1].stage == e->stage;
         if (s->type == PLAN_STAGE_SATURATION) {
             seq->search_stage = e->stage;
             seq->level = -1;
@@ -349,9 +349,9 @@ static void write_stages(coordinator_t *self, jsonw_t *w)
     for (int s = 0; s < x->stage_count; s++) {
         const plan_stage_t *stage = &x->stages[s];
         int max_level = -1;
-        for (int i = 0; i < self->phase_count; i++) {
-            if (self->phases[i].stage == s && self->phases[i].level > max_level)
-                max_level = self->phases[i].level;
+        for (int i = 0; i < self->timeline.phase_count; i++) {
+            if (self->timeline.phases[i].stage == s && self->timeline.phases[i].level > max_level)
+                max_level = self->timeline.phases[i].level;
         }
         jsonw_object_begin(w);
         jsonw_kv_string(w, "name", stage->name);
@@ -365,8 +365,8 @@ static void write_stages(coordinator_t *self, jsonw_t *w)
             jsonw_kv_int(w, "level", level);
             jsonw_key(w, "phases");
             jsonw_array_begin(w);
-            for (int i = 0; i < self->phase_count; i++) {
-                const run_phase_t *r = &self->phases[i];
+            for (int i = 0; i < self->timeline.phase_count; i++) {
+                const run_phase_t *r = &self->timeline.phases[i];
                 if (r->stage == s && r->level == level && !r->settle)
                     jsonw_string(w, r->phase.name);
             }
@@ -397,10 +397,10 @@ bool sequence_write_verdicts(coordinator_t *self, jsonw_t *w, json_t *overall, F
     json_t **summaries = calloc((size_t)plan->phase_count + 1, sizeof *summaries);
     if (!summaries)
         return false;
-    for (int i = 0; i < self->phase_count; i++) {
-        int p = self->phases[i].plan_index;
+    for (int i = 0; i < self->timeline.phase_count; i++) {
+        int p = self->timeline.phases[i].plan_index;
         if (p >= 0 && !summaries[p])
-            summaries[p] = outputs_phase_summary(self, i);
+            summaries[p] = phase_summary_json(self, i);
     }
     const sat_search_t *search = NULL;
     for (int i = 0; i < x->stage_count; i++) {
