@@ -40,6 +40,7 @@
 #include "common/metrics.h"
 #include "plan/plan.h"
 #include "proto/curve.h"
+#include "proto/endpoint.h" /* endpoint_is_loopback: the fleet and ctl binds ask it */
 
 typedef enum {
     PROGRESS_AUTO = 0, /* a live line on a terminal, plain periodic lines otherwise */
@@ -111,10 +112,5 @@ const metrics_t *coordinator_total_metrics(const coordinator_t *self);
    one costs fresh zeroed pages (page faults dominated the cost per snapshot 10 to 1).
    Process-wide; coordinator_new calls it. */
 void coordinator_tune_malloc(void);
-
-/* True when the endpoint is exactly tcp://HOST:PORT with a loopback HOST (127.x.y.z,
-   localhost, [::1]) or it is ipc:// / inproc://; anything else (a source;destination
-   pair, an interface name) is not. */
-bool endpoint_is_loopback(const char *endpoint);
 
 #endif

@@ -1,4 +1,4 @@
-/*  fuzz_endpoint: endpoint_is_loopback (coordinator.h) decides whether a fleet or ctl
+/*  fuzz_endpoint: endpoint_is_loopback (proto/endpoint.h) decides whether a fleet or ctl
     socket may run in plain text, so it must say "loopback" only for an endpoint that is
     exactly one: tcp://HOST:PORT with HOST 127.x.y.z, localhost or [::1], or ipc:// /
     inproc://. Any bytes: an answer, no crash; and a "yes" for tcp:// has no ';' (a
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coordinator/coordinator.h"
+#include "proto/endpoint.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

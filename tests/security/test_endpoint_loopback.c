@@ -1,8 +1,8 @@
-/*  test_endpoint_loopback.c: endpoint_is_loopback (coordinator.h) says loopback only for
+/*  test_endpoint_loopback.c: endpoint_is_loopback (proto/endpoint.h) says loopback only for
     an endpoint that is exactly a loopback one: plain text is allowed there without
     --insecure, so a lenient answer opens the fleet or ctl socket to the network. */
 #include "check.h"
-#include "coordinator/coordinator.h"
+#include "proto/endpoint.h"
 
 static void test_only_exact_loopback_endpoints_are_loopback(void)
 {

@@ -1,11 +1,9 @@
-/*  endpoint.c: what a ZeroMQ endpoint string says about where it listens
-    (endpoint_is_loopback, coordinator.h). Apart so that ctl.c and launch.c can ask
-    without linking the control loop. */
+/*  endpoint.c: loopback or not (see endpoint.h). */
+#include "proto/endpoint.h"
+
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "coordinator/coordinator.h"
 
 /* A ZeroMQ port: digits (0..65535), or czmq's ephemeral "*" / "!", optionally with a
    range ("*[60000-]"). */
