@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/ctl_watch.h"
 #include "common/buf.h"
+#include "common/duration.h"
 #include "common/exit_codes.h"
 #include "coordinator/ctl_answer.h"
 #include "proto/curve.h"
@@ -59,23 +60,6 @@ enum {
     OPT_START,
     OPT_END
 };
-
-static int parse_timeout_ms(const char *text, int64_t *out)
-{
-    char *end;
-    double v = strtod(text, &end);
-    if (end == text || !(v > 0))
-        return -1;
-    if (strcmp(end, "ms") == 0)
-        *out = (int64_t)v;
-    else if (strcmp(end, "s") == 0 || *end == '\0')
-        *out = (int64_t)(v * 1000);
-    else if (strcmp(end, "m") == 0)
-        *out = (int64_t)(v * 60000);
-    else
-        return -1;
-    return *out > 0 ? 0 : -1;
-}
 
 /* Sends the request and waits for its answer (or a refused handshake). */
 static int exchange(const char *endpoint, const char *cert, const char *coordinator_key,
@@ -209,8 +193,10 @@ int cmd_ctl(int argc, char **argv)
             coordinator_key = optarg;
             break;
         case OPT_TIMEOUT:
-            if (parse_timeout_ms(optarg, &timeout_ms) != 0) {
-                fprintf(stderr, "surge ctl: --timeout: '%s' is not a duration (5s, 500ms)\n",
+            if (duration_parse_ms(optarg, &timeout_ms) != 0 || timeout_ms <= 0) {
+                fprintf(stderr,
+                        "surge ctl: --timeout: '%s' is not a duration > 0 with a unit (5s, "
+                        "500ms)\n",
                         optarg);
                 return SURGE_EXIT_USAGE;
             }

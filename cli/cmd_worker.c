@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "common/duration.h"
 #include "common/exit_codes.h"
 #include "common/log.h"
 #include "coordinator/coordinator.h"
-#include "plan/plan.h"
 #include "worker/agent.h"
 #include "worker/allow.h"
 
@@ -121,7 +121,7 @@ int cmd_worker(int argc, char **argv)
             break;
         }
         case 'r':
-            if (plan_parse_duration_ms(optarg, &config.reconnect_timeout_ms) != 0) {
+            if (duration_parse_ms(optarg, &config.reconnect_timeout_ms) != 0) {
                 fprintf(stderr, "surge worker: --reconnect-timeout: '%s' is not a duration\n",
                         optarg);
                 return SURGE_EXIT_USAGE;

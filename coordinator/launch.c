@@ -21,6 +21,7 @@
 
 #include "common/clock.h"
 #include "common/cpus.h"
+#include "common/duration.h"
 #include "common/exit_codes.h"
 #include "common/log.h"
 #include "common/url.h"
@@ -209,7 +210,7 @@ static int parse_int(const char *flag, const char *text, int min, int *out)
 
 static int parse_duration(const char *flag, const char *text, int64_t *out_ms)
 {
-    if (plan_parse_duration_ms(text, out_ms) != 0) {
+    if (duration_parse_ms(text, out_ms) != 0) {
         fprintf(stderr, "surge: %s: '%s' is not a duration with a unit (500ms, 30s, 5m, 1h30m)\n",
                 flag, text);
         return -1;

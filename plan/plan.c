@@ -301,11 +301,6 @@ int plan_validate(const plan_t *self, char *err, size_t err_size)
     return 0;
 }
 
-int plan_parse_duration_ms(const char *text, int64_t *out_ms)
-{
-    return plan_yaml_parse_duration_ms(text, out_ms);
-}
-
 int64_t plan_duration_ms(const plan_t *self)
 {
     int64_t total = 0;

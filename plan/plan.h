@@ -164,11 +164,6 @@ plan_slo_t *plan_add_slo(plan_t *self, const char *metric, double percentile, do
    Returns 0, or -1 with a reason naming the phase in err. */
 int plan_validate(const plan_t *self, char *err, size_t err_size);
 
-/* Parses a duration with its unit: "500ms", "30s", "5m", "1h", "1h30m" (the plan file's
-   parser, plan_yaml_parse_duration_ms: one grammar for flags and files; a bare number is
-   refused). 0 on success, -1 when it is not one. */
-int plan_parse_duration_ms(const char *text, int64_t *out_ms);
-
 /* Total planned duration (phases + settle times), ms. */
 int64_t plan_duration_ms(const plan_t *self);
 

@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "common/buf.h"
+#include "common/duration.h"
 #include "common/jsonw.h"
 #include "common/limits.h"
 #include "common/url.h"
@@ -266,46 +267,6 @@ static int get_int(ctx_t *c, const yaml_node_t *node, const char *key, long min,
     return 0;
 }
 
-int plan_yaml_parse_duration_ms(const char *text, int64_t *out_ms)
-{
-    static const struct {
-        const char *unit;
-        double ms;
-    } units[] = {{"ms", 1}, {"s", 1000}, {"min", 60000}, {"m", 60000}, {"h", 3600000}};
-    const char *p = text;
-    double total = 0;
-    int parts = 0;
-    int last_unit = -1; /* units must go from larger to smaller: 1h30m, not 30m1h */
-    while (*p) {
-        if (!isdigit((unsigned char)*p) && *p != '.')
-            return -1;
-        char *end = NULL;
-        double v = strtod(p, &end);
-        if (end == p || !(v >= 0))
-            return -1;
-        int unit = -1;
-        for (int i = 0; i < (int)(sizeof units / sizeof units[0]); i++) {
-            size_t len = strlen(units[i].unit);
-            if (strncmp(end, units[i].unit, len) == 0 && !isalpha((unsigned char)end[len])) {
-                unit = i;
-                break;
-            }
-        }
-        if (unit < 0)
-            return -1;
-        if (last_unit >= 0 && units[unit].ms >= units[last_unit].ms)
-            return -1;
-        last_unit = unit;
-        total += v * units[unit].ms;
-        p = end + strlen(units[unit].unit);
-        parts++;
-    }
-    if (parts == 0 || total > 1e12) /* 31 years is not a load test */
-        return -1;
-    *out_ms = (int64_t)llround(total);
-    return 0;
-}
-
 int plan_yaml_parse_rate(const char *text, double *out_per_s)
 {
     char *end = NULL;
@@ -346,7 +307,7 @@ static int get_duration(ctx_t *c, const yaml_node_t *node, const char *key, bool
 {
     if (want_scalar(c, node, key, "a duration") != 0)
         return -1;
-    if (plan_yaml_parse_duration_ms(scalar(node), out_ms) != 0)
+    if (duration_parse_ms(scalar(node), out_ms) != 0)
         return fail(c, node,
                     "'%s': expected a duration with a unit (500ms, 90s, 30m, 1h, 1h30m), "
                     "got '%.40s'",

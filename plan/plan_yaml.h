@@ -148,14 +148,12 @@ bool plan_verdicts_write(const plan_t *plan, const plan_extra_t *extra,
                          const sat_search_t *search, jsonw_t *w, FILE *sla_table, buf_t *junit_out);
 
 /* Strict value parsers shared with the CLI; 0 on success, -1 when text is not one.
-   Durations: "500ms", "90s", "30m", "1h", "1h30m", "2.5s" (a bare number is refused:
-   the unit is the point). Rates: "20", "20/s", "1200/min", "72000/h". Fractions: "70%" or
-   "0.7" (0..1). */
+   Rates: "20", "20/s", "1200/min", "72000/h". Fractions: "70%" or "0.7" (0..1).
+   Durations are common/duration.h's, for files and flags alike. */
 /* True when a `headers:` name carries a credential (Authorization, Cookie, X-Api-Key,
    X-Goog-Api-Key, Ocp-Apim-Subscription-Key, any *token*, *secret*, *-key* ...): such
    headers are refused in a plan, which is published in results.json. */
 bool plan_header_is_secret(const char *name);
-int plan_yaml_parse_duration_ms(const char *text, int64_t *out_ms);
 int plan_yaml_parse_rate(const char *text, double *out_per_s);
 int plan_yaml_parse_fraction(const char *text, double *out);
 
