@@ -10,7 +10,6 @@
 #include "common/duration.h"
 #include "common/exit_codes.h"
 #include "common/log.h"
-#include "coordinator/coordinator.h"
 #include "worker/agent.h"
 #include "worker/allow.h"
 
@@ -160,18 +159,9 @@ int cmd_worker(int argc, char **argv)
         usage(stderr);
         return SURGE_EXIT_USAGE;
     }
-    if (!config.cert_path != !config.coordinator_key_path) {
-        fprintf(stderr, "surge worker: CURVE needs both --cert FILE and --coordinator-key FILE\n");
-        return SURGE_EXIT_USAGE;
-    }
-    if (!endpoint_is_loopback(config.endpoint) && !config.insecure && !config.cert_path) {
-        fprintf(stderr,
-                "surge worker: %s is not a loopback endpoint: without CURVE keys anyone on the "
-                "path could steer this worker. Create keys with `surge keygen keys --name "
-                "worker` (and `--name coordinator` for the coordinator), then run `surge worker "
-                "--cert keys/worker.key_secret --coordinator-key keys/coordinator.key ...` "
-                "(docs/security.md); or pass --insecure to accept that\n",
-                config.endpoint);
+    char why[1024];
+    if (agent_config_check(&config, why, sizeof why) != 0) {
+        fprintf(stderr, "surge worker: %s\n", why);
         return SURGE_EXIT_USAGE;
     }
     config.allow = allow;

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/url.h"
 #include "proto/curve.h"
+#include "proto/endpoint.h"
 #include "proto/proto.h"
 #include "worker/agent.h"
 #include "worker/allow.h"
@@ -631,8 +632,36 @@ static void drain_step(agent_t *self, int64_t now)
     }
 }
 
+int agent_config_check(const agent_config_t *config, char *why, size_t why_size)
+{
+    if (!config->endpoint || !*config->endpoint) {
+        snprintf(why, why_size, "no coordinator endpoint (tcp://HOST:PORT)");
+        return -1;
+    }
+    if (!config->cert_path != !config->coordinator_key_path) {
+        snprintf(why, why_size, "CURVE needs both --cert FILE and --coordinator-key FILE");
+        return -1;
+    }
+    if (!endpoint_is_loopback(config->endpoint) && !config->insecure && !config->cert_path) {
+        snprintf(why, why_size,
+                 "%s is not a loopback endpoint: without CURVE keys anyone on the path could "
+                 "steer this worker. Create keys with `surge keygen keys --name worker` (and "
+                 "`--name coordinator` for the coordinator), then run `surge worker --cert "
+                 "keys/worker.key_secret --coordinator-key keys/coordinator.key ...` "
+                 "(docs/security.md); or pass --insecure to accept that",
+                 config->endpoint);
+        return -1;
+    }
+    return 0;
+}
+
 int agent_run(const agent_config_t *config, volatile sig_atomic_t *stop)
 {
+    char why[1024];
+    if (agent_config_check(config, why, sizeof why) != 0) {
+        log_error("%s", why);
+        return SURGE_EXIT_USAGE;
+    }
     agent_t agent = {0}, *self = &agent;
     self->cfg = config;
     self->version = config->protocol_version > 0 ? config->protocol_version : PROTO_VERSION;

@@ -18,6 +18,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "worker/idle.h"
@@ -45,9 +46,16 @@ typedef struct {
     int protocol_version;         /* 0 = PROTO_VERSION (tests announce another) */
 } agent_config_t;
 
+/* Whether the agent may start with this config: an endpoint; CURVE with both cert_path
+   and coordinator_key_path or neither; and plain text only to a loopback endpoint
+   (proto/endpoint.h) unless insecure, since anyone on the path could otherwise steer
+   this worker's load. 0, or -1 with the reason (and how to fix it) in why. */
+int agent_config_check(const agent_config_t *config, char *why, size_t why_size);
+
 /* Runs until the coordinator ends the run (exit 0), refuses us or is gone for longer
    than reconnect_timeout_ms (exit 3), or *stop becomes non-zero (SIGINT/SIGTERM: stop
-   the load, send what was measured, exit 0). Returns an exit code. */
+   the load, send what was measured, exit 0). A config agent_config_check refuses is
+   refused here too (logged, exit 2) before any socket exists. Returns an exit code. */
 int agent_run(const agent_config_t *config, volatile sig_atomic_t *stop);
 
 #endif
