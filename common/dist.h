@@ -31,7 +31,7 @@ static inline int64_t dist_sample(const dist_t *d, int64_t none_value, uint64_t 
     case DIST_FIXED:
         return (int64_t)llround(d->mean);
     case DIST_UNIFORM:
-        return d->max > d->min ? d->min + (int64_t)(rng_next(rng) % (uint64_t)(d->max - d->min + 1))
+        return d->max > d->min ? d->min + (int64_t)rng_below(rng, (uint64_t)(d->max - d->min + 1))
                                : d->min;
     case DIST_NORMAL: {
         double z = sqrt(-2.0 * log(rng_unit_positive(rng))) * cos(2 * M_PI * rng_unit(rng));

@@ -8,7 +8,9 @@
     generator from it (common/schedule.c).
 
         uint64_t state = seed;
-        double u = rng_unit(&state);
+        double u = rng_unit(&state);                  in [0, 1)
+        double e = -log(rng_unit_positive(&state));   in (0, 1]: safe under log()
+        uint64_t i = rng_below(&state, n);            in [0, n)
 */
 #ifndef SURGE_RNG_H
 #define SURGE_RNG_H
@@ -33,6 +35,13 @@ static inline double rng_unit(uint64_t *state)
 static inline double rng_unit_positive(uint64_t *state)
 {
     return ((double)(rng_next(state) >> 11) + 1.0) * 0x1.0p-53;
+}
+
+/* Uniform in [0, n) by a modulo (a bias of n / 2^64, nothing at the sizes surge draws
+   from: lists, lengths); 0 when n is 0. */
+static inline uint64_t rng_below(uint64_t *state, uint64_t n)
+{
+    return n ? rng_next(state) % n : 0;
 }
 
 #endif

@@ -19,6 +19,7 @@
 
 #include "common/buf.h"
 #include "common/jsonw.h"
+#include "common/rng.h"
 #include "common/url.h"
 
 /* A dataset file larger than this is refused: the whole file is read into memory. */
@@ -46,27 +47,6 @@ void workload_set_string(char **field, const char *value)
 {
     free(*field);
     *field = value ? xstrndup(value, strlen(value)) : NULL;
-}
-
-/* ---- Random numbers: splitmix64, deterministic for a seed ------------------------------ */
-
-static uint64_t rng_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in (0, 1]. */
-static double rng_unit(uint64_t *state)
-{
-    return ((rng_next(state) >> 11) + 1) * (1.0 / 9007199254740992.0);
-}
-
-static uint64_t rng_below(uint64_t *state, uint64_t n)
-{
-    return n ? rng_next(state) % n : 0;
 }
 
 /* ---- Prompt lists ------------------------------------------------------------------------ */
@@ -890,8 +870,10 @@ int length_dist_sample(const length_dist_t *d, uint64_t *rng)
         return d->min + (int)rng_below(rng, (uint64_t)(d->max - d->min + 1));
     case LENGTH_NORMAL: {
         /* Box-Muller; clipping (not redrawing) is what LLMPerf does, so the bounds carry
-           the tails' mass. */
-        double z = sqrt(-2.0 * log(rng_unit(rng))) * cos(2 * M_PI * rng_unit(rng));
+           the tails' mass. Both draws in (0, 1]: log() needs it, and the angle's draw
+           keeps a seed's lengths what they have always been. */
+        double z =
+            sqrt(-2.0 * log(rng_unit_positive(rng))) * cos(2 * M_PI * rng_unit_positive(rng));
         double v = round(d->mean + d->stddev * z);
         return (int)fmin(fmax(v, d->min), d->max);
     }
