@@ -129,7 +129,7 @@ static double baseline_ttft_p99_ms(coordinator_t *self)
         if (!x->stages[i].baseline)
             continue;
         json_t *b = stage_average(self, i, -1);
-        double ms = summary_number(b, "ttft_ms.p99");
+        double ms = json_path_number(b, "ttft_ms.p99");
         json_decref(b);
         return ms;
     }

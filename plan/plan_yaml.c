@@ -2672,7 +2672,7 @@ bool plan_verdicts_write(const plan_t *plan, const plan_extra_t *x, json_t *cons
     double baseline_ms = NAN;
     if (baseline) {
         json_t *b = stage_summary(x, baseline, -1, phase_summaries);
-        baseline_ms = summary_number(b, "ttft_ms.p99");
+        baseline_ms = json_path_number(b, "ttft_ms.p99");
         json_decref(b);
     }
 
@@ -2709,7 +2709,7 @@ bool plan_verdicts_write(const plan_t *plan, const plan_extra_t *x, json_t *cons
             passed = sla_evaluate(x->sla_checks, n, summary, &results[g * n]) && passed;
             for (int k = 0; k < n; k++)
                 results[g * n + k].phase = s ? s->name : NULL;
-            double d = summary_number(summary, "duration_s");
+            double d = json_path_number(summary, "duration_s");
             duration_s += isnan(d) ? 0 : d;
             json_decref(stage);
             g++;
@@ -2727,8 +2727,8 @@ bool plan_verdicts_write(const plan_t *plan, const plan_extra_t *x, json_t *cons
     json_t *op_summary = at_op ? stage_summary(x, at_op, -1, phase_summaries) : NULL;
     if (x->has_cost) {
         double max_tps = saturation ? sat.max_output_tokens_per_s
-                                    : summary_number(overall, "output_tokens_per_s");
-        double op_tps = summary_number(op_summary, "output_tokens_per_s");
+                                    : json_path_number(overall, "output_tokens_per_s");
+        double op_tps = json_path_number(op_summary, "output_tokens_per_s");
         jsonw_key(w, "cost");
         cost_write_json(&x->cost, max_tps, isnan(op_tps) ? 0 : op_tps, w);
     }
@@ -2736,8 +2736,8 @@ bool plan_verdicts_write(const plan_t *plan, const plan_extra_t *x, json_t *cons
         const json_t *basis = op_summary ? op_summary : overall;
         double rate = saturation && sat.operating_point_rps > 0
                           ? sat.operating_point_rps
-                          : summary_number(basis, "completed_rps");
-        double e2e_s = summary_number(basis, "e2e_ms.mean") / 1000.0;
+                          : json_path_number(basis, "completed_rps");
+        double e2e_s = json_path_number(basis, "e2e_ms.mean") / 1000.0;
         jsonw_key(w, "users");
         users_write_json(rate, e2e_s, x->users_think_time_s, w);
     }

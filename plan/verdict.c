@@ -13,27 +13,9 @@
 
 /* ---- Summaries -------------------------------------------------------------------- */
 
-double summary_number(const json_t *summary, const char *path)
-{
-    const json_t *node = summary;
-    const char *part = path;
-    while (node && part && *part) {
-        const char *dot = strchr(part, '.');
-        size_t len = dot ? (size_t)(dot - part) : strlen(part);
-        char key[64];
-        if (len == 0 || len >= sizeof key)
-            return NAN;
-        memcpy(key, part, len);
-        key[len] = '\0';
-        node = json_is_object(node) ? json_object_get(node, key) : NULL;
-        part = dot ? dot + 1 : NULL;
-    }
-    return node && json_is_number(node) ? json_number_value(node) : NAN;
-}
-
 long long summary_count(const json_t *summary, const char *path)
 {
-    double v = summary_number(summary, path);
+    double v = json_path_number(summary, path);
     if (!isfinite(v))
         return 0;
     const double cap = 4611686018427387904.0; /* 2^62 */
@@ -83,7 +65,7 @@ static json_t *average_object(json_t *const *summaries, int count, const json_t 
         } else if (json_is_number(value) && values) {
             int n = 0;
             for (int i = 0; i < count; i++) {
-                double v = summary_number(summaries[i], sub);
+                double v = json_path_number(summaries[i], sub);
                 if (!isnan(v))
                     values[n++] = v;
             }
@@ -267,15 +249,15 @@ bool sat_search_observe(sat_search_t *self, const json_t *summary)
     memset(level, 0, sizeof *level);
     level->rate_rps = self->pending;
     level->refinement = self->state == SEARCH_BISECT;
-    level->ttft_p99_ms = summary_number(summary, "ttft_ms.p99");
-    level->error_rate = summary_number(summary, "error_rate");
-    level->achieved_rps = summary_number(summary, "achieved_rps");
+    level->ttft_p99_ms = json_path_number(summary, "ttft_ms.p99");
+    level->error_rate = json_path_number(summary, "error_rate");
+    level->achieved_rps = json_path_number(summary, "achieved_rps");
     /* What the cluster completed during the level (by time): the level's own requests all
        complete eventually, so only this shows a queue growing. */
-    level->completed_rps = summary_number(summary, "delivered_rps");
+    level->completed_rps = json_path_number(summary, "delivered_rps");
     if (isnan(level->completed_rps))
-        level->completed_rps = summary_number(summary, "completed_rps");
-    level->output_tokens_per_s = summary_number(summary, "output_tokens_per_s");
+        level->completed_rps = json_path_number(summary, "completed_rps");
+    level->output_tokens_per_s = json_path_number(summary, "output_tokens_per_s");
     judge_level(self, level);
     self->pending = -1;
 
@@ -491,7 +473,7 @@ bool sla_evaluate(const sla_check_t *checks, int count, const json_t *summary,
         sla_result_t *r = &results[i];
         r->check = checks[i];
         r->phase = NULL;
-        r->actual = summary_number(summary, checks[i].metric);
+        r->actual = json_path_number(summary, checks[i].metric);
         if (isnan(r->actual))
             r->passed = false; /* no data is not a pass */
         else if (checks[i].op == SLA_AT_MOST)

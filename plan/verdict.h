@@ -22,16 +22,16 @@
 #include <stdio.h>
 
 #include "common/buf.h"
+#include "common/json_path.h"
 #include "common/jsonw.h"
 
 /* ---- Summaries -------------------------------------------------------------------- */
 
-/* The number at a dot path of a summary ("ttft_ms.p99", "requests.errors", "error_rate").
-   NAN when the path is absent or not a number (a histogram with no sample is null). */
-double summary_number(const json_t *summary, const char *path);
-/* The number at path as a whole count: 0 when absent or not finite, clamped to +-2^62 (a
-   results directory read by `surge report` may hold anything: casting NaN or a huge
-   double to an integer is undefined). */
+/* A summary's figures are read with common/json_path.h: json_path_number(summary,
+   "ttft_ms.p99") is NAN when the path is absent or not a number (a histogram with no
+   sample is null). summary_count is the number at path as a whole count: 0 when absent
+   or not finite, clamped to +-2^62 (a results directory read by `surge report` may hold
+   anything: casting NaN or a huge double to an integer is undefined). */
 long long summary_count(const json_t *summary, const char *path);
 
 typedef struct {

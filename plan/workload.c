@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "common/buf.h"
+#include "common/json_path.h"
 #include "common/jsonw.h"
 #include "common/rng.h"
 #include "common/url.h"
@@ -114,31 +115,6 @@ static int loader_add(loader_t *l, const char *text, size_t len, const char *whe
     }
     prompt_list_add(l->out, text, len);
     return 0;
-}
-
-/* The value at a dot path: object keys, and array indexes given as numbers. Borrowed. */
-static json_t *json_at_path(json_t *root, const char *path)
-{
-    json_t *node = root;
-    const char *part = path;
-    while (node && part && *part) {
-        const char *dot = strchr(part, '.');
-        size_t len = dot ? (size_t)(dot - part) : strlen(part);
-        char key[128];
-        if (len == 0 || len >= sizeof key)
-            return NULL;
-        memcpy(key, part, len);
-        key[len] = '\0';
-        if (json_is_array(node)) {
-            char *end = NULL;
-            long index = strtol(key, &end, 10);
-            node = (*end == '\0' && index >= 0) ? json_array_get(node, (size_t)index) : NULL;
-        } else {
-            node = json_is_object(node) ? json_object_get(node, key) : NULL;
-        }
-        part = dot ? dot + 1 : NULL;
-    }
-    return node;
 }
 
 static bool utf8_valid(const unsigned char *s, size_t len)
@@ -253,7 +229,7 @@ static int load_jsonl(loader_t *l, const char *data, size_t len)
                 }
             }
         }
-        json_t *value = field ? json_at_path(row, field) : NULL;
+        const json_t *value = field ? json_path(row, field) : NULL;
         if (!json_is_string(value)) {
             snprintf(l->err, l->err_size,
                      field ? "%s:%ld: expected a string at '%s'"
@@ -266,7 +242,7 @@ static int load_jsonl(loader_t *l, const char *data, size_t len)
         buf_t text;
         buf_init(&text);
         buf_append(&text, json_string_value(value), json_string_length(value));
-        json_t *extra = l->spec->input_field ? json_at_path(row, l->spec->input_field) : NULL;
+        const json_t *extra = l->spec->input_field ? json_path(row, l->spec->input_field) : NULL;
         if (json_is_string(extra) && json_string_length(extra) > 0) {
             buf_append_str(&text, "\n\n");
             buf_append(&text, json_string_value(extra), json_string_length(extra));
@@ -589,7 +565,7 @@ static void conv_keep(conv_loader_t *l, dataset_conversation_t *conv)
 }
 
 /* One array of turns: {from, value} (ShareGPT) or {role, content} (OpenAI messages). */
-static int conv_turns(conv_loader_t *l, json_t *turns, const char *where)
+static int conv_turns(conv_loader_t *l, const json_t *turns, const char *where)
 {
     dataset_conversation_t conv = {0};
     size_t i;
@@ -671,7 +647,7 @@ static int conv_load_jsonl(conv_loader_t *l, const dataset_spec_t *spec, const c
            (got = jsonl_next(l->name, data, len, &pos, &line, &row, l->err, l->err_size)) != 0) {
         if (got < 0)
             return -1;
-        json_t *turns = json_is_object(row) ? json_at_path(row, field) : NULL;
+        const json_t *turns = json_is_object(row) ? json_path(row, field) : NULL;
         char where[32];
         snprintf(where, sizeof where, "line %ld", line);
         int rc = 0;

@@ -40,11 +40,6 @@
 
 /* ---- Loading ---------------------------------------------------------------------- */
 
-double report_number(const json_t *obj, const char *path)
-{
-    return summary_number(obj, path);
-}
-
 const char *report_text(const json_t *obj, const char *key)
 {
     const char *s = json_string_value(json_object_get(obj, key));
@@ -246,11 +241,11 @@ static bool phase_measured(const json_t *p)
 static void phase_load(const json_t *p, char *dst, size_t size)
 {
     if (json_is_number(json_object_get(p, "target_rps")))
-        snprintf(dst, size, "%.2f req/s", report_number(p, "target_rps"));
+        snprintf(dst, size, "%.2f req/s", json_path_number(p, "target_rps"));
     else if (json_is_number(json_object_get(p, "concurrency")))
-        snprintf(dst, size, "%.0f in flight", report_number(p, "concurrency"));
+        snprintf(dst, size, "%.0f in flight", json_path_number(p, "concurrency"));
     else if (json_is_number(json_object_get(p, "users")))
-        snprintf(dst, size, "%.0f users", report_number(p, "users"));
+        snprintf(dst, size, "%.0f users", json_path_number(p, "users"));
     else
         snprintf(dst, size, "-");
 }
@@ -274,7 +269,7 @@ static client_health_t client_health_of(const json_t *results)
         if (!phase_measured(p))
             continue;
         const json_t *s = json_object_get(p, "summary");
-        double lag = report_number(s, "lag_ms.p99");
+        double lag = json_path_number(s, "lag_ms.p99");
         if (isfinite(lag) && lag > h.worst_lag_ms) {
             h.worst_lag_ms = lag;
             h.lag_phase = report_text(p, "name");
@@ -397,7 +392,7 @@ static void html_banners(buf_t *o, const report_run_t *run)
                    "(a run stopped while writing one); the charts leave them out.</div>\n",
                    run->bad_interval_lines);
     const json_t *summary = json_object_get(r, "summary");
-    double error_rate = report_number(summary, "error_rate");
+    double error_rate = json_path_number(summary, "error_rate");
     if (isfinite(error_rate) && error_rate > REPORT_ERROR_BANNER_RATE) {
         const char *worst = "";
         double worst_count = 0;
@@ -453,13 +448,14 @@ static void section_saturation(buf_t *o, const json_t *sat)
         buf_printf(o,
                    "<div class=\"banner info\">The cluster saturates at <b>%.2f req/s</b>: the "
                    "first bad level was %.2f req/s",
-                   report_number(sat, "rps"), report_number(sat, "first_bad_rps"));
+                   json_path_number(sat, "rps"), json_path_number(sat, "first_bad_rps"));
         size_t i;
         const json_t *l;
         json_array_foreach(json_object_get(sat, "levels"), i, l)
         {
             if (json_is_false(json_object_get(l, "good")) &&
-                fabs(report_number(l, "rate_rps") - report_number(sat, "first_bad_rps")) < 1e-9 &&
+                fabs(json_path_number(l, "rate_rps") - json_path_number(sat, "first_bad_rps")) <
+                    1e-9 &&
                 *report_text(l, "reason")) {
                 buf_append_str(o, " (");
                 report_escape(o, report_text(l, "reason"));
@@ -469,17 +465,17 @@ static void section_saturation(buf_t *o, const json_t *sat)
         }
         buf_append_str(o, ".</div>\n");
     } else {
-        double max_tested = report_number(sat, "max_tested_rps");
+        double max_tested = json_path_number(sat, "max_tested_rps");
         buf_printf(o,
                    "<div class=\"banner info\">Saturation was <b>not reached</b> up to %.2f "
                    "req/s: every level tested was good.</div>\n",
-                   isfinite(max_tested) ? max_tested : report_number(sat, "rps"));
+                   isfinite(max_tested) ? max_tested : json_path_number(sat, "rps"));
     }
     buf_append_str(o, "<div class=\"cards\">");
-    card(o, "operating point", "%.2f", report_number(sat, "operating_point_rps"), "req/s");
-    card(o, "max throughput", "%.2f", report_number(sat, "max_throughput_rps"), "req/s");
-    card(o, "max output tokens", "%.0f", report_number(sat, "max_output_tokens_per_s"), "tok/s");
-    card(o, "baseline TTFT p99", "%.1f", report_number(sat, "baseline_ttft_p99_ms"), "ms");
+    card(o, "operating point", "%.2f", json_path_number(sat, "operating_point_rps"), "req/s");
+    card(o, "max throughput", "%.2f", json_path_number(sat, "max_throughput_rps"), "req/s");
+    card(o, "max output tokens", "%.0f", json_path_number(sat, "max_output_tokens_per_s"), "tok/s");
+    card(o, "baseline TTFT p99", "%.1f", json_path_number(sat, "baseline_ttft_p99_ms"), "ms");
     buf_append_str(o, "</div>\n");
     const json_t *levels = json_object_get(sat, "levels");
     if (json_array_size(levels) == 0)
@@ -493,14 +489,14 @@ static void section_saturation(buf_t *o, const json_t *sat)
     {
         bool good = json_is_true(json_object_get(l, "good"));
         buf_append_str(o, "<tr>");
-        td_num(o, "%.2f", report_number(l, "rate_rps"));
+        td_num(o, "%.2f", json_path_number(l, "rate_rps"));
         buf_printf(o, "<td class=\"%s\">%s%s</td>", good ? "pass" : "fail", good ? "good" : "bad",
                    json_is_true(json_object_get(l, "refinement")) ? " (refined)" : "");
-        td_num(o, "%.2f", report_number(l, "achieved_rps"));
-        td_num(o, "%.2f", report_number(l, "completed_rps"));
-        td_num(o, "%.1f", report_number(l, "ttft_p99_ms"));
-        td_num(o, "%.2f%%", 100 * report_number(l, "error_rate"));
-        td_num(o, "%.0f", report_number(l, "output_tokens_per_s"));
+        td_num(o, "%.2f", json_path_number(l, "achieved_rps"));
+        td_num(o, "%.2f", json_path_number(l, "completed_rps"));
+        td_num(o, "%.1f", json_path_number(l, "ttft_p99_ms"));
+        td_num(o, "%.2f%%", 100 * json_path_number(l, "error_rate"));
+        td_num(o, "%.0f", json_path_number(l, "output_tokens_per_s"));
         td_text(o, report_text(l, "reason"));
         buf_append_str(o, "</tr>\n");
     }
@@ -530,8 +526,8 @@ static void section_sla(buf_t *o, const json_t *sla)
         buf_append_str(o, " ");
         report_escape(o, report_text(c, "op"));
         buf_append_str(o, "</td>");
-        td_num(o, "%g", report_number(c, "limit"));
-        double actual = report_number(c, "actual");
+        td_num(o, "%g", json_path_number(c, "limit"));
+        double actual = json_path_number(c, "actual");
         if (isfinite(actual))
             td_num(o, "%g", actual);
         else
@@ -557,19 +553,19 @@ static void section_chaos(buf_t *o, const json_t *chaos)
     {
         buf_append_str(o, "<tr>");
         td_text(o, report_text(f, "name"));
-        td_num(o, "%.1f", report_number(f, "start_s"));
-        td_num(o, "%.1f", report_number(f, "end_s"));
+        td_num(o, "%.1f", json_path_number(f, "start_s"));
+        td_num(o, "%.1f", json_path_number(f, "end_s"));
         if (json_is_null(json_object_get(f, "detection_s")))
             td_text(o, "not detected");
         else
-            td_num(o, "%.1f", report_number(f, "detection_s"));
+            td_num(o, "%.1f", json_path_number(f, "detection_s"));
         if (json_is_null(json_object_get(f, "recovery_s")))
             td_text(o, "not recovered");
         else
-            td_num(o, "%.1f", report_number(f, "recovery_s"));
-        td_num(o, "%.2f%%", 100 * report_number(f, "error_rate"));
-        td_num(o, "%+.1f%%", report_number(f, "throughput_change_pct"));
-        td_num(o, "%+.1f%%", report_number(f, "ttft_change_pct"));
+            td_num(o, "%.1f", json_path_number(f, "recovery_s"));
+        td_num(o, "%.2f%%", 100 * json_path_number(f, "error_rate"));
+        td_num(o, "%+.1f%%", json_path_number(f, "throughput_change_pct"));
+        td_num(o, "%+.1f%%", json_path_number(f, "ttft_change_pct"));
         buf_append_str(o, "</tr>\n");
     }
     buf_append_str(o, "</table></div>\n");
@@ -580,13 +576,13 @@ static void section_cost_users(buf_t *o, const json_t *r)
     const json_t *cost = json_object_get(r, "cost");
     if (json_is_object(cost)) {
         buf_append_str(o, "<h3>Cost</h3>\n<p>");
-        buf_printf(o, "%.0f GPUs at %g ", report_number(cost, "gpu_count"),
-                   report_number(cost, "price_per_gpu_hour"));
+        buf_printf(o, "%.0f GPUs at %g ", json_path_number(cost, "gpu_count"),
+                   json_path_number(cost, "price_per_gpu_hour"));
         report_escape(o, report_text(cost, "currency"));
         buf_printf(o, " per GPU-hour, %.0f%% utilised. Per million output tokens: ",
-                   100 * report_number(cost, "utilisation"));
-        double max = report_number(cost, "at_max_throughput.per_million_output_tokens");
-        double op = report_number(cost, "at_operating_point.per_million_output_tokens");
+                   100 * json_path_number(cost, "utilisation"));
+        double max = json_path_number(cost, "at_max_throughput.per_million_output_tokens");
+        double op = json_path_number(cost, "at_operating_point.per_million_output_tokens");
         buf_append_str(o, "<b>");
         if (isfinite(max))
             buf_printf(o, "%.2f", max);
@@ -602,13 +598,13 @@ static void section_cost_users(buf_t *o, const json_t *r)
         buf_append_str(o, ").</p>\n");
     }
     const json_t *users = json_object_get(r, "users");
-    if (json_is_object(users) && isfinite(report_number(users, "users")))
+    if (json_is_object(users) && isfinite(json_path_number(users, "users")))
         buf_printf(o,
                    "<h3>Users</h3>\n<p>About <b>%.0f concurrent users</b> at %.2f req/s (%.2f s "
                    "per request + %g s think time, Little's law).</p>\n",
-                   report_number(users, "users"), report_number(users, "rate_rps"),
-                   report_number(users, "request_duration_s"),
-                   report_number(users, "think_time_s"));
+                   json_path_number(users, "users"), json_path_number(users, "rate_rps"),
+                   json_path_number(users, "request_duration_s"),
+                   json_path_number(users, "think_time_s"));
 }
 
 static void section_summary(buf_t *o, const report_run_t *run)
@@ -618,15 +614,15 @@ static void section_summary(buf_t *o, const report_run_t *run)
     buf_append_str(o, "<section id=\"summary\"><h2>Run summary and verdicts</h2>\n");
     if (json_is_object(s)) {
         buf_append_str(o, "<div class=\"cards\">");
-        card(o, "requests", "%.0f", report_number(s, "requests.total"), "");
-        card(o, "errors", "%.2f", 100 * report_number(s, "error_rate"), "%");
-        card(o, "sent", "%.2f", report_number(s, "achieved_rps"), "req/s");
-        card(o, "completed", "%.2f", report_number(s, "completed_rps"), "req/s");
-        card(o, "output", "%.0f", report_number(s, "output_tokens_per_s"), "tok/s");
-        card(o, "TTFT p50", "%.1f", report_number(s, "ttft_ms.p50"), "ms");
-        card(o, "TTFT p99", "%.1f", report_number(s, "ttft_ms.p99"), "ms");
-        card(o, "ITL p50", "%.1f", report_number(s, "itl_ms.p50"), "ms");
-        card(o, "E2E p99", "%.1f", report_number(s, "e2e_ms.p99"), "ms");
+        card(o, "requests", "%.0f", json_path_number(s, "requests.total"), "");
+        card(o, "errors", "%.2f", 100 * json_path_number(s, "error_rate"), "%");
+        card(o, "sent", "%.2f", json_path_number(s, "achieved_rps"), "req/s");
+        card(o, "completed", "%.2f", json_path_number(s, "completed_rps"), "req/s");
+        card(o, "output", "%.0f", json_path_number(s, "output_tokens_per_s"), "tok/s");
+        card(o, "TTFT p50", "%.1f", json_path_number(s, "ttft_ms.p50"), "ms");
+        card(o, "TTFT p99", "%.1f", json_path_number(s, "ttft_ms.p99"), "ms");
+        card(o, "ITL p50", "%.1f", json_path_number(s, "itl_ms.p50"), "ms");
+        card(o, "E2E p99", "%.1f", json_path_number(s, "e2e_ms.p99"), "ms");
         buf_append_str(o, "</div>\n<p class=\"note\">Measured phases merged (warm-up and "
                           "settling excluded); percentiles are exact across workers.</p>\n");
     } else {
@@ -672,8 +668,8 @@ static void section_hockey(buf_t *o, const report_run_t *run)
             continue;
         const json_t *s = json_object_get(p, "summary");
         pts[count++] = (level_point_t){
-            report_number(s, "achieved_rps"), report_number(s, "output_tokens_per_s"),
-            report_number(s, "ttft_ms.p50"), report_number(s, "ttft_ms.p99")};
+            json_path_number(s, "achieved_rps"), json_path_number(s, "output_tokens_per_s"),
+            json_path_number(s, "ttft_ms.p50"), json_path_number(s, "ttft_ms.p99")};
     }
     if (count > 1)
         qsort(pts, (size_t)count, sizeof *pts, level_point_cmp);
@@ -701,8 +697,8 @@ static void section_hockey(buf_t *o, const report_run_t *run)
         if (json_is_object(sat)) {
             if (json_is_true(json_object_get(sat, "reached")))
                 marks[mark_count++] =
-                    (report_mark_t){report_number(sat, "rps"), "saturation", "#b91c1c", true};
-            marks[mark_count++] = (report_mark_t){report_number(sat, "operating_point_rps"),
+                    (report_mark_t){json_path_number(sat, "rps"), "saturation", "#b91c1c", true};
+            marks[mark_count++] = (report_mark_t){json_path_number(sat, "operating_point_rps"),
                                                   "operating point", "#15803d", true};
             qsort(marks, (size_t)mark_count, sizeof marks[0], mark_cmp);
         }
@@ -723,7 +719,7 @@ static void section_hockey(buf_t *o, const report_run_t *run)
             {"TTFT p50", COLOR_P50, xt, y50, count, true, false},
             {"TTFT p99", COLOR_P99, xt, y99, count, true, false},
         };
-        report_mark_t tok_mark = {report_number(sat, "max_output_tokens_per_s"),
+        report_mark_t tok_mark = {json_path_number(sat, "max_output_tokens_per_s"),
                                   "max output tokens/s", "#b91c1c", true};
         report_chart_svg(o, &(report_chart_t){.title = "TTFT vs output token throughput",
                                               .x_label = "output tokens/s",
@@ -762,8 +758,8 @@ static void overlay_build(time_overlay_t *ov, const report_run_t *run)
     ov->bands = calloc(json_array_size(faults) + 1, sizeof *ov->bands);
     ov->mark_count = ov->band_count = 0;
     size_t n = json_array_size(run->intervals);
-    ov->t_min = n ? report_number(json_array_get(run->intervals, 0), "start_s") : 0;
-    ov->t_max = n ? report_number(json_array_get(run->intervals, n - 1), "end_s") : 0;
+    ov->t_min = n ? json_path_number(json_array_get(run->intervals, 0), "start_s") : 0;
+    ov->t_max = n ? json_path_number(json_array_get(run->intervals, n - 1), "end_s") : 0;
     if (!isfinite(ov->t_min) || !isfinite(ov->t_max))
         ov->t_min = ov->t_max = 0; /* 0..0: the chart falls back to its data's extent */
     if (!ov->marks || !ov->bands)
@@ -776,7 +772,7 @@ static void overlay_build(time_overlay_t *ov, const report_run_t *run)
             if (json_is_object(json_object_get(p, "summary")) ||
                 json_is_true(json_object_get(p, "ran")))
                 ov->marks[ov->mark_count++] = (report_mark_t){
-                    report_number(p, "start_s"), report_text(p, "name"), COLOR_PHASE, true};
+                    json_path_number(p, "start_s"), report_text(p, "name"), COLOR_PHASE, true};
         }
     } else {
         /* No results.json: phase boundaries are where the intervals' phase changes. */
@@ -786,20 +782,20 @@ static void overlay_build(time_overlay_t *ov, const report_run_t *run)
             const char *name = report_text(p, "phase");
             if (!last || strcmp(last, name) != 0)
                 ov->marks[ov->mark_count++] =
-                    (report_mark_t){report_number(p, "start_s"), name, COLOR_PHASE, true};
+                    (report_mark_t){json_path_number(p, "start_s"), name, COLOR_PHASE, true};
             last = name;
         }
     }
     json_array_foreach(chaos_marks, i, p)
     {
         ov->marks[ov->mark_count++] =
-            (report_mark_t){report_number(p, "t_s"), report_text(p, "text"), COLOR_CHAOS, false};
+            (report_mark_t){json_path_number(p, "t_s"), report_text(p, "text"), COLOR_CHAOS, false};
     }
     qsort(ov->marks, (size_t)ov->mark_count, sizeof *ov->marks, mark_cmp);
     json_array_foreach(faults, i, p)
     {
         ov->bands[ov->band_count++] = (report_band_t){
-            report_number(p, "start_s"), report_number(p, "end_s"), report_text(p, "name")};
+            json_path_number(p, "start_s"), json_path_number(p, "end_s"), report_text(p, "name")};
     }
 }
 
@@ -818,7 +814,7 @@ static double *interval_times(const json_t *intervals)
         return NULL;
     for (size_t i = 0; i < n; i++) {
         const json_t *iv = json_array_get(intervals, i);
-        t[i] = (report_number(iv, "start_s") + report_number(iv, "end_s")) / 2;
+        t[i] = (json_path_number(iv, "start_s") + json_path_number(iv, "end_s")) / 2;
     }
     return t;
 }
@@ -833,9 +829,9 @@ static double *interval_values(const json_t *intervals, const char *path, bool p
         return NULL;
     for (size_t i = 0; i < n; i++) {
         const json_t *iv = json_array_get(intervals, i);
-        v[i] = report_number(iv, path);
+        v[i] = json_path_number(iv, path);
         if (per_second) {
-            double len = report_number(iv, "end_s") - report_number(iv, "start_s");
+            double len = json_path_number(iv, "end_s") - json_path_number(iv, "start_s");
             v[i] = len > 0 ? v[i] / len : NAN;
         }
     }
@@ -952,7 +948,7 @@ static void section_errors(buf_t *o, const report_run_t *run, const time_overlay
         const json_t *iv;
         json_array_foreach(run->intervals, i, iv)
         {
-            double v = report_number(iv, paths[c]);
+            double v = json_path_number(iv, paths[c]);
             any = any || (isfinite(v) && v > 0);
         }
         if (any) {
@@ -970,7 +966,7 @@ static void section_errors(buf_t *o, const report_run_t *run, const time_overlay
         for (int c = 0; c < ERROR_CLASS_COUNT; c++) {
             char path[64];
             snprintf(path, sizeof path, "errors_by_class.%s", ERROR_CLASSES[c]);
-            td_num(o, "%.0f", report_number(s, path));
+            td_num(o, "%.0f", json_path_number(s, path));
         }
         buf_append_str(o, "</tr></table>\n");
     }
@@ -992,7 +988,7 @@ static void section_iterations(buf_t *o, const json_t *r)
     const json_t *stage, *level;
     json_array_foreach(json_object_get(r, "stages"), i, stage)
     {
-        if (report_number(stage, "iterations") < 2)
+        if (json_path_number(stage, "iterations") < 2)
             continue;
         json_array_foreach(json_object_get(stage, "levels"), k, level)
         {
@@ -1010,16 +1006,16 @@ static void section_iterations(buf_t *o, const json_t *r)
             const json_t *sd = json_object_get(json_object_get(s, "spread"), "ttft_ms.p99");
             buf_append_str(o, "<tr>");
             td_text(o, report_text(stage, "name"));
-            td_num(o, "%.0f", report_number(level, "level") + 1);
-            td_num(o, "%.0f", report_number(s, "iterations"));
-            td_num(o, "%.2f", report_number(s, "achieved_rps"));
-            td_num(o, "%.2f", report_number(s, "completed_rps"));
-            td_num(o, "%.1f", report_number(s, "ttft_ms.p50"));
-            td_num(o, "%.1f", report_number(s, "ttft_ms.p99"));
-            td_num(o, "%.1f", report_number(sd, "stddev"));
-            td_num(o, "%.1f", report_number(s, "e2e_ms.p99"));
-            td_num(o, "%.0f", report_number(s, "output_tokens_per_s"));
-            td_num(o, "%.2f%%", 100 * report_number(s, "error_rate"));
+            td_num(o, "%.0f", json_path_number(level, "level") + 1);
+            td_num(o, "%.0f", json_path_number(s, "iterations"));
+            td_num(o, "%.2f", json_path_number(s, "achieved_rps"));
+            td_num(o, "%.2f", json_path_number(s, "completed_rps"));
+            td_num(o, "%.1f", json_path_number(s, "ttft_ms.p50"));
+            td_num(o, "%.1f", json_path_number(s, "ttft_ms.p99"));
+            td_num(o, "%.1f", json_path_number(sd, "stddev"));
+            td_num(o, "%.1f", json_path_number(s, "e2e_ms.p99"));
+            td_num(o, "%.0f", json_path_number(s, "output_tokens_per_s"));
+            td_num(o, "%.2f%%", 100 * json_path_number(s, "error_rate"));
             buf_append_str(o, "</tr>\n");
         }
     }
@@ -1047,14 +1043,14 @@ static void section_classes(buf_t *o, const json_t *r)
         const json_t *s = json_object_get(c, "summary");
         buf_append_str(o, "<tr>");
         td_text(o, report_text(c, "name"));
-        td_num(o, "%.0f", report_number(s, "requests.total"));
-        td_num(o, "%.2f%%", 100 * report_number(s, "error_rate"));
-        td_num(o, "%.2f", report_number(s, "completed_rps"));
-        td_num(o, "%.1f", report_number(s, "ttft_ms.p50"));
-        td_num(o, "%.1f", report_number(s, "ttft_ms.p99"));
-        td_num(o, "%.1f", report_number(s, "e2e_ms.p99"));
-        td_num(o, "%.0f", report_number(s, "output_tokens"));
-        td_num(o, "%.0f", report_number(s, "output_tokens_per_s"));
+        td_num(o, "%.0f", json_path_number(s, "requests.total"));
+        td_num(o, "%.2f%%", 100 * json_path_number(s, "error_rate"));
+        td_num(o, "%.2f", json_path_number(s, "completed_rps"));
+        td_num(o, "%.1f", json_path_number(s, "ttft_ms.p50"));
+        td_num(o, "%.1f", json_path_number(s, "ttft_ms.p99"));
+        td_num(o, "%.1f", json_path_number(s, "e2e_ms.p99"));
+        td_num(o, "%.0f", json_path_number(s, "output_tokens"));
+        td_num(o, "%.0f", json_path_number(s, "output_tokens_per_s"));
         buf_append_str(o, "</tr>\n");
     }
     buf_append_str(o, "</table></div>\n<p class=\"note\">The workload mix's classes over the "
@@ -1079,11 +1075,11 @@ static void section_turns(buf_t *o, const json_t *r)
     json_array_foreach(turns, i, t)
     {
         const json_t *s = json_object_get(t, "summary");
-        x[i] = report_number(t, "turn");
-        bool any = report_number(s, "requests.ok") > 0;
-        p50[i] = any ? report_number(s, "ttft_ms.p50") : NAN;
-        p99[i] = any ? report_number(s, "ttft_ms.p99") : NAN;
-        input[i] = report_number(t, "input_tokens_mean");
+        x[i] = json_path_number(t, "turn");
+        bool any = json_path_number(s, "requests.ok") > 0;
+        p50[i] = any ? json_path_number(s, "ttft_ms.p50") : NAN;
+        p99[i] = any ? json_path_number(s, "ttft_ms.p99") : NAN;
+        input[i] = json_path_number(t, "input_tokens_mean");
     }
     buf_append_str(o, "<section id=\"turns\"><h2>Turns</h2>\n<p class=\"note\">Each turn of a "
                       "conversation resends the history before it, so input grows turn by "
@@ -1109,12 +1105,12 @@ static void section_turns(buf_t *o, const json_t *r)
                  json_is_true(json_object_get(t, "and_later")) ? "+" : "");
         buf_append_str(o, "<tr>");
         td_text(o, name);
-        td_num(o, "%.0f", report_number(s, "requests.total"));
-        td_num(o, "%.2f%%", 100 * report_number(s, "error_rate"));
-        td_num(o, "%.1f", report_number(s, "ttft_ms.p50"));
-        td_num(o, "%.1f", report_number(s, "ttft_ms.p99"));
-        td_num(o, "%.1f", report_number(s, "itl_ms.p50"));
-        td_num(o, "%.1f", report_number(s, "e2e_ms.p99"));
+        td_num(o, "%.0f", json_path_number(s, "requests.total"));
+        td_num(o, "%.2f%%", 100 * json_path_number(s, "error_rate"));
+        td_num(o, "%.1f", json_path_number(s, "ttft_ms.p50"));
+        td_num(o, "%.1f", json_path_number(s, "ttft_ms.p99"));
+        td_num(o, "%.1f", json_path_number(s, "itl_ms.p50"));
+        td_num(o, "%.1f", json_path_number(s, "e2e_ms.p99"));
         td_num(o, "%.0f", input[i]);
         buf_append_str(o, "</tr>\n");
     }
@@ -1124,8 +1120,8 @@ static void section_turns(buf_t *o, const json_t *r)
                "latencies in ms, input tokens the mean of the server's counts. Conversations: "
                "%.0f completed, %.0f abandoned on error; %.0f turns sent with their oldest "
                "history left out to fit the context.</p></section>\n",
-               report_number(c, "completed"), report_number(c, "abandoned"),
-               report_number(c, "context_truncated"));
+               json_path_number(c, "completed"), json_path_number(c, "abandoned"),
+               json_path_number(c, "context_truncated"));
     free(v);
 }
 
@@ -1149,25 +1145,25 @@ static void section_breakdown(buf_t *o, const report_run_t *run)
         td_text(o, report_text(p, "name"));
         td_text(o, report_text(p, "kind"));
         td_text(o, load);
-        td_num(o, "%.1f", report_number(p, "start_s"));
-        td_num(o, "%.1f", report_number(p, "end_s"));
+        td_num(o, "%.1f", json_path_number(p, "start_s"));
+        td_num(o, "%.1f", json_path_number(p, "end_s"));
         if (!json_is_object(s)) {
             buf_append_str(o, "<td class=\"t\" colspan=\"13\">did not run</td></tr>\n");
             continue;
         }
-        td_num(o, "%.0f", report_number(s, "requests.total"));
-        td_num(o, "%.2f", report_number(s, "achieved_rps"));
-        td_num(o, "%.2f", report_number(s, "delivered_rps"));
-        td_num(o, "%.1f", report_number(s, "ttft_ms.p50"));
-        td_num(o, "%.1f", report_number(s, "ttft_ms.p99"));
-        td_num(o, "%.1f", report_number(s, "itl_ms.p50"));
-        td_num(o, "%.1f", report_number(s, "e2e_ms.p99"));
-        td_num(o, "%.0f", report_number(s, "output_tokens_per_s"));
-        td_num(o, "%.2f%%", 100 * report_number(s, "error_rate"));
-        td_num(o, "%.2f", report_number(s, "lag_ms.p99"));
-        td_num(o, "%.0f", report_number(s, "requests.dropped"));
-        td_num(o, "%.0f", report_number(p, "tail.requests"));
-        td_num(o, "%.1f", report_number(p, "tail.last_end_after_s"));
+        td_num(o, "%.0f", json_path_number(s, "requests.total"));
+        td_num(o, "%.2f", json_path_number(s, "achieved_rps"));
+        td_num(o, "%.2f", json_path_number(s, "delivered_rps"));
+        td_num(o, "%.1f", json_path_number(s, "ttft_ms.p50"));
+        td_num(o, "%.1f", json_path_number(s, "ttft_ms.p99"));
+        td_num(o, "%.1f", json_path_number(s, "itl_ms.p50"));
+        td_num(o, "%.1f", json_path_number(s, "e2e_ms.p99"));
+        td_num(o, "%.0f", json_path_number(s, "output_tokens_per_s"));
+        td_num(o, "%.2f%%", 100 * json_path_number(s, "error_rate"));
+        td_num(o, "%.2f", json_path_number(s, "lag_ms.p99"));
+        td_num(o, "%.0f", json_path_number(s, "requests.dropped"));
+        td_num(o, "%.0f", json_path_number(p, "tail.requests"));
+        td_num(o, "%.1f", json_path_number(p, "tail.last_end_after_s"));
         buf_append_str(o, "</tr>\n");
     }
     buf_append_str(o, "</table></div>\n<p class=\"note\">Grey rows (warm-up, settling) are not "
@@ -1186,13 +1182,13 @@ static void section_breakdown(buf_t *o, const report_run_t *run)
         const json_t *s = json_object_get(p, "summary");
         buf_append_str(o, "<tr>");
         td_text(o, report_text(p, "url"));
-        td_num(o, "%.0f", report_number(s, "requests.total"));
-        td_num(o, "%.2f%%", 100 * report_number(s, "error_rate"));
-        td_num(o, "%.2f", report_number(s, "completed_rps"));
-        td_num(o, "%.1f", report_number(s, "ttft_ms.p50"));
-        td_num(o, "%.1f", report_number(s, "ttft_ms.p99"));
-        td_num(o, "%.1f", report_number(s, "e2e_ms.p99"));
-        td_num(o, "%.0f", report_number(s, "output_tokens_per_s"));
+        td_num(o, "%.0f", json_path_number(s, "requests.total"));
+        td_num(o, "%.2f%%", 100 * json_path_number(s, "error_rate"));
+        td_num(o, "%.2f", json_path_number(s, "completed_rps"));
+        td_num(o, "%.1f", json_path_number(s, "ttft_ms.p50"));
+        td_num(o, "%.1f", json_path_number(s, "ttft_ms.p99"));
+        td_num(o, "%.1f", json_path_number(s, "e2e_ms.p99"));
+        td_num(o, "%.0f", json_path_number(s, "output_tokens_per_s"));
         buf_append_str(o, "</tr>\n");
     }
     buf_append_str(o, "</table></div>\n");
@@ -1208,22 +1204,22 @@ static void section_breakdown(buf_t *o, const report_run_t *run)
         buf_append_str(o, "<tr>");
         td_text(o, report_text(p, "id"));
         td_text(o, report_text(p, "state"));
-        td_num(o, "%.3f", report_number(p, "share"));
-        td_num(o, "%.0f", report_number(p, "requests"));
-        td_num(o, "%.1f%%", 100 * report_number(p, "requests_share"));
-        td_num(o, "%.0f", report_number(p, "threads"));
-        td_num(o, "%.0f", report_number(p, "capacity"));
-        td_num(o, "%.0f", report_number(p, "snapshots"));
-        td_num(o, "%.0f", report_number(p, "duplicate_snapshots"));
-        td_num(o, "%.0f", report_number(p, "returns"));
-        td_num(o, "%.1f", report_number(p, "lost_at_s"));
+        td_num(o, "%.3f", json_path_number(p, "share"));
+        td_num(o, "%.0f", json_path_number(p, "requests"));
+        td_num(o, "%.1f%%", 100 * json_path_number(p, "requests_share"));
+        td_num(o, "%.0f", json_path_number(p, "threads"));
+        td_num(o, "%.0f", json_path_number(p, "capacity"));
+        td_num(o, "%.0f", json_path_number(p, "snapshots"));
+        td_num(o, "%.0f", json_path_number(p, "duplicate_snapshots"));
+        td_num(o, "%.0f", json_path_number(p, "returns"));
+        td_num(o, "%.1f", json_path_number(p, "lost_at_s"));
         buf_append_str(o, "</tr>\n");
     }
     buf_printf(o,
                "</table></div>\n<p class=\"note\">%.0f snapshots arrived after their interval "
                "closed (counted in the totals, not in the charts); %.0f messages were "
                "rejected.</p>\n</section>\n",
-               report_number(r, "late_snapshots"), report_number(r, "rejected_messages"));
+               json_path_number(r, "late_snapshots"), json_path_number(r, "rejected_messages"));
 }
 
 /* ---- Client health ---------------------------------------------------------------- */
@@ -1293,7 +1289,7 @@ static double server_phase_mean(const report_run_t *run, const char *phase, cons
         const json_t *m;
         json_object_foreach((json_t *)json_object_get(iv, "server"), url, m)
         {
-            double v = report_number(m, name);
+            double v = json_path_number(m, name);
             if (isfinite(v)) {
                 sum += v;
                 n++;
@@ -1309,7 +1305,7 @@ static void server_reading(buf_t *o, const report_run_t *run)
 {
     const json_t *r = run->results;
     const json_t *sat = json_object_get(r, "saturation");
-    double want = report_number(sat, "first_bad_rps");
+    double want = json_path_number(sat, "first_bad_rps");
     const char *phase = NULL;
     double best = -1;
     size_t i;
@@ -1318,8 +1314,8 @@ static void server_reading(buf_t *o, const report_run_t *run)
     {
         if (!phase_measured(p))
             continue;
-        double score = isfinite(want) ? -fabs(report_number(p, "target_rps") - want)
-                                      : report_number(p, "summary.achieved_rps");
+        double score = isfinite(want) ? -fabs(json_path_number(p, "target_rps") - want)
+                                      : json_path_number(p, "summary.achieved_rps");
         if (isfinite(score) && (phase == NULL || score > best)) {
             best = score;
             phase = report_text(p, "name");
@@ -1433,7 +1429,7 @@ static void section_server(buf_t *o, const report_run_t *run, const time_overlay
             for (int j = 0; j < n; j++) {
                 const json_t *per = json_object_get(
                     json_object_get(json_array_get(run->intervals, (size_t)j), "server"), url);
-                v[j] = report_number(per, name);
+                v[j] = json_path_number(per, name);
             }
             series[k] = (report_series_t){
                 url, REPORT_PALETTE[k % REPORT_PALETTE_SIZE], t, v, n, false, false};

@@ -100,10 +100,10 @@ static void text_cell(buf_t *o, const char *cell, int width, judged_t j, bool co
 /* One row: the metric of objs[k] (a run's results or one of its phases; NULL = absent). */
 static void compare_row(compare_t *c, const metric_t *m, const json_t *const *objs)
 {
-    double ref = objs[0] ? report_number(objs[0], m->path) * m->scale : NAN;
+    double ref = objs[0] ? json_path_number(objs[0], m->path) * m->scale : NAN;
     bool any = isfinite(ref);
     for (int k = 1; k < c->count; k++)
-        any = any || (objs[k] && isfinite(report_number(objs[k], m->path)));
+        any = any || (objs[k] && isfinite(json_path_number(objs[k], m->path)));
     if (!any)
         return; /* a figure none of the runs has (no saturation search, no cost) */
     buf_append_str(&c->text, "  ");
@@ -112,7 +112,7 @@ static void compare_row(compare_t *c, const metric_t *m, const json_t *const *ob
     report_escape(&c->html, m->label);
     buf_append_str(&c->html, "</td>");
     for (int k = 0; k < c->count; k++) {
-        double v = objs[k] ? report_number(objs[k], m->path) * m->scale : NAN;
+        double v = objs[k] ? json_path_number(objs[k], m->path) * m->scale : NAN;
         char cell[96], value[48];
         if (isfinite(v))
             snprintf(value, sizeof value, m->fmt, v);

@@ -127,7 +127,7 @@ static void summary_row(buf_t *o, const json_t *summary)
     for (int c = 0; c < SUMMARY_COLUMN_COUNT; c++) {
         buf_append_char(o, ',');
         if (json_is_object(summary))
-            csv_number(o, report_number(summary, SUMMARY_COLUMNS[c]));
+            csv_number(o, json_path_number(summary, SUMMARY_COLUMNS[c]));
     }
     buf_append_char(o, '\n');
 }
@@ -180,7 +180,7 @@ static void rows(buf_t *o, const json_t *items, const char *const *columns, int 
             if (c)
                 buf_append_char(o, ',');
             if (strchr(columns[c], '.'))
-                csv_number(o, report_number(item, columns[c])); /* nested: numbers only */
+                csv_number(o, json_path_number(item, columns[c])); /* nested: numbers only */
             else
                 csv_value(o, json_object_get(item, columns[c]));
         }

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "common/buf.h"
+#include "common/json_path.h" /* json_path_number: every figure read from results */
 
 /* One results directory, read. */
 typedef struct {
@@ -29,8 +30,6 @@ typedef struct {
 report_run_t *report_run_load(const char *dir, char *err, size_t err_size);
 void report_run_destroy(report_run_t **self_p);
 
-/* The number at a dot path ("ttft_ms.p99") or NAN (summary_number, verdict.h). */
-double report_number(const json_t *obj, const char *path);
 /* The string at key, or "" (never NULL). */
 const char *report_text(const json_t *obj, const char *key);
 

@@ -15,7 +15,7 @@
 
 static double number(const json_t *obj, const char *path)
 {
-    return summary_number(obj, path);
+    return json_path_number(obj, path);
 }
 
 static const char *text(const json_t *obj, const char *key)

@@ -235,9 +235,9 @@ static void test_answers_report_max_tokens_and_the_rate_it_came_at(void)
     sat_search_write_json(s, &w);
     json_t *doc = json_loads(out.data, 0, NULL);
     REQUIRE(doc);
-    CHECK(NEAR(summary_number(doc, "rps"), 30, 1e-9));
-    CHECK(NEAR(summary_number(doc, "max_output_tokens_per_s"), 2500, 1e-9));
-    CHECK(NEAR(summary_number(doc, "operating_point_rps"), 15, 1e-9));
+    CHECK(NEAR(json_path_number(doc, "rps"), 30, 1e-9));
+    CHECK(NEAR(json_path_number(doc, "max_output_tokens_per_s"), 2500, 1e-9));
+    CHECK(NEAR(json_path_number(doc, "operating_point_rps"), 15, 1e-9));
     CHECK(json_is_number(json_object_get(doc, "max_throughput_rps")));
     CHECK_INT_EQ(json_array_size(json_object_get(doc, "levels")), 4);
     json_decref(doc);
@@ -274,15 +274,15 @@ static void test_iterations_average_with_their_spread(void)
                        summary_make(300, 0.02, 10, 8, 800)};
     json_t *avg = summary_average(runs, 3);
     REQUIRE(avg);
-    CHECK(NEAR(summary_number(avg, "ttft_ms.p99"), 200, 1e-9));
-    CHECK(NEAR(summary_number(avg, "error_rate"), 0.01, 1e-12));
+    CHECK(NEAR(json_path_number(avg, "ttft_ms.p99"), 200, 1e-9));
+    CHECK(NEAR(json_path_number(avg, "error_rate"), 0.01, 1e-12));
     json_t *spread = json_object_get(json_object_get(avg, "spread"), "ttft_ms.p99");
     REQUIRE(spread);
-    CHECK(NEAR(summary_number(spread, "min"), 100, 1e-9));
-    CHECK(NEAR(summary_number(spread, "max"), 300, 1e-9));
-    CHECK(NEAR(summary_number(spread, "stddev"), sqrt(20000.0 / 3), 1e-9));
-    CHECK_INT_EQ((int)summary_number(spread, "n"), 3);
-    CHECK_INT_EQ((int)summary_number(avg, "iterations"), 3);
+    CHECK(NEAR(json_path_number(spread, "min"), 100, 1e-9));
+    CHECK(NEAR(json_path_number(spread, "max"), 300, 1e-9));
+    CHECK(NEAR(json_path_number(spread, "stddev"), sqrt(20000.0 / 3), 1e-9));
+    CHECK_INT_EQ((int)json_path_number(spread, "n"), 3);
+    CHECK_INT_EQ((int)json_path_number(avg, "iterations"), 3);
     json_decref(avg);
     for (int i = 0; i < 3; i++)
         json_decref(runs[i]);
@@ -349,8 +349,8 @@ static void test_sla_table_passes_fails_and_treats_no_data_as_failure(void)
     CHECK(json_is_false(json_object_get(doc, "passed")));
     json_t *first = json_array_get(json_object_get(doc, "checks"), 0);
     CHECK_STR_EQ(json_string_value(json_object_get(first, "metric")), "ttft_ms.p99");
-    CHECK(NEAR(summary_number(first, "limit"), 800, 1e-9));
-    CHECK(NEAR(summary_number(first, "actual"), 799, 1e-9));
+    CHECK(NEAR(json_path_number(first, "limit"), 800, 1e-9));
+    CHECK(NEAR(json_path_number(first, "actual"), 799, 1e-9));
     CHECK(json_is_true(json_object_get(first, "passed")));
     CHECK(
         json_is_null(json_object_get(json_array_get(json_object_get(doc, "checks"), 3), "actual")));
@@ -395,9 +395,9 @@ static void test_cost_per_million_tokens_follows_the_formula(void)
     cost_write_json(&cost, 10000, 7000, &w);
     json_t *doc = json_loads(out.data, 0, NULL);
     REQUIRE(doc);
-    CHECK(NEAR(summary_number(doc, "at_max_throughput.per_million_output_tokens"),
+    CHECK(NEAR(json_path_number(doc, "at_max_throughput.per_million_output_tokens"),
                64 * 2.5 / 3600 / 10000 * 1e6, 1e-6));
-    CHECK(NEAR(summary_number(doc, "at_operating_point.per_million_output_tokens"),
+    CHECK(NEAR(json_path_number(doc, "at_operating_point.per_million_output_tokens"),
                64 * 2.5 / 3600 / 7000 * 1e6, 1e-6));
     CHECK_STR_EQ(json_string_value(json_object_get(doc, "currency")), "USD");
     json_decref(doc);
@@ -415,7 +415,7 @@ static void test_users_follow_littles_law(void)
     jsonw_init(&w, &out);
     users_write_json(20, 3, 27, &w);
     json_t *doc = json_loads(out.data, 0, NULL);
-    CHECK(NEAR(summary_number(doc, "users"), 600, 1e-9));
+    CHECK(NEAR(json_path_number(doc, "users"), 600, 1e-9));
     json_decref(doc);
     buf_free(&out);
 }
