@@ -1,5 +1,6 @@
 /*  cmd_ctl.c: `surge ctl`: one request to a running coordinator's ctl socket, one
-    answer printed (docs/chaos.md). */
+    answer printed (docs/chaos.md). Flags and printing only: the request and its wait
+    are coordinator/ctl_client.h's. */
 #include <czmq.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -10,12 +11,10 @@
 
 #include "cli/commands.h"
 #include "cli/ctl_watch.h"
-#include "common/buf.h"
 #include "common/duration.h"
 #include "common/exit_codes.h"
 #include "coordinator/ctl_answer.h"
-#include "proto/curve.h"
-#include "proto/proto.h"
+#include "coordinator/ctl_client.h"
 
 static void usage(FILE *out)
 {
@@ -61,94 +60,26 @@ enum {
     OPT_END
 };
 
-/* Sends the request and waits for its answer (or a refused handshake). */
-static int exchange(const char *endpoint, const char *cert, const char *coordinator_key,
-                    int64_t timeout_ms, const proto_msg_t *request, proto_msg_t *reply)
+/* The exit code of a call that did not succeed (its reason printed). */
+static int call_failed(ctl_client_status_t status, const char *command, const char *err)
 {
-    char err[512];
-    zsock_t *sock = zsock_new(ZMQ_DEALER);
-    zsock_set_linger(sock, 0);
-    zsock_set_maxmsgsize(sock, PROTO_MAX_CTL_BODY_BYTES + 8192);
-    if (cert && curve_client_apply(sock, cert, coordinator_key, err, sizeof err) != 0) {
+    if (status == CTL_CLIENT_REFUSED)
+        fprintf(stderr, "surge ctl: %s refused: %s\n", command, err);
+    else
         fprintf(stderr, "surge ctl: %s\n", err);
-        zsock_destroy(&sock);
-        return SURGE_EXIT_USAGE;
-    }
-    char monitor_endpoint[64];
-    snprintf(monitor_endpoint, sizeof monitor_endpoint, "inproc://surge-ctl-monitor-%p",
-             (void *)sock);
-    zmq_socket_monitor(zsock_resolve(sock), monitor_endpoint,
-                       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL);
-    zsock_t *monitor = zsock_new(ZMQ_PAIR);
-    zsock_connect(monitor, "%s", monitor_endpoint);
-    int rc = SURGE_EXIT_RUNTIME;
-    if (zsock_connect(sock, "%s", endpoint) != 0) {
-        fprintf(stderr, "surge ctl: cannot connect to '%s' (an endpoint is tcp://HOST:PORT)\n",
-                endpoint);
-        rc = SURGE_EXIT_USAGE;
-        goto done;
-    }
-    if (proto_send(sock, request) != 0) {
-        fprintf(stderr, "surge ctl: cannot send to %s\n", endpoint);
-        goto done;
-    }
-    zpoller_t *poller = zpoller_new(sock, monitor, NULL);
-    void *which = zpoller_wait(poller, (int)timeout_ms);
-    zpoller_destroy(&poller);
-    if (which == monitor) {
-        fprintf(stderr,
-                "surge ctl: %s refused the connection (CURVE authentication): your key is not "
-                "among the coordinator's operator keys (--ctl-allowed-keys), or "
-                "--coordinator-key is not the coordinator's\n",
-                endpoint);
-        goto done;
-    }
-    if (which != sock) {
-        fprintf(stderr,
-                "surge ctl: no answer from %s within %.1f s: is the run still going, and is "
-                "this its ctl endpoint (RESULTS_DIR/ctl.endpoint)? %s\n",
-                endpoint, (double)timeout_ms / 1e3,
-                cert ? "With CURVE a refused key also looks like this: check that your key is "
-                       "in the coordinator's --ctl-allowed-keys."
-                     : "A coordinator with CURVE on ctl needs --cert and --coordinator-key.");
-        goto done;
-    }
-    zframe_t *frame = zframe_recv(sock);
-    if (!frame ||
-        proto_decode(reply, zframe_data(frame), zframe_size(frame), err, sizeof err) != PROTO_OK ||
-        reply->type != PROTO_CTL_REPLY) {
-        fprintf(stderr, "surge ctl: unreadable answer from %s: %s\n", endpoint,
-                frame ? err : "no frame");
-        proto_msg_clear(reply);
-        zframe_destroy(&frame);
-        goto done;
-    }
-    zframe_destroy(&frame);
-    rc = SURGE_EXIT_OK;
-done:
-    zmq_socket_monitor(zsock_resolve(sock), NULL, 0);
-    zsock_destroy(&monitor);
-    zsock_destroy(&sock);
-    return rc;
+    return status == CTL_CLIENT_BAD_CONFIG ? SURGE_EXIT_USAGE : SURGE_EXIT_RUNTIME;
 }
 
-/* `watch`: one status exchange per frame (ctl_watch.c draws it). */
-typedef struct {
-    const char *endpoint, *cert, *coordinator_key;
-    int64_t timeout_ms;
-} watch_ctx_t;
-
+/* `watch`: one status call per frame (ctl_watch.c draws it). */
 static int watch_fetch(void *arg, json_t **status)
 {
-    const watch_ctx_t *w = arg;
-    proto_msg_t request = {.type = PROTO_CTL_REQUEST}, reply;
-    request.u.ctl_request = (proto_ctl_request_t){(uint64_t)getpid(), "status", "", 0};
-    memset(&reply, 0, sizeof reply);
-    int rc = exchange(w->endpoint, w->cert, w->coordinator_key, w->timeout_ms, &request, &reply);
-    if (rc != SURGE_EXIT_OK)
-        return rc;
-    *status = reply.u.ctl_reply.ok ? json_loads(reply.u.ctl_reply.body_json, 0, NULL) : NULL;
-    proto_msg_clear(&reply);
+    ctl_client_t *client = arg;
+    char *body = NULL, err[1024];
+    ctl_client_status_t s = ctl_client_call(client, "status", "", 0, &body, err, sizeof err);
+    if (s != CTL_CLIENT_OK)
+        return call_failed(s, "status", err);
+    *status = json_loads(body, 0, NULL);
+    free(body);
     return *status ? SURGE_EXIT_OK : SURGE_EXIT_RUNTIME;
 }
 
@@ -248,10 +179,6 @@ int cmd_ctl(int argc, char **argv)
                         "of the run's log, or RESULTS_DIR/ctl.endpoint)\n");
         return SURGE_EXIT_USAGE;
     }
-    if (!cert != !coordinator_key) {
-        fprintf(stderr, "surge ctl: CURVE needs both --cert FILE and --coordinator-key FILE\n");
-        return SURGE_EXIT_USAGE;
-    }
     if (optind >= argc) {
         fprintf(stderr, "surge ctl: which command? (status, mark, pause, resume, set-rate, "
                         "stop; surge ctl --help)\n");
@@ -301,31 +228,34 @@ int cmd_ctl(int argc, char **argv)
 
     zsys_init();
     zsys_set_logstream(stderr);
-    if (strcmp(command, "watch") == 0) {
-        /* A gone coordinator is the usual end of a watch: do not wait 5 s to say so. */
-        watch_ctx_t w = {endpoint, cert, coordinator_key, timeout_ms < 2000 ? timeout_ms : 2000};
-        return ctl_watch(watch_fetch, &w, 1000, stdout, isatty(STDOUT_FILENO));
+    bool watch = strcmp(command, "watch") == 0;
+    /* A gone coordinator is the usual end of a watch: do not wait 5 s to say so. */
+    ctl_client_config_t config = {endpoint, cert, coordinator_key,
+                                  watch && timeout_ms > 2000 ? 2000 : timeout_ms};
+    char err[1024];
+    ctl_client_t *client = ctl_client_new(&config, err, sizeof err);
+    if (!client) {
+        fprintf(stderr, "surge ctl: %s\n", err);
+        return SURGE_EXIT_USAGE;
     }
-    proto_msg_t request = {.type = PROTO_CTL_REQUEST};
-    request.u.ctl_request =
-        (proto_ctl_request_t){(uint64_t)getpid(), (char *)command, (char *)text, value};
-    proto_msg_t reply;
-    memset(&reply, 0, sizeof reply);
-    int rc = exchange(endpoint, cert, coordinator_key, timeout_ms, &request, &reply);
-    if (rc != SURGE_EXIT_OK)
+    int rc;
+    if (watch) {
+        rc = ctl_watch(watch_fetch, client, 1000, stdout, isatty(STDOUT_FILENO));
+        ctl_client_destroy(&client);
         return rc;
-    const proto_ctl_reply_t *r = &reply.u.ctl_reply;
-    if (!r->ok) {
-        fprintf(stderr, "surge ctl: %s refused: %s\n", command, r->error);
-        proto_msg_clear(&reply);
-        return SURGE_EXIT_RUNTIME;
     }
-    json_t *body = json_loads(r->body_json, 0, NULL);
+    char *body_json = NULL;
+    ctl_client_status_t s =
+        ctl_client_call(client, command, text, value, &body_json, err, sizeof err);
+    ctl_client_destroy(&client);
+    if (s != CTL_CLIENT_OK)
+        return call_failed(s, command, err);
+    json_t *body = json_loads(body_json, 0, NULL);
     if (json)
-        printf("%s\n", r->body_json);
+        printf("%s\n", body_json);
     else if (body)
         ctl_answer_print(stdout, command, body);
     json_decref(body);
-    proto_msg_clear(&reply);
+    free(body_json);
     return SURGE_EXIT_OK;
 }
