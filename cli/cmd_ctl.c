@@ -148,31 +148,23 @@ int cmd_ctl(int argc, char **argv)
     /* A `surge run` admits on ctl only the holder of its operator key, which it leaves in
        its results directory (mode 0600) while it runs; its planned commands get
        SURGE_RESULTS_DIR. */
-    char endpoint_text[512], cert_path[4200], key_path[4200];
+    static ctl_run_dir_t run; /* static: two 4 KiB paths */
     bool from_env = !results && !cert;
     if (from_env)
         results = getenv("SURGE_RESULTS_DIR");
     if (results && *results) {
-        snprintf(cert_path, sizeof cert_path, "%s/ctl.key_secret", results);
-        snprintf(key_path, sizeof key_path, "%s/ctl.coordinator.key", results);
-        if (!cert && access(cert_path, R_OK) == 0) {
-            cert = cert_path;
-            coordinator_key = key_path;
+        ctl_run_dir_read(results, &run);
+        if (!cert && run.cert_path[0]) {
+            cert = run.cert_path;
+            coordinator_key = run.coordinator_key_path;
         }
-        char endpoint_path[4200];
-        snprintf(endpoint_path, sizeof endpoint_path, "%s/ctl.endpoint", results);
-        FILE *f = from_env ? NULL : fopen(endpoint_path, "r");
-        if (f) {
-            if (fgets(endpoint_text, sizeof endpoint_text, f)) {
-                endpoint_text[strcspn(endpoint_text, "\r\n")] = '\0';
-                endpoint = endpoint_text;
-            }
-            fclose(f);
-        } else if (!from_env) {
+        if (!from_env && !run.has_endpoint_file) {
             fprintf(stderr, "surge ctl: --results %s: no ctl.endpoint there (is the run on?)\n",
                     results);
             return SURGE_EXIT_USAGE;
         }
+        if (!from_env && run.endpoint[0])
+            endpoint = run.endpoint;
     }
     if (!endpoint || !*endpoint) {
         fprintf(stderr, "surge ctl: --coordinator ENDPOINT is required (the `ctl on ...` line "

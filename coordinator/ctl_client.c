@@ -150,6 +150,28 @@ done:
     return status;
 }
 
+void ctl_run_dir_read(const char *dir, ctl_run_dir_t *out)
+{
+    memset(out, 0, sizeof *out);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/ctl.key_secret", dir);
+    if (access(path, R_OK) == 0) {
+        snprintf(out->cert_path, sizeof out->cert_path, "%s", path);
+        snprintf(out->coordinator_key_path, sizeof out->coordinator_key_path,
+                 "%s/ctl.coordinator.key", dir);
+    }
+    snprintf(path, sizeof path, "%s/ctl.endpoint", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    out->has_endpoint_file = true;
+    if (fgets(out->endpoint, sizeof out->endpoint, f))
+        out->endpoint[strcspn(out->endpoint, "\r\n")] = '\0';
+    else
+        out->endpoint[0] = '\0';
+    fclose(f);
+}
+
 ctl_client_status_t ctl_client_call(ctl_client_t *self, const char *command, const char *text,
                                     double value, char **body_json, char *err, size_t err_size)
 {

@@ -16,6 +16,7 @@
 #ifndef SURGE_COORDINATOR_CTL_CLIENT_H
 #define SURGE_COORDINATOR_CTL_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,5 +50,19 @@ void ctl_client_destroy(ctl_client_t **self_p);
    it is NULL and err says why. */
 ctl_client_status_t ctl_client_call(ctl_client_t *self, const char *command, const char *text,
                                     double value, char **body_json, char *err, size_t err_size);
+
+/* What a running `surge run` leaves in its results directory for operators: its ctl
+   endpoint (DIR/ctl.endpoint) and, while it runs, the operator key that ctl admits
+   (DIR/ctl.key_secret, mode 0600) with the coordinator's public one
+   (DIR/ctl.coordinator.key). */
+typedef struct {
+    bool has_endpoint_file;          /* DIR/ctl.endpoint could be opened */
+    char endpoint[512];              /* its first line; "" when none */
+    char cert_path[4200];            /* DIR/ctl.key_secret when readable, else "" */
+    char coordinator_key_path[4200]; /* DIR/ctl.coordinator.key, set with cert_path */
+} ctl_run_dir_t;
+
+/* Fills out from dir (never fails: what is missing is left empty). */
+void ctl_run_dir_read(const char *dir, ctl_run_dir_t *out);
 
 #endif

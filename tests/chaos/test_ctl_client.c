@@ -3,8 +3,10 @@
     reason, silence as "no answer" once the timeout has passed, and a half CURVE config
     is refused before any socket. */
 #include <czmq.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "common/clock.h"
@@ -135,7 +137,38 @@ static void test_an_unreadable_certificate_is_a_config_error(void)
     ctl_client_destroy(&c);
 }
 
+static void test_a_run_directory_gives_its_endpoint_and_operator_key(void)
+{
+    char dir[] = "/tmp/surge-ctl-client-XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    char path[256];
+    ctl_run_dir_t run;
+    ctl_run_dir_read(dir, &run);
+    CHECK(!run.has_endpoint_file && !run.endpoint[0] && !run.cert_path[0]);
+    snprintf(path, sizeof path, "%s/ctl.endpoint", dir);
+    FILE *f = fopen(path, "w");
+    REQUIRE(f);
+    fputs("tcp://127.0.0.1:40123\n", f);
+    fclose(f);
+    char key[256];
+    snprintf(key, sizeof key, "%s/ctl.key_secret", dir);
+    f = fopen(key, "w");
+    REQUIRE(f);
+    fclose(f);
+    ctl_run_dir_read(dir, &run);
+    CHECK(run.has_endpoint_file);
+    CHECK_STR_EQ(run.endpoint, "tcp://127.0.0.1:40123");
+    CHECK_STR_EQ(run.cert_path, key);
+    char coordinator_key[256];
+    snprintf(coordinator_key, sizeof coordinator_key, "%s/ctl.coordinator.key", dir);
+    CHECK_STR_EQ(run.coordinator_key_path, coordinator_key);
+    unlink(key);
+    unlink(path);
+    rmdir(dir);
+}
+
 CHECK_MAIN(test_an_answer_comes_back_as_its_json, test_a_refusal_carries_the_coordinators_reason,
            test_silence_is_no_answer_after_the_timeout_and_the_next_call_is_not_confused,
            test_half_a_curve_config_is_refused_before_any_socket,
-           test_an_unreadable_certificate_is_a_config_error)
+           test_an_unreadable_certificate_is_a_config_error,
+           test_a_run_directory_gives_its_endpoint_and_operator_key)
