@@ -1849,10 +1849,12 @@ static int read_chaos_run(ctx_t *c, yaml_node_t *node, chaos_action_spec_t *a)
     memset(a->argv, 0, ((size_t)n + 1) * sizeof *a->argv);
     for (int i = 0; i < n; i++) {
         yaml_node_t *item = node_at(c, items[i]);
-        if (!item || item->type != YAML_SCALAR_NODE || get_string(c, item, "run", &text) != 0)
-            return item ? fail(c, item, "'run': every argument must be a non-empty string")
-                        : fail(c, node, "malformed list");
-        a->argv[i] = xstrdup(text);
+        if (!item)
+            return fail(c, node, "malformed list");
+        /* An argument may be empty (sh -c ""), but it is a string without NUL bytes. */
+        if (item->type != YAML_SCALAR_NODE || memchr(scalar(item), '\0', item->data.scalar.length))
+            return fail(c, item, "'run': every argument must be a string");
+        a->argv[i] = xstrdup(scalar(item));
     }
     return 0;
 }
